@@ -1,0 +1,3 @@
+from overlayc.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Stage 2: compile a checked Config into one node's desired KernelState (pure)."""

@@ -1,0 +1,1 @@
+"""Stage 1: load YAML with a source map, parse into the model, validate semantics."""

@@ -1,0 +1,282 @@
+"""Kernel objects overlayc owns, as frozen dataclasses with canonical values and an explicit key.
+
+Canonical values are fixed at construction (lower-case MACs, `ipaddress` objects, ints), on the
+desired and on the live side alike, so that diff only compares. Keys use names, never ifindex.
+
+Ownership (DESIGN.md §1): links carry the name prefix and an IFLA_IFALIAS tag and sit in
+`LINK_GROUP`; fdb/neigh entries live on owned vxlan devices; XFRM objects carry `REQID` and a
+priority in the `PRIO_*` band. Secret fields (`XfrmState.key`) are `repr=False`, excluded from
+comparison, and appear in JSON only as their fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass, field, fields
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import Any, ClassVar, Literal, TypeAlias
+
+# --- ownership tags --------------------------------------------------------------------------
+ALIAS_PREFIX = "overlayc:"  # IFLA_IFALIAS of every owned link: "overlayc:<cluster>:<network>[:<netns>]"
+LINK_GROUP = 0x6F76  # IFLA_GROUP of every owned link ("ov"), so all can be removed in one request
+REQID = 0x6F7663  # reqid of every owned SA and policy template ("ovc")
+PRIO_PEER = 0x6F00  # per-peer ESP policies
+PRIO_BLOCK = 0x6F10  # fail-closed catch-all block policies (numerically larger = evaluated later)
+PRIO_BAND = range(0x6F00, 0x7000)  # a policy with a priority in this band is overlayc's
+
+IFNAMSIZ = 15
+_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+Key: TypeAlias = tuple[str, ...]
+
+
+def canonical_mac(value: str) -> str:
+    """`02-42-0A-00-01-02` / `02:42:a:0:1:2` → `02:42:0a:00:01:02`; raises ValueError otherwise."""
+    parts = re.split(r"[:-]", value.strip().lower())
+    if len(parts) != 6 or not all(1 <= len(p) <= 2 for p in parts):
+        raise ValueError(f"not a MAC address: {value!r}")
+    mac = ":".join(p.zfill(2) for p in parts)
+    if not _MAC_RE.match(mac):
+        raise ValueError(f"not a MAC address: {value!r}")
+    return mac
+
+
+def fingerprint(secret: bytes) -> str:
+    """A short, non-reversible stand-in for key material in every human or JSON output."""
+    return "sha256:" + hashlib.sha256(b"overlayc-fp\0" + secret).hexdigest()[:12]
+
+
+def _check_ifname(name: str) -> None:
+    if not name or len(name) > IFNAMSIZ or "/" in name or " " in name:
+        raise ValueError(f"invalid interface name {name!r} (1..{IFNAMSIZ} chars, no '/' or space)")
+
+
+@dataclass(frozen=True, slots=True)
+class Bridge:
+    """A Linux bridge for one network on this node (L2 only unless the network has a gateway)."""
+
+    kind: ClassVar[str] = "bridge"
+    name: str
+    mtu: int
+    alias: str
+    address: IPv4Interface | None = None
+
+    def __post_init__(self) -> None:
+        _check_ifname(self.name)
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Vxlan:
+    """A VXLAN device: `id vni local <node> dstport <port> nolearning proxy`, enslaved to `master`."""
+
+    kind: ClassVar[str] = "vxlan"
+    name: str
+    vni: int
+    local: IPv4Address
+    port: int
+    mtu: int
+    master: str
+    alias: str
+    learning: bool = False
+    proxy: bool = True
+
+    def __post_init__(self) -> None:
+        _check_ifname(self.name)
+        if not 1 <= self.vni <= 0xFFFFFF:
+            raise ValueError(f"VNI {self.vni} out of range 1..16777215")
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Fdb:
+    """`bridge fdb replace <lladdr> dev <dev> dst <dst> self permanent`."""
+
+    kind: ClassVar[str] = "fdb"
+    dev: str
+    lladdr: str
+    dst: IPv4Address
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, self.dev, self.lladdr, str(self.dst))
+
+
+@dataclass(frozen=True, slots=True)
+class Neigh:
+    """`ip neigh replace <dst> lladdr <lladdr> dev <dev> nud permanent`."""
+
+    kind: ClassVar[str] = "neigh"
+    dev: str
+    dst: IPv4Address
+    lladdr: str
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, self.dev, str(self.dst))
+
+
+@dataclass(frozen=True, slots=True)
+class Netns:
+    """A named network namespace overlayc made for a managed endpoint (`/run/netns/<name>`)."""
+
+    kind: ClassVar[str] = "netns"
+    name: str
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One attachment of a managed endpoint: a veth pair, `host` side enslaved to `bridge` in the
+    node's namespace (tagged with `alias`), `ifname` side inside `netns` with `address` and `mac`."""
+
+    kind: ClassVar[str] = "endpoint"
+    netns: str
+    ifname: str
+    host: str
+    bridge: str
+    address: IPv4Interface
+    mac: str
+    mtu: int
+    alias: str
+
+    def __post_init__(self) -> None:
+        _check_ifname(self.ifname)
+        _check_ifname(self.host)
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, self.netns, self.ifname)
+
+
+@dataclass(frozen=True, slots=True)
+class XfrmState:
+    """An ESP SA, transport mode, AEAD `rfc4106(gcm(aes))`.
+
+    `secret` holds key‖salt (20 or 36 bytes) or None when the private key is unavailable (CI plans):
+    it never appears in repr/JSON and is not compared; `key_fp` (its fingerprint, or None when
+    unknown) stands in for it. `epoch` is informational (not observable in the kernel)."""
+
+    kind: ClassVar[str] = "xfrm-state"
+    src: IPv4Address
+    dst: IPv4Address
+    spi: int
+    key_fp: str | None
+    reqid: int = REQID
+    algo: str = "rfc4106(gcm(aes))"
+    key_bits: int = 160
+    icv_bits: int = 128
+    replay_window: int = 128
+    esn: bool = True
+    mode: Literal["transport"] = "transport"
+    secret: bytes | None = field(default=None, repr=False, compare=False)
+    epoch: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not 0x100 <= self.spi <= 0xFFFFFFFF:
+            raise ValueError(f"SPI {self.spi:#x} out of range 0x100..0xffffffff")
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, str(self.dst), "esp", f"{self.spi:#010x}")
+
+
+@dataclass(frozen=True, slots=True)
+class XfrmTemplate:
+    src: IPv4Address
+    dst: IPv4Address
+    reqid: int = REQID
+    proto: Literal["esp"] = "esp"
+    mode: Literal["transport"] = "transport"
+
+
+@dataclass(frozen=True, slots=True)
+class XfrmPolicy:
+    """`ip xfrm policy add src <src> dst <dst> proto udp dport <dport> dir <dir> priority <p>
+    [tmpl ...] | action block`."""
+
+    kind: ClassVar[str] = "xfrm-policy"
+    dir: Literal["in", "out"]
+    src: IPv4Network
+    dst: IPv4Network
+    dport: int
+    priority: int
+    action: Literal["allow", "block"]
+    tmpl: XfrmTemplate | None = None
+    proto: int = 17
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, self.dir, str(self.src), str(self.dst), str(self.proto), str(self.dport))
+
+
+KernelObject: TypeAlias = Bridge | Vxlan | Fdb | Neigh | Netns | Endpoint | XfrmState | XfrmPolicy
+
+KINDS: dict[str, type[KernelObject]] = {
+    cls.kind: cls for cls in (Bridge, Vxlan, Fdb, Neigh, Netns, Endpoint, XfrmState, XfrmPolicy)
+}
+
+# Dependency order for creation (DESIGN.md §6); deletion runs in reverse.
+KIND_ORDER: tuple[str, ...] = ("bridge", "vxlan", "netns", "endpoint", "fdb", "neigh", "xfrm-state", "xfrm-policy")
+
+
+# --- JSON -------------------------------------------------------------------------------------
+def _encode(value: Any) -> Any:
+    if isinstance(value, IPv4Address | IPv4Interface | IPv4Network):
+        return str(value)
+    if isinstance(value, XfrmTemplate):
+        return {f.name: _encode(getattr(value, f.name)) for f in fields(value)}
+    return value
+
+
+def to_json(obj: KernelObject) -> dict[str, Any]:
+    """A JSON-able dict; secret fields are left out (their fingerprint is a field of its own)."""
+    out: dict[str, Any] = {"kind": obj.kind}
+    for f in fields(obj):
+        if f.name == "secret":
+            continue
+        out[f.name] = _encode(getattr(obj, f.name))
+    return out
+
+
+def from_json(data: dict[str, Any]) -> KernelObject:
+    """Inverse of `to_json`; raises ValueError/KeyError/TypeError on malformed input."""
+    data = dict(data)
+    cls = KINDS[data.pop("kind")]
+    if cls is Vxlan:
+        data["local"] = IPv4Address(data["local"])
+    elif cls is Bridge:
+        data["address"] = None if data.get("address") is None else IPv4Interface(data["address"])
+    elif cls in (Fdb, Neigh):
+        data["dst"] = IPv4Address(data["dst"])
+        data["lladdr"] = canonical_mac(data["lladdr"])
+    elif cls is Endpoint:
+        data["address"] = IPv4Interface(data["address"])
+        data["mac"] = canonical_mac(data["mac"])
+    elif cls is XfrmState:
+        data["src"], data["dst"] = IPv4Address(data["src"]), IPv4Address(data["dst"])
+    elif cls is XfrmPolicy:
+        data["src"], data["dst"] = IPv4Network(data["src"]), IPv4Network(data["dst"])
+        t = data.get("tmpl")
+        if t is not None:
+            data["tmpl"] = XfrmTemplate(
+                src=IPv4Address(t["src"]), dst=IPv4Address(t["dst"]), reqid=int(t["reqid"]),
+                proto=t.get("proto", "esp"), mode=t.get("mode", "transport"),
+            )
+    return cls(**data)
+
+
+def ip(value: str) -> IPv4Address:
+    """Shorthand used by tests and parsers: a canonical IPv4 address."""
+    return ipaddress.IPv4Address(value)

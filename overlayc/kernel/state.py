@@ -1,0 +1,89 @@
+"""KernelState: a set of kernel objects held by key, with a deterministic JSON round trip and digest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from overlayc.kernel.objects import KIND_ORDER, Key, KernelObject, from_json, to_json
+
+STATE_FORMAT = 1
+
+
+def _sort_key(key: Key) -> tuple[int, Key]:
+    kind = key[0]
+    return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), key)
+
+
+class KernelState:
+    """Objects by key. Adding a second object with the same key is a bug (ValueError).
+
+    Iteration is deterministic: by kind in dependency order, then by key.
+    """
+
+    __slots__ = ("_objects",)
+
+    def __init__(self, objects: Iterable[KernelObject] = ()) -> None:
+        self._objects: dict[Key, KernelObject] = {}
+        for obj in objects:
+            self.add(obj)
+
+    def add(self, obj: KernelObject) -> None:
+        key = obj.key
+        if key in self._objects:
+            if self._objects[key] == obj:
+                return
+            raise ValueError(f"two different objects with key {key}: {self._objects[key]!r} and {obj!r}")
+        self._objects[key] = obj
+
+    def get(self, key: Key) -> KernelObject | None:
+        return self._objects.get(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._objects
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def __iter__(self) -> Iterator[KernelObject]:
+        for key in sorted(self._objects, key=_sort_key):
+            yield self._objects[key]
+
+    def keys(self) -> list[Key]:
+        return sorted(self._objects, key=_sort_key)
+
+    def of_kind(self, kind: str) -> list[KernelObject]:
+        return [o for o in self if o.kind == kind]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KernelState) and self._objects == other._objects
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for obj in self._objects.values():
+            counts[obj.kind] = counts.get(obj.kind, 0) + 1
+        return f"KernelState({', '.join(f'{k}={n}' for k, n in sorted(counts.items()))})"
+
+    # --- JSON ---------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        return {"format": STATE_FORMAT, "objects": [to_json(o) for o in self]}
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> KernelState:
+        if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
+            raise ValueError(f"not an overlayc state document of format {STATE_FORMAT}")
+        return cls(from_json(o) for o in data["objects"])
+
+    @classmethod
+    def loads(cls, text: str) -> KernelState:
+        return cls.from_json(json.loads(text))
+
+    def digest(self) -> str:
+        """sha256 of the canonical JSON (secrets excluded, fingerprints included)."""
+        canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()

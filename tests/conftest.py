@@ -1,0 +1,71 @@
+"""Shared fixtures. Kernel tests create their own network namespaces (prefix `oct-`) and remove
+them afterwards, also when the test fails; they skip only when the capability is truly absent."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+NETNS_PREFIX = "oct-"
+
+
+def _ip_netns_works() -> str | None:
+    """None when `ip netns` can be used, else the reason it cannot."""
+    if os.geteuid() != 0:
+        return "needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN) to create network namespaces"
+    if shutil.which("ip") is None:
+        return "iproute2 `ip` is not installed"
+    probe = f"{NETNS_PREFIX}probe-{secrets.token_hex(3)}"
+    res = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        return f"cannot create a network namespace: {res.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", probe], check=False)
+    return None
+
+
+_NETNS_REASON: list[str | None] = []
+
+
+def netns_unavailable() -> str | None:
+    if not _NETNS_REASON:
+        _NETNS_REASON.append(_ip_netns_works())
+    return _NETNS_REASON[0]
+
+
+def run_in(ns: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command inside namespace `ns` (e.g. `run_in(ns, "ip", "-j", "link")`)."""
+    return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, check=check)
+
+
+@pytest.fixture
+def make_netns() -> Iterator[Callable[[], str]]:
+    """Factory of fresh, uniquely named namespaces (`oct-<hex>`), all deleted at teardown."""
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"{NETNS_PREFIX}{secrets.token_hex(4)}"
+        subprocess.run(["ip", "netns", "add", name], check=True)
+        made.append(name)
+        run_in(name, "ip", "link", "set", "lo", "up")
+        return name
+
+    yield make
+    for name in made:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.fixture
+def netns(make_netns: Callable[[], str]) -> str:
+    """One fresh namespace for the test."""
+    return make_netns()
