@@ -51,3 +51,18 @@ class Change:
                 return Change(Action.CREATE, self.key, None, self.before, Reason.DRIFT)
             case _:
                 return Change(self.action, self.key, self.after, self.before, Reason.DRIFT, self.fields)
+
+
+# Fields the kernel can change in place, per kind; a difference in any other field is a REPLACE.
+# vxlan: the kernel refuses changelink of the VNI ("Cannot change VNI") and of the UDP port
+# ("Cannot change dst port"); local/learning/proxy are recreated too, to keep one rule.
+UPDATABLE: dict[str, frozenset[str]] = {
+    "bridge": frozenset({"mtu", "alias", "address"}),
+    "vxlan": frozenset({"mtu", "alias", "master"}),
+    "fdb": frozenset(),
+    "neigh": frozenset({"lladdr"}),
+    "netns": frozenset(),
+    "endpoint": frozenset({"mtu", "alias", "bridge", "mac", "address"}),
+    "xfrm-state": frozenset(),
+    "xfrm-policy": frozenset({"priority", "action", "tmpl"}),
+}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from overlayc.kernel.objects import KIND_ORDER, Key, KernelObject, from_json, to_json
@@ -87,3 +88,18 @@ class KernelState:
         """sha256 of the canonical JSON (secrets excluded, fingerprints included)."""
         canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What observe returns: the owned live state, plus an index of foreign objects that would
+    collide with a desired one.
+
+    `foreign_links` maps the name of every link overlayc does not own to a short description
+    (`"vxlan, not overlayc's"`); `foreign` maps keys (same scheme as desired objects: netns,
+    xfrm-state (dst, esp, spi), xfrm-policy selector) of foreign objects to a description.
+    """
+
+    owned: KernelState
+    foreign_links: Mapping[str, str] = field(default_factory=dict)
+    foreign: Mapping[Key, str] = field(default_factory=dict)
