@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 
-from overlayc.kernel.objects import KernelObject, Key
+from overlayc.errors import OverlaycError
+from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Key, Neigh, Vxlan, XfrmState
+from overlayc.kernel.state import KernelState, Observed
 
 
 class Action(enum.StrEnum):
@@ -24,6 +27,7 @@ class Reason(enum.StrEnum):
     NOT_IN_CONFIG = "not_in_config"
     CANNOT_UPDATE = "cannot_update"
     DRIFT = "drift"
+    DEVICE_REPLACED = "device_replaced"  # fdb/neigh recreated because their vxlan is replaced
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +70,114 @@ UPDATABLE: dict[str, frozenset[str]] = {
     "xfrm-state": frozenset(),
     "xfrm-policy": frozenset({"priority", "action", "tmpl"}),
 }
+
+
+class PlanError(OverlaycError):
+    """The plan cannot be made: a foreign object collides with desired ones. Lists every collision."""
+
+    exit_code = 1
+
+    def __init__(self, collisions: list[tuple[Key, str]]) -> None:
+        self.collisions = collisions
+        lines = [f"  {' '.join(key)}: {what}" for key, what in collisions]
+        super().__init__(
+            f"{len(collisions)} object(s) overlayc must create already exist and are not overlayc's "
+            "(remove or rename them, overlayc never touches foreign objects):\n" + "\n".join(lines)
+        )
+
+
+def _link_name(obj: KernelObject) -> str | None:
+    """The link name a desired object occupies in the node's namespace (None for non-links)."""
+    if isinstance(obj, Bridge | Vxlan):
+        return obj.name
+    if isinstance(obj, Endpoint):
+        return obj.host
+    return None
+
+
+def collisions(desired: KernelState, live: Observed) -> list[tuple[Key, str]]:
+    """Every desired object that a foreign live object blocks, with the foreign object's description."""
+    found: list[tuple[Key, str]] = []
+    for obj in desired:
+        name = _link_name(obj)
+        if name is not None and name in live.foreign_links:
+            found.append((obj.key, f"link {name} exists: {live.foreign_links[name]}"))
+        elif obj.key in live.foreign:
+            found.append((obj.key, live.foreign[obj.key]))
+    return found
+
+
+def differing_fields(before: KernelObject, after: KernelObject) -> tuple[str, ...]:
+    """Compared fields whose values differ, in declaration order.
+
+    A desired `XfrmState.key_fp` of None (planning without the private key) matches any live value.
+    """
+    out: list[str] = []
+    for f in dataclass_fields(after):
+        if not f.compare:
+            continue
+        if f.name == "key_fp" and isinstance(after, XfrmState) and after.key_fp is None:
+            continue
+        if getattr(before, f.name) != getattr(after, f.name):
+            out.append(f.name)
+    return tuple(out)
+
+
+def _compare(live: KernelObject, want: KernelObject) -> Change | None:
+    changed = differing_fields(live, want)
+    if not changed:
+        return None
+    fixed = [f for f in changed if f not in UPDATABLE[want.kind]]
+    if not fixed:
+        return Change(Action.UPDATE, want.key, live, want, Reason.DRIFT, changed)
+    detail = f"{', '.join(fixed)} cannot be changed in place"
+    return Change(Action.REPLACE, want.key, live, want, Reason.CANNOT_UPDATE, changed, detail)
+
+
+def _recreate_dependents(changes: list[Change], desired: KernelState, live: KernelState) -> list[Change]:
+    """`changes` with every kept fdb/neigh entry on a replaced vxlan device planned as an
+    explicit delete and create (dropping its in-place update, if any).
+
+    The kernel flushes a device's fdb and neighbour entries when the device is deleted; planning
+    them as a delete (before the replace) and a create (after it) keeps rollback exact.
+    """
+    replaced = {c.key[1] for c in changes if c.action is Action.REPLACE and c.kind == "vxlan"}
+    if not replaced:
+        return changes
+    out = [c for c in changes if not (c.action is Action.UPDATE and c.kind in ("fdb", "neigh")
+                                      and c.key[1] in replaced)]
+    for obj in live:
+        want = desired.get(obj.key)
+        if not isinstance(obj, Fdb | Neigh) or obj.dev not in replaced or want is None:
+            continue
+        detail = f"its device {obj.dev} is replaced"
+        out.append(Change(Action.DELETE, obj.key, obj, None, Reason.DEVICE_REPLACED, (), detail))
+        out.append(Change(Action.CREATE, obj.key, None, want, Reason.DEVICE_REPLACED, (), detail))
+    return out
+
+
+def diff(desired: KernelState, live: Observed) -> list[Change]:
+    """Unordered changes that turn the owned live state into `desired` (pure; see `plan.order`).
+
+    Keyed join: desired only → CREATE (not_in_kernel); owned live only → DELETE (not_in_config);
+    both → nothing, UPDATE (every differing field in UPDATABLE) or REPLACE (cannot_update, with
+    the fields). Entries on a replaced vxlan device are deleted and recreated around it.
+    Raises PlanError listing every foreign object that collides with a desired one.
+    """
+    clashes = collisions(desired, live)
+    if clashes:
+        raise PlanError(clashes)
+    owned = live.owned
+    changes: list[Change] = []
+    for want in desired:
+        have = owned.get(want.key)
+        if have is None:
+            changes.append(Change(Action.CREATE, want.key, None, want, Reason.NOT_IN_KERNEL))
+        else:
+            change = _compare(have, want)
+            if change is not None:
+                changes.append(change)
+    for have in owned:
+        if have.key not in desired:
+            changes.append(Change(Action.DELETE, have.key, have, None, Reason.NOT_IN_CONFIG))
+    return _recreate_dependents(changes, desired, owned)

@@ -8,6 +8,7 @@ Exceptions are named for who must act: the user's input (`ConfigError`), the env
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 
@@ -52,12 +53,18 @@ class OverlaycError(Exception):
 
 
 class ConfigError(OverlaycError):
-    """The configuration is invalid; carries every diagnostic found."""
+    """The configuration is invalid; carries every diagnostic found, sorted by location.
+
+    `sources` maps each file (as named in the locations) to its lines, for rendering source
+    lines and carets; it may be empty (the renderer then shows locations only)."""
 
     exit_code = 65
 
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+    def __init__(
+        self, diagnostics: list[Diagnostic], sources: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
         self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        self.sources: Mapping[str, Sequence[str]] = dict(sources or {})
         super().__init__(f"{len(self.diagnostics)} problem(s) in the configuration")
 
 

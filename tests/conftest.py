@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,32 @@ def make_netns() -> Iterator[Callable[[], str]]:
 def netns(make_netns: Callable[[], str]) -> str:
     """One fresh namespace for the test."""
     return make_netns()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """esp tests: run here when the kernel has ESP (or inside the ESP lab), else skip them here,
+    because tests/test_esp_lab.py runs them all in one boot of the lab (lab/esp_suite.py)."""
+    from lab.esp_suite import skip_esp_items
+
+    skip_esp_items(config, items)
+
+
+@pytest.fixture
+def lab_factory() -> Iterator[Callable[..., Any]]:
+    """Factory of multi-node labs: `lab_factory(["node1", "node2"], **kw)` -> an entered
+    `lab.topology.Lab`; every lab (and every namespace it owns) is removed at teardown."""
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from lab.topology import Lab
+
+    labs: list[Lab] = []
+
+    def make(nodes: list[str], **kw: Any) -> Lab:
+        lab = Lab(nodes, **kw)
+        labs.append(lab)
+        return lab.__enter__()
+
+    yield make
+    for lab in reversed(labs):
+        lab.close()

@@ -16,6 +16,9 @@ import sys
 NEEDED = {
     "ip": "iproute2",
     "bridge": "iproute2",
+    "ping": "iputils-ping",  # reachability checks across the overlay (tests, demo)
+    "tcpdump": "tcpdump",  # the sniff test: captures on the lab underlay
+    "strace": "strace",  # captures the netlink requests iproute2 sends (codec tests)
 }
 
 

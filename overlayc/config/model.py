@@ -11,8 +11,9 @@ Shape (YAML):
     endpoints: {<name>: {node, networks, managed}}
 
 Docker-compose style `driver: overlay`, `driver_opts` and `attachable` are accepted where they map
-onto the model (see `Network.normalise_docker_options`). Models only parse and normalise single
-fields; cross-field and cross-object semantics live in `overlayc.config.validate`.
+onto the model (`DriverOpts`; `Network.is_encrypted` / `fixed_vni` / `underlay_mtu` fold them in).
+A `networks:` list of names is normalised to a mapping `{name: None}`. Models only parse and
+normalise single fields; cross-field and cross-object semantics live in `overlayc.config.validate`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from pydantic import (
     ConfigDict,
     Field,
     field_validator,
-    model_validator,
 )
 
 from overlayc.kernel.objects import canonical_mac
@@ -81,6 +81,24 @@ def _strict_bool(value: Any) -> Any:
     return value
 
 
+def show_kind(value: Any) -> str:
+    """What kind of YAML value `value` is, for messages ("a number", "a list", ...)."""
+    if isinstance(value, int | float):
+        return "a number"
+    return {dict: "a mapping", list: "a list", type(None): "nothing (null)"}.get(type(value), repr(value))
+
+
+def _address_text(value: Any) -> Any:
+    """Addresses are written as text: refuse YAML numbers and booleans (`subnet: true` would
+    otherwise become 0.0.0.1/32 and `address: 3232235521` 192.168.0.1)."""
+    if isinstance(value, str | IPv4Address | IPv4Network):
+        return value
+    got = ("true" if value else "false") if isinstance(value, bool) else show_kind(value)
+    raise ValueError(f"expected an IPv4 address or subnet such as 192.0.2.1 or 10.0.1.0/24, got {got}")
+
+
+Address = Annotated[IPv4Address, BeforeValidator(_address_text)]
+Subnet = Annotated[IPv4Network, BeforeValidator(_address_text)]
 Mac = Annotated[str, BeforeValidator(_mac), Field(description="MAC address, e.g. 02:42:0a:00:01:02")]
 Flag = Annotated[bool, BeforeValidator(_strict_bool)]
 Seconds = Annotated[int, BeforeValidator(parse_duration), Field(gt=0)]
@@ -115,12 +133,16 @@ class Cluster(Model):
 
 
 class Node(Model):
-    address: IPv4Address = Field(description="underlay (VTEP) address of the node")
+    address: Address = Field(description="underlay (VTEP) address of the node")
     public_key: str | None = Field(
         default=None, description="X25519 public key, base64 (from `overlayc keys gen`)"
     )
-    labels: dict[str, str] = Field(default_factory=dict)
-    role: Literal["manager", "worker"] = "worker"
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="node labels, matched by `node.labels.<key>` constraints"
+    )
+    role: Literal["manager", "worker"] = Field(
+        default="worker", description="matched by `node.role` constraints"
+    )
 
     @field_validator("public_key")
     @classmethod
@@ -139,8 +161,41 @@ class Node(Model):
         return None if self.public_key is None else base64.b64decode(self.public_key)
 
 
+def _docker_presence(value: Any) -> Any:
+    """Docker tests `encrypted` for presence: `encrypted:` / `encrypted: ""` mean on."""
+    return True if value is None else _strict_bool(value)
+
+
+def _vni_list(value: Any) -> Any:
+    """`com.docker.network.driver.overlay.vxlanid_list`: exactly one VNI (one subnet per network)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    parts = [p.strip() for p in str(value).split(",") if p.strip()]
+    if len(parts) != 1 or not parts[0].isdigit():
+        raise ValueError(f"{DOCKER_OPT_VNI} must hold exactly one VNI (one subnet per network)")
+    return int(parts[0])
+
+
+class DriverOpts(Model):
+    """Docker's `driver_opts` (`--opt`) that map onto overlayc; any other option is an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    encrypted: Annotated[bool | None, BeforeValidator(_docker_presence)] = Field(
+        default=None, alias=DOCKER_OPT_ENCRYPTED,
+        description="Docker's --opt encrypted; unlike Docker, \"false\" means off",
+    )
+    mtu: int | None = Field(
+        default=None, alias=DOCKER_OPT_MTU, ge=576, le=65535,
+        description="underlay MTU of this network (Docker semantics); inner MTU = this − overhead",
+    )
+    vxlanid_list: Annotated[int | None, BeforeValidator(_vni_list)] = Field(
+        default=None, alias=DOCKER_OPT_VNI, description="exactly one VNI for the network's one subnet"
+    )
+
+
 class Network(Model):
-    subnet: IPv4Network
+    subnet: Subnet = Field(description="IPv4 subnet of the network, e.g. 10.0.1.0/24")
     vni: int | None = Field(default=None, description="VXLAN id 1..16777215; auto-assigned from 4096")
     encrypted: Flag = Field(default=False, description="IPsec ESP between node pairs")
     attachable: Flag = Field(default=False, description="standalone endpoints may join")
@@ -148,85 +203,71 @@ class Network(Model):
         default=False, description="present on every node, not only where a task or endpoint is"
     )
     mtu: int | None = Field(default=None, ge=68, description="inner MTU; default: underlay − overhead")
-    gateway: IPv4Address | None = Field(default=None, description="address of the bridge (optional)")
-    driver: Literal["overlay"] = "overlay"
-    driver_opts: dict[str, str] | None = Field(
+    gateway: Address | None = Field(default=None, description="address of the bridge (optional)")
+    driver: Literal["overlay"] = Field(default="overlay", description="only `overlay` (Docker compat)")
+    driver_opts: DriverOpts | None = Field(
         default=None,
         description="Docker-compatible options: encrypted, com.docker.network.driver.mtu "
         "(underlay MTU), com.docker.network.driver.overlay.vxlanid_list (one VNI)",
     )
 
-    @field_validator("driver_opts", mode="before")
-    @classmethod
-    def _opts_as_strings(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: ("" if v is None else str(v).lower() if isinstance(v, bool) else str(v))
-                    for k, v in value.items()}
-        return value
-
-    @field_validator("driver_opts")
-    @classmethod
-    def _known_opts(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        for key in value or {}:
-            if key not in DOCKER_OPTS:
-                raise ValueError(f"unknown driver option {key!r}")
-        return value
-
-    @model_validator(mode="after")
-    def _check_docker_opts(self) -> Network:
-        opts = self.driver_opts or {}
-        if DOCKER_OPT_ENCRYPTED in opts:
-            _strict_bool(opts[DOCKER_OPT_ENCRYPTED])
-        if DOCKER_OPT_VNI in opts:
-            _parse_vni_list(opts[DOCKER_OPT_VNI])
-        if DOCKER_OPT_MTU in opts and not opts[DOCKER_OPT_MTU].isdigit():
-            raise ValueError(f"{DOCKER_OPT_MTU} must be a number")
-        return self
-
     # Effective values, with Docker options folded in (validate checks they do not conflict).
     @property
     def is_encrypted(self) -> bool:
-        opts = self.driver_opts or {}
-        if DOCKER_OPT_ENCRYPTED in opts:
-            return bool(_strict_bool(opts[DOCKER_OPT_ENCRYPTED]))
+        opts = self.driver_opts
+        if opts is not None and opts.encrypted is not None:
+            return opts.encrypted
         return self.encrypted
 
     @property
     def fixed_vni(self) -> int | None:
-        opts = self.driver_opts or {}
-        if self.vni is None and DOCKER_OPT_VNI in opts:
-            return _parse_vni_list(opts[DOCKER_OPT_VNI])
+        if self.vni is None and self.driver_opts is not None:
+            return self.driver_opts.vxlanid_list
         return self.vni
 
     @property
     def underlay_mtu(self) -> int | None:
         """Docker's `com.docker.network.driver.mtu` is the underlay MTU for this network."""
-        opts = self.driver_opts or {}
-        return int(opts[DOCKER_OPT_MTU]) if DOCKER_OPT_MTU in opts else None
+        return None if self.driver_opts is None else self.driver_opts.mtu
 
 
-def _parse_vni_list(text: str) -> int:
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if len(parts) != 1 or not parts[0].isdigit():
-        raise ValueError(f"{DOCKER_OPT_VNI} must hold exactly one VNI (one subnet per network)")
-    return int(parts[0])
+def _name_list_as_mapping(value: Any) -> Any:
+    """`networks: [a, b]` is short for `networks: {a: null, b: null}`; a name may appear once."""
+    if not isinstance(value, list):
+        return value
+    out: dict[Any, None] = {}
+    for item in value:
+        if not isinstance(item, str):
+            raise ValueError(f"expected a network name, got {item!r}")
+        if item in out:
+            raise ValueError(f"network {item!r} is listed twice")
+        out[item] = None
+    return out
 
 
 class ServiceAttachment(Model):
-    ipv4_addresses: list[IPv4Address] = Field(
+    ipv4_addresses: list[Address] = Field(
         default_factory=list, description="fixed addresses, one per task in task order"
     )
 
 
 class EndpointAttachment(Model):
-    ipv4_address: IPv4Address | None = None
-    mac_address: Mac | None = None
+    ipv4_address: Address | None = Field(default=None, description="fixed address (default: next free)")
+    mac_address: Mac | None = Field(default=None, description="default: 02:42 + the four IPv4 bytes")
 
 
 class Service(Model):
-    replicas: int | None = Field(default=None, description="number of tasks (default 1)")
-    mode: Literal["replicated", "global"] = "replicated"
-    networks: list[Name] | dict[Name, ServiceAttachment | None] = Field(default_factory=list)
+    replicas: int | None = Field(default=None, ge=0, description="number of tasks (default 1)")
+    mode: Literal["replicated", "global"] = Field(
+        default="replicated", description="`global`: one task on every eligible node (no replicas)"
+    )
+    networks: Annotated[
+        dict[Name, ServiceAttachment | None],
+        BeforeValidator(
+            _name_list_as_mapping,
+            json_schema_input_type=list[Name] | dict[Name, ServiceAttachment | None],
+        ),
+    ] = Field(default_factory=dict, description="networks the tasks join: a list, or a mapping")
     constraints: list[str] = Field(
         default_factory=list,
         description="Docker placement constraints: node.hostname|node.role|node.labels.<k> ==|!= value",
@@ -236,19 +277,23 @@ class Service(Model):
     )
 
     def attachments(self) -> dict[str, ServiceAttachment]:
-        if isinstance(self.networks, list):
-            return {n: ServiceAttachment() for n in self.networks}
+        """Network name → attachment, in the order written (a bare name gets the defaults)."""
         return {n: a or ServiceAttachment() for n, a in self.networks.items()}
 
 
 class StandaloneEndpoint(Model):
-    node: Name
-    networks: list[Name] | dict[Name, EndpointAttachment | None] = Field(default_factory=list)
+    node: Name = Field(description="the node the endpoint lives on")
+    networks: Annotated[
+        dict[Name, EndpointAttachment | None],
+        BeforeValidator(
+            _name_list_as_mapping,
+            json_schema_input_type=list[Name] | dict[Name, EndpointAttachment | None],
+        ),
+    ] = Field(default_factory=dict, description="networks the endpoint joins: a list, or a mapping")
     managed: bool = Field(default=True, description="overlayc creates its netns and veth pairs")
 
     def attachments(self) -> dict[str, EndpointAttachment]:
-        if isinstance(self.networks, list):
-            return {n: EndpointAttachment() for n in self.networks}
+        """Network name → attachment, in the order written (a bare name gets the defaults)."""
         return {n: a or EndpointAttachment() for n, a in self.networks.items()}
 
 

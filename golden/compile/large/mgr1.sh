@@ -1,0 +1,96 @@
+#!/bin/sh
+set -eu
+# overlayc desired state of mgr1: 54 objects
+ip link add ovb4096 type bridge
+ip link set ovb4096 mtu 8900 group 28534 alias overlayc:shop:back
+ip link set ovb4096 up
+ip link add ovb4097 type bridge
+ip link set ovb4097 mtu 1350 group 28534 alias overlayc:shop:monitoring
+ip link set ovb4097 up
+ip link add ovb4099 type bridge
+ip link set ovb4099 mtu 8950 group 28534 alias overlayc:shop:tools
+ip link set ovb4099 up
+ip link add ovx4096 type vxlan id 4096 local 172.16.0.1 dstport 4800 nolearning proxy
+ip link set ovx4096 mtu 8900 group 28534 alias overlayc:shop:back master ovb4096
+ip link set ovx4096 up
+ip link add ovx4097 type vxlan id 4097 local 172.16.0.1 dstport 4789 nolearning proxy
+ip link set ovx4097 mtu 1350 group 28534 alias overlayc:shop:monitoring master ovb4097
+ip link set ovx4097 up
+ip link add ovx4099 type vxlan id 4099 local 172.16.0.1 dstport 4789 nolearning proxy
+ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
+ip link set ovx4099 up
+ip netns add shop-node-exporter.mgr1
+ip netns add shop-prometheus
+ip netns add shop-scheduler.1
+ip link add ov7d10fef972 type veth peer name eth0 netns shop-node-exporter.mgr1
+ip link set ov7d10fef972 mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-node-exporter.mgr1 master ovb4097
+ip link set ov7d10fef972 up
+ip -n shop-node-exporter.mgr1 link set eth0 mtu 1350 address 02:42:0a:03:00:03
+ip -n shop-node-exporter.mgr1 addr replace 10.3.0.3/24 dev eth0
+ip -n shop-node-exporter.mgr1 link set eth0 up
+ip link add ov16365c4022 type veth peer name eth0 netns shop-prometheus
+ip link set ov16365c4022 mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-prometheus master ovb4097
+ip link set ov16365c4022 up
+ip -n shop-prometheus link set eth0 mtu 1350 address 02:42:0a:03:00:c8
+ip -n shop-prometheus addr replace 10.3.0.200/24 dev eth0
+ip -n shop-prometheus link set eth0 up
+ip link add ov1ddf937bc8 type veth peer name eth0 netns shop-scheduler.1
+ip link set ov1ddf937bc8 mtu 8900 group 28534 alias overlayc:shop:back:shop-scheduler.1 master ovb4096
+ip link set ov1ddf937bc8 up
+ip -n shop-scheduler.1 link set eth0 mtu 8900 address 02:42:0a:02:00:01
+ip -n shop-scheduler.1 addr replace 10.2.0.1/24 dev eth0
+ip -n shop-scheduler.1 link set eth0 up
+bridge fdb replace 02:42:0a:02:00:02 dev ovx4096 dst 172.16.1.1 self permanent
+bridge fdb replace 02:42:0a:02:00:03 dev ovx4096 dst 172.16.1.2 self permanent
+bridge fdb replace 02:42:0a:02:00:04 dev ovx4096 dst 172.16.1.1 self permanent
+bridge fdb replace 02:42:0a:02:00:05 dev ovx4096 dst 172.16.2.1 self permanent
+bridge fdb replace 02:42:0a:02:00:06 dev ovx4096 dst 172.16.1.2 self permanent
+bridge fdb replace 02:42:0a:03:00:01 dev ovx4097 dst 172.16.2.1 self permanent
+bridge fdb replace 02:42:0a:03:00:02 dev ovx4097 dst 172.16.3.1 self permanent
+bridge fdb replace 02:42:0a:03:00:04 dev ovx4097 dst 172.16.0.2 self permanent
+bridge fdb replace 02:42:0a:03:00:05 dev ovx4097 dst 172.16.1.1 self permanent
+bridge fdb replace 02:42:0a:03:00:06 dev ovx4097 dst 172.16.1.2 self permanent
+bridge fdb replace 02:42:0a:04:00:01 dev ovx4099 dst 172.16.0.2 self permanent
+ip neigh replace 10.2.0.2 lladdr 02:42:0a:02:00:02 dev ovx4096 nud permanent
+ip neigh replace 10.2.0.3 lladdr 02:42:0a:02:00:03 dev ovx4096 nud permanent
+ip neigh replace 10.2.0.4 lladdr 02:42:0a:02:00:04 dev ovx4096 nud permanent
+ip neigh replace 10.2.0.5 lladdr 02:42:0a:02:00:05 dev ovx4096 nud permanent
+ip neigh replace 10.2.0.6 lladdr 02:42:0a:02:00:06 dev ovx4096 nud permanent
+ip neigh replace 10.3.0.1 lladdr 02:42:0a:03:00:01 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.2 lladdr 02:42:0a:03:00:02 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.4 lladdr 02:42:0a:03:00:04 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.5 lladdr 02:42:0a:03:00:05 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.6 lladdr 02:42:0a:03:00:06 dev ovx4097 nud permanent
+ip neigh replace 10.4.0.1 lladdr 02:42:0a:04:00:01 dev ovx4099 nud permanent
+# SA 172.16.2.1 -> 172.16.0.1 spi 0x0d5cff15 epoch 40909: $OVERLAYC_KEY_ac100001_0d5cff15 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.2.1 dst 172.16.0.1 proto esp spi 0x0d5cff15 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_0d5cff15" 128
+# SA 172.16.1.1 -> 172.16.0.1 spi 0x2b80a4c4 epoch 40908: $OVERLAYC_KEY_ac100001_2b80a4c4 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.1 dst 172.16.0.1 proto esp spi 0x2b80a4c4 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_2b80a4c4" 128
+# SA 172.16.2.1 -> 172.16.0.1 spi 0x6087bdd7 epoch 40907: $OVERLAYC_KEY_ac100001_6087bdd7 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.2.1 dst 172.16.0.1 proto esp spi 0x6087bdd7 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_6087bdd7" 128
+# SA 172.16.1.2 -> 172.16.0.1 spi 0x628ad884 epoch 40908: $OVERLAYC_KEY_ac100001_628ad884 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.2 dst 172.16.0.1 proto esp spi 0x628ad884 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_628ad884" 128
+# SA 172.16.1.1 -> 172.16.0.1 spi 0xb35ad1e9 epoch 40909: $OVERLAYC_KEY_ac100001_b35ad1e9 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.1 dst 172.16.0.1 proto esp spi 0xb35ad1e9 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_b35ad1e9" 128
+# SA 172.16.2.1 -> 172.16.0.1 spi 0xc02ed6e8 epoch 40908: $OVERLAYC_KEY_ac100001_c02ed6e8 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.2.1 dst 172.16.0.1 proto esp spi 0xc02ed6e8 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_c02ed6e8" 128
+# SA 172.16.1.2 -> 172.16.0.1 spi 0xd2304897 epoch 40907: $OVERLAYC_KEY_ac100001_d2304897 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.2 dst 172.16.0.1 proto esp spi 0xd2304897 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_d2304897" 128
+# SA 172.16.1.1 -> 172.16.0.1 spi 0xe1b8cd03 epoch 40907: $OVERLAYC_KEY_ac100001_e1b8cd03 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.1 dst 172.16.0.1 proto esp spi 0xe1b8cd03 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_e1b8cd03" 128
+# SA 172.16.1.2 -> 172.16.0.1 spi 0xfc0e16fd epoch 40909: $OVERLAYC_KEY_ac100001_fc0e16fd = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.2 dst 172.16.0.1 proto esp spi 0xfc0e16fd reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_fc0e16fd" 128
+# SA 172.16.0.1 -> 172.16.1.1 spi 0x76a1c2f8 epoch 40908: $OVERLAYC_KEY_ac100101_76a1c2f8 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.0.1 dst 172.16.1.1 proto esp spi 0x76a1c2f8 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_76a1c2f8" 128
+# SA 172.16.0.1 -> 172.16.1.2 spi 0x6a23e814 epoch 40908: $OVERLAYC_KEY_ac100102_6a23e814 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.0.1 dst 172.16.1.2 proto esp spi 0x6a23e814 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_6a23e814" 128
+# SA 172.16.0.1 -> 172.16.2.1 spi 0xf3ee39ac epoch 40908: $OVERLAYC_KEY_ac100201_f3ee39ac = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.0.1 dst 172.16.2.1 proto esp spi 0xf3ee39ac reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_f3ee39ac" 128
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 28432 action block
+ip xfrm policy add src 172.16.1.1/32 dst 172.16.0.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.1.1 dst 172.16.0.1 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 172.16.1.2/32 dst 172.16.0.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.1.2 dst 172.16.0.1 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 172.16.2.1/32 dst 172.16.0.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.2.1 dst 172.16.0.1 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out priority 28432 action block
+ip xfrm policy add src 172.16.0.1/32 dst 172.16.1.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.0.1 dst 172.16.1.1 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 172.16.0.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.0.1 dst 172.16.1.2 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 172.16.0.1/32 dst 172.16.2.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.0.1 dst 172.16.2.1 proto esp reqid 0x6f7663 mode transport

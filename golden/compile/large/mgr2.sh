@@ -1,0 +1,41 @@
+#!/bin/sh
+set -eu
+# overlayc desired state of mgr2: 20 objects
+ip link add ovb4097 type bridge
+ip link set ovb4097 mtu 1350 group 28534 alias overlayc:shop:monitoring
+ip link set ovb4097 up
+ip link add ovb4099 type bridge
+ip link set ovb4099 mtu 8950 group 28534 alias overlayc:shop:tools
+ip link set ovb4099 up
+ip link add ovx4097 type vxlan id 4097 local 172.16.0.2 dstport 4789 nolearning proxy
+ip link set ovx4097 mtu 1350 group 28534 alias overlayc:shop:monitoring master ovb4097
+ip link set ovx4097 up
+ip link add ovx4099 type vxlan id 4099 local 172.16.0.2 dstport 4789 nolearning proxy
+ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
+ip link set ovx4099 up
+ip netns add shop-debug-shell
+ip netns add shop-node-exporter.mgr2
+ip link add ovaa0045be71 type veth peer name eth0 netns shop-debug-shell
+ip link set ovaa0045be71 mtu 8950 group 28534 alias overlayc:shop:tools:shop-debug-shell master ovb4099
+ip link set ovaa0045be71 up
+ip -n shop-debug-shell link set eth0 mtu 8950 address 02:42:0a:04:00:01
+ip -n shop-debug-shell addr replace 10.4.0.1/25 dev eth0
+ip -n shop-debug-shell link set eth0 up
+ip link add ov3e53f70629 type veth peer name eth0 netns shop-node-exporter.mgr2
+ip link set ov3e53f70629 mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-node-exporter.mgr2 master ovb4097
+ip link set ov3e53f70629 up
+ip -n shop-node-exporter.mgr2 link set eth0 mtu 1350 address 02:42:0a:03:00:04
+ip -n shop-node-exporter.mgr2 addr replace 10.3.0.4/24 dev eth0
+ip -n shop-node-exporter.mgr2 link set eth0 up
+bridge fdb replace 02:42:0a:03:00:01 dev ovx4097 dst 172.16.2.1 self permanent
+bridge fdb replace 02:42:0a:03:00:02 dev ovx4097 dst 172.16.3.1 self permanent
+bridge fdb replace 02:42:0a:03:00:03 dev ovx4097 dst 172.16.0.1 self permanent
+bridge fdb replace 02:42:0a:03:00:05 dev ovx4097 dst 172.16.1.1 self permanent
+bridge fdb replace 02:42:0a:03:00:06 dev ovx4097 dst 172.16.1.2 self permanent
+bridge fdb replace 02:42:0a:03:00:c8 dev ovx4097 dst 172.16.0.1 self permanent
+ip neigh replace 10.3.0.1 lladdr 02:42:0a:03:00:01 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.2 lladdr 02:42:0a:03:00:02 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.200 lladdr 02:42:0a:03:00:c8 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.3 lladdr 02:42:0a:03:00:03 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.5 lladdr 02:42:0a:03:00:05 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.6 lladdr 02:42:0a:03:00:06 dev ovx4097 nud permanent

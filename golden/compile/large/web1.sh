@@ -1,0 +1,123 @@
+#!/bin/sh
+set -eu
+# overlayc desired state of web1: 66 objects
+ip link add ovb4096 type bridge
+ip link set ovb4096 mtu 8900 group 28534 alias overlayc:shop:back
+ip link set ovb4096 up
+ip link add ovb4097 type bridge
+ip link set ovb4097 mtu 1350 group 28534 alias overlayc:shop:monitoring
+ip link set ovb4097 up
+ip link add ovb4098 type bridge
+ip link set ovb4098 mtu 8950 group 28534 alias overlayc:shop:front
+ip addr replace 10.1.0.1/24 dev ovb4098
+ip link set ovb4098 up
+ip link add ovb4099 type bridge
+ip link set ovb4099 mtu 8950 group 28534 alias overlayc:shop:tools
+ip link set ovb4099 up
+ip link add ovx4096 type vxlan id 4096 local 172.16.1.1 dstport 4800 nolearning proxy
+ip link set ovx4096 mtu 8900 group 28534 alias overlayc:shop:back master ovb4096
+ip link set ovx4096 up
+ip link add ovx4097 type vxlan id 4097 local 172.16.1.1 dstport 4789 nolearning proxy
+ip link set ovx4097 mtu 1350 group 28534 alias overlayc:shop:monitoring master ovb4097
+ip link set ovx4097 up
+ip link add ovx4098 type vxlan id 4098 local 172.16.1.1 dstport 4789 nolearning proxy
+ip link set ovx4098 mtu 8950 group 28534 alias overlayc:shop:front master ovb4098
+ip link set ovx4098 up
+ip link add ovx4099 type vxlan id 4099 local 172.16.1.1 dstport 4789 nolearning proxy
+ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
+ip link set ovx4099 up
+ip netns add shop-node-exporter.web1
+ip netns add shop-web.1
+ip netns add shop-web.3
+ip link add ov3e71610fb2 type veth peer name eth0 netns shop-node-exporter.web1
+ip link set ov3e71610fb2 mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-node-exporter.web1 master ovb4097
+ip link set ov3e71610fb2 up
+ip -n shop-node-exporter.web1 link set eth0 mtu 1350 address 02:42:0a:03:00:05
+ip -n shop-node-exporter.web1 addr replace 10.3.0.5/24 dev eth0
+ip -n shop-node-exporter.web1 link set eth0 up
+ip link add ov53923dcffe type veth peer name eth0 netns shop-web.1
+ip link set ov53923dcffe mtu 8900 group 28534 alias overlayc:shop:back:shop-web.1 master ovb4096
+ip link set ov53923dcffe up
+ip -n shop-web.1 link set eth0 mtu 8900 address 02:42:0a:02:00:02
+ip -n shop-web.1 addr replace 10.2.0.2/24 dev eth0
+ip -n shop-web.1 link set eth0 up
+ip link add ovc3e8df28cf type veth peer name eth1 netns shop-web.1
+ip link set ovc3e8df28cf mtu 8950 group 28534 alias overlayc:shop:front:shop-web.1 master ovb4098
+ip link set ovc3e8df28cf up
+ip -n shop-web.1 link set eth1 mtu 8950 address 02:42:0a:01:00:02
+ip -n shop-web.1 addr replace 10.1.0.2/24 dev eth1
+ip -n shop-web.1 link set eth1 up
+ip link add ov326b14cec0 type veth peer name eth0 netns shop-web.3
+ip link set ov326b14cec0 mtu 8900 group 28534 alias overlayc:shop:back:shop-web.3 master ovb4096
+ip link set ov326b14cec0 up
+ip -n shop-web.3 link set eth0 mtu 8900 address 02:42:0a:02:00:04
+ip -n shop-web.3 addr replace 10.2.0.4/24 dev eth0
+ip -n shop-web.3 link set eth0 up
+ip link add ov7bb10c2aac type veth peer name eth1 netns shop-web.3
+ip link set ov7bb10c2aac mtu 8950 group 28534 alias overlayc:shop:front:shop-web.3 master ovb4098
+ip link set ov7bb10c2aac up
+ip -n shop-web.3 link set eth1 mtu 8950 address 02:42:0a:01:00:04
+ip -n shop-web.3 addr replace 10.1.0.4/24 dev eth1
+ip -n shop-web.3 link set eth1 up
+bridge fdb replace 02:42:0a:02:00:01 dev ovx4096 dst 172.16.0.1 self permanent
+bridge fdb replace 02:42:0a:02:00:03 dev ovx4096 dst 172.16.1.2 self permanent
+bridge fdb replace 02:42:0a:02:00:05 dev ovx4096 dst 172.16.2.1 self permanent
+bridge fdb replace 02:42:0a:02:00:06 dev ovx4096 dst 172.16.1.2 self permanent
+bridge fdb replace 02:42:0a:03:00:01 dev ovx4097 dst 172.16.2.1 self permanent
+bridge fdb replace 02:42:0a:03:00:02 dev ovx4097 dst 172.16.3.1 self permanent
+bridge fdb replace 02:42:0a:03:00:03 dev ovx4097 dst 172.16.0.1 self permanent
+bridge fdb replace 02:42:0a:03:00:04 dev ovx4097 dst 172.16.0.2 self permanent
+bridge fdb replace 02:42:0a:03:00:06 dev ovx4097 dst 172.16.1.2 self permanent
+bridge fdb replace 02:42:0a:03:00:c8 dev ovx4097 dst 172.16.0.1 self permanent
+bridge fdb replace 02:42:0a:01:00:03 dev ovx4098 dst 172.16.1.2 self permanent
+bridge fdb replace 02:42:0a:01:00:05 dev ovx4098 dst 172.16.1.2 self permanent
+bridge fdb replace 02:42:0a:01:00:0a dev ovx4098 dst 172.16.3.1 self permanent
+bridge fdb replace 02:42:0a:01:00:0b dev ovx4098 dst 172.16.3.1 self permanent
+bridge fdb replace 02:42:0a:04:00:01 dev ovx4099 dst 172.16.0.2 self permanent
+ip neigh replace 10.2.0.1 lladdr 02:42:0a:02:00:01 dev ovx4096 nud permanent
+ip neigh replace 10.2.0.3 lladdr 02:42:0a:02:00:03 dev ovx4096 nud permanent
+ip neigh replace 10.2.0.5 lladdr 02:42:0a:02:00:05 dev ovx4096 nud permanent
+ip neigh replace 10.2.0.6 lladdr 02:42:0a:02:00:06 dev ovx4096 nud permanent
+ip neigh replace 10.3.0.1 lladdr 02:42:0a:03:00:01 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.2 lladdr 02:42:0a:03:00:02 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.200 lladdr 02:42:0a:03:00:c8 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.3 lladdr 02:42:0a:03:00:03 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.4 lladdr 02:42:0a:03:00:04 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.6 lladdr 02:42:0a:03:00:06 dev ovx4097 nud permanent
+ip neigh replace 10.1.0.10 lladdr 02:42:0a:01:00:0a dev ovx4098 nud permanent
+ip neigh replace 10.1.0.11 lladdr 02:42:0a:01:00:0b dev ovx4098 nud permanent
+ip neigh replace 10.1.0.3 lladdr 02:42:0a:01:00:03 dev ovx4098 nud permanent
+ip neigh replace 10.1.0.5 lladdr 02:42:0a:01:00:05 dev ovx4098 nud permanent
+ip neigh replace 10.4.0.1 lladdr 02:42:0a:04:00:01 dev ovx4099 nud permanent
+# SA 172.16.1.1 -> 172.16.0.1 spi 0x2b80a4c4 epoch 40908: $OVERLAYC_KEY_ac100001_2b80a4c4 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.1 dst 172.16.0.1 proto esp spi 0x2b80a4c4 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_2b80a4c4" 128
+# SA 172.16.1.2 -> 172.16.1.1 spi 0x2a687aad epoch 40909: $OVERLAYC_KEY_ac100101_2a687aad = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.2 dst 172.16.1.1 proto esp spi 0x2a687aad reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_2a687aad" 128
+# SA 172.16.0.1 -> 172.16.1.1 spi 0x48e85b85 epoch 40909: $OVERLAYC_KEY_ac100101_48e85b85 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.0.1 dst 172.16.1.1 proto esp spi 0x48e85b85 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_48e85b85" 128
+# SA 172.16.2.1 -> 172.16.1.1 spi 0x623b3dfc epoch 40908: $OVERLAYC_KEY_ac100101_623b3dfc = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.2.1 dst 172.16.1.1 proto esp spi 0x623b3dfc reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_623b3dfc" 128
+# SA 172.16.0.1 -> 172.16.1.1 spi 0x76a1c2f8 epoch 40908: $OVERLAYC_KEY_ac100101_76a1c2f8 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.0.1 dst 172.16.1.1 proto esp spi 0x76a1c2f8 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_76a1c2f8" 128
+# SA 172.16.1.2 -> 172.16.1.1 spi 0x8f13768f epoch 40907: $OVERLAYC_KEY_ac100101_8f13768f = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.2 dst 172.16.1.1 proto esp spi 0x8f13768f reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_8f13768f" 128
+# SA 172.16.2.1 -> 172.16.1.1 spi 0xa471e267 epoch 40907: $OVERLAYC_KEY_ac100101_a471e267 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.2.1 dst 172.16.1.1 proto esp spi 0xa471e267 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_a471e267" 128
+# SA 172.16.0.1 -> 172.16.1.1 spi 0xd33ba6df epoch 40907: $OVERLAYC_KEY_ac100101_d33ba6df = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.0.1 dst 172.16.1.1 proto esp spi 0xd33ba6df reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_d33ba6df" 128
+# SA 172.16.2.1 -> 172.16.1.1 spi 0xf2950dcd epoch 40909: $OVERLAYC_KEY_ac100101_f2950dcd = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.2.1 dst 172.16.1.1 proto esp spi 0xf2950dcd reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_f2950dcd" 128
+# SA 172.16.1.2 -> 172.16.1.1 spi 0xf5994278 epoch 40908: $OVERLAYC_KEY_ac100101_f5994278 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.2 dst 172.16.1.1 proto esp spi 0xf5994278 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_f5994278" 128
+# SA 172.16.1.1 -> 172.16.1.2 spi 0x4a394f84 epoch 40908: $OVERLAYC_KEY_ac100102_4a394f84 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.1 dst 172.16.1.2 proto esp spi 0x4a394f84 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_4a394f84" 128
+# SA 172.16.1.1 -> 172.16.2.1 spi 0xb5860fa8 epoch 40908: $OVERLAYC_KEY_ac100201_b5860fa8 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.1 dst 172.16.2.1 proto esp spi 0xb5860fa8 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_b5860fa8" 128
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 28432 action block
+ip xfrm policy add src 172.16.0.1/32 dst 172.16.1.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.0.1 dst 172.16.1.1 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 172.16.1.2/32 dst 172.16.1.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.1.2 dst 172.16.1.1 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 172.16.2.1/32 dst 172.16.1.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.2.1 dst 172.16.1.1 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out priority 28432 action block
+ip xfrm policy add src 172.16.1.1/32 dst 172.16.0.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.1.1 dst 172.16.0.1 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 172.16.1.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.1.1 dst 172.16.1.2 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 172.16.1.1/32 dst 172.16.2.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.1.1 dst 172.16.2.1 proto esp reqid 0x6f7663 mode transport

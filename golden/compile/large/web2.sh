@@ -1,0 +1,123 @@
+#!/bin/sh
+set -eu
+# overlayc desired state of web2: 66 objects
+ip link add ovb4096 type bridge
+ip link set ovb4096 mtu 8900 group 28534 alias overlayc:shop:back
+ip link set ovb4096 up
+ip link add ovb4097 type bridge
+ip link set ovb4097 mtu 1350 group 28534 alias overlayc:shop:monitoring
+ip link set ovb4097 up
+ip link add ovb4098 type bridge
+ip link set ovb4098 mtu 8950 group 28534 alias overlayc:shop:front
+ip addr replace 10.1.0.1/24 dev ovb4098
+ip link set ovb4098 up
+ip link add ovb4099 type bridge
+ip link set ovb4099 mtu 8950 group 28534 alias overlayc:shop:tools
+ip link set ovb4099 up
+ip link add ovx4096 type vxlan id 4096 local 172.16.1.2 dstport 4800 nolearning proxy
+ip link set ovx4096 mtu 8900 group 28534 alias overlayc:shop:back master ovb4096
+ip link set ovx4096 up
+ip link add ovx4097 type vxlan id 4097 local 172.16.1.2 dstport 4789 nolearning proxy
+ip link set ovx4097 mtu 1350 group 28534 alias overlayc:shop:monitoring master ovb4097
+ip link set ovx4097 up
+ip link add ovx4098 type vxlan id 4098 local 172.16.1.2 dstport 4789 nolearning proxy
+ip link set ovx4098 mtu 8950 group 28534 alias overlayc:shop:front master ovb4098
+ip link set ovx4098 up
+ip link add ovx4099 type vxlan id 4099 local 172.16.1.2 dstport 4789 nolearning proxy
+ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
+ip link set ovx4099 up
+ip netns add shop-node-exporter.web2
+ip netns add shop-web.2
+ip netns add shop-web.4
+ip link add ovc4b36d89ad type veth peer name eth0 netns shop-node-exporter.web2
+ip link set ovc4b36d89ad mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-node-exporter.web2 master ovb4097
+ip link set ovc4b36d89ad up
+ip -n shop-node-exporter.web2 link set eth0 mtu 1350 address 02:42:0a:03:00:06
+ip -n shop-node-exporter.web2 addr replace 10.3.0.6/24 dev eth0
+ip -n shop-node-exporter.web2 link set eth0 up
+ip link add ov382ae5238d type veth peer name eth0 netns shop-web.2
+ip link set ov382ae5238d mtu 8900 group 28534 alias overlayc:shop:back:shop-web.2 master ovb4096
+ip link set ov382ae5238d up
+ip -n shop-web.2 link set eth0 mtu 8900 address 02:42:0a:02:00:03
+ip -n shop-web.2 addr replace 10.2.0.3/24 dev eth0
+ip -n shop-web.2 link set eth0 up
+ip link add ov9d92b3178d type veth peer name eth1 netns shop-web.2
+ip link set ov9d92b3178d mtu 8950 group 28534 alias overlayc:shop:front:shop-web.2 master ovb4098
+ip link set ov9d92b3178d up
+ip -n shop-web.2 link set eth1 mtu 8950 address 02:42:0a:01:00:03
+ip -n shop-web.2 addr replace 10.1.0.3/24 dev eth1
+ip -n shop-web.2 link set eth1 up
+ip link add ov2feaac71cc type veth peer name eth0 netns shop-web.4
+ip link set ov2feaac71cc mtu 8900 group 28534 alias overlayc:shop:back:shop-web.4 master ovb4096
+ip link set ov2feaac71cc up
+ip -n shop-web.4 link set eth0 mtu 8900 address 02:42:0a:02:00:06
+ip -n shop-web.4 addr replace 10.2.0.6/24 dev eth0
+ip -n shop-web.4 link set eth0 up
+ip link add ovf70ffe4994 type veth peer name eth1 netns shop-web.4
+ip link set ovf70ffe4994 mtu 8950 group 28534 alias overlayc:shop:front:shop-web.4 master ovb4098
+ip link set ovf70ffe4994 up
+ip -n shop-web.4 link set eth1 mtu 8950 address 02:42:0a:01:00:05
+ip -n shop-web.4 addr replace 10.1.0.5/24 dev eth1
+ip -n shop-web.4 link set eth1 up
+bridge fdb replace 02:42:0a:02:00:01 dev ovx4096 dst 172.16.0.1 self permanent
+bridge fdb replace 02:42:0a:02:00:02 dev ovx4096 dst 172.16.1.1 self permanent
+bridge fdb replace 02:42:0a:02:00:04 dev ovx4096 dst 172.16.1.1 self permanent
+bridge fdb replace 02:42:0a:02:00:05 dev ovx4096 dst 172.16.2.1 self permanent
+bridge fdb replace 02:42:0a:03:00:01 dev ovx4097 dst 172.16.2.1 self permanent
+bridge fdb replace 02:42:0a:03:00:02 dev ovx4097 dst 172.16.3.1 self permanent
+bridge fdb replace 02:42:0a:03:00:03 dev ovx4097 dst 172.16.0.1 self permanent
+bridge fdb replace 02:42:0a:03:00:04 dev ovx4097 dst 172.16.0.2 self permanent
+bridge fdb replace 02:42:0a:03:00:05 dev ovx4097 dst 172.16.1.1 self permanent
+bridge fdb replace 02:42:0a:03:00:c8 dev ovx4097 dst 172.16.0.1 self permanent
+bridge fdb replace 02:42:0a:01:00:02 dev ovx4098 dst 172.16.1.1 self permanent
+bridge fdb replace 02:42:0a:01:00:04 dev ovx4098 dst 172.16.1.1 self permanent
+bridge fdb replace 02:42:0a:01:00:0a dev ovx4098 dst 172.16.3.1 self permanent
+bridge fdb replace 02:42:0a:01:00:0b dev ovx4098 dst 172.16.3.1 self permanent
+bridge fdb replace 02:42:0a:04:00:01 dev ovx4099 dst 172.16.0.2 self permanent
+ip neigh replace 10.2.0.1 lladdr 02:42:0a:02:00:01 dev ovx4096 nud permanent
+ip neigh replace 10.2.0.2 lladdr 02:42:0a:02:00:02 dev ovx4096 nud permanent
+ip neigh replace 10.2.0.4 lladdr 02:42:0a:02:00:04 dev ovx4096 nud permanent
+ip neigh replace 10.2.0.5 lladdr 02:42:0a:02:00:05 dev ovx4096 nud permanent
+ip neigh replace 10.3.0.1 lladdr 02:42:0a:03:00:01 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.2 lladdr 02:42:0a:03:00:02 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.200 lladdr 02:42:0a:03:00:c8 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.3 lladdr 02:42:0a:03:00:03 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.4 lladdr 02:42:0a:03:00:04 dev ovx4097 nud permanent
+ip neigh replace 10.3.0.5 lladdr 02:42:0a:03:00:05 dev ovx4097 nud permanent
+ip neigh replace 10.1.0.10 lladdr 02:42:0a:01:00:0a dev ovx4098 nud permanent
+ip neigh replace 10.1.0.11 lladdr 02:42:0a:01:00:0b dev ovx4098 nud permanent
+ip neigh replace 10.1.0.2 lladdr 02:42:0a:01:00:02 dev ovx4098 nud permanent
+ip neigh replace 10.1.0.4 lladdr 02:42:0a:01:00:04 dev ovx4098 nud permanent
+ip neigh replace 10.4.0.1 lladdr 02:42:0a:04:00:01 dev ovx4099 nud permanent
+# SA 172.16.1.2 -> 172.16.0.1 spi 0x628ad884 epoch 40908: $OVERLAYC_KEY_ac100001_628ad884 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.2 dst 172.16.0.1 proto esp spi 0x628ad884 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_628ad884" 128
+# SA 172.16.1.2 -> 172.16.1.1 spi 0xf5994278 epoch 40908: $OVERLAYC_KEY_ac100101_f5994278 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.2 dst 172.16.1.1 proto esp spi 0xf5994278 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_f5994278" 128
+# SA 172.16.2.1 -> 172.16.1.2 spi 0x0f3c120b epoch 40907: $OVERLAYC_KEY_ac100102_0f3c120b = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.2.1 dst 172.16.1.2 proto esp spi 0x0f3c120b reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_0f3c120b" 128
+# SA 172.16.1.1 -> 172.16.1.2 spi 0x1405dc4b epoch 40907: $OVERLAYC_KEY_ac100102_1405dc4b = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.1 dst 172.16.1.2 proto esp spi 0x1405dc4b reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_1405dc4b" 128
+# SA 172.16.1.1 -> 172.16.1.2 spi 0x4a394f84 epoch 40908: $OVERLAYC_KEY_ac100102_4a394f84 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.1 dst 172.16.1.2 proto esp spi 0x4a394f84 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_4a394f84" 128
+# SA 172.16.1.1 -> 172.16.1.2 spi 0x56380cd1 epoch 40909: $OVERLAYC_KEY_ac100102_56380cd1 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.1 dst 172.16.1.2 proto esp spi 0x56380cd1 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_56380cd1" 128
+# SA 172.16.0.1 -> 172.16.1.2 spi 0x6a23e814 epoch 40908: $OVERLAYC_KEY_ac100102_6a23e814 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.0.1 dst 172.16.1.2 proto esp spi 0x6a23e814 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_6a23e814" 128
+# SA 172.16.2.1 -> 172.16.1.2 spi 0x88a45f1c epoch 40908: $OVERLAYC_KEY_ac100102_88a45f1c = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.2.1 dst 172.16.1.2 proto esp spi 0x88a45f1c reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_88a45f1c" 128
+# SA 172.16.2.1 -> 172.16.1.2 spi 0xcd301111 epoch 40909: $OVERLAYC_KEY_ac100102_cd301111 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.2.1 dst 172.16.1.2 proto esp spi 0xcd301111 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_cd301111" 128
+# SA 172.16.0.1 -> 172.16.1.2 spi 0xd409230f epoch 40907: $OVERLAYC_KEY_ac100102_d409230f = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.0.1 dst 172.16.1.2 proto esp spi 0xd409230f reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_d409230f" 128
+# SA 172.16.0.1 -> 172.16.1.2 spi 0xd46b4559 epoch 40909: $OVERLAYC_KEY_ac100102_d46b4559 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.0.1 dst 172.16.1.2 proto esp spi 0xd46b4559 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_d46b4559" 128
+# SA 172.16.1.2 -> 172.16.2.1 spi 0x42c5b6dc epoch 40908: $OVERLAYC_KEY_ac100201_42c5b6dc = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 172.16.1.2 dst 172.16.2.1 proto esp spi 0x42c5b6dc reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_42c5b6dc" 128
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 28432 action block
+ip xfrm policy add src 172.16.0.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.0.1 dst 172.16.1.2 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 172.16.1.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.1.1 dst 172.16.1.2 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 172.16.2.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.2.1 dst 172.16.1.2 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out priority 28432 action block
+ip xfrm policy add src 172.16.1.2/32 dst 172.16.0.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.1.2 dst 172.16.0.1 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 172.16.1.2/32 dst 172.16.1.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.1.2 dst 172.16.1.1 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 172.16.1.2/32 dst 172.16.2.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.1.2 dst 172.16.2.1 proto esp reqid 0x6f7663 mode transport

@@ -1,0 +1,18 @@
+#!/bin/sh
+set -eu
+# overlayc desired state of host-b: 6 objects
+ip link add ovb4200 type bridge
+ip link set ovb4200 mtu 1450 group 28534 alias overlayc:plain:backend
+ip link set ovb4200 up
+ip link add ovx4200 type vxlan id 4200 local 10.10.0.12 dstport 4789 nolearning proxy
+ip link set ovx4200 mtu 1450 group 28534 alias overlayc:plain:backend master ovb4200
+ip link set ovx4200 up
+ip netns add plain-api.2
+ip link add ovfd76abd390 type veth peer name eth0 netns plain-api.2
+ip link set ovfd76abd390 mtu 1450 group 28534 alias overlayc:plain:backend:plain-api.2 master ovb4200
+ip link set ovfd76abd390 up
+ip -n plain-api.2 link set eth0 mtu 1450 address 02:42:0a:c8:00:02
+ip -n plain-api.2 addr replace 10.200.0.2/24 dev eth0
+ip -n plain-api.2 link set eth0 up
+bridge fdb replace 02:42:0a:c8:00:01 dev ovx4200 dst 10.10.0.11 self permanent
+ip neigh replace 10.200.0.1 lladdr 02:42:0a:c8:00:01 dev ovx4200 nud permanent

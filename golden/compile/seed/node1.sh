@@ -1,0 +1,44 @@
+#!/bin/sh
+set -eu
+# overlayc desired state of node1: 19 objects
+ip link add ovb4096 type bridge
+ip link set ovb4096 mtu 1450 group 28534 alias overlayc:seed:insecure
+ip link set ovb4096 up
+ip link add ovb4097 type bridge
+ip link set ovb4097 mtu 1416 group 28534 alias overlayc:seed:secure
+ip link set ovb4097 up
+ip link add ovx4096 type vxlan id 4096 local 192.0.2.1 dstport 4789 nolearning proxy
+ip link set ovx4096 mtu 1450 group 28534 alias overlayc:seed:insecure master ovb4096
+ip link set ovx4096 up
+ip link add ovx4097 type vxlan id 4097 local 192.0.2.1 dstport 4800 nolearning proxy
+ip link set ovx4097 mtu 1416 group 28534 alias overlayc:seed:secure master ovb4097
+ip link set ovx4097 up
+ip netns add seed-probe
+ip link add ovddf5e5a7d4 type veth peer name eth0 netns seed-probe
+ip link set ovddf5e5a7d4 mtu 1450 group 28534 alias overlayc:seed:insecure:seed-probe master ovb4096
+ip link set ovddf5e5a7d4 up
+ip -n seed-probe link set eth0 mtu 1450 address 02:42:c6:33:64:02
+ip -n seed-probe addr replace 198.51.100.2/24 dev eth0
+ip -n seed-probe link set eth0 up
+ip link add ove5439befba type veth peer name eth1 netns seed-probe
+ip link set ove5439befba mtu 1416 group 28534 alias overlayc:seed:secure:seed-probe master ovb4097
+ip link set ove5439befba up
+ip -n seed-probe link set eth1 mtu 1416 address 02:42:cb:00:71:02
+ip -n seed-probe addr replace 203.0.113.2/24 dev eth1
+ip -n seed-probe link set eth1 up
+bridge fdb replace 02:42:c6:33:64:01 dev ovx4096 dst 192.0.2.2 self permanent
+bridge fdb replace 02:42:cb:00:71:01 dev ovx4097 dst 192.0.2.2 self permanent
+ip neigh replace 198.51.100.1 lladdr 02:42:c6:33:64:01 dev ovx4096 nud permanent
+ip neigh replace 203.0.113.1 lladdr 02:42:cb:00:71:01 dev ovx4097 nud permanent
+# SA 192.0.2.2 -> 192.0.2.1 spi 0x0b963448 epoch 40908: $OVERLAYC_KEY_c0000201_0b963448 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x0b963448 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_c0000201_0b963448" 128
+# SA 192.0.2.2 -> 192.0.2.1 spi 0x82622881 epoch 40909: $OVERLAYC_KEY_c0000201_82622881 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x82622881 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_c0000201_82622881" 128
+# SA 192.0.2.2 -> 192.0.2.1 spi 0xa5846257 epoch 40907: $OVERLAYC_KEY_c0000201_a5846257 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0xa5846257 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_c0000201_a5846257" 128
+# SA 192.0.2.1 -> 192.0.2.2 spi 0x80e3a360 epoch 40908: $OVERLAYC_KEY_c0000202_80e3a360 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
+ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x80e3a360 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_c0000202_80e3a360" 128
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 28432 action block
+ip xfrm policy add src 192.0.2.2/32 dst 192.0.2.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 192.0.2.2 dst 192.0.2.1 proto esp reqid 0x6f7663 mode transport
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out priority 28432 action block
+ip xfrm policy add src 192.0.2.1/32 dst 192.0.2.2/32 proto udp dport 4800 dir out priority 28416 tmpl src 192.0.2.1 dst 192.0.2.2 proto esp reqid 0x6f7663 mode transport

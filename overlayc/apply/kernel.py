@@ -1,0 +1,171 @@
+"""The executor: performs an ordered list of Changes on a kernel (the only writing side effects).
+
+`KernelHandle(netns)` opens raw netlink sockets inside the namespace; `execute(changes)` performs
+them in the given order. Consecutive fdb/neigh changes, and consecutive xfrm changes, are sent
+batched (many requests per send, each acknowledged and attributed by its seq); links, endpoints and
+namespaces go one at a time. On failure the changes after the failing batch are not attempted and
+ExecutionError tells exactly which changes were applied, so the caller can roll back those.
+"""
+
+from __future__ import annotations
+
+import errno as E
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+
+from overlayc.apply.links import LinkOps, StepFailed
+from overlayc.apply.messages import describe, explain
+from overlayc.apply.requests import ROUTE_KINDS, XFRM_KINDS, MissingDevice, requests_for
+from overlayc.diff import Change
+from overlayc.errors import NeedsPrivileges, OverlaycError
+from overlayc.kernel.objects import LINK_GROUP, KernelObject
+from overlayc.kernel.state import Observed
+from overlayc.netlink import link as nl
+from overlayc.netlink.core import attr_u32
+from overlayc.netlink.sock import NetlinkSocket, Request
+from overlayc.netlink.xfrm import NETLINK_XFRM
+from overlayc.observe.kernel import observe, parse_alias, read_links
+
+NETLINK_ROUTE = 0
+PRIVILEGE_ERRNOS = (E.EPERM, E.EACCES)
+
+
+class ExecutionError(OverlaycError):
+    """Some changes failed. `applied`: indices of changes fully applied (roll back exactly these);
+    `failures`: (index, message in words). `exit_code` is 77 when a failure was a missing privilege."""
+
+    def __init__(self, applied: tuple[int, ...], failures: tuple[tuple[int, str], ...]) -> None:
+        self.applied = applied
+        self.failures = failures
+        if any("needs CAP_NET_ADMIN" in msg for _, msg in failures):
+            self.exit_code = NeedsPrivileges.exit_code
+        first = failures[0][1] if failures else "unknown failure"
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        super().__init__(first + more)
+
+
+def _segments(changes: Sequence[Change]) -> Iterator[tuple[str, list[int]]]:
+    """Runs of change indices: ("route", ...) / ("xfrm", ...) batches, ("link", [i]) singletons."""
+    run: list[int] = []
+    cls = ""
+    for i, ch in enumerate(changes):
+        c = "route" if ch.kind in ROUTE_KINDS else "xfrm" if ch.kind in XFRM_KINDS else "link"
+        if run and (c != cls or c == "link"):
+            yield cls, run
+            run = []
+        cls = c
+        run.append(i)
+    if run:
+        yield cls, run
+
+
+def _obj(change: Change) -> KernelObject:
+    obj = change.after if change.after is not None else change.before
+    if obj is None:
+        raise ValueError(f"change {change.key} has neither before nor after")
+    return obj
+
+
+class KernelHandle:
+    """Netlink access to one network namespace (None: the current one). A context manager.
+
+    `cluster` only scopes `observe()` (see overlayc.observe.kernel.observe)."""
+
+    def __init__(self, netns: str | None, cluster: str | None = None) -> None:
+        self.netns = netns
+        self.cluster = cluster
+        self.rt = NetlinkSocket(NETLINK_ROUTE, netns)
+        self.xs = NetlinkSocket(NETLINK_XFRM, netns)
+        self.links = LinkOps(self.rt)
+
+    def close(self) -> None:
+        self.rt.close()
+        self.xs.close()
+
+    def __enter__(self) -> KernelHandle:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def observe(self) -> Observed:
+        """The live state of this handle's namespace (fresh sockets; see observe())."""
+        return observe(self.netns, self.cluster)
+
+    def execute(self, changes: Sequence[Change], progress: Callable[[int], None] | None = None) -> None:
+        """Perform `changes` in order. `progress(n)` is called with the number of changes done so
+        far after each batch or single change. Raises ExecutionError (applied, failures)."""
+        applied: list[int] = []
+        for cls, idx in _segments(changes):
+            if cls == "link":
+                failures = self._run_link(changes[idx[0]], idx[0])
+            else:
+                failures = self._run_batch(changes, idx, self.rt if cls == "route" else self.xs)
+            failed = {i for i, _ in failures}
+            applied.extend(i for i in idx if i not in failed)
+            if failures:
+                raise ExecutionError(tuple(applied), tuple(failures))
+            if progress is not None:
+                progress(len(applied))
+
+    def _run_link(self, change: Change, i: int) -> list[tuple[int, str]]:
+        try:
+            self.links.run(change)
+        except StepFailed as exc:
+            self.links.refresh()
+            return [(i, explain(exc.obj, exc.action, exc.errno, exc.extack))]
+        return []
+
+    def _run_batch(
+        self, changes: Sequence[Change], idx: list[int], sock: NetlinkSocket
+    ) -> list[tuple[int, str]]:
+        """One batch; failures (index, message), the first per change only."""
+        ifindex = {name: info.index for name, info in self.links.links.items()}
+        failures: list[tuple[int, str]] = []
+        requests: list[Request] = []
+        owner: list[int] = []
+        for i in idx:
+            try:
+                reqs = requests_for(changes[i], ifindex)
+            except MissingDevice as exc:
+                failures.append((i, f"{describe(_obj(changes[i]))}: device {exc} does not exist"))
+                continue
+            except ValueError as exc:
+                failures.append((i, f"{describe(_obj(changes[i]))}: {exc}"))
+                continue
+            requests.extend(reqs)
+            owner.extend([i] * len(reqs))
+        for n, (err, text) in enumerate(sock.transact(requests)):
+            if err:
+                ch = changes[owner[n]]
+                failures.append((owner[n], explain(_obj(ch), str(ch.action), err, text)))
+        first: dict[int, str] = {}
+        for i, msg in failures:
+            first.setdefault(i, msg)
+        return sorted(first.items())
+
+    def destroy_all(self, cluster: str | None = None) -> list[str]:
+        """Delete every overlayc-owned link (of `cluster`, or of any cluster when None); returns
+        their names. One RTM_DELLINK by IFLA_GROUP when every member of LINK_GROUP is provably
+        ours (alias tag, right cluster); otherwise owned links are deleted one by one and foreign
+        members of the group are left alone. Raises ExecutionError."""
+        by_index, _ = read_links(self.rt)
+        members = [i for i in by_index.values() if i.group == LINK_GROUP]
+        ours = [i for i in members if (t := parse_alias(i.alias)) is not None
+                and (cluster is None or t.cluster == cluster)]
+        if not ours:
+            return []
+        if len(ours) == len(members):
+            reqs: list[Request] = [(nl.RTM_DELLINK, 0, nl.ifinfo(0) + attr_u32(nl.IFLA_GROUP, LINK_GROUP))]
+        else:  # a foreign link sits in our group: bulk deletion would take it too
+            reqs = [(nl.RTM_DELLINK, 0, nl.ifinfo(i.index)) for i in ours]
+        results = self.rt.transact(reqs)
+        self.links.refresh()
+        bad = [(n, f"link {ours[n].name if len(reqs) > 1 else 'group'}: delete: "
+                   f"the kernel refused: {text or E.errorcode.get(err, err)}")
+               for n, (err, text) in enumerate(results) if err and err != E.ENODEV]
+        if bad:
+            raise ExecutionError((), tuple(bad))
+        return sorted(i.name for i in ours)

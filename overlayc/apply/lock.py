@@ -1,0 +1,80 @@
+"""The apply lock: two applies (or an apply and a destroy) on one namespace never interleave.
+
+One lock file per target namespace under `LOCK_DIR`, held with `flock(2)` for the whole
+operation; the holder writes who it is into the file so that a waiter that times out can name it.
+The kernel releases a flock when its holder dies, so a crashed apply never leaves a stale lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from overlayc.errors import EnvironmentProblem, LockBusy
+
+LOCK_DIR = Path(os.environ.get("OVERLAYC_LOCK_DIR", "/run/overlayc"))
+_POLL_S = 0.05
+
+
+def lock_path(netns: str | None) -> Path:
+    """`/run/overlayc/netns-<name>.lock`, or `host.lock` for the current namespace."""
+    return LOCK_DIR / (f"netns-{netns}.lock" if netns else "host.lock")
+
+
+def _describe_holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        return "another overlayc process"
+    if not info:
+        return "another overlayc process"
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(info.get("since", 0)))
+    return f"pid {info.get('pid')} on {info.get('host')} ({info.get('command')}) since {since}"
+
+
+@contextmanager
+def apply_lock(netns: str | None, timeout: float, operation: str) -> Iterator[Path]:
+    """Hold the lock of `netns` for the duration of the block.
+
+    Waits up to `timeout` seconds for a holder to finish, then raises LockBusy naming it.
+    """
+    path = lock_path(netns)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise EnvironmentProblem(f"cannot open the lock file {path}: {err.strerror}") from None
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockBusy(
+                        f"{operation}: the lock {path} is held by {_describe_holder(path)}; "
+                        f"gave up after {timeout:g}s (--lock-timeout)"
+                    ) from None
+                time.sleep(_POLL_S)
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])[:200],
+            "since": int(time.time()),
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        try:
+            yield path
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock

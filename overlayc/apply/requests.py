@@ -1,0 +1,76 @@
+"""Changes of the batched kinds (fdb, neigh, xfrm-state, xfrm-policy) → netlink requests. Pure.
+
+FDB and neighbour entries are written with replace semantics (NLM_F_CREATE|NLM_F_REPLACE, as
+`bridge fdb replace` / `ip neigh replace` do), so an update is one request. SAs are added like
+`ip xfrm state add` (XFRM_MSG_NEWSA, no flags: it fails with EEXIST on a duplicate (dst, spi)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from overlayc.diff import Action, Change
+from overlayc.kernel.objects import Fdb, KernelObject, Neigh, XfrmPolicy, XfrmState
+from overlayc.netlink import neigh as nn
+from overlayc.netlink import xfrm as nx
+from overlayc.netlink.core import NLM_F_CREATE, NLM_F_REPLACE
+from overlayc.netlink.sock import Request
+
+ROUTE_KINDS = frozenset({"fdb", "neigh"})
+XFRM_KINDS = frozenset({"xfrm-state", "xfrm-policy"})
+CREATE_REPLACE = NLM_F_CREATE | NLM_F_REPLACE
+
+
+class MissingDevice(LookupError):
+    """The device an fdb/neigh entry lives on does not exist (nothing was sent)."""
+
+
+def _index(ifindex: Mapping[str, int], dev: str) -> int:
+    try:
+        return ifindex[dev]
+    except KeyError:
+        raise MissingDevice(dev) from None
+
+
+def _put(obj: KernelObject, ifindex: Mapping[str, int], update: bool) -> Request:
+    match obj:
+        case Fdb():
+            body = nn.encode_fdb(_index(ifindex, obj.dev), obj.lladdr, obj.dst)
+            return nn.RTM_NEWNEIGH, CREATE_REPLACE, body
+        case Neigh():
+            body = nn.encode_neigh(_index(ifindex, obj.dev), obj.dst, obj.lladdr)
+            return nn.RTM_NEWNEIGH, CREATE_REPLACE, body
+        case XfrmState():
+            return (nx.XFRM_MSG_UPDSA if update else nx.XFRM_MSG_NEWSA), 0, nx.encode_sa(obj)
+        case XfrmPolicy():
+            return (nx.XFRM_MSG_UPDPOLICY if update else nx.XFRM_MSG_NEWPOLICY), 0, nx.encode_policy(obj)
+    raise TypeError(f"{obj.kind} is not a batched kind")
+
+
+def _remove(obj: KernelObject, ifindex: Mapping[str, int]) -> Request:
+    match obj:
+        case Fdb():
+            return nn.RTM_DELNEIGH, 0, nn.encode_fdb(_index(ifindex, obj.dev), obj.lladdr, obj.dst)
+        case Neigh():
+            return nn.RTM_DELNEIGH, 0, nn.encode_neigh(_index(ifindex, obj.dev), obj.dst)
+        case XfrmState():
+            return nx.XFRM_MSG_DELSA, 0, nx.encode_sa_id(obj.dst, obj.spi, obj.src)
+        case XfrmPolicy():
+            return nx.XFRM_MSG_DELPOLICY, 0, nx.encode_policy_id(obj)
+    raise TypeError(f"{obj.kind} is not a batched kind")
+
+
+def requests_for(change: Change, ifindex: Mapping[str, int]) -> list[Request]:
+    """The requests that perform `change`, in order. Raises MissingDevice, ValueError (SA
+    without key material)."""
+    before, after = change.before, change.after
+    match change.action:
+        case Action.CREATE if after is not None:
+            return [_put(after, ifindex, update=False)]
+        case Action.UPDATE if after is not None:
+            return [_put(after, ifindex, update=True)]
+        case Action.DELETE if before is not None:
+            return [_remove(before, ifindex)]
+        case Action.REPLACE if before is not None and after is not None:
+            return [_remove(before, ifindex), _put(after, ifindex, update=False)]
+    raise ValueError(f"malformed change {change.action} for {change.key}")

@@ -1,0 +1,138 @@
+"""Apply: execute an ordered plan, verify by re-observing, roll back on any failure.
+
+The kernel is reached only through the `Kernel` protocol (observe + execute), so the same code
+runs against the real kernel (`overlayc.apply.kernel.KernelHandle` + `overlayc.observe`) and
+against the simulated kernel of the tests.
+
+Outcomes map onto `apply --detailed-exitcode`: NOTHING 0, CHANGED 2, ROLLED_BACK 3,
+ROLLBACK_INCOMPLETE 4.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from overlayc.diff import Change, diff
+from overlayc.errors import OverlaycError
+from overlayc.kernel.state import KernelState, Observed
+
+Progress = Callable[[int], None]
+
+
+class ExecutionFailure(Protocol):
+    """What a kernel's execute raises: the indices it applied, and (index, message) failures."""
+
+    applied: tuple[int, ...]
+    failures: tuple[tuple[int, str], ...]
+
+
+class Kernel(Protocol):
+    def observe(self) -> Observed: ...
+
+    def execute(self, changes: Sequence[Change], progress: Progress | None = None) -> None: ...
+
+
+class Outcome(enum.IntEnum):
+    NOTHING = 0
+    CHANGED = 2
+    ROLLED_BACK = 3
+    ROLLBACK_INCOMPLETE = 4
+
+
+@dataclass
+class ApplyResult:
+    outcome: Outcome
+    executed: int = 0
+    failures: list[str] = field(default_factory=list)
+    rollback_problems: list[str] = field(default_factory=list)
+
+
+def describe(change: Change) -> str:
+    return f"{change.action} {' '.join(change.key)}"
+
+
+def _failure_of(err: Exception) -> ExecutionFailure | None:
+    return err if hasattr(err, "applied") and hasattr(err, "failures") else None
+
+
+def apply_changes(
+    kernel: Kernel,
+    desired: KernelState,
+    changes: Sequence[Change],
+    *,
+    progress: Progress | None = None,
+    after_execute: Callable[[], None] | None = None,
+) -> ApplyResult:
+    """Execute `changes` (already ordered), then verify that the kernel holds `desired`.
+
+    On an execution error, a failed `after_execute` check, or a non-empty verification diff,
+    every applied change is undone in reverse and the kernel is checked to be back in its prior
+    state. Never raises for kernel failures: the outcome says what happened.
+    """
+    if not changes:
+        return ApplyResult(Outcome.NOTHING)
+    prior = kernel.observe().owned
+    applied: tuple[int, ...] = tuple(range(len(changes)))
+    failures: list[str] = []
+    try:
+        kernel.execute(changes, progress)
+    except OverlaycError as err:
+        failure = _failure_of(err)
+        if failure is None:
+            applied, failures = (), [str(err)]  # nothing is known to be applied: check below
+        else:
+            applied = failure.applied
+            failures = [f"{describe(changes[i])}: {msg}" for i, msg in failure.failures]
+    if not failures:
+        failures = _verify(kernel, desired, after_execute)
+    if not failures:
+        return ApplyResult(Outcome.CHANGED, executed=len(changes))
+    problems = rollback(kernel, [changes[i] for i in applied], prior)
+    outcome = Outcome.ROLLBACK_INCOMPLETE if problems else Outcome.ROLLED_BACK
+    return ApplyResult(outcome, executed=len(applied), failures=failures, rollback_problems=problems)
+
+
+def _verify(kernel: Kernel, desired: KernelState, after_execute: Callable[[], None] | None) -> list[str]:
+    """Re-observe and re-diff: the list of what is still not as desired (empty when verified)."""
+    if after_execute is not None:
+        try:
+            after_execute()
+        except OverlaycError as err:
+            return [str(err)]
+    remaining = diff(desired, kernel.observe())
+    return [f"verification: after apply the kernel still needs {describe(c)}" for c in remaining]
+
+
+def rollback(kernel: Kernel, applied: Sequence[Change], prior: KernelState) -> list[str]:
+    """Undo `applied` (inverses in reverse order), then compare the kernel with `prior`.
+
+    Returns what could not be restored (empty: the owned state equals the prior state again).
+    Inverses that fail are reported and the rest still run, so as much as possible is restored.
+    """
+    inverses = [c.inverse() for c in reversed(applied)]
+    problems: list[str] = []
+    while inverses:
+        try:
+            kernel.execute(inverses)
+            break
+        except OverlaycError as err:
+            failure = _failure_of(err)
+            if failure is None:
+                problems.append(f"rollback: {err}")
+                break
+            failed = {i for i, _ in failure.failures}
+            problems += [f"rollback: {describe(inverses[i])}: {msg}" for i, msg in failure.failures]
+            done = set(failure.applied) | failed
+            inverses = [c for i, c in enumerate(inverses) if i not in done]
+            if not done:
+                break
+    still = diff(prior, kernel.observe())
+    if still:
+        problems += [f"not restored: {describe(c)}" for c in still]
+    elif problems:
+        problems = []  # every failed inverse turned out not to matter: the prior state is back
+    return problems
+

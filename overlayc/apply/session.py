@@ -1,0 +1,183 @@
+"""One apply or destroy on one namespace: preflight, plan, confirmation hook, execute, verify.
+
+The CLI passes in what is interactive (confirmation, progress, output); everything that
+decides lives here. Side effects go through `KernelHandle` and the read-only observers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from ipaddress import IPv4Address
+
+from overlayc.apply import preflight
+from overlayc.apply.kernel import KernelHandle
+from overlayc.apply.lock import apply_lock
+from overlayc.apply.run import ApplyResult, Outcome, Progress, apply_changes
+from overlayc.compile import Assignment, compile_node
+from overlayc.config.model import Config
+from overlayc.diff import Change, diff
+from overlayc.errors import EnvironmentProblem, InputError
+from overlayc.kernel.objects import XfrmState
+from overlayc.kernel.state import KernelState, Observed
+from overlayc.netlink.sock import NetlinkSocket
+from overlayc.observe.kernel import NETLINK_ROUTE, read_links
+from overlayc.observe.sysctl import kernel_config, loadable_modules, read_sysctls
+from overlayc.plan import Plan, config_digest, make_plan, stale_keys
+
+Confirm = Callable[[Plan], bool]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to apply: the checked config, placement, node, namespace, time and the node's key."""
+
+    config: Config
+    assignment: Assignment
+    node: str
+    netns: str | None
+    at: datetime
+    private_key: bytes | None
+
+    @property
+    def address(self) -> IPv4Address:
+        return self.config.nodes[self.node].address
+
+
+@dataclass(frozen=True)
+class Applied:
+    plan: Plan
+    result: ApplyResult
+
+
+def underlay_device(netns: str | None, address: IPv4Address) -> str | None:
+    """The interface of `netns` that holds `address` (the node's underlay), if any."""
+    with NetlinkSocket(NETLINK_ROUTE, netns) as rt:
+        links, addrs = read_links(rt)
+    for index, ifaces in addrs.items():
+        if any(i.ip == address for i in ifaces) and index in links:
+            return links[index].name
+    return None
+
+
+def check_fail_closed(target: Target, desired: KernelState) -> None:
+    """Refuse when a sysctl would let the XFRM policies fail open (only with encrypted networks)."""
+    if not desired.of_kind("xfrm-policy"):
+        return
+    device = underlay_device(target.netns, target.address)
+    if device is None:
+        raise EnvironmentProblem(
+            f"node {target.node}: its address {target.address} is on no interface"
+            + (f" of network namespace {target.netns}" if target.netns else "")
+            + "; encrypted networks need it (the XFRM policies protect that address)"
+        )
+    preflight.check_sysctls(read_sysctls(target.netns, preflight.xfrm_sysctls(device)))
+
+
+def check_keys(target: Target, changes: Sequence[Change]) -> None:
+    """Refuse a plan that installs SAs whose key material is unavailable (no private key)."""
+    if any(isinstance(c.after, XfrmState) and c.after.secret is None for c in changes):
+        raise InputError(
+            f"node {target.node}: the plan installs IPsec SAs but the node's private key is "
+            "unavailable; pass --key-file PATH (made by `overlayc keys gen`)"
+        )
+
+
+def _preflight(target: Target, desired: KernelState, changes: Sequence[Change]) -> None:
+    check_keys(target, changes)
+    if any(isinstance(c.after, XfrmState) for c in changes):
+        preflight.check_esp(desired, kernel_config(), loadable_modules())
+    check_fail_closed(target, desired)
+
+
+def rehydrate(plan: Plan, desired: KernelState, live: Observed) -> list[Change]:
+    """The saved plan's changes with objects that carry their secrets again: `after` from the
+    fresh compile, `before` from the live kernel (a saved plan holds fingerprints only)."""
+    out = []
+    for change in plan.changes:
+        after = desired.get(change.key) if change.after is not None else None
+        before = live.owned.get(change.key) if change.before is not None else None
+        if (change.after is not None and after != change.after) or (
+            change.before is not None and before != change.before
+        ):
+            raise InputError(f"the saved plan does not match the configuration for {' '.join(change.key)}")
+        out.append(dataclasses.replace(change, after=after, before=before))
+    return out
+
+
+def apply_target(
+    target: Target,
+    *,
+    confirm: Confirm,
+    saved: Plan | None = None,
+    lock_timeout: float = 0.0,
+    progress: Callable[[int], Progress | None] = lambda n: None,
+) -> Applied:
+    """Plan (or take `saved`) and apply it on `target` under the namespace lock.
+
+    `confirm(plan)` is asked before anything changes (not for an empty plan); returning False
+    applies nothing. `progress(total)` may return a callback that receives the count done.
+    Raises InputError for a stale or mismatching saved plan (listing what drifted).
+    """
+    preflight.check_privileges("apply")
+    desired = compile_node(target.config, target.assignment, target.node, at=target.at,
+                           private_key=target.private_key)
+    with apply_lock(target.netns, lock_timeout, "apply"), \
+            KernelHandle(target.netns, target.config.cluster.name) as kernel:
+        live = kernel.observe()
+        if saved is None:
+            plan = make_plan(target.node, target.netns, target.at, config_digest(target.config),
+                             diff(desired, live), live, target.address)
+            changes = list(plan.changes)
+        else:
+            plan = saved
+            _check_saved(saved, target, live)
+            changes = rehydrate(saved, desired, live)
+        if not changes:
+            return Applied(plan, ApplyResult(Outcome.NOTHING))
+        _preflight(target, desired, changes)
+        if not confirm(plan):
+            return Applied(plan, ApplyResult(Outcome.NOTHING))
+        result = apply_changes(kernel, desired, changes, progress=progress(len(changes)),
+                               after_execute=lambda: check_fail_closed(target, desired))
+    return Applied(plan, result)
+
+
+def _check_saved(saved: Plan, target: Target, live: Observed) -> None:
+    if saved.node != target.node or saved.netns != target.netns:
+        raise InputError(f"the saved plan is for node {saved.node} (netns {saved.netns or '-'}), "
+                         f"not node {target.node} (netns {target.netns or '-'})")
+    if saved.config_digest != config_digest(target.config):
+        raise InputError("the configuration changed since the plan was made; make a new plan")
+    drift = stale_keys(saved, live)
+    if drift:
+        listed = "\n".join(f"  {' '.join(k)}: {what}" for k, what in drift)
+        raise InputError(f"the saved plan is stale: the kernel changed since it was made:\n{listed}\n"
+                         "Make a new plan.")
+
+
+def destroy_netns(
+    netns: str | None, cluster: str | None, *, confirm: Confirm, lock_timeout: float = 0.0,
+) -> Applied:
+    """Remove every object overlayc owns in `netns` (of `cluster`, or of any cluster), nothing else.
+
+    XFRM objects and endpoint namespaces are deleted through the plan; owned links go in one
+    request by their link group (their FDB/neighbour entries go with them).
+    """
+    preflight.check_privileges("destroy")
+    with apply_lock(netns, lock_timeout, "destroy"), KernelHandle(netns, cluster) as kernel:
+        live = kernel.observe()
+        where = f"netns {netns}" if netns else "this namespace"
+        plan = make_plan(where, netns, datetime.now().astimezone(), "-", diff(KernelState(), live), live)
+        if plan.empty or not confirm(plan):
+            return Applied(plan, ApplyResult(Outcome.NOTHING))
+        unlinked = [c for c in plan.changes if c.kind in ("xfrm-policy", "xfrm-state", "endpoint", "netns")]
+        kernel.execute(unlinked)
+        kernel.destroy_all(cluster)
+        left = kernel.observe().owned
+    if len(left):
+        raise EnvironmentProblem(f"destroy: {len(left)} owned objects are still present: "
+                                 + ", ".join(" ".join(o.key) for o in list(left)[:5]))
+    return Applied(plan, ApplyResult(Outcome.CHANGED, executed=len(plan.changes)))

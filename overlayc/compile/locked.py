@@ -1,0 +1,35 @@
+"""The lock workflow every compiling command shares: read, resolve, check or update (file I/O).
+
+`assign_with_lock(loaded, locked=...)` is what `render`, `plan` and `apply` call: it reads
+`loaded.lock_path`, resolves the config against it, and then either writes the updated lock (when
+it changed) or, with `locked=True`, raises `LockOutdated` naming every change and writes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from overlayc.compile.assign import Assignment, resolve
+from overlayc.compile.lock import LockOutdated, lock_changes, read_lock, write_lock
+from overlayc.errors import ConfigError, Severity
+
+if TYPE_CHECKING:  # compile needs only the LoadedConfig interface, not the loader
+    from overlayc.config.load import LoadedConfig
+
+
+def assign_with_lock(loaded: LoadedConfig, *, locked: bool) -> Assignment:
+    """Resolve `loaded` against its lock file and keep the file in step.
+
+    Raises ConfigError when placement or addressing fails (unsatisfiable constraints, exhausted
+    subnet), LockOutdated when `locked` and the lock would change, InputError on unreadable files."""
+    old = read_lock(loaded.lock_path)
+    assignment, new, diags = resolve(loaded.config, old, loaded.locate)
+    errors = [d for d in diags if d.severity == Severity.ERROR]
+    if errors:
+        raise ConfigError(list(diags), loaded.sources)
+    changes = lock_changes(old, new)
+    if changes and locked:
+        raise LockOutdated(loaded.lock_path, changes)
+    if changes or not loaded.lock_path.exists():
+        write_lock(loaded.lock_path, new)
+    return assignment

@@ -1,0 +1,94 @@
+"""Per-network kernel objects of one node: bridge, vxlan, remote fdb/neigh, local endpoints (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from ipaddress import IPv4Interface
+
+from overlayc.compile.assign import Assignment, Attachment
+from overlayc.compile.naming import (
+    bridge_name,
+    container_ifname,
+    endpoint_alias,
+    host_ifname,
+    netns_name,
+    network_alias,
+    vxlan_name,
+)
+from overlayc.config.model import Config
+from overlayc.config.mtu import inner_mtu
+from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Netns, Vxlan
+
+
+def network_mtu(config: Config, network: str) -> int:
+    """Inner MTU of `network`: explicit `mtu`, else underlay MTU minus overhead (DESIGN.md §5)."""
+    net = config.networks[network]
+    if net.mtu is not None:
+        return net.mtu
+    return inner_mtu(net.underlay_mtu or config.cluster.underlay_mtu, net.is_encrypted)
+
+
+def data_port(config: Config, network: str) -> int:
+    """VXLAN UDP port: the encrypted data port for encrypted networks, else the data port."""
+    encrypted = config.networks[network].is_encrypted
+    return config.cluster.encrypted_data_port if encrypted else config.cluster.data_port
+
+
+def compile_devices(config: Config, assignment: Assignment, node: str, network: str) -> list[KernelObject]:
+    """The bridge and the vxlan device of `network` on `node`."""
+    net = config.networks[network]
+    vni = assignment.vnis[network]
+    mtu = network_mtu(config, network)
+    alias = network_alias(config.cluster.name, network)
+    gateway = None if net.gateway is None else IPv4Interface(f"{net.gateway}/{net.subnet.prefixlen}")
+    bridge = Bridge(name=bridge_name(vni), mtu=mtu, alias=alias, address=gateway)
+    vxlan = Vxlan(
+        name=vxlan_name(vni), vni=vni, local=config.nodes[node].address, port=data_port(config, network),
+        mtu=mtu, master=bridge.name, alias=alias, learning=False, proxy=True,
+    )
+    return [bridge, vxlan]
+
+
+def compile_remote(config: Config, assignment: Assignment, node: str, network: str) -> list[KernelObject]:
+    """Fdb and Neigh on the vxlan of `network` for every endpoint of it on another node."""
+    dev = vxlan_name(assignment.vnis[network])
+    nodes = config.nodes
+    out: list[KernelObject] = []
+    for a in assignment.attachments.get(network, ()):
+        if a.node == node:
+            continue
+        out.append(Fdb(dev=dev, lladdr=a.mac, dst=nodes[a.node].address))
+        out.append(Neigh(dev=dev, dst=a.ip, lladdr=a.mac))
+    return out
+
+
+def compile_endpoints(
+    config: Config, assignment: Assignment, local: Sequence[Attachment], present: set[str]
+) -> list[KernelObject]:
+    """Netns and Endpoint objects of the managed endpoints among `local` (this node's attachments).
+
+    `eth<i>` numbers follow the endpoint's sorted list of configured networks, so an attachment
+    left out (exhausted subnet) does not renumber the others."""
+    cluster = config.cluster.name
+    out: list[KernelObject] = []
+    for a in local:
+        if not a.managed or a.network not in present:
+            continue
+        ns = netns_name(cluster, a.endpoint)
+        out.append(Netns(name=ns))
+        bridge = bridge_name(assignment.vnis[a.network])
+        prefix = config.networks[a.network].subnet.prefixlen
+        index = _networks_of(config, a.endpoint).index(a.network)
+        out.append(Endpoint(
+            netns=ns, ifname=container_ifname(index), host=host_ifname(ns, a.network), bridge=bridge,
+            address=IPv4Interface(f"{a.ip}/{prefix}"), mac=a.mac, mtu=network_mtu(config, a.network),
+            alias=endpoint_alias(cluster, a.network, ns),
+        ))
+    return out
+
+
+def _networks_of(config: Config, endpoint: str) -> list[str]:
+    """Sorted networks an endpoint or task is configured on."""
+    if endpoint in config.endpoints:
+        return sorted(config.endpoints[endpoint].attachments())
+    return sorted(config.services[endpoint.rsplit(".", 1)[0]].attachments())

@@ -1,0 +1,51 @@
+"""One node's desired kernel state (DESIGN.md §1): `compile_node(config, assignment, node, ...)`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from overlayc.compile.assign import Assignment
+from overlayc.compile.ipsec import compile_ipsec
+from overlayc.compile.networks import compile_devices, compile_endpoints, compile_remote
+from overlayc.config.model import Config
+from overlayc.errors import InputError
+from overlayc.kernel.state import KernelState
+
+
+def compile_node(
+    config: Config, assignment: Assignment, node: str, *, at: datetime, private_key: bytes | None
+) -> KernelState:
+    """The desired KernelState of `node` at time `at`.
+
+    For each network present on the node: its bridge and vxlan, an fdb and a neigh entry per
+    endpoint of it on another node, and the netns/veth of each local managed endpoint. When an
+    encrypted network is present, the SAs and policies of `compile_ipsec` for the peers (other nodes
+    sharing a present encrypted network). `private_key` None leaves SA keys unknown (CI plans).
+    Raises InputError when `node` is not in the config."""
+    if node not in config.nodes:
+        known = ", ".join(sorted(config.nodes)) or "none"
+        raise InputError(f"unknown node {node!r} (nodes: {known})")
+    present = assignment.present(node)
+    state = KernelState()
+    for network in present:
+        for obj in compile_devices(config, assignment, node, network):
+            state.add(obj)
+        for obj in compile_remote(config, assignment, node, network):
+            state.add(obj)
+    local = assignment.by_node.get(node, ())
+    for obj in compile_endpoints(config, assignment, local, set(present)):
+        state.add(obj)
+    encrypted = [n for n in present if config.networks[n].is_encrypted]
+    if encrypted:
+        for obj in compile_ipsec(config, node, ipsec_peers(assignment, node, encrypted), at, private_key):
+            state.add(obj)
+    return state
+
+
+def ipsec_peers(assignment: Assignment, node: str, encrypted: list[str]) -> list[str]:
+    """Sorted other nodes on which at least one of the `encrypted` networks is present."""
+    peers: set[str] = set()
+    for network in encrypted:
+        peers |= assignment.network_nodes[network]
+    peers.discard(node)
+    return sorted(peers)

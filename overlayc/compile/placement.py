@@ -1,0 +1,124 @@
+"""Placement of service tasks on nodes (DESIGN.md §3), pure and deterministic.
+
+Constraints use Docker's syntax, parsed and matched by `overlayc.config.constraints` (the same
+code validation uses for satisfiability): `node.labels.k != v` holds on a node without label `k`.
+
+Replicated services get tasks `<service>.1 … <service>.<replicas>`; global services one task
+`<service>.<node>` per eligible node. A locked task stays on its node while that node exists and
+satisfies the constraints. New tasks go, like swarmkit's spread strategy, to the eligible node
+with the fewest tasks of the same service, then the fewest tasks overall, then the smallest name.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from overlayc.config.constraints import Constraint, ConstraintSyntaxError, parse_constraint
+from overlayc.config.model import Config, Service
+from overlayc.errors import Diagnostic, Location, Severity
+
+Locate = Callable[[tuple[str | int, ...]], Location]
+
+def _no_location(path: tuple[str | int, ...]) -> Location:
+    return Location("<config>")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """`tasks` maps every placed task to its node, in service order then task order."""
+
+    tasks: Mapping[str, str]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def eligible_nodes(
+    config: Config, service: str, locate: Locate = _no_location
+) -> tuple[list[str], list[Diagnostic]]:
+    """Sorted names of the nodes satisfying every constraint of `service`.
+
+    A constraint that does not parse (the config stage reports it too) makes no node eligible."""
+    diags: list[Diagnostic] = []
+    parsed: list[Constraint] = []
+    for i, text in enumerate(config.services[service].constraints):
+        try:
+            parsed.append(parse_constraint(text))
+        except ConstraintSyntaxError as err:
+            loc = locate(("services", service, "constraints", i))
+            diags.append(Diagnostic(Severity.ERROR, "constraint-syntax", str(err), loc, hint=err.hint))
+    if diags:
+        return [], diags
+    nodes = sorted(n for n, node in config.nodes.items() if all(c.matches(n, node) for c in parsed))
+    return nodes, diags
+
+
+def task_names(name: str, service: Service, eligible: list[str]) -> list[str]:
+    """The tasks `service` asks for: `<name>.<n>` (n from 1) or, global, `<name>.<node>`."""
+    if service.mode == "global":
+        return [f"{name}.{node}" for node in eligible]
+    count = 1 if service.replicas is None else service.replicas
+    return [f"{name}.{n}" for n in range(1, count + 1)]
+
+
+def place(config: Config, locked: Mapping[str, str], locate: Locate = _no_location) -> Placement:
+    """Place every task of `config`, keeping each locked task whose node is still eligible."""
+    diags: list[Diagnostic] = []
+    wanted: dict[str, tuple[list[str], list[str]]] = {}  # service -> (tasks, eligible nodes)
+    cache: dict[tuple[str, ...], list[str]] = {}
+    for name in sorted(config.services):
+        key = tuple(config.services[name].constraints)
+        if key not in cache:
+            cache[key], found = eligible_nodes(config, name, locate)
+            diags.extend(found)
+        eligible = cache[key]
+        wanted[name] = (task_names(name, config.services[name], eligible), eligible)
+    total: dict[str, int] = dict.fromkeys(config.nodes, 0)
+    kept: dict[str, str] = {}
+    for name, (tasks, eligible) in wanted.items():
+        if config.services[name].mode == "global":  # fixed by their name; they load nodes all the same
+            for host in eligible:
+                total[host] += 1
+            continue
+        allowed = set(eligible)
+        for task in tasks:
+            node = locked.get(task)
+            if node is not None and node in allowed:
+                kept[task] = node
+                total[node] += 1
+    placed: dict[str, str] = {}
+    for name, (tasks, eligible) in wanted.items():
+        if config.services[name].mode == "global":
+            placed.update({t: t[len(name) + 1:] for t in tasks})
+            continue
+        placed.update(_spread(name, tasks, eligible, kept, total, diags, locate))
+    return Placement(placed, tuple(diags))
+
+
+def _spread(
+    name: str, tasks: list[str], eligible: list[str], kept: Mapping[str, str],
+    total: dict[str, int], diags: list[Diagnostic], locate: Locate,
+) -> dict[str, str]:
+    """Tasks of one replicated service: locked ones stay, new ones go to the least loaded node."""
+    mine: dict[str, int] = dict.fromkeys(eligible, 0)
+    for task in tasks:
+        if task in kept:
+            mine[kept[task]] += 1
+    heap = [(mine[n], total[n], n) for n in eligible]
+    heapq.heapify(heap)
+    out: dict[str, str] = {}
+    for task in tasks:
+        if task in kept:
+            out[task] = kept[task]
+            continue
+        if not heap:
+            loc = locate(("services", name, "constraints"))
+            diags.append(Diagnostic(
+                Severity.ERROR, "unplaceable", f"no node satisfies the constraints of service {name!r}", loc
+            ))
+            return out
+        own, overall, node = heapq.heappop(heap)
+        out[task] = node
+        total[node] += 1
+        heapq.heappush(heap, (own + 1, overall + 1, node))
+    return out

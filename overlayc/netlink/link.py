@@ -1,0 +1,141 @@
+"""RTM_*LINK / RTM_*ADDR codec for the links overlayc owns: bridge, vxlan, veth.
+
+Layouts from /usr/include/linux/rtnetlink.h (ifinfomsg, ifaddrmsg), if_link.h (IFLA_*,
+IFLA_VXLAN_*), veth.h (VETH_INFO_PEER), if_addr.h (IFA_*).
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface
+
+from overlayc.netlink.core import NLA_F_NESTED, attr, attr_str, attr_u32, parse_attrs
+
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK = 16, 17, 18, 19
+RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
+IFLA_LINKINFO, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD = 18, 20, 27, 28
+IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+IFLA_VXLAN_ID, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LEARNING, IFLA_VXLAN_PROXY, IFLA_VXLAN_PORT = 1, 4, 7, 11, 15
+VETH_INFO_PEER = 1
+IFA_ADDRESS, IFA_LOCAL = 1, 2
+IFF_UP = 0x1
+AF_UNSPEC, AF_INET = 0, 2
+
+IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
+IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
+
+
+@dataclass(frozen=True, slots=True)
+class VxlanInfo:
+    vni: int
+    local: IPv4Address | None
+    port: int
+    learning: bool
+    proxy: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInfo:
+    """What observe needs of one link in a RTM_GETLINK dump."""
+
+    index: int
+    name: str
+    kind: str
+    mtu: int
+    master: int
+    alias: str
+    group: int
+    mac: str
+    peer: int  # IFLA_LINK: for a veth, the peer's ifindex (in the peer's namespace)
+    up: bool
+    vxlan: VxlanInfo | None = None
+
+
+def _u32(raw: bytes | None) -> int:
+    return struct.unpack_from("=I", raw)[0] if raw and len(raw) >= 4 else 0
+
+
+def _str(raw: bytes | None) -> str:
+    return raw.split(b"\0", 1)[0].decode(errors="replace") if raw else ""
+
+
+def _u8(raw: bytes | None, default: int = 0) -> int:
+    return raw[0] if raw else default
+
+
+def decode_link(body: bytes) -> LinkInfo:
+    """A RTM_NEWLINK body (dump entry) → LinkInfo."""
+    _fam, _type, index, flags, _change = IFINFOMSG.unpack_from(body, 0)
+    attrs = parse_attrs(body, IFINFOMSG.size, len(body))
+    info = parse_attrs(attrs.get(IFLA_LINKINFO, b""), 0, len(attrs.get(IFLA_LINKINFO, b"")))
+    kind = _str(info.get(IFLA_INFO_KIND))
+    vx = None
+    if kind == "vxlan":
+        data = info.get(IFLA_INFO_DATA, b"")
+        v = parse_attrs(data, 0, len(data))
+        local = v.get(IFLA_VXLAN_LOCAL)
+        port = v.get(IFLA_VXLAN_PORT)
+        vx = VxlanInfo(
+            vni=_u32(v.get(IFLA_VXLAN_ID)),
+            local=IPv4Address(local) if local and len(local) == 4 else None,
+            port=socket.ntohs(struct.unpack("=H", port)[0]) if port else 0,
+            learning=bool(_u8(v.get(IFLA_VXLAN_LEARNING))),
+            proxy=bool(_u8(v.get(IFLA_VXLAN_PROXY))),
+        )
+    mac = attrs.get(IFLA_ADDRESS, b"")
+    return LinkInfo(
+        index=index, name=_str(attrs.get(IFLA_IFNAME)), kind=kind, mtu=_u32(attrs.get(IFLA_MTU)),
+        master=_u32(attrs.get(IFLA_MASTER)), alias=_str(attrs.get(IFLA_IFALIAS)),
+        group=_u32(attrs.get(IFLA_GROUP)), mac=mac.hex(":"), peer=_u32(attrs.get(IFLA_LINK)),
+        up=bool(flags & IFF_UP), vxlan=vx,
+    )
+
+
+def decode_addr(body: bytes) -> tuple[int, IPv4Interface] | None:
+    """(ifindex, address/prefix) of an AF_INET RTM_NEWADDR body; None for other families."""
+    fam, plen, _flags, _scope, index = IFADDRMSG.unpack_from(body, 0)
+    if fam != AF_INET:
+        return None
+    attrs = parse_attrs(body, IFADDRMSG.size, len(body))
+    raw = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
+    if raw is None:
+        return None
+    return index, IPv4Interface((IPv4Address(raw), plen))
+
+
+def ifinfo(index: int = 0, up: bool | None = None) -> bytes:
+    """struct ifinfomsg; `up` True/False sets IFF_UP through the change mask, None leaves it."""
+    flags = IFF_UP if up else 0
+    return IFINFOMSG.pack(AF_UNSPEC, 0, index, flags, IFF_UP if up is not None else 0)
+
+
+def linkinfo(kind: str, data: bytes = b"") -> bytes:
+    payload = attr_str(IFLA_INFO_KIND, kind)
+    if data:
+        payload += attr(IFLA_INFO_DATA | NLA_F_NESTED, data)
+    return attr(IFLA_LINKINFO | NLA_F_NESTED, payload)
+
+
+def vxlan_data(vni: int, local: IPv4Address, port: int, learning: bool, proxy: bool) -> bytes:
+    """IFLA_INFO_DATA of `ip link add type vxlan id VNI local L dstport P [no]learning [proxy]`."""
+    return (attr_u32(IFLA_VXLAN_ID, vni) + attr(IFLA_VXLAN_LOCAL, local.packed)
+            + attr(IFLA_VXLAN_PORT, struct.pack("!H", port))
+            + attr(IFLA_VXLAN_LEARNING, bytes([int(learning)]))
+            + attr(IFLA_VXLAN_PROXY, bytes([int(proxy)])))
+
+
+def veth_peer(name: str, netns_fd: int, mac: str, mtu: int) -> bytes:
+    """IFLA_INFO_DATA of a veth whose peer `name` is created directly inside the netns `netns_fd`."""
+    peer = (ifinfo() + attr_str(IFLA_IFNAME, name) + attr_u32(IFLA_NET_NS_FD, netns_fd)
+            + attr(IFLA_ADDRESS, bytes.fromhex(mac.replace(":", ""))) + attr_u32(IFLA_MTU, mtu))
+    return attr(VETH_INFO_PEER | NLA_F_NESTED, peer)
+
+
+def addr_body(index: int, address: IPv4Interface) -> bytes:
+    """Body of RTM_NEWADDR/RTM_DELADDR for `address` on `index` (local = address, like `ip addr`)."""
+    raw = address.ip.packed
+    return (IFADDRMSG.pack(AF_INET, address.network.prefixlen, 0, 0, index)
+            + attr(IFA_LOCAL, raw) + attr(IFA_ADDRESS, raw))

@@ -1,0 +1,32 @@
+"""Which configured node this machine (or network namespace) is: by the addresses it holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from ipaddress import IPv4Address
+
+from overlayc.errors import InputError
+from overlayc.netlink.sock import NetlinkSocket
+from overlayc.observe.kernel import NETLINK_ROUTE, read_links
+
+
+def local_addresses(netns: str | None) -> set[IPv4Address]:
+    """Every IPv4 address on an interface of `netns` (None: the current namespace)."""
+    with NetlinkSocket(NETLINK_ROUTE, netns) as rt:
+        _, addrs = read_links(rt)
+    return {iface.ip for ifaces in addrs.values() for iface in ifaces}
+
+
+def node_by_address(nodes: Mapping[str, IPv4Address], local: Iterable[IPv4Address],
+                    netns: str | None = None) -> str:
+    """The one node whose address is local; InputError listing the candidates when none or several."""
+    mine = set(local)
+    found = sorted(name for name, address in nodes.items() if address in mine)
+    if len(found) == 1:
+        return found[0]
+    where = f"network namespace {netns}" if netns else "this machine"
+    listed = ", ".join(f"{n} ({nodes[n]})" for n in (found or sorted(nodes))) or "none configured"
+    if found:
+        raise InputError(f"several nodes have an address on {where}: {listed}; choose one with --node")
+    raise InputError(f"no node's address is on an interface of {where} (nodes: {listed}); "
+                     "choose one with --node")

@@ -1,0 +1,188 @@
+"""observe: the live kernel (over netlink) → Observed. The only reading side effects.
+
+What is overlayc's is read in full and normalised exactly as compile normalises it (lower-case
+MACs, `ipaddress` objects), so an applied state diffs empty. Of everything else only what is
+needed to detect a collision with a desired object is kept (`Observed.foreign*`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface
+
+from overlayc.errors import EnvironmentProblem
+from overlayc.kernel.objects import (
+    ALIAS_PREFIX,
+    Bridge,
+    Endpoint,
+    Fdb,
+    KernelObject,
+    Key,
+    Neigh,
+    Netns,
+    Vxlan,
+)
+from overlayc.kernel.state import KernelState, Observed
+from overlayc.netlink import link as nl_link
+from overlayc.netlink import neigh as nl_neigh
+from overlayc.netlink.link import LinkInfo
+from overlayc.netlink.sock import DumpInterrupted, NetlinkSocket
+from overlayc.netlink.xfrm import NETLINK_XFRM
+from overlayc.observe.xfrm import observe_xfrm
+
+NETLINK_ROUTE = 0
+NETNS_DIR = "/run/netns"
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """A parsed ownership tag `overlayc:<cluster>:<network>[:<netns>]`."""
+
+    cluster: str
+    network: str
+    netns: str | None
+
+
+def parse_alias(alias: str) -> Alias | None:
+    """The tag in an IFLA_IFALIAS, or None when the link is not overlayc's."""
+    if not alias.startswith(ALIAS_PREFIX):
+        return None
+    parts = alias[len(ALIAS_PREFIX):].split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+        return None
+    return Alias(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
+
+
+def read_links(rt: NetlinkSocket) -> tuple[dict[int, LinkInfo], dict[int, list[IPv4Interface]]]:
+    """Every link of the socket's namespace by ifindex, and its IPv4 addresses by ifindex."""
+    links = {}
+    for msg in rt.dump(nl_link.RTM_GETLINK, nl_link.ifinfo()):
+        if msg.type == nl_link.RTM_NEWLINK:
+            info = nl_link.decode_link(msg.body)
+            links[info.index] = info
+    addrs: dict[int, list[IPv4Interface]] = {}
+    body = nl_link.IFADDRMSG.pack(nl_link.AF_INET, 0, 0, 0, 0)
+    for msg in rt.dump(nl_link.RTM_GETADDR, body):
+        got = nl_link.decode_addr(msg.body) if msg.type == nl_link.RTM_NEWADDR else None
+        if got is not None:
+            addrs.setdefault(got[0], []).append(got[1])
+    return links, addrs
+
+
+def _owner(info: LinkInfo, cluster: str | None) -> tuple[Alias | None, str | None]:
+    """(tag, None) for a link we observe, (None, description) for one we do not own."""
+    tag = parse_alias(info.alias)
+    kind = info.kind or "link"
+    if tag is None or info.kind not in ("bridge", "vxlan", "veth"):
+        return None, f"{kind}, not overlayc's"
+    if cluster is not None and tag.cluster != cluster:
+        return None, f"{kind}, overlayc's but of cluster {tag.cluster!r}"
+    return tag, None
+
+
+def _link_object(info: LinkInfo, links: dict[int, LinkInfo],
+                 addrs: dict[int, list[IPv4Interface]]) -> Bridge | Vxlan | None:
+    if info.kind == "bridge":
+        mine = sorted(addrs.get(info.index, []))
+        return Bridge(name=info.name, mtu=info.mtu, alias=info.alias, address=mine[0] if mine else None)
+    vx = info.vxlan
+    if info.kind == "vxlan" and vx is not None and vx.local is not None:
+        master = links[info.master].name if info.master in links else ""
+        return Vxlan(name=info.name, vni=vx.vni, local=vx.local, port=vx.port, mtu=info.mtu,
+                     master=master, alias=info.alias, learning=vx.learning, proxy=vx.proxy)
+    return None
+
+
+def read_endpoint(host: LinkInfo, tag: Alias, links: dict[int, LinkInfo]) -> tuple[list[KernelObject], str]:
+    """(Netns + Endpoint, "") for an owned host-side veth, its peer read inside `tag.netns`; or
+    (what is left, why it is broken) when the namespace, the peer or its address is gone: such a
+    veth is then reported as a foreign link, so a plan names it instead of failing on EEXIST."""
+    ns = tag.netns
+    if ns is None or not os.path.exists(os.path.join(NETNS_DIR, ns)):
+        return [], f"veth tagged as overlayc's, but its namespace {ns} is gone"
+    with NetlinkSocket(NETLINK_ROUTE, ns) as rt:
+        peer_links, peer_addrs = read_links(rt)
+    peer = peer_links.get(host.peer)
+    addr = sorted(peer_addrs.get(peer.index, [])) if peer is not None else []
+    if peer is None or not addr:
+        return [Netns(ns)], f"veth tagged as overlayc's, but its peer in {ns} is gone or has no address"
+    bridge = links[host.master].name if host.master in links else ""
+    return [Netns(ns), Endpoint(netns=ns, ifname=peer.name, host=host.name, bridge=bridge,
+                                address=addr[0], mac=peer.mac, mtu=peer.mtu, alias=host.alias)], ""
+
+
+def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str]) -> Iterable[Fdb | Neigh]:
+    """Permanent `self` FDB entries with a dst, and permanent neighbours, on the given devices."""
+    body = nl_neigh.encode_dump(nl_neigh.AF_BRIDGE)
+    for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, body):
+        for index, state, flags, dst, mac in nl_neigh.parse_neigh_dump(buf, vxlans):
+            if state & nl_neigh.NUD_PERMANENT and flags & nl_neigh.NTF_SELF and len(dst) == 4:
+                yield Fdb(dev=vxlans[index], lladdr=mac.hex(":"), dst=IPv4Address(dst))
+    body = nl_neigh.encode_dump(nl_neigh.AF_INET)
+    for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, body):
+        for index, state, _flags, dst, mac in nl_neigh.parse_neigh_dump(buf, vxlans):
+            if state & nl_neigh.NUD_PERMANENT and len(dst) == 4 and len(mac) == 6:
+                yield Neigh(dev=vxlans[index], dst=IPv4Address(dst), lladdr=mac.hex(":"))
+
+
+def foreign_netns(owned: Iterable[str]) -> dict[Key, str]:
+    """Every named namespace in /run/netns that overlayc does not own."""
+    mine = set(owned)
+    try:
+        names = os.listdir(NETNS_DIR)
+    except FileNotFoundError:
+        return {}
+    return {("netns", n): "network namespace, not overlayc's" for n in sorted(names) if n not in mine}
+
+
+DUMP_ATTEMPTS = 3
+
+
+def observe(netns: str | None, cluster: str | None = None) -> Observed:
+    """The owned live state of namespace `netns` (None: the current one).
+
+    `cluster` None observes every overlayc-owned link; else only links tagged with that cluster
+    (links of other clusters are then reported as foreign). XFRM objects carry no cluster: every
+    owned SA and policy is observed. A dump the kernel marks as interrupted (a table changed while
+    it was read) is read again, up to DUMP_ATTEMPTS times. Raises NeedsPrivileges /
+    EnvironmentProblem."""
+    for _ in range(DUMP_ATTEMPTS - 1):
+        try:
+            return _observe_once(netns, cluster)
+        except DumpInterrupted:
+            continue
+    try:
+        return _observe_once(netns, cluster)
+    except DumpInterrupted:
+        raise EnvironmentProblem("the kernel tables kept changing while overlayc read them") from None
+
+
+def _observe_once(netns: str | None, cluster: str | None) -> Observed:
+    objects: list[KernelObject] = []
+    foreign_links: dict[str, str] = {}
+    with NetlinkSocket(NETLINK_ROUTE, netns) as rt:
+        links, addrs = read_links(rt)
+        vxlans: dict[int, str] = {}
+        for info in links.values():
+            tag, why = _owner(info, cluster)
+            if tag is None:
+                foreign_links[info.name] = why or ""
+            elif info.kind == "veth":
+                found, broken = read_endpoint(info, tag, links)
+                objects.extend(found)
+                if broken:
+                    foreign_links[info.name] = broken
+            elif (obj := _link_object(info, links, addrs)) is not None:
+                objects.append(obj)
+                if info.kind == "vxlan":
+                    vxlans[info.index] = info.name
+            else:
+                foreign_links[info.name] = f"{info.kind} tagged as overlayc's, but not as overlayc makes it"
+        objects.extend(read_fdb_neigh(rt, vxlans))
+    with NetlinkSocket(NETLINK_XFRM, netns) as xs:
+        xfrm_owned, foreign = observe_xfrm(xs)
+    objects.extend(xfrm_owned)
+    foreign.update(foreign_netns(o.name for o in objects if isinstance(o, Netns)))
+    return Observed(owned=KernelState(objects), foreign_links=foreign_links, foreign=foreign)

@@ -1,0 +1,245 @@
+"""Plan: the ordered changes for one node, saved plans and their staleness check (pure).
+
+Ordering (DESIGN.md §4, §6). Phases, each deterministic (sorted by key within a kind):
+
+1. policy deletes: per-peer (allow) policies first, fail-closed block policies last;
+2. link deletes in reverse dependency order: neigh, fdb, endpoint, netns, vxlan;
+3. creates, updates and replaces in dependency order: bridge, vxlan, netns, endpoint, fdb,
+   neigh, then inbound SAs (dst = this node), outbound SAs, then policies — block policies
+   before per-peer ones, so an encrypted port is never open;
+4. deferred deletes: SAs (outbound, then inbound), then bridges.
+
+Two kinds of delete are deferred on purpose. An SA is only deleted after its successor exists
+(key rotation replaces SPIs: make before break, the kernel picks the newest matching SA), and
+after the policies that used it are gone. A bridge is deleted last because a vxlan or endpoint
+may only leave it in phase 3 (update of `master`/`bridge`, or a replace); the kernel would
+otherwise release the slave silently. Keys are names, so a deferred delete never blocks a create.
+
+A REPLACE is one Change placed at its kind's position in phase 3; the executor performs it as
+delete-then-create at that position. Entries on a replaced vxlan are planned by `diff` as an
+explicit delete (phase 2) and create (phase 3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+from overlayc.compile import Assignment, compile_node
+from overlayc.config.model import Config
+from overlayc.diff import Action, Change, Reason, diff
+from overlayc.errors import InputError
+from overlayc.kernel.objects import (
+    KIND_ORDER,
+    KernelObject,
+    Key,
+    XfrmPolicy,
+    XfrmState,
+    from_json,
+    to_json,
+)
+from overlayc.kernel.state import Observed
+
+PLAN_FORMAT_VERSION = "1.0"
+_LINK_DELETE_ORDER = ("neigh", "fdb", "endpoint", "netns", "vxlan")
+
+
+def _is_block(change: Change) -> bool:
+    obj = change.after or change.before
+    return isinstance(obj, XfrmPolicy) and obj.action == "block"
+
+
+def _is_inbound(change: Change, local: IPv4Address | None) -> bool:
+    obj = change.after or change.before
+    return isinstance(obj, XfrmState) and obj.dst == local
+
+
+def _position(change: Change, local: IPv4Address | None) -> tuple[int, int, int]:
+    """(phase, rank within phase, sub-rank) of a change; ties are broken by key."""
+    kind = change.kind
+    if change.action is Action.DELETE:
+        if kind == "xfrm-policy":
+            return (1, 0, int(_is_block(change)))
+        if kind in _LINK_DELETE_ORDER:
+            return (2, _LINK_DELETE_ORDER.index(kind), 0)
+        if kind == "xfrm-state":
+            return (4, 0, int(_is_inbound(change, local)))
+        return (4, 1, 0)  # bridge
+    rank = KIND_ORDER.index(kind)
+    if kind == "xfrm-state":
+        return (3, rank, 0 if _is_inbound(change, local) else 1)
+    if kind == "xfrm-policy":
+        return (3, rank, 0 if _is_block(change) else 1)
+    return (3, rank, 0)
+
+
+def order(changes: Iterable[Change], local: IPv4Address | None = None) -> list[Change]:
+    """The changes in execution order (see the module docstring). `local` is this node's
+    underlay address: SAs with that destination are inbound. Deterministic for any input order."""
+    return sorted(changes, key=lambda c: (_position(c, local), c.key, c.action is Action.CREATE))
+
+
+def object_digest(obj: KernelObject | None) -> str | None:
+    """sha256 of an object's canonical JSON (secrets excluded); None for an absent object."""
+    if obj is None:
+        return None
+    canonical = json.dumps(to_json(obj), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What `apply` will do on one node, and what it assumed about the live objects it touches.
+
+    `live_digests` maps every touched key to `object_digest` of its live object when planned
+    (None if absent): a saved plan is refused when any of them has drifted (`stale_keys`).
+    """
+
+    format_version: str
+    node: str
+    netns: str | None
+    at: datetime
+    config_digest: str
+    changes: tuple[Change, ...]
+    live_digests: Mapping[Key, str | None] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def summary(self) -> dict[str, int]:
+        """Counts by action in Terraform's words: add, change, replace, destroy."""
+        count = {a: sum(1 for c in self.changes if c.action is a) for a in Action}
+        return {
+            "add": count[Action.CREATE],
+            "change": count[Action.UPDATE],
+            "replace": count[Action.REPLACE],
+            "destroy": count[Action.DELETE],
+        }
+
+
+def make_plan(
+    node: str, netns: str | None, at: datetime, config_digest: str,
+    changes: Iterable[Change], live: Observed, local: IPv4Address | None = None,
+) -> Plan:
+    """Order `changes` and record the digest of every live object they touch."""
+    ordered = tuple(order(changes, local))
+    digests = {c.key: object_digest(live.owned.get(c.key)) for c in ordered}
+    return Plan(PLAN_FORMAT_VERSION, node, netns, at, config_digest, ordered, digests)
+
+
+def config_digest(config: Config) -> str:
+    """sha256 of the checked configuration's canonical JSON (what a saved plan was made from)."""
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()
+
+
+def plan_node(
+    config: Config, assignment: Assignment, node: str, *, at: datetime,
+    private_key: bytes | None, live: Observed, netns: str | None = None,
+) -> Plan:
+    """compile → diff → order for one node: the plan that turns `live` into the node's desired
+    state at `at`. Raises InputError (unknown node) or PlanError (foreign collisions)."""
+    desired = compile_node(config, assignment, node, at=at, private_key=private_key)
+    changes = diff(desired, live)
+    return make_plan(node, netns, at, config_digest(config), changes, live, config.nodes[node].address)
+
+
+def stale_keys(plan: Plan, observed: Observed) -> list[tuple[Key, str]]:
+    """Touched objects whose live state changed since `plan` was made, with what happened."""
+    out: list[tuple[Key, str]] = []
+    for key, then in sorted(plan.live_digests.items()):
+        now = object_digest(observed.owned.get(key))
+        if now == then:
+            continue
+        if then is None:
+            what = "appeared since the plan was made"
+        elif now is None:
+            what = "disappeared since the plan was made"
+        else:
+            what = "changed since the plan was made"
+        out.append((key, what))
+    return out
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+def change_to_json(change: Change) -> dict[str, Any]:
+    return {
+        "action": change.action.value,
+        "key": list(change.key),
+        "kind": change.kind,
+        "before": None if change.before is None else to_json(change.before),
+        "after": None if change.after is None else to_json(change.after),
+        "reason": change.reason.value,
+        "fields": list(change.fields),
+        "detail": change.detail,
+    }
+
+
+def change_from_json(data: Mapping[str, Any]) -> Change:
+    before, after = data.get("before"), data.get("after")
+    return Change(
+        Action(data["action"]), tuple(data["key"]),
+        None if before is None else from_json(before), None if after is None else from_json(after),
+        Reason(data["reason"]), tuple(data.get("fields", ())), data.get("detail", ""),
+    )
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """The versioned plan document (`--json`, `-o FILE`). Never contains key material."""
+    return {
+        "format_version": plan.format_version,
+        "node": plan.node,
+        "netns": plan.netns,
+        "at": plan.at.isoformat().replace("+00:00", "Z"),
+        "config_digest": plan.config_digest,
+        "summary": plan.summary(),
+        "changes": [change_to_json(c) for c in plan.changes],
+        "live_digests": [{"key": list(k), "digest": d} for k, d in sorted(plan.live_digests.items())],
+    }
+
+
+def plan_from_json(data: Mapping[str, Any]) -> Plan:
+    """Inverse of `plan_to_json`; raises InputError for another major format or a malformed one."""
+    version = str(data.get("format_version", ""))
+    if version.split(".")[0] != PLAN_FORMAT_VERSION.split(".")[0]:
+        raise InputError(f"plan format {version or '?'} is not supported (expected {PLAN_FORMAT_VERSION})")
+    try:
+        return Plan(
+            version, data["node"], data.get("netns"),
+            datetime.fromisoformat(data["at"].replace("Z", "+00:00")), data["config_digest"],
+            tuple(change_from_json(c) for c in data["changes"]),
+            {tuple(d["key"]): d["digest"] for d in data["live_digests"]},
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise InputError(f"malformed plan document: {err!r}") from None
+
+
+def dumps(plan: Plan) -> str:
+    return json.dumps(plan_to_json(plan), indent=2, sort_keys=True) + "\n"
+
+
+def save_plan(plan: Plan, path: Path) -> None:
+    """Write the plan document to `path` (mode 0644; it holds no secrets)."""
+    try:
+        path.write_text(dumps(plan))
+    except OSError as err:
+        raise InputError(f"{path}: cannot write the plan: {err.strerror}") from None
+
+
+def load_plan(path: Path) -> Plan:
+    """Read a plan saved by `save_plan`; raises InputError when unreadable or malformed."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as err:
+        raise InputError(f"{path}: cannot read the plan: {err.strerror}") from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: not a plan document: {err}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a plan document")
+    return plan_from_json(data)

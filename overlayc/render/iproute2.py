@@ -1,0 +1,138 @@
+"""A KernelState as the `ip`/`bridge` shell script that creates it in an empty namespace (pure).
+
+Run with `sh` inside the node's network namespace. Objects come in dependency order (bridges,
+vxlans, netns, endpoints, fdb, neigh, SAs, policies). Key material is never printed: each SA
+reads its key from a shell variable `OVERLAYC_KEY_<dst hex>_<spi hex>` (`set -u` stops the
+script when it is unset), with the key's fingerprint in a comment.
+"""
+
+from __future__ import annotations
+
+import shlex
+from ipaddress import IPv4Address
+
+from overlayc.kernel.objects import (
+    LINK_GROUP,
+    Bridge,
+    Endpoint,
+    Fdb,
+    KernelObject,
+    Neigh,
+    Netns,
+    Vxlan,
+    XfrmPolicy,
+    XfrmState,
+)
+from overlayc.kernel.state import KernelState
+
+SHEBANG = "#!/bin/sh\nset -eu"
+
+
+def render_iproute2(state: KernelState, *, title: str = "") -> str:
+    """The script creating `state`; `title` (e.g. the node name) goes into the header comment."""
+    lines = [SHEBANG, f"# overlayc desired state{f' of {title}' if title else ''}: {len(state)} objects"]
+    for obj in state:
+        lines.extend(commands(obj))
+    return "\n".join(lines) + "\n"
+
+
+def commands(obj: KernelObject) -> list[str]:
+    """The commands creating one object (comments included)."""
+    if isinstance(obj, Bridge):
+        return _bridge(obj)
+    if isinstance(obj, Vxlan):
+        return _vxlan(obj)
+    if isinstance(obj, Netns):
+        return [f"ip netns add {_q(obj.name)}"]
+    if isinstance(obj, Endpoint):
+        return _endpoint(obj)
+    if isinstance(obj, Fdb):
+        return [f"bridge fdb replace {obj.lladdr} dev {obj.dev} dst {obj.dst} self permanent"]
+    if isinstance(obj, Neigh):
+        return [f"ip neigh replace {obj.dst} lladdr {obj.lladdr} dev {obj.dev} nud permanent"]
+    if isinstance(obj, XfrmState):
+        return _state(obj)
+    return [_policy(obj)]
+
+
+def _q(text: str) -> str:
+    return shlex.quote(text)
+
+
+def _owned(dev: str, mtu: int, alias: str, netns: str = "") -> str:
+    prefix = f"ip -n {_q(netns)}" if netns else "ip"
+    return f"{prefix} link set {dev} mtu {mtu} group {LINK_GROUP} alias {_q(alias)}"
+
+
+def _bridge(obj: Bridge) -> list[str]:
+    out = [
+        f"ip link add {obj.name} type bridge",
+        _owned(obj.name, obj.mtu, obj.alias),
+    ]
+    if obj.address is not None:
+        out.append(f"ip addr replace {obj.address} dev {obj.name}")
+    out.append(f"ip link set {obj.name} up")
+    return out
+
+
+def _vxlan(obj: Vxlan) -> list[str]:
+    flags = ("learning" if obj.learning else "nolearning") + (" proxy" if obj.proxy else "")
+    return [
+        f"ip link add {obj.name} type vxlan id {obj.vni} local {obj.local} dstport {obj.port} {flags}",
+        _owned(obj.name, obj.mtu, obj.alias) + f" master {obj.master}",
+        f"ip link set {obj.name} up",
+    ]
+
+
+def _endpoint(obj: Endpoint) -> list[str]:
+    ns = _q(obj.netns)
+    return [
+        f"ip link add {obj.host} type veth peer name {obj.ifname} netns {ns}",
+        _owned(obj.host, obj.mtu, obj.alias) + f" master {obj.bridge}",
+        f"ip link set {obj.host} up",
+        f"ip -n {ns} link set {obj.ifname} mtu {obj.mtu} address {obj.mac}",
+        f"ip -n {ns} addr replace {obj.address} dev {obj.ifname}",
+        f"ip -n {ns} link set {obj.ifname} up",
+    ]
+
+
+def key_variable(obj: XfrmState) -> str:
+    """Name of the shell variable that must hold the SA's key material (0x-prefixed hex)."""
+    return f"OVERLAYC_KEY_{int(obj.dst):08x}_{obj.spi:08x}"
+
+
+def _state(obj: XfrmState) -> list[str]:
+    var = key_variable(obj)
+    epoch = "" if obj.epoch is None else f" epoch {obj.epoch}"
+    fp = obj.key_fp or "unknown (compiled without the private key)"
+    esn = " flag esn" if obj.esn else ""
+    return [
+        f"# SA {obj.src} -> {obj.dst} spi {obj.spi:#010x}{epoch}: ${var} = 0x<key‖salt hex>,"
+        f" fingerprint {fp}",
+        f"ip xfrm state add src {obj.src} dst {obj.dst} proto esp spi {obj.spi:#010x} reqid {obj.reqid:#x} "
+        f"mode {obj.mode} replay-window {obj.replay_window}{esn} "
+        f"aead {_q(obj.algo)} \"${var}\" {obj.icv_bits}",
+    ]
+
+
+def _proto(proto: int) -> str:
+    return {17: "udp", 6: "tcp", 50: "esp"}.get(proto, str(proto))
+
+
+def _policy(obj: XfrmPolicy) -> str:
+    head = (
+        f"ip xfrm policy add src {obj.src} dst {obj.dst} proto {_proto(obj.proto)} dport {obj.dport} "
+        f"dir {obj.dir} priority {obj.priority}"
+    )
+    if obj.action == "block":
+        return head + " action block"
+    if obj.tmpl is None:
+        return head + " action allow"
+    t = obj.tmpl
+    return head + (
+        f" tmpl src {_addr(t.src)} dst {_addr(t.dst)} proto {t.proto} reqid {t.reqid:#x} mode {t.mode}"
+    )
+
+
+def _addr(addr: IPv4Address) -> str:
+    return str(addr)

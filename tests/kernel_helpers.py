@@ -1,0 +1,83 @@
+"""Helpers of the kernel tests of observe/execute: iproute2 read-backs and object factories."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+from collections.abc import Callable, Iterator
+from ipaddress import IPv4Address, IPv4Interface
+from typing import Any
+
+import pytest
+
+from overlayc.diff import Action, Change, Reason
+from overlayc.kernel.objects import Bridge, KernelObject, Vxlan
+from tests.conftest import run_in
+
+ALIAS = "overlayc:oct:n1"
+
+
+def ip_json(ns: str, *args: str) -> Any:
+    """`ip -j ARGS` (or `bridge -j` when args start with "bridge") inside `ns`, parsed."""
+    cmd = ["bridge", "-j", *args[1:]] if args[0] == "bridge" else ["ip", "-j", *args]
+    out = run_in(ns, *cmd).stdout
+    return json.loads(out) if out.strip() else []
+
+
+def sh(ns: str, line: str) -> None:
+    """One iproute2 command line inside `ns` (must succeed)."""
+    run_in(ns, *line.split())
+
+
+def link(ns: str, name: str) -> dict[str, Any]:
+    got: list[dict[str, Any]] = ip_json(ns, "-d", "link", "show", "dev", name)
+    return got[0]
+
+
+def create(obj: KernelObject) -> Change:
+    return Change(Action.CREATE, obj.key, None, obj, Reason.NOT_IN_KERNEL)
+
+
+def delete(obj: KernelObject) -> Change:
+    return Change(Action.DELETE, obj.key, obj, None, Reason.NOT_IN_CONFIG)
+
+
+def bridge(name: str = "ovb1", **kw: Any) -> Bridge:
+    return Bridge(**{"name": name, "mtu": 1450, "alias": ALIAS, **kw})
+
+
+def vxlan(name: str = "ovx1", **kw: Any) -> Vxlan:
+    base: dict[str, Any] = dict(name=name, vni=4096, local=IPv4Address("10.0.0.1"), port=4790, mtu=1450,
+                                master="ovb1", alias=ALIAS)
+    return Vxlan(**{**base, **kw})
+
+
+def iface(text: str) -> IPv4Interface:
+    return IPv4Interface(text)
+
+
+def foreign_snapshot(ns: str, dev: str) -> tuple[str, ...]:
+    """The iproute2 views of everything foreign in `ns` that overlayc must leave byte-identical."""
+    return (
+        run_in(ns, "ip", "-d", "-j", "link", "show", "dev", dev).stdout,
+        run_in(ns, "bridge", "-j", "fdb", "show", "dev", dev).stdout,
+        run_in(ns, "ip", "-j", "neigh", "show", "dev", dev).stdout,
+        run_in(ns, "ip", "xfrm", "policy", "list", "priority", "100").stdout,
+    )
+
+
+@pytest.fixture
+def endpoint_netns() -> Iterator[Callable[[], str]]:
+    """Names for endpoint namespaces overlayc will create (`ovep-<hex>`), removed at teardown."""
+    made: list[str] = []
+
+    def name() -> str:
+        made.append(f"ovep-{secrets.token_hex(3)}")
+        return made[-1]
+
+    yield name
+    for n in made:
+        if os.path.exists(f"/run/netns/{n}"):
+            subprocess.run(["ip", "netns", "del", n], check=False)
