@@ -28,7 +28,7 @@ golden: $(STAMP)
 	@git status --short golden schemas || true
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check overlayc tests lab tools
+	$(VENV)/bin/ruff check overlayc tests lab tools bench
 	$(VENV)/bin/mypy
 
 demo: $(STAMP)

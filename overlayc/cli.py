@@ -420,6 +420,79 @@ def destroy_command(
         typer.echo(f"Destroy complete: {len(applied.plan.changes)} object(s) removed.")
 
 
+# --- reconcile / status (issue 9): the node agent and its health check --------------------------
+@app.command("reconcile")
+def reconcile_command(
+    files: FileOption,
+    node: PlanNodeOption = None,
+    netns: PlanNetnsOption = None,
+    key_file: KeyFileOption = None,
+    interval: Annotated[str, typer.Option("--interval", metavar="DURATION",
+                                          help="time between rounds, e.g. 60s, 5m")] = "60s",
+    jitter: Annotated[bool, typer.Option("--jitter", help="spread rounds by ±10 % of the interval")] = False,
+    once: Annotated[bool, typer.Option("--once", help="one round, exit with apply's detailed codes "
+                                       "(0 nothing, 2 changed, 3 rolled back, 4 incomplete, "
+                                       "65 invalid config, 1 error)")] = False,
+    metrics_port: Annotated[int | None, typer.Option("--metrics-port", metavar="PORT",
+                                                     help="serve Prometheus metrics on this port")] = None,
+    metrics_address: Annotated[str, typer.Option("--metrics-address", metavar="ADDR",
+                                                 help="address of the metrics server")] = "127.0.0.1",
+    lock_timeout: LockTimeoutOption = 10.0,
+    locked: LockedOption = False,
+) -> None:
+    """Keep one node's kernel matching the configuration: every round re-reads it, plans,
+    applies without asking and verifies; a round also runs right after each key epoch begins.
+    One JSON line per round on stdout. SIGTERM: finish the round, exit 0; SIGHUP: new round now.
+
+    Example: overlayc reconcile -f /etc/overlayc/overlay.yaml --interval 60s --jitter"""
+    from overlayc.reconcile import Settings, parse_interval, run_agent
+
+    try:
+        seconds = parse_interval(interval)
+    except ValueError as err:
+        raise typer.BadParameter(f"{interval!r}: {err}", param_hint="--interval") from None
+    settings = Settings(tuple(files), node, netns, key_file, seconds, jitter, lock_timeout, locked)
+    code = run_agent(settings, once=once, metrics_port=metrics_port, metrics_address=metrics_address,
+                     out=lambda line: typer.echo(line), note=lambda line: typer.echo(line, err=True))
+    raise typer.Exit(code)
+
+
+@app.command("status")
+def status_command(
+    files: FileOption,
+    node: PlanNodeOption = None,
+    netns: PlanNetnsOption = None,
+    at: AtOption = None,
+    key_file: KeyFileOption = None,
+    json_output: JsonOption = False,
+    sample: Annotated[float, typer.Option("--sample", metavar="SECONDS",
+                                          help="read the counters twice this far apart to see them "
+                                          "grow (0: once, never judged)")] = 1.0,
+) -> None:
+    """One node's health: networks (desired vs live), SAs per peer and epoch with their counters,
+    the fail-closed sysctls, XFRM error counters and drift. Exit 0 healthy, 1 degraded. Read-only
+    (the lock file is not updated).
+
+    Example: overlayc status -f overlay.yaml --netns node1 --json"""
+    from overlayc.observe.counters import sample_health
+    from overlayc.observe.kernel import observe as observe_kernel
+    from overlayc.status import build_status
+    from overlayc.status import render_json as render_status_json
+    from overlayc.status import render_text as render_status_text
+
+    loaded = load_or_exit(files, json_output)
+    name = _plan_node_name(loaded, node, netns)
+    config, when = loaded.config, resolve_at(at)
+    desired = compile_node(config, assign_with_lock(loaded, locked=True), name, at=when,
+                           private_key=resolve_key(name, key_file))
+    live = observe_kernel(netns, config.cluster.name)
+    first, second = sample_health(netns, config.nodes[name].address, seconds=sample,
+                                  sysctls=bool(desired.of_kind("xfrm-policy")))
+    status = build_status(config, name, when, desired, live, first, second)
+    typer.echo(render_status_json(status) if json_output else render_status_text(status), nl=False)
+    raise typer.Exit(status.exit_code)
+
+
 def report(err: OverlaycError) -> int:
     """Print an error the way users read it (no traceback) and return its exit code."""
     if isinstance(err, ConfigError):  # every diagnostic, with source lines, never just a count

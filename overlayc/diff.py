@@ -61,12 +61,12 @@ class Change:
 # vxlan: the kernel refuses changelink of the VNI ("Cannot change VNI") and of the UDP port
 # ("Cannot change dst port"); local/learning/proxy are recreated too, to keep one rule.
 UPDATABLE: dict[str, frozenset[str]] = {
-    "bridge": frozenset({"mtu", "alias", "address"}),
-    "vxlan": frozenset({"mtu", "alias", "master"}),
+    "bridge": frozenset({"mac", "mtu", "alias", "address"}),
+    "vxlan": frozenset({"mac", "mtu", "alias", "master"}),
     "fdb": frozenset(),
     "neigh": frozenset({"lladdr"}),
     "netns": frozenset(),
-    "endpoint": frozenset({"mtu", "alias", "bridge", "mac", "address"}),
+    "endpoint": frozenset({"host_mac", "mtu", "alias", "bridge", "mac", "address"}),
     "xfrm-state": frozenset(),
     "xfrm-policy": frozenset({"priority", "action", "tmpl"}),
 }

@@ -17,6 +17,7 @@ from overlayc.kernel.objects import Bridge, KernelObject, Vxlan
 from tests.conftest import run_in
 
 ALIAS = "overlayc:oct:n1"
+BRIDGE_MAC, VXLAN_MAC, HOST_MAC = "0e:00:00:00:0b:01", "0e:00:00:00:0a:01", "0e:00:00:00:0e:01"
 
 
 def ip_json(ns: str, *args: str) -> Any:
@@ -45,12 +46,12 @@ def delete(obj: KernelObject) -> Change:
 
 
 def bridge(name: str = "ovb1", **kw: Any) -> Bridge:
-    return Bridge(**{"name": name, "mtu": 1450, "alias": ALIAS, **kw})
+    return Bridge(**{"name": name, "mac": BRIDGE_MAC, "mtu": 1450, "alias": ALIAS, **kw})
 
 
 def vxlan(name: str = "ovx1", **kw: Any) -> Vxlan:
-    base: dict[str, Any] = dict(name=name, vni=4096, local=IPv4Address("10.0.0.1"), port=4790, mtu=1450,
-                                master="ovb1", alias=ALIAS)
+    base: dict[str, Any] = dict(name=name, mac=VXLAN_MAC, vni=4096, local=IPv4Address("10.0.0.1"), port=4790,
+                                mtu=1450, master="ovb1", alias=ALIAS)
     return Vxlan(**{**base, **kw})
 
 

@@ -16,6 +16,7 @@ from overlayc.kernel.objects import (
     XfrmPolicy,
     XfrmState,
     XfrmTemplate,
+    device_mac,
 )
 
 LOCAL = IPv4Address("10.0.0.1")
@@ -25,11 +26,12 @@ ALIAS = "overlayc:test:"
 
 
 def bridge(net: str, mtu: int = 1450) -> Bridge:
-    return Bridge(f"ov-{net}", mtu, ALIAS + net)
+    return Bridge(f"ov-{net}", device_mac("test", net, "bridge"), mtu, ALIAS + net)
 
 
 def vxlan(net: str, vni: int = 4096, port: int = 4789, mtu: int = 1450, master: str | None = None) -> Vxlan:
-    return Vxlan(f"vx-{net}", vni, LOCAL, port, mtu, master or f"ov-{net}", ALIAS + net)
+    return Vxlan(f"vx-{net}", device_mac("test", net, "vxlan"), vni, LOCAL, port, mtu, master or f"ov-{net}",
+                 ALIAS + net)
 
 
 def fdb(net: str, mac: str, dst: IPv4Address) -> Fdb:
@@ -45,7 +47,8 @@ def netns(name: str) -> Netns:
 
 
 def endpoint(ns: str, net: str, addr: str, mac: str, host: str | None = None, mtu: int = 1450) -> Endpoint:
-    return Endpoint(ns, "eth0", host or f"ve-{ns}", f"ov-{net}", IPv4Interface(addr), mac, mtu, ALIAS + net)
+    return Endpoint(ns, "eth0", host or f"ve-{ns}", device_mac("test", ns, net, "host"), f"ov-{net}",
+                    IPv4Interface(addr), mac, mtu, ALIAS + net)
 
 
 def sa(src: IPv4Address, dst: IPv4Address, spi: int, key_fp: str | None = "sha256:000000000001") -> XfrmState:

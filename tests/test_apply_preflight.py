@@ -9,6 +9,7 @@ import pytest
 from overlayc.apply import preflight
 from overlayc.errors import EnvironmentProblem
 from overlayc.kernel import KernelState, XfrmState
+from overlayc.observe.sysctl import fail_closed_sysctls
 
 CONFIG_NO_ESP = """CONFIG_XFRM_USER=y
 # CONFIG_INET_ESP is not set
@@ -59,7 +60,7 @@ def test_probe_decides_when_the_config_is_silent() -> None:
 
 
 def test_sysctls_that_make_policies_fail_open_are_named() -> None:
-    names = preflight.xfrm_sysctls("eth0")
+    names = fail_closed_sysctls("eth0")
     assert names == [
         "net.ipv4.conf.all.disable_policy",
         "net.ipv4.conf.eth0.disable_policy",

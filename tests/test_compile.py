@@ -14,7 +14,7 @@ from overlayc.compile import node as node_mod
 from overlayc.compile.addressing import mac_from_ip
 from overlayc.config.model import Config
 from overlayc.errors import InputError, Location
-from overlayc.kernel.objects import Bridge, Endpoint, Fdb, Neigh, Netns, Vxlan, XfrmPolicy
+from overlayc.kernel.objects import Bridge, Endpoint, Fdb, Neigh, Netns, Vxlan, XfrmPolicy, device_mac
 from overlayc.kernel.state import KernelState
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -63,11 +63,12 @@ def test_vnis_skip_fixed_ones_and_addresses_skip_gateway() -> None:
 def test_devices_of_a_present_network() -> None:
     state = compiled(seedlike(), "node2")
     assert state.get(("bridge", "ovb4097")) == Bridge(
-        name="ovb4097", mtu=1450, alias="overlayc:seed:insecure", address=IPv4Interface("198.51.100.1/24")
+        name="ovb4097", mac="0e:92:7f:8a:ea:50", mtu=1450, alias="overlayc:seed:insecure",
+        address=IPv4Interface("198.51.100.1/24"),
     )
     assert state.get(("vxlan", "ovx4096")) == Vxlan(
-        name="ovx4096", vni=4096, local=IPv4Address("192.0.2.2"), port=4789, mtu=1400, master="ovb4096",
-        alias="overlayc:seed:back", learning=False, proxy=True,
+        name="ovx4096", mac=device_mac("seed", "back", "vxlan"), vni=4096, local=IPv4Address("192.0.2.2"),
+        port=4789, mtu=1400, master="ovb4096", alias="overlayc:seed:back", learning=False, proxy=True,
     )
 
 
@@ -92,6 +93,18 @@ def test_managed_local_endpoints_get_netns_and_veths() -> None:
     ]
     assert all(e.host.startswith("ov") and len(e.host) == 12 for e in eps)
     assert eps[1].alias == "overlayc:seed:insecure:seed-web.1"
+    assert [e.host_mac for e in eps] == [device_mac("seed", "seed-web.1", net, "host")
+                                         for net in ("back", "insecure")]
+
+
+def test_device_macs_are_deterministic_local_unicast_and_not_dockers() -> None:
+    assert device_mac("seed", "insecure", "bridge") == "0e:92:7f:8a:ea:50"  # pinned: a change renames MACs
+    macs = {device_mac(c, n, role) for c in ("a", "b") for n in ("x", "y") for role in ("bridge", "vxlan")}
+    assert len(macs) == 8
+    for mac in macs:
+        first = int(mac[:2], 16)
+        assert first & 0x02 and not first & 0x01 and not mac.startswith("02:42:")
+    assert device_mac("a:b", "c") != device_mac("a", "b:c")
 
 
 def test_unmanaged_endpoint_produces_nothing_locally() -> None:

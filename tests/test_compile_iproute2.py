@@ -27,14 +27,17 @@ A, B = IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")
 @pytest.mark.parametrize(
     ("obj", "expected"),
     [
-        (Bridge(name="ovb9", mtu=1450, alias="overlayc:c:n", address=IPv4Interface("10.0.0.1/24")), [
-            "ip link add ovb9 type bridge",
+        (Bridge(name="ovb9", mac="0e:00:00:00:0b:09", mtu=1450, alias="overlayc:c:n",
+                address=IPv4Interface("10.0.0.1/24")), [
+            "ip link add ovb9 address 0e:00:00:00:0b:09 type bridge",
             "ip link set ovb9 mtu 1450 group 28534 alias overlayc:c:n",
             "ip addr replace 10.0.0.1/24 dev ovb9",
             "ip link set ovb9 up",
         ]),
-        (Vxlan(name="ovx9", vni=9, local=A, port=4800, mtu=1416, master="ovb9", alias="overlayc:c:n"), [
-            "ip link add ovx9 type vxlan id 9 local 192.0.2.1 dstport 4800 nolearning proxy",
+        (Vxlan(name="ovx9", mac="0e:00:00:00:0a:09", vni=9, local=A, port=4800, mtu=1416, master="ovb9",
+               alias="overlayc:c:n"), [
+            "ip link add ovx9 address 0e:00:00:00:0a:09 type vxlan id 9 local 192.0.2.1 dstport 4800 "
+            "nolearning proxy",
             "ip link set ovx9 mtu 1416 group 28534 alias overlayc:c:n master ovb9",
             "ip link set ovx9 up",
         ]),
@@ -58,11 +61,11 @@ def test_commands_per_object(obj: KernelObject, expected: list[str]) -> None:
 
 
 def test_endpoint_creates_veth_into_the_netns_and_configures_both_ends() -> None:
-    ep = Endpoint(netns="c-web.1", ifname="eth0", host="ov0123456789", bridge="ovb9",
-                  address=IPv4Interface("10.0.0.2/24"), mac="02:42:0a:00:00:02", mtu=1450,
+    ep = Endpoint(netns="c-web.1", ifname="eth0", host="ov0123456789", host_mac="0e:00:00:00:0e:09",
+                  bridge="ovb9", address=IPv4Interface("10.0.0.2/24"), mac="02:42:0a:00:00:02", mtu=1450,
                   alias="overlayc:c:n:c-web.1")
     assert commands(ep) == [
-        "ip link add ov0123456789 type veth peer name eth0 netns c-web.1",
+        "ip link add ov0123456789 address 0e:00:00:00:0e:09 type veth peer name eth0 netns c-web.1",
         "ip link set ov0123456789 mtu 1450 group 28534 alias overlayc:c:n:c-web.1 master ovb9",
         "ip link set ov0123456789 up",
         "ip -n c-web.1 link set eth0 mtu 1450 address 02:42:0a:00:00:02",
@@ -83,8 +86,9 @@ def test_sa_references_a_variable_and_never_prints_the_key() -> None:
 
 
 def test_script_follows_dependency_order() -> None:
-    br = Bridge(name="ovb9", mtu=1450, alias="overlayc:c:n")
-    vx = Vxlan(name="ovx9", vni=9, local=A, port=4789, mtu=1450, master="ovb9", alias="overlayc:c:n")
+    br = Bridge(name="ovb9", mac="0e:00:00:00:0b:09", mtu=1450, alias="overlayc:c:n")
+    vx = Vxlan(name="ovx9", mac="0e:00:00:00:0a:09", vni=9, local=A, port=4789, mtu=1450, master="ovb9",
+               alias="overlayc:c:n")
     fdb = Fdb(dev="ovx9", lladdr="02:42:0a:00:00:02", dst=B)
     lines = render_iproute2(KernelState([fdb, vx, br])).splitlines()
     order = [i for i, line in enumerate(lines) if "link add" in line or "fdb" in line]

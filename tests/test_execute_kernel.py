@@ -5,6 +5,7 @@ are attributed to exactly the failing change."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
@@ -32,6 +33,7 @@ from overlayc.observe.kernel import observe
 from tests.conftest import run_in
 from tests.kernel_helpers import (
     ALIAS,
+    HOST_MAC,
     bridge,
     create,
     delete,
@@ -202,7 +204,7 @@ def test_sa_reaches_the_kernel_and_its_refusal_is_explained(netns: str) -> None:
 
 def test_endpoint_and_netns_life_cycle(netns: str, endpoint_netns: Callable[[], str]) -> None:
     ep_ns = endpoint_netns()
-    ep = Endpoint(ep_ns, "eth0", "ovh1", "ovb1", iface("10.1.0.5/24"), "02:42:0a:01:00:05", 1450,
+    ep = Endpoint(ep_ns, "eth0", "ovh1", HOST_MAC, "ovb1", iface("10.1.0.5/24"), "02:42:0a:01:00:05", 1450,
                   f"{ALIAS}:{ep_ns}")
     objs: list[KernelObject] = [bridge(), Netns(ep_ns), ep]
     apply_all(netns, objs)
@@ -212,8 +214,8 @@ def test_endpoint_and_netns_life_cycle(netns: str, endpoint_netns: Callable[[], 
     host = link(netns, "ovh1")
     assert (host["master"], host["ifalias"], host["group"]) == ("ovb1", ep.alias, str(LINK_GROUP))
     assert observe(netns).owned == KernelState(objs)
-    moved = Endpoint(ep_ns, "eth0", "ovh1", "ovb1", iface("10.1.0.9/24"), "02:42:0a:01:00:09", 1400,
-                     ep.alias)
+    moved = Endpoint(ep_ns, "eth0", "ovh1", HOST_MAC, "ovb1", iface("10.1.0.9/24"), "02:42:0a:01:00:09",
+                     1400, ep.alias)
     with KernelHandle(netns) as h:
         h.execute([Change(Action.UPDATE, ep.key, ep, moved, Reason.DRIFT, ("address", "mac", "mtu"))])
     assert observe(netns).owned == KernelState([bridge(), Netns(ep_ns), moved])
@@ -267,7 +269,7 @@ def test_endpoint_whose_namespace_vanished_is_named_not_hidden(
     netns: str, endpoint_netns: Callable[[], str]
 ) -> None:
     ep_ns = endpoint_netns()
-    ep = Endpoint(ep_ns, "eth0", "ovh1", "ovb1", iface("10.1.0.5/24"), "02:42:0a:01:00:05", 1450,
+    ep = Endpoint(ep_ns, "eth0", "ovh1", HOST_MAC, "ovb1", iface("10.1.0.5/24"), "02:42:0a:01:00:05", 1450,
                   f"{ALIAS}:{ep_ns}")
     apply_all(netns, [bridge(), Netns(ep_ns), ep])
     # a process keeps the namespace (and so the veth pair) alive after /run/netns/<name> is removed
@@ -285,3 +287,36 @@ def test_endpoint_whose_namespace_vanished_is_named_not_hidden(
     finally:
         holder.kill()
         holder.wait()
+
+
+def _kernel_has_esp_gcm(ns: str) -> bool:
+    res = run_in(ns, "ip", "xfrm", "state", "add", "src", "192.0.2.1", "dst", "192.0.2.2", "proto", "esp",
+                 "spi", "0x100", "mode", "transport", "aead", "rfc4106(gcm(aes))", "0x" + "00" * 20, "128",
+                 check=False)
+    run_in(ns, "ip", "xfrm", "state", "flush", check=False)
+    return res.returncode == 0
+
+
+@pytest.mark.esp
+def test_sa_life_cycle_on_a_kernel_with_esp(netns: str) -> None:
+    """Runs in the ESP lab; skipped where the kernel lacks ESP or GCM (this development host)."""
+    if not _kernel_has_esp_gcm(netns):
+        pytest.skip("this kernel has no ESP/rfc4106(gcm(aes)) (the ESP lab runs this test)")
+    secret, other = bytes(range(20)), bytes(range(100, 120))
+    sas = [XfrmState(A, B, 0x1001, fingerprint(secret), secret=secret),
+           XfrmState(B, A, 0x2002, fingerprint(other), replay_window=64, secret=other),
+           XfrmState(B, A, 0x3003, fingerprint(other), esn=False, replay_window=32, secret=other)]
+    with KernelHandle(netns) as h:
+        h.execute([create(s) for s in sas])
+    live = observe(netns).owned
+    assert live == KernelState(sas)
+    assert {s.spi: s.secret for s in live.of_kind("xfrm-state") if isinstance(s, XfrmState)} == {
+        0x1001: secret, 0x2002: other, 0x3003: other}
+    shown = run_in(netns, "ip", "xfrm", "state").stdout
+    # iproute2 6.1 prints `reqid 7304803` and `aead NAME 0xKEY 128`; newer ones add the hex reqid
+    # and the key length in bits
+    assert re.search(r"spi 0x00001001 reqid 7304803(\(0x006f7663\))? mode transport", shown), shown
+    assert re.search(rf"aead rfc4106\(gcm\(aes\)\) 0x{secret.hex()}( 160)? 128", shown), shown
+    with KernelHandle(netns) as h:
+        h.execute([delete(s) for s in sas])
+    assert run_in(netns, "ip", "xfrm", "state").stdout == ""

@@ -114,7 +114,7 @@ def test_parse_error(msg: Message, expected: tuple[int, str]) -> None:
     assert parse_error(msg) == expected
 
 
-VX = Vxlan("ovx4096", 4096, IPv4Address("10.0.0.1"), 4790, 1450, "ovb1", "overlayc:c:n")
+VX = Vxlan("ovx4096", "0e:00:00:00:0a:01", 4096, IPv4Address("10.0.0.1"), 4790, 1450, "ovb1", "overlayc:c:n")
 
 
 @pytest.mark.parametrize(("obj", "code", "extack", "expected"), [

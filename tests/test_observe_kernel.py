@@ -16,7 +16,7 @@ from overlayc.kernel.objects import PRIO_BLOCK, PRIO_PEER, Fdb, Neigh, XfrmPolic
 from overlayc.kernel.state import KernelState
 from overlayc.netlink import xfrm as nx
 from overlayc.observe.kernel import observe, parse_alias
-from tests.kernel_helpers import ALIAS, bridge, iface, sh, vxlan
+from tests.kernel_helpers import ALIAS, BRIDGE_MAC, VXLAN_MAC, bridge, iface, sh, vxlan
 from tests.strace_capture import CASES, DATA, capture
 
 pytestmark = pytest.mark.kernel
@@ -25,10 +25,11 @@ MAC = "02:42:0a:01:00:06"
 
 
 def _iproute2_network(ns: str) -> None:
-    sh(ns, "ip link add ovb1 mtu 1450 type bridge")
+    sh(ns, f"ip link add ovb1 address {BRIDGE_MAC} mtu 1450 type bridge")
     sh(ns, f"ip link set ovb1 alias {ALIAS}")
     sh(ns, "ip addr add 10.1.0.1/24 dev ovb1")
-    sh(ns, "ip link add ovx1 mtu 1450 type vxlan id 4096 local 10.0.0.1 dstport 4790 nolearning proxy")
+    sh(ns, f"ip link add ovx1 address {VXLAN_MAC} mtu 1450 type vxlan id 4096 local 10.0.0.1 dstport 4790 "
+           "nolearning proxy")
     sh(ns, f"ip link set ovx1 master ovb1 alias {ALIAS} up")
     sh(ns, "bridge fdb append 02:42:0A:01:00:06 dev ovx1 dst 10.0.0.2 self permanent")
     sh(ns, "ip neigh replace 10.1.0.6 lladdr 02:42:0a:01:00:06 dev ovx1 nud permanent")
@@ -115,8 +116,8 @@ def test_cli_observe_prints_the_observed_state(netns: str) -> None:
     text = runner.invoke(app, ["observe", "--netns", netns, "--cluster", "oct"])
     assert text.exit_code == 0
     lines = text.output.splitlines()
-    assert "vxlan ovx1  alias=overlayc:oct:n1 learning=False local=10.0.0.1 master=ovb1 mtu=1450 " \
-           "name=ovx1 port=4790 proxy=True vni=4096" in lines
+    assert f"vxlan ovx1  alias=overlayc:oct:n1 learning=False local=10.0.0.1 mac={VXLAN_MAC} master=ovb1 " \
+           "mtu=1450 name=ovx1 port=4790 proxy=True vni=4096" in lines
     assert lines[-1].startswith("# 6 owned objects;")
 
 

@@ -18,7 +18,7 @@ from overlayc.apply import netns as nsops
 from overlayc.diff import Action, Change
 from overlayc.kernel.objects import LINK_GROUP, Bridge, Endpoint, KernelObject, Netns, Vxlan
 from overlayc.netlink import link as nl
-from overlayc.netlink.core import NLM_F_CREATE, NLM_F_EXCL, attr, attr_str, attr_u32
+from overlayc.netlink.core import NLM_F_CREATE, NLM_F_EXCL, attr_str, attr_u32
 from overlayc.netlink.link import LinkInfo
 from overlayc.netlink.sock import NetlinkSocket, Request
 from overlayc.observe.kernel import parse_alias, read_links
@@ -38,8 +38,11 @@ def _set_alias(name: str, alias: str) -> Request:
     return nl.RTM_SETLINK, 0, nl.ifinfo() + attr_str(nl.IFLA_IFNAME, name) + attr_str(nl.IFLA_IFALIAS, alias)
 
 
-def _common(name: str, mtu: int) -> bytes:
-    return attr_str(nl.IFLA_IFNAME, name) + attr_u32(nl.IFLA_MTU, mtu) + attr_u32(nl.IFLA_GROUP, LINK_GROUP)
+def _common(name: str, mac: str, mtu: int) -> bytes:
+    """Attributes of every owned link's RTM_NEWLINK: name, MAC (never the kernel's random one, so a
+    recreated device is the device it was), MTU and group."""
+    return (attr_str(nl.IFLA_IFNAME, name) + nl.lladdr(mac) + attr_u32(nl.IFLA_MTU, mtu)
+            + attr_u32(nl.IFLA_GROUP, LINK_GROUP))
 
 
 class LinkOps:
@@ -98,7 +101,7 @@ class LinkOps:
             self._create_bridge(obj)
         elif isinstance(obj, Vxlan):
             data = nl.vxlan_data(obj.vni, obj.local, obj.port, obj.learning, obj.proxy)
-            body = (nl.ifinfo(up=True) + _common(obj.name, obj.mtu)
+            body = (nl.ifinfo(up=True) + _common(obj.name, obj.mac, obj.mtu)
                     + attr_u32(nl.IFLA_MASTER, self.master(obj, obj.master)) + nl.linkinfo("vxlan", data))
             self._send(obj, "create", [(nl.RTM_NEWLINK, CREATE, body)])
             self._send(obj, "set alias", [_set_alias(obj.name, obj.alias)])
@@ -106,7 +109,10 @@ class LinkOps:
             raise TypeError(f"{obj.kind} is not a link kind")
 
     def _create_bridge(self, obj: Bridge) -> None:
-        body = nl.ifinfo(up=True) + _common(obj.name, obj.mtu) + nl.linkinfo("bridge")
+        # A bridge created with IFLA_ADDRESS keeps it (addr_assign_type NET_ADDR_SET:
+        # br_stp_recalculate_bridge_id no longer copies the smallest port MAC; tested in
+        # tests/test_link_mac_kernel.py).
+        body = nl.ifinfo(up=True) + _common(obj.name, obj.mac, obj.mtu) + nl.linkinfo("bridge")
         self._send(obj, "create", [(nl.RTM_NEWLINK, CREATE, body)])
         # An MTU given at creation is not "set by user" for a bridge: br_mtu_auto_adjust
         # (br_if.c) then makes it follow its smallest port (seen here: an endpoint at 1400
@@ -132,7 +138,7 @@ class LinkOps:
             raise StepFailed(ep, "create (open netns)", exc.errno or E.ENOENT, str(exc)) from None
         try:
             data = nl.veth_peer(ep.ifname, fd, ep.mac, ep.mtu)
-            body = (nl.ifinfo(up=True) + _common(ep.host, ep.mtu)
+            body = (nl.ifinfo(up=True) + _common(ep.host, ep.host_mac, ep.mtu)
                     + attr_u32(nl.IFLA_MASTER, self.master(ep, ep.bridge)) + nl.linkinfo("veth", data))
             self._send(ep, "create", [(nl.RTM_NEWLINK, CREATE, body)])
             self._send(ep, "set alias", [_set_alias(ep.host, ep.alias)])
@@ -151,24 +157,30 @@ class LinkOps:
     def update(self, before: KernelObject, after: KernelObject) -> None:
         if isinstance(after, Bridge | Vxlan) and isinstance(before, Bridge | Vxlan):
             name, master = after.name, (after.master if isinstance(after, Vxlan) else None)
-            self._setlink(after, name, after.mtu, after.alias, master)
+            mac = after.mac if after.mac != before.mac else None
+            self._setlink(after, name, after.mtu, after.alias, master, mac)
             if isinstance(after, Bridge) and isinstance(before, Bridge) and before.address != after.address:
                 self._readdress(after, self.rt, self.index(name), before.address, after.address)
         elif isinstance(after, Endpoint) and isinstance(before, Endpoint):
-            self._setlink(after, after.host, after.mtu, after.alias, after.bridge)
+            mac = after.host_mac if after.host_mac != before.host_mac else None
+            self._setlink(after, after.host, after.mtu, after.alias, after.bridge, mac)
             with NetlinkSocket(0, after.netns) as inner:
                 peers, _ = read_links(inner)
                 idx = next((i.index for i in peers.values() if i.name == after.ifname), 0)
-                mac = attr(nl.IFLA_ADDRESS, bytes.fromhex(after.mac.replace(":", "")))
-                body = nl.ifinfo(idx) + attr_u32(nl.IFLA_MTU, after.mtu) + mac
+                body = nl.ifinfo(idx) + attr_u32(nl.IFLA_MTU, after.mtu) + nl.lladdr(after.mac)
                 self._send(after, "update inside netns", [(nl.RTM_SETLINK, 0, body)], inner)
                 if before.address != after.address:
                     self._readdress(after, inner, idx, before.address, after.address)
         else:
             raise StepFailed(after, "update", E.EOPNOTSUPP, f"{after.kind} cannot be updated in place")
 
-    def _setlink(self, obj: KernelObject, name: str, mtu: int, alias: str, master: str | None) -> None:
+    def _setlink(self, obj: KernelObject, name: str, mtu: int, alias: str, master: str | None,
+                 mac: str | None) -> None:
+        """One RTM_SETLINK of MTU and alias, and of the master and the MAC when given (the MAC only
+        when it changes: dev_set_mac_address fires NETDEV_CHANGEADDR even for the same address)."""
         body = nl.ifinfo(self.index(name)) + attr_u32(nl.IFLA_MTU, mtu) + attr_str(nl.IFLA_IFALIAS, alias)
+        if mac is not None:
+            body += nl.lladdr(mac)
         if master is not None:
             body += attr_u32(nl.IFLA_MASTER, self.master(obj, master))
         self._send(obj, "update", [(nl.RTM_SETLINK, 0, body)])

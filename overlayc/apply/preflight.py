@@ -89,14 +89,6 @@ def check_esp(
         )
 
 
-def xfrm_sysctls(underlay: str) -> list[str]:
-    return [
-        "net.ipv4.conf.all.disable_policy",
-        f"net.ipv4.conf.{underlay}.disable_policy",
-        f"net.ipv4.conf.{underlay}.disable_xfrm",
-    ]
-
-
 def sysctl_problems(values: Mapping[str, str | None]) -> list[str]:
     """Sysctls that would make the XFRM policies fail open (each must read 0)."""
     return [f"{name} = {value} (must be 0)" for name, value in sorted(values.items())

@@ -22,9 +22,8 @@ from overlayc.diff import Change, diff
 from overlayc.errors import EnvironmentProblem, InputError
 from overlayc.kernel.objects import XfrmState
 from overlayc.kernel.state import KernelState, Observed
-from overlayc.netlink.sock import NetlinkSocket
-from overlayc.observe.kernel import NETLINK_ROUTE, read_links
-from overlayc.observe.sysctl import kernel_config, loadable_modules, read_sysctls
+from overlayc.observe.addresses import underlay_device
+from overlayc.observe.sysctl import fail_closed_sysctls, kernel_config, loadable_modules, read_sysctls
 from overlayc.plan import Plan, config_digest, make_plan, stale_keys
 
 Confirm = Callable[[Plan], bool]
@@ -52,16 +51,6 @@ class Applied:
     result: ApplyResult
 
 
-def underlay_device(netns: str | None, address: IPv4Address) -> str | None:
-    """The interface of `netns` that holds `address` (the node's underlay), if any."""
-    with NetlinkSocket(NETLINK_ROUTE, netns) as rt:
-        links, addrs = read_links(rt)
-    for index, ifaces in addrs.items():
-        if any(i.ip == address for i in ifaces) and index in links:
-            return links[index].name
-    return None
-
-
 def check_fail_closed(target: Target, desired: KernelState) -> None:
     """Refuse when a sysctl would let the XFRM policies fail open (only with encrypted networks)."""
     if not desired.of_kind("xfrm-policy"):
@@ -73,7 +62,7 @@ def check_fail_closed(target: Target, desired: KernelState) -> None:
             + (f" of network namespace {target.netns}" if target.netns else "")
             + "; encrypted networks need it (the XFRM policies protect that address)"
         )
-    preflight.check_sysctls(read_sysctls(target.netns, preflight.xfrm_sysctls(device)))
+    preflight.check_sysctls(read_sysctls(target.netns, fail_closed_sysctls(device)))
 
 
 def check_keys(target: Target, changes: Sequence[Change]) -> None:

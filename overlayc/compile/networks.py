@@ -17,7 +17,7 @@ from overlayc.compile.naming import (
 )
 from overlayc.config.model import Config
 from overlayc.config.mtu import inner_mtu
-from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Netns, Vxlan
+from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Netns, Vxlan, device_mac
 
 
 def network_mtu(config: Config, network: str) -> int:
@@ -35,16 +35,20 @@ def data_port(config: Config, network: str) -> int:
 
 
 def compile_devices(config: Config, assignment: Assignment, node: str, network: str) -> list[KernelObject]:
-    """The bridge and the vxlan device of `network` on `node`."""
+    """The bridge and the vxlan device of `network` on `node`; their MACs derive from the cluster
+    and network names (the same on every node, like the gateway address the bridge may hold)."""
     net = config.networks[network]
     vni = assignment.vnis[network]
     mtu = network_mtu(config, network)
-    alias = network_alias(config.cluster.name, network)
+    cluster = config.cluster.name
+    alias = network_alias(cluster, network)
     gateway = None if net.gateway is None else IPv4Interface(f"{net.gateway}/{net.subnet.prefixlen}")
-    bridge = Bridge(name=bridge_name(vni), mtu=mtu, alias=alias, address=gateway)
+    bridge = Bridge(name=bridge_name(vni), mac=device_mac(cluster, network, "bridge"), mtu=mtu, alias=alias,
+                    address=gateway)
     vxlan = Vxlan(
-        name=vxlan_name(vni), vni=vni, local=config.nodes[node].address, port=data_port(config, network),
-        mtu=mtu, master=bridge.name, alias=alias, learning=False, proxy=True,
+        name=vxlan_name(vni), mac=device_mac(cluster, network, "vxlan"), vni=vni,
+        local=config.nodes[node].address, port=data_port(config, network), mtu=mtu, master=bridge.name,
+        alias=alias, learning=False, proxy=True,
     )
     return [bridge, vxlan]
 
@@ -80,7 +84,8 @@ def compile_endpoints(
         prefix = config.networks[a.network].subnet.prefixlen
         index = _networks_of(config, a.endpoint).index(a.network)
         out.append(Endpoint(
-            netns=ns, ifname=container_ifname(index), host=host_ifname(ns, a.network), bridge=bridge,
+            netns=ns, ifname=container_ifname(index), host=host_ifname(ns, a.network),
+            host_mac=device_mac(cluster, ns, a.network, "host"), bridge=bridge,
             address=IPv4Interface(f"{a.ip}/{prefix}"), mac=a.mac, mtu=network_mtu(config, a.network),
             alias=endpoint_alias(cluster, a.network, ns),
         ))

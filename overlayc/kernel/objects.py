@@ -43,6 +43,19 @@ def canonical_mac(value: str) -> str:
     return mac
 
 
+DEVICE_MAC_PREFIX = "0e"  # 0x02 set (locally administered), 0x01 clear (unicast); not Docker's 02:42
+
+
+def device_mac(*parts: str) -> str:
+    """The MAC overlayc gives a device it creates: `0e:` + the first 5 bytes of sha256 of `parts`.
+
+    Deterministic, so a device recreated by a plan or a rollback gets the MAC (and so the IPv6
+    link-local address) it had, instead of a random one. The parts are joined with NUL, which no
+    name contains, so different tuples never hash the same text."""
+    digest = hashlib.sha256("\0".join(("overlayc-mac", *parts)).encode()).digest()
+    return ":".join([DEVICE_MAC_PREFIX, *(f"{b:02x}" for b in digest[:5])])
+
+
 def fingerprint(secret: bytes) -> str:
     """A short, non-reversible stand-in for key material in every human or JSON output."""
     return "sha256:" + hashlib.sha256(b"overlayc-fp\0" + secret).hexdigest()[:12]
@@ -53,18 +66,29 @@ def _check_ifname(name: str) -> None:
         raise ValueError(f"invalid interface name {name!r} (1..{IFNAMSIZ} chars, no '/' or space)")
 
 
+def _check_mac(value: str) -> None:
+    """MACs are canonical input (callers normalise with canonical_mac): refuse anything else."""
+    if not _MAC_RE.match(value):
+        raise ValueError(f"MAC {value!r} is not canonical (six lower-case hex pairs joined by ':')")
+
+
 @dataclass(frozen=True, slots=True)
 class Bridge:
-    """A Linux bridge for one network on this node (L2 only unless the network has a gateway)."""
+    """A Linux bridge for one network on this node (L2 only unless the network has a gateway).
+
+    `mac` is set at creation: a bridge given its address keeps it, instead of taking the smallest
+    MAC of its ports (which changes whenever a port comes or goes)."""
 
     kind: ClassVar[str] = "bridge"
     name: str
+    mac: str
     mtu: int
     alias: str
     address: IPv4Interface | None = None
 
     def __post_init__(self) -> None:
         _check_ifname(self.name)
+        _check_mac(self.mac)
 
     @property
     def key(self) -> Key:
@@ -73,10 +97,12 @@ class Bridge:
 
 @dataclass(frozen=True, slots=True)
 class Vxlan:
-    """A VXLAN device: `id vni local <node> dstport <port> nolearning proxy`, enslaved to `master`."""
+    """A VXLAN device: `address <mac> ... id vni local <node> dstport <port> nolearning proxy`,
+    enslaved to `master`."""
 
     kind: ClassVar[str] = "vxlan"
     name: str
+    mac: str
     vni: int
     local: IPv4Address
     port: int
@@ -88,6 +114,7 @@ class Vxlan:
 
     def __post_init__(self) -> None:
         _check_ifname(self.name)
+        _check_mac(self.mac)
         if not 1 <= self.vni <= 0xFFFFFF:
             raise ValueError(f"VNI {self.vni} out of range 1..16777215")
 
@@ -138,13 +165,15 @@ class Netns:
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """One attachment of a managed endpoint: a veth pair, `host` side enslaved to `bridge` in the
-    node's namespace (tagged with `alias`), `ifname` side inside `netns` with `address` and `mac`."""
+    """One attachment of a managed endpoint: a veth pair, `host` side (MAC `host_mac`) enslaved to
+    `bridge` in the node's namespace (tagged with `alias`), `ifname` side inside `netns` with
+    `address` and `mac`."""
 
     kind: ClassVar[str] = "endpoint"
     netns: str
     ifname: str
     host: str
+    host_mac: str
     bridge: str
     address: IPv4Interface
     mac: str
@@ -154,6 +183,7 @@ class Endpoint:
     def __post_init__(self) -> None:
         _check_ifname(self.ifname)
         _check_ifname(self.host)
+        _check_mac(self.host_mac)
 
     @property
     def key(self) -> Key:
@@ -228,7 +258,9 @@ KINDS: dict[str, type[KernelObject]] = {
 }
 
 # Dependency order for creation (DESIGN.md §6); deletion runs in reverse.
-KIND_ORDER: tuple[str, ...] = ("bridge", "vxlan", "netns", "endpoint", "fdb", "neigh", "xfrm-state", "xfrm-policy")
+KIND_ORDER: tuple[str, ...] = (
+    "bridge", "vxlan", "netns", "endpoint", "fdb", "neigh", "xfrm-state", "xfrm-policy",
+)
 
 
 # --- JSON -------------------------------------------------------------------------------------
@@ -256,14 +288,17 @@ def from_json(data: dict[str, Any]) -> KernelObject:
     cls = KINDS[data.pop("kind")]
     if cls is Vxlan:
         data["local"] = IPv4Address(data["local"])
+        data["mac"] = canonical_mac(data["mac"])
     elif cls is Bridge:
         data["address"] = None if data.get("address") is None else IPv4Interface(data["address"])
+        data["mac"] = canonical_mac(data["mac"])
     elif cls in (Fdb, Neigh):
         data["dst"] = IPv4Address(data["dst"])
         data["lladdr"] = canonical_mac(data["lladdr"])
     elif cls is Endpoint:
         data["address"] = IPv4Interface(data["address"])
         data["mac"] = canonical_mac(data["mac"])
+        data["host_mac"] = canonical_mac(data["host_mac"])
     elif cls is XfrmState:
         data["src"], data["dst"] = IPv4Address(data["src"]), IPv4Address(data["dst"])
     elif cls is XfrmPolicy:

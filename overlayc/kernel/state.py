@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from overlayc.kernel.objects import KIND_ORDER, Key, KernelObject, from_json, to_json
+from overlayc.kernel.objects import KIND_ORDER, KernelObject, Key, from_json, to_json
 
 STATE_FORMAT = 1
 

@@ -127,10 +127,15 @@ def vxlan_data(vni: int, local: IPv4Address, port: int, learning: bool, proxy: b
             + attr(IFLA_VXLAN_PROXY, bytes([int(proxy)])))
 
 
+def lladdr(mac: str) -> bytes:
+    """IFLA_ADDRESS attribute of a canonical MAC `aa:bb:cc:dd:ee:ff`."""
+    return attr(IFLA_ADDRESS, bytes.fromhex(mac.replace(":", "")))
+
+
 def veth_peer(name: str, netns_fd: int, mac: str, mtu: int) -> bytes:
     """IFLA_INFO_DATA of a veth whose peer `name` is created directly inside the netns `netns_fd`."""
     peer = (ifinfo() + attr_str(IFLA_IFNAME, name) + attr_u32(IFLA_NET_NS_FD, netns_fd)
-            + attr(IFLA_ADDRESS, bytes.fromhex(mac.replace(":", ""))) + attr_u32(IFLA_MTU, mtu))
+            + lladdr(mac) + attr_u32(IFLA_MTU, mtu))
     return attr(VETH_INFO_PEER | NLA_F_NESTED, peer)
 
 

@@ -17,6 +17,16 @@ def local_addresses(netns: str | None) -> set[IPv4Address]:
     return {iface.ip for ifaces in addrs.values() for iface in ifaces}
 
 
+def underlay_device(netns: str | None, address: IPv4Address) -> str | None:
+    """The interface of `netns` that holds `address` (the node's underlay), if any."""
+    with NetlinkSocket(NETLINK_ROUTE, netns) as rt:
+        links, addrs = read_links(rt)
+    for index, ifaces in addrs.items():
+        if any(i.ip == address for i in ifaces) and index in links:
+            return links[index].name
+    return None
+
+
 def node_by_address(nodes: Mapping[str, IPv4Address], local: Iterable[IPv4Address],
                     netns: str | None = None) -> str:
     """The one node whose address is local; InputError listing the candidates when none or several."""

@@ -86,11 +86,12 @@ def _link_object(info: LinkInfo, links: dict[int, LinkInfo],
                  addrs: dict[int, list[IPv4Interface]]) -> Bridge | Vxlan | None:
     if info.kind == "bridge":
         mine = sorted(addrs.get(info.index, []))
-        return Bridge(name=info.name, mtu=info.mtu, alias=info.alias, address=mine[0] if mine else None)
+        return Bridge(name=info.name, mac=info.mac, mtu=info.mtu, alias=info.alias,
+                      address=mine[0] if mine else None)
     vx = info.vxlan
     if info.kind == "vxlan" and vx is not None and vx.local is not None:
         master = links[info.master].name if info.master in links else ""
-        return Vxlan(name=info.name, vni=vx.vni, local=vx.local, port=vx.port, mtu=info.mtu,
+        return Vxlan(name=info.name, mac=info.mac, vni=vx.vni, local=vx.local, port=vx.port, mtu=info.mtu,
                      master=master, alias=info.alias, learning=vx.learning, proxy=vx.proxy)
     return None
 
@@ -109,8 +110,9 @@ def read_endpoint(host: LinkInfo, tag: Alias, links: dict[int, LinkInfo]) -> tup
     if peer is None or not addr:
         return [Netns(ns)], f"veth tagged as overlayc's, but its peer in {ns} is gone or has no address"
     bridge = links[host.master].name if host.master in links else ""
-    return [Netns(ns), Endpoint(netns=ns, ifname=peer.name, host=host.name, bridge=bridge,
-                                address=addr[0], mac=peer.mac, mtu=peer.mtu, alias=host.alias)], ""
+    return [Netns(ns), Endpoint(netns=ns, ifname=peer.name, host=host.name, host_mac=host.mac,
+                                bridge=bridge, address=addr[0], mac=peer.mac, mtu=peer.mtu,
+                                alias=host.alias)], ""
 
 
 def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str]) -> Iterable[Fdb | Neigh]:

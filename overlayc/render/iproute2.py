@@ -66,7 +66,7 @@ def _owned(dev: str, mtu: int, alias: str, netns: str = "") -> str:
 
 def _bridge(obj: Bridge) -> list[str]:
     out = [
-        f"ip link add {obj.name} type bridge",
+        f"ip link add {obj.name} address {obj.mac} type bridge",
         _owned(obj.name, obj.mtu, obj.alias),
     ]
     if obj.address is not None:
@@ -78,7 +78,8 @@ def _bridge(obj: Bridge) -> list[str]:
 def _vxlan(obj: Vxlan) -> list[str]:
     flags = ("learning" if obj.learning else "nolearning") + (" proxy" if obj.proxy else "")
     return [
-        f"ip link add {obj.name} type vxlan id {obj.vni} local {obj.local} dstport {obj.port} {flags}",
+        f"ip link add {obj.name} address {obj.mac} type vxlan id {obj.vni} local {obj.local} "
+        f"dstport {obj.port} {flags}",
         _owned(obj.name, obj.mtu, obj.alias) + f" master {obj.master}",
         f"ip link set {obj.name} up",
     ]
@@ -87,7 +88,7 @@ def _vxlan(obj: Vxlan) -> list[str]:
 def _endpoint(obj: Endpoint) -> list[str]:
     ns = _q(obj.netns)
     return [
-        f"ip link add {obj.host} type veth peer name {obj.ifname} netns {ns}",
+        f"ip link add {obj.host} address {obj.host_mac} type veth peer name {obj.ifname} netns {ns}",
         _owned(obj.host, obj.mtu, obj.alias) + f" master {obj.bridge}",
         f"ip link set {obj.host} up",
         f"ip -n {ns} link set {obj.ifname} mtu {obj.mtu} address {obj.mac}",

@@ -1,33 +1,33 @@
 #!/bin/sh
 set -eu
 # overlayc desired state of db1: 54 objects
-ip link add ovb4096 type bridge
+ip link add ovb4096 address 0e:78:8b:18:ed:04 type bridge
 ip link set ovb4096 mtu 8900 group 28534 alias overlayc:shop:back
 ip link set ovb4096 up
-ip link add ovb4097 type bridge
+ip link add ovb4097 address 0e:24:62:b2:31:6a type bridge
 ip link set ovb4097 mtu 1350 group 28534 alias overlayc:shop:monitoring
 ip link set ovb4097 up
-ip link add ovb4099 type bridge
+ip link add ovb4099 address 0e:26:f1:0e:27:f7 type bridge
 ip link set ovb4099 mtu 8950 group 28534 alias overlayc:shop:tools
 ip link set ovb4099 up
-ip link add ovx4096 type vxlan id 4096 local 172.16.2.1 dstport 4800 nolearning proxy
+ip link add ovx4096 address 0e:9c:aa:1b:91:9e type vxlan id 4096 local 172.16.2.1 dstport 4800 nolearning proxy
 ip link set ovx4096 mtu 8900 group 28534 alias overlayc:shop:back master ovb4096
 ip link set ovx4096 up
-ip link add ovx4097 type vxlan id 4097 local 172.16.2.1 dstport 4789 nolearning proxy
+ip link add ovx4097 address 0e:a9:79:a2:77:c8 type vxlan id 4097 local 172.16.2.1 dstport 4789 nolearning proxy
 ip link set ovx4097 mtu 1350 group 28534 alias overlayc:shop:monitoring master ovb4097
 ip link set ovx4097 up
-ip link add ovx4099 type vxlan id 4099 local 172.16.2.1 dstport 4789 nolearning proxy
+ip link add ovx4099 address 0e:46:31:2c:4d:02 type vxlan id 4099 local 172.16.2.1 dstport 4789 nolearning proxy
 ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
 ip link set ovx4099 up
 ip netns add shop-db.1
 ip netns add shop-node-exporter.db1
-ip link add ov4623f8ac27 type veth peer name eth0 netns shop-db.1
+ip link add ov4623f8ac27 address 0e:b0:b0:75:3f:23 type veth peer name eth0 netns shop-db.1
 ip link set ov4623f8ac27 mtu 8900 group 28534 alias overlayc:shop:back:shop-db.1 master ovb4096
 ip link set ov4623f8ac27 up
 ip -n shop-db.1 link set eth0 mtu 8900 address 02:42:0a:02:00:05
 ip -n shop-db.1 addr replace 10.2.0.5/24 dev eth0
 ip -n shop-db.1 link set eth0 up
-ip link add ov1bdefdbd29 type veth peer name eth0 netns shop-node-exporter.db1
+ip link add ov1bdefdbd29 address 0e:19:06:c2:14:b6 type veth peer name eth0 netns shop-node-exporter.db1
 ip link set ov1bdefdbd29 mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-node-exporter.db1 master ovb4097
 ip link set ov1bdefdbd29 up
 ip -n shop-node-exporter.db1 link set eth0 mtu 1350 address 02:42:0a:03:00:01

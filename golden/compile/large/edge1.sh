@@ -1,41 +1,41 @@
 #!/bin/sh
 set -eu
 # overlayc desired state of edge1: 34 objects
-ip link add ovb4097 type bridge
+ip link add ovb4097 address 0e:24:62:b2:31:6a type bridge
 ip link set ovb4097 mtu 1350 group 28534 alias overlayc:shop:monitoring
 ip link set ovb4097 up
-ip link add ovb4098 type bridge
+ip link add ovb4098 address 0e:ad:3f:84:72:6e type bridge
 ip link set ovb4098 mtu 8950 group 28534 alias overlayc:shop:front
 ip addr replace 10.1.0.1/24 dev ovb4098
 ip link set ovb4098 up
-ip link add ovb4099 type bridge
+ip link add ovb4099 address 0e:26:f1:0e:27:f7 type bridge
 ip link set ovb4099 mtu 8950 group 28534 alias overlayc:shop:tools
 ip link set ovb4099 up
-ip link add ovx4097 type vxlan id 4097 local 172.16.3.1 dstport 4789 nolearning proxy
+ip link add ovx4097 address 0e:a9:79:a2:77:c8 type vxlan id 4097 local 172.16.3.1 dstport 4789 nolearning proxy
 ip link set ovx4097 mtu 1350 group 28534 alias overlayc:shop:monitoring master ovb4097
 ip link set ovx4097 up
-ip link add ovx4098 type vxlan id 4098 local 172.16.3.1 dstport 4789 nolearning proxy
+ip link add ovx4098 address 0e:d4:8f:e5:9a:fb type vxlan id 4098 local 172.16.3.1 dstport 4789 nolearning proxy
 ip link set ovx4098 mtu 8950 group 28534 alias overlayc:shop:front master ovb4098
 ip link set ovx4098 up
-ip link add ovx4099 type vxlan id 4099 local 172.16.3.1 dstport 4789 nolearning proxy
+ip link add ovx4099 address 0e:46:31:2c:4d:02 type vxlan id 4099 local 172.16.3.1 dstport 4789 nolearning proxy
 ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
 ip link set ovx4099 up
 ip netns add shop-node-exporter.edge1
 ip netns add shop-proxy.1
 ip netns add shop-proxy.2
-ip link add ovb7b3c65401 type veth peer name eth0 netns shop-node-exporter.edge1
+ip link add ovb7b3c65401 address 0e:0f:1a:ad:93:b5 type veth peer name eth0 netns shop-node-exporter.edge1
 ip link set ovb7b3c65401 mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-node-exporter.edge1 master ovb4097
 ip link set ovb7b3c65401 up
 ip -n shop-node-exporter.edge1 link set eth0 mtu 1350 address 02:42:0a:03:00:02
 ip -n shop-node-exporter.edge1 addr replace 10.3.0.2/24 dev eth0
 ip -n shop-node-exporter.edge1 link set eth0 up
-ip link add ov409cb90dd0 type veth peer name eth0 netns shop-proxy.1
+ip link add ov409cb90dd0 address 0e:90:3a:a8:2c:08 type veth peer name eth0 netns shop-proxy.1
 ip link set ov409cb90dd0 mtu 8950 group 28534 alias overlayc:shop:front:shop-proxy.1 master ovb4098
 ip link set ov409cb90dd0 up
 ip -n shop-proxy.1 link set eth0 mtu 8950 address 02:42:0a:01:00:0a
 ip -n shop-proxy.1 addr replace 10.1.0.10/24 dev eth0
 ip -n shop-proxy.1 link set eth0 up
-ip link add ovebebe9b742 type veth peer name eth0 netns shop-proxy.2
+ip link add ovebebe9b742 address 0e:28:dc:e0:10:cf type veth peer name eth0 netns shop-proxy.2
 ip link set ovebebe9b742 mtu 8950 group 28534 alias overlayc:shop:front:shop-proxy.2 master ovb4098
 ip link set ovebebe9b742 up
 ip -n shop-proxy.2 link set eth0 mtu 8950 address 02:42:0a:01:00:0b

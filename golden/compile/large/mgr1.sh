@@ -1,40 +1,40 @@
 #!/bin/sh
 set -eu
 # overlayc desired state of mgr1: 54 objects
-ip link add ovb4096 type bridge
+ip link add ovb4096 address 0e:78:8b:18:ed:04 type bridge
 ip link set ovb4096 mtu 8900 group 28534 alias overlayc:shop:back
 ip link set ovb4096 up
-ip link add ovb4097 type bridge
+ip link add ovb4097 address 0e:24:62:b2:31:6a type bridge
 ip link set ovb4097 mtu 1350 group 28534 alias overlayc:shop:monitoring
 ip link set ovb4097 up
-ip link add ovb4099 type bridge
+ip link add ovb4099 address 0e:26:f1:0e:27:f7 type bridge
 ip link set ovb4099 mtu 8950 group 28534 alias overlayc:shop:tools
 ip link set ovb4099 up
-ip link add ovx4096 type vxlan id 4096 local 172.16.0.1 dstport 4800 nolearning proxy
+ip link add ovx4096 address 0e:9c:aa:1b:91:9e type vxlan id 4096 local 172.16.0.1 dstport 4800 nolearning proxy
 ip link set ovx4096 mtu 8900 group 28534 alias overlayc:shop:back master ovb4096
 ip link set ovx4096 up
-ip link add ovx4097 type vxlan id 4097 local 172.16.0.1 dstport 4789 nolearning proxy
+ip link add ovx4097 address 0e:a9:79:a2:77:c8 type vxlan id 4097 local 172.16.0.1 dstport 4789 nolearning proxy
 ip link set ovx4097 mtu 1350 group 28534 alias overlayc:shop:monitoring master ovb4097
 ip link set ovx4097 up
-ip link add ovx4099 type vxlan id 4099 local 172.16.0.1 dstport 4789 nolearning proxy
+ip link add ovx4099 address 0e:46:31:2c:4d:02 type vxlan id 4099 local 172.16.0.1 dstport 4789 nolearning proxy
 ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
 ip link set ovx4099 up
 ip netns add shop-node-exporter.mgr1
 ip netns add shop-prometheus
 ip netns add shop-scheduler.1
-ip link add ov7d10fef972 type veth peer name eth0 netns shop-node-exporter.mgr1
+ip link add ov7d10fef972 address 0e:d3:24:fd:10:50 type veth peer name eth0 netns shop-node-exporter.mgr1
 ip link set ov7d10fef972 mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-node-exporter.mgr1 master ovb4097
 ip link set ov7d10fef972 up
 ip -n shop-node-exporter.mgr1 link set eth0 mtu 1350 address 02:42:0a:03:00:03
 ip -n shop-node-exporter.mgr1 addr replace 10.3.0.3/24 dev eth0
 ip -n shop-node-exporter.mgr1 link set eth0 up
-ip link add ov16365c4022 type veth peer name eth0 netns shop-prometheus
+ip link add ov16365c4022 address 0e:54:ad:67:d8:e3 type veth peer name eth0 netns shop-prometheus
 ip link set ov16365c4022 mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-prometheus master ovb4097
 ip link set ov16365c4022 up
 ip -n shop-prometheus link set eth0 mtu 1350 address 02:42:0a:03:00:c8
 ip -n shop-prometheus addr replace 10.3.0.200/24 dev eth0
 ip -n shop-prometheus link set eth0 up
-ip link add ov1ddf937bc8 type veth peer name eth0 netns shop-scheduler.1
+ip link add ov1ddf937bc8 address 0e:63:35:9c:11:09 type veth peer name eth0 netns shop-scheduler.1
 ip link set ov1ddf937bc8 mtu 8900 group 28534 alias overlayc:shop:back:shop-scheduler.1 master ovb4096
 ip link set ov1ddf937bc8 up
 ip -n shop-scheduler.1 link set eth0 mtu 8900 address 02:42:0a:02:00:01

@@ -1,27 +1,27 @@
 #!/bin/sh
 set -eu
 # overlayc desired state of mgr2: 20 objects
-ip link add ovb4097 type bridge
+ip link add ovb4097 address 0e:24:62:b2:31:6a type bridge
 ip link set ovb4097 mtu 1350 group 28534 alias overlayc:shop:monitoring
 ip link set ovb4097 up
-ip link add ovb4099 type bridge
+ip link add ovb4099 address 0e:26:f1:0e:27:f7 type bridge
 ip link set ovb4099 mtu 8950 group 28534 alias overlayc:shop:tools
 ip link set ovb4099 up
-ip link add ovx4097 type vxlan id 4097 local 172.16.0.2 dstport 4789 nolearning proxy
+ip link add ovx4097 address 0e:a9:79:a2:77:c8 type vxlan id 4097 local 172.16.0.2 dstport 4789 nolearning proxy
 ip link set ovx4097 mtu 1350 group 28534 alias overlayc:shop:monitoring master ovb4097
 ip link set ovx4097 up
-ip link add ovx4099 type vxlan id 4099 local 172.16.0.2 dstport 4789 nolearning proxy
+ip link add ovx4099 address 0e:46:31:2c:4d:02 type vxlan id 4099 local 172.16.0.2 dstport 4789 nolearning proxy
 ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
 ip link set ovx4099 up
 ip netns add shop-debug-shell
 ip netns add shop-node-exporter.mgr2
-ip link add ovaa0045be71 type veth peer name eth0 netns shop-debug-shell
+ip link add ovaa0045be71 address 0e:00:4a:e0:78:fb type veth peer name eth0 netns shop-debug-shell
 ip link set ovaa0045be71 mtu 8950 group 28534 alias overlayc:shop:tools:shop-debug-shell master ovb4099
 ip link set ovaa0045be71 up
 ip -n shop-debug-shell link set eth0 mtu 8950 address 02:42:0a:04:00:01
 ip -n shop-debug-shell addr replace 10.4.0.1/25 dev eth0
 ip -n shop-debug-shell link set eth0 up
-ip link add ov3e53f70629 type veth peer name eth0 netns shop-node-exporter.mgr2
+ip link add ov3e53f70629 address 0e:25:84:d5:6c:bb type veth peer name eth0 netns shop-node-exporter.mgr2
 ip link set ov3e53f70629 mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-node-exporter.mgr2 master ovb4097
 ip link set ov3e53f70629 up
 ip -n shop-node-exporter.mgr2 link set eth0 mtu 1350 address 02:42:0a:03:00:04

@@ -1,59 +1,59 @@
 #!/bin/sh
 set -eu
 # overlayc desired state of web1: 66 objects
-ip link add ovb4096 type bridge
+ip link add ovb4096 address 0e:78:8b:18:ed:04 type bridge
 ip link set ovb4096 mtu 8900 group 28534 alias overlayc:shop:back
 ip link set ovb4096 up
-ip link add ovb4097 type bridge
+ip link add ovb4097 address 0e:24:62:b2:31:6a type bridge
 ip link set ovb4097 mtu 1350 group 28534 alias overlayc:shop:monitoring
 ip link set ovb4097 up
-ip link add ovb4098 type bridge
+ip link add ovb4098 address 0e:ad:3f:84:72:6e type bridge
 ip link set ovb4098 mtu 8950 group 28534 alias overlayc:shop:front
 ip addr replace 10.1.0.1/24 dev ovb4098
 ip link set ovb4098 up
-ip link add ovb4099 type bridge
+ip link add ovb4099 address 0e:26:f1:0e:27:f7 type bridge
 ip link set ovb4099 mtu 8950 group 28534 alias overlayc:shop:tools
 ip link set ovb4099 up
-ip link add ovx4096 type vxlan id 4096 local 172.16.1.1 dstport 4800 nolearning proxy
+ip link add ovx4096 address 0e:9c:aa:1b:91:9e type vxlan id 4096 local 172.16.1.1 dstport 4800 nolearning proxy
 ip link set ovx4096 mtu 8900 group 28534 alias overlayc:shop:back master ovb4096
 ip link set ovx4096 up
-ip link add ovx4097 type vxlan id 4097 local 172.16.1.1 dstport 4789 nolearning proxy
+ip link add ovx4097 address 0e:a9:79:a2:77:c8 type vxlan id 4097 local 172.16.1.1 dstport 4789 nolearning proxy
 ip link set ovx4097 mtu 1350 group 28534 alias overlayc:shop:monitoring master ovb4097
 ip link set ovx4097 up
-ip link add ovx4098 type vxlan id 4098 local 172.16.1.1 dstport 4789 nolearning proxy
+ip link add ovx4098 address 0e:d4:8f:e5:9a:fb type vxlan id 4098 local 172.16.1.1 dstport 4789 nolearning proxy
 ip link set ovx4098 mtu 8950 group 28534 alias overlayc:shop:front master ovb4098
 ip link set ovx4098 up
-ip link add ovx4099 type vxlan id 4099 local 172.16.1.1 dstport 4789 nolearning proxy
+ip link add ovx4099 address 0e:46:31:2c:4d:02 type vxlan id 4099 local 172.16.1.1 dstport 4789 nolearning proxy
 ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
 ip link set ovx4099 up
 ip netns add shop-node-exporter.web1
 ip netns add shop-web.1
 ip netns add shop-web.3
-ip link add ov3e71610fb2 type veth peer name eth0 netns shop-node-exporter.web1
+ip link add ov3e71610fb2 address 0e:af:bb:7b:0f:67 type veth peer name eth0 netns shop-node-exporter.web1
 ip link set ov3e71610fb2 mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-node-exporter.web1 master ovb4097
 ip link set ov3e71610fb2 up
 ip -n shop-node-exporter.web1 link set eth0 mtu 1350 address 02:42:0a:03:00:05
 ip -n shop-node-exporter.web1 addr replace 10.3.0.5/24 dev eth0
 ip -n shop-node-exporter.web1 link set eth0 up
-ip link add ov53923dcffe type veth peer name eth0 netns shop-web.1
+ip link add ov53923dcffe address 0e:d6:e1:95:72:73 type veth peer name eth0 netns shop-web.1
 ip link set ov53923dcffe mtu 8900 group 28534 alias overlayc:shop:back:shop-web.1 master ovb4096
 ip link set ov53923dcffe up
 ip -n shop-web.1 link set eth0 mtu 8900 address 02:42:0a:02:00:02
 ip -n shop-web.1 addr replace 10.2.0.2/24 dev eth0
 ip -n shop-web.1 link set eth0 up
-ip link add ovc3e8df28cf type veth peer name eth1 netns shop-web.1
+ip link add ovc3e8df28cf address 0e:a2:84:aa:29:55 type veth peer name eth1 netns shop-web.1
 ip link set ovc3e8df28cf mtu 8950 group 28534 alias overlayc:shop:front:shop-web.1 master ovb4098
 ip link set ovc3e8df28cf up
 ip -n shop-web.1 link set eth1 mtu 8950 address 02:42:0a:01:00:02
 ip -n shop-web.1 addr replace 10.1.0.2/24 dev eth1
 ip -n shop-web.1 link set eth1 up
-ip link add ov326b14cec0 type veth peer name eth0 netns shop-web.3
+ip link add ov326b14cec0 address 0e:1d:c1:2b:9b:24 type veth peer name eth0 netns shop-web.3
 ip link set ov326b14cec0 mtu 8900 group 28534 alias overlayc:shop:back:shop-web.3 master ovb4096
 ip link set ov326b14cec0 up
 ip -n shop-web.3 link set eth0 mtu 8900 address 02:42:0a:02:00:04
 ip -n shop-web.3 addr replace 10.2.0.4/24 dev eth0
 ip -n shop-web.3 link set eth0 up
-ip link add ov7bb10c2aac type veth peer name eth1 netns shop-web.3
+ip link add ov7bb10c2aac address 0e:6a:eb:b8:05:2d type veth peer name eth1 netns shop-web.3
 ip link set ov7bb10c2aac mtu 8950 group 28534 alias overlayc:shop:front:shop-web.3 master ovb4098
 ip link set ov7bb10c2aac up
 ip -n shop-web.3 link set eth1 mtu 8950 address 02:42:0a:01:00:04

@@ -1,59 +1,59 @@
 #!/bin/sh
 set -eu
 # overlayc desired state of web2: 66 objects
-ip link add ovb4096 type bridge
+ip link add ovb4096 address 0e:78:8b:18:ed:04 type bridge
 ip link set ovb4096 mtu 8900 group 28534 alias overlayc:shop:back
 ip link set ovb4096 up
-ip link add ovb4097 type bridge
+ip link add ovb4097 address 0e:24:62:b2:31:6a type bridge
 ip link set ovb4097 mtu 1350 group 28534 alias overlayc:shop:monitoring
 ip link set ovb4097 up
-ip link add ovb4098 type bridge
+ip link add ovb4098 address 0e:ad:3f:84:72:6e type bridge
 ip link set ovb4098 mtu 8950 group 28534 alias overlayc:shop:front
 ip addr replace 10.1.0.1/24 dev ovb4098
 ip link set ovb4098 up
-ip link add ovb4099 type bridge
+ip link add ovb4099 address 0e:26:f1:0e:27:f7 type bridge
 ip link set ovb4099 mtu 8950 group 28534 alias overlayc:shop:tools
 ip link set ovb4099 up
-ip link add ovx4096 type vxlan id 4096 local 172.16.1.2 dstport 4800 nolearning proxy
+ip link add ovx4096 address 0e:9c:aa:1b:91:9e type vxlan id 4096 local 172.16.1.2 dstport 4800 nolearning proxy
 ip link set ovx4096 mtu 8900 group 28534 alias overlayc:shop:back master ovb4096
 ip link set ovx4096 up
-ip link add ovx4097 type vxlan id 4097 local 172.16.1.2 dstport 4789 nolearning proxy
+ip link add ovx4097 address 0e:a9:79:a2:77:c8 type vxlan id 4097 local 172.16.1.2 dstport 4789 nolearning proxy
 ip link set ovx4097 mtu 1350 group 28534 alias overlayc:shop:monitoring master ovb4097
 ip link set ovx4097 up
-ip link add ovx4098 type vxlan id 4098 local 172.16.1.2 dstport 4789 nolearning proxy
+ip link add ovx4098 address 0e:d4:8f:e5:9a:fb type vxlan id 4098 local 172.16.1.2 dstport 4789 nolearning proxy
 ip link set ovx4098 mtu 8950 group 28534 alias overlayc:shop:front master ovb4098
 ip link set ovx4098 up
-ip link add ovx4099 type vxlan id 4099 local 172.16.1.2 dstport 4789 nolearning proxy
+ip link add ovx4099 address 0e:46:31:2c:4d:02 type vxlan id 4099 local 172.16.1.2 dstport 4789 nolearning proxy
 ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
 ip link set ovx4099 up
 ip netns add shop-node-exporter.web2
 ip netns add shop-web.2
 ip netns add shop-web.4
-ip link add ovc4b36d89ad type veth peer name eth0 netns shop-node-exporter.web2
+ip link add ovc4b36d89ad address 0e:21:19:dd:73:04 type veth peer name eth0 netns shop-node-exporter.web2
 ip link set ovc4b36d89ad mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-node-exporter.web2 master ovb4097
 ip link set ovc4b36d89ad up
 ip -n shop-node-exporter.web2 link set eth0 mtu 1350 address 02:42:0a:03:00:06
 ip -n shop-node-exporter.web2 addr replace 10.3.0.6/24 dev eth0
 ip -n shop-node-exporter.web2 link set eth0 up
-ip link add ov382ae5238d type veth peer name eth0 netns shop-web.2
+ip link add ov382ae5238d address 0e:a3:85:e2:1b:e2 type veth peer name eth0 netns shop-web.2
 ip link set ov382ae5238d mtu 8900 group 28534 alias overlayc:shop:back:shop-web.2 master ovb4096
 ip link set ov382ae5238d up
 ip -n shop-web.2 link set eth0 mtu 8900 address 02:42:0a:02:00:03
 ip -n shop-web.2 addr replace 10.2.0.3/24 dev eth0
 ip -n shop-web.2 link set eth0 up
-ip link add ov9d92b3178d type veth peer name eth1 netns shop-web.2
+ip link add ov9d92b3178d address 0e:0a:36:b1:f0:99 type veth peer name eth1 netns shop-web.2
 ip link set ov9d92b3178d mtu 8950 group 28534 alias overlayc:shop:front:shop-web.2 master ovb4098
 ip link set ov9d92b3178d up
 ip -n shop-web.2 link set eth1 mtu 8950 address 02:42:0a:01:00:03
 ip -n shop-web.2 addr replace 10.1.0.3/24 dev eth1
 ip -n shop-web.2 link set eth1 up
-ip link add ov2feaac71cc type veth peer name eth0 netns shop-web.4
+ip link add ov2feaac71cc address 0e:45:b2:ec:4a:88 type veth peer name eth0 netns shop-web.4
 ip link set ov2feaac71cc mtu 8900 group 28534 alias overlayc:shop:back:shop-web.4 master ovb4096
 ip link set ov2feaac71cc up
 ip -n shop-web.4 link set eth0 mtu 8900 address 02:42:0a:02:00:06
 ip -n shop-web.4 addr replace 10.2.0.6/24 dev eth0
 ip -n shop-web.4 link set eth0 up
-ip link add ovf70ffe4994 type veth peer name eth1 netns shop-web.4
+ip link add ovf70ffe4994 address 0e:01:0d:f7:68:5b type veth peer name eth1 netns shop-web.4
 ip link set ovf70ffe4994 mtu 8950 group 28534 alias overlayc:shop:front:shop-web.4 master ovb4098
 ip link set ovf70ffe4994 up
 ip -n shop-web.4 link set eth1 mtu 8950 address 02:42:0a:01:00:05

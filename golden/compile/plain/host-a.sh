@@ -1,14 +1,14 @@
 #!/bin/sh
 set -eu
 # overlayc desired state of host-a: 6 objects
-ip link add ovb4200 type bridge
+ip link add ovb4200 address 0e:20:b3:a3:59:cc type bridge
 ip link set ovb4200 mtu 1450 group 28534 alias overlayc:plain:backend
 ip link set ovb4200 up
-ip link add ovx4200 type vxlan id 4200 local 10.10.0.11 dstport 4789 nolearning proxy
+ip link add ovx4200 address 0e:43:ea:bb:c5:5e type vxlan id 4200 local 10.10.0.11 dstport 4789 nolearning proxy
 ip link set ovx4200 mtu 1450 group 28534 alias overlayc:plain:backend master ovb4200
 ip link set ovx4200 up
 ip netns add plain-api.1
-ip link add ov733f3ab123 type veth peer name eth0 netns plain-api.1
+ip link add ov733f3ab123 address 0e:f3:1b:a4:f0:44 type veth peer name eth0 netns plain-api.1
 ip link set ov733f3ab123 mtu 1450 group 28534 alias overlayc:plain:backend:plain-api.1 master ovb4200
 ip link set ov733f3ab123 up
 ip -n plain-api.1 link set eth0 mtu 1450 address 02:42:0a:c8:00:01

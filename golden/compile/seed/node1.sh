@@ -1,26 +1,26 @@
 #!/bin/sh
 set -eu
 # overlayc desired state of node1: 19 objects
-ip link add ovb4096 type bridge
+ip link add ovb4096 address 0e:92:7f:8a:ea:50 type bridge
 ip link set ovb4096 mtu 1450 group 28534 alias overlayc:seed:insecure
 ip link set ovb4096 up
-ip link add ovb4097 type bridge
+ip link add ovb4097 address 0e:ef:f1:3e:1c:55 type bridge
 ip link set ovb4097 mtu 1416 group 28534 alias overlayc:seed:secure
 ip link set ovb4097 up
-ip link add ovx4096 type vxlan id 4096 local 192.0.2.1 dstport 4789 nolearning proxy
+ip link add ovx4096 address 0e:8d:7c:45:86:32 type vxlan id 4096 local 192.0.2.1 dstport 4789 nolearning proxy
 ip link set ovx4096 mtu 1450 group 28534 alias overlayc:seed:insecure master ovb4096
 ip link set ovx4096 up
-ip link add ovx4097 type vxlan id 4097 local 192.0.2.1 dstport 4800 nolearning proxy
+ip link add ovx4097 address 0e:28:e3:fe:e0:6c type vxlan id 4097 local 192.0.2.1 dstport 4800 nolearning proxy
 ip link set ovx4097 mtu 1416 group 28534 alias overlayc:seed:secure master ovb4097
 ip link set ovx4097 up
 ip netns add seed-probe
-ip link add ovddf5e5a7d4 type veth peer name eth0 netns seed-probe
+ip link add ovddf5e5a7d4 address 0e:c1:f2:43:95:95 type veth peer name eth0 netns seed-probe
 ip link set ovddf5e5a7d4 mtu 1450 group 28534 alias overlayc:seed:insecure:seed-probe master ovb4096
 ip link set ovddf5e5a7d4 up
 ip -n seed-probe link set eth0 mtu 1450 address 02:42:c6:33:64:02
 ip -n seed-probe addr replace 198.51.100.2/24 dev eth0
 ip -n seed-probe link set eth0 up
-ip link add ove5439befba type veth peer name eth1 netns seed-probe
+ip link add ove5439befba address 0e:3f:cf:e5:22:e2 type veth peer name eth1 netns seed-probe
 ip link set ove5439befba mtu 1416 group 28534 alias overlayc:seed:secure:seed-probe master ovb4097
 ip link set ove5439befba up
 ip -n seed-probe link set eth1 mtu 1416 address 02:42:cb:00:71:02

@@ -1,26 +1,26 @@
 #!/bin/sh
 set -eu
 # overlayc desired state of node2: 19 objects
-ip link add ovb4096 type bridge
+ip link add ovb4096 address 0e:92:7f:8a:ea:50 type bridge
 ip link set ovb4096 mtu 1450 group 28534 alias overlayc:seed:insecure
 ip link set ovb4096 up
-ip link add ovb4097 type bridge
+ip link add ovb4097 address 0e:ef:f1:3e:1c:55 type bridge
 ip link set ovb4097 mtu 1416 group 28534 alias overlayc:seed:secure
 ip link set ovb4097 up
-ip link add ovx4096 type vxlan id 4096 local 192.0.2.2 dstport 4789 nolearning proxy
+ip link add ovx4096 address 0e:8d:7c:45:86:32 type vxlan id 4096 local 192.0.2.2 dstport 4789 nolearning proxy
 ip link set ovx4096 mtu 1450 group 28534 alias overlayc:seed:insecure master ovb4096
 ip link set ovx4096 up
-ip link add ovx4097 type vxlan id 4097 local 192.0.2.2 dstport 4800 nolearning proxy
+ip link add ovx4097 address 0e:28:e3:fe:e0:6c type vxlan id 4097 local 192.0.2.2 dstport 4800 nolearning proxy
 ip link set ovx4097 mtu 1416 group 28534 alias overlayc:seed:secure master ovb4097
 ip link set ovx4097 up
 ip netns add seed-web.1
-ip link add ov3de0328fa8 type veth peer name eth0 netns seed-web.1
+ip link add ov3de0328fa8 address 0e:d2:3f:ba:1e:1c type veth peer name eth0 netns seed-web.1
 ip link set ov3de0328fa8 mtu 1450 group 28534 alias overlayc:seed:insecure:seed-web.1 master ovb4096
 ip link set ov3de0328fa8 up
 ip -n seed-web.1 link set eth0 mtu 1450 address 02:42:c6:33:64:01
 ip -n seed-web.1 addr replace 198.51.100.1/24 dev eth0
 ip -n seed-web.1 link set eth0 up
-ip link add ova3cbf2e8b7 type veth peer name eth1 netns seed-web.1
+ip link add ova3cbf2e8b7 address 0e:1b:33:62:74:5a type veth peer name eth1 netns seed-web.1
 ip link set ova3cbf2e8b7 mtu 1416 group 28534 alias overlayc:seed:secure:seed-web.1 master ovb4097
 ip link set ova3cbf2e8b7 up
 ip -n seed-web.1 link set eth1 mtu 1416 address 02:42:cb:00:71:01

@@ -1,0 +1,174 @@
+"""A multi-node lab on one machine: one network namespace per node on a shared L2 underlay.
+
+    with Lab(["node1", "node2"]) as lab:
+        lab.netns("node1")                 # "ocl3f2a-node1": pass to `overlayc apply --netns`
+        lab.address("node2")               # IPv4Address('192.0.2.2') on lab.underlay_dev ("eth0")
+        lab.exec("node1", "ip", "-j", "addr")
+        assert lab.ping("node1", lab.address("node2"))
+
+Layout: an underlay namespace `<prefix>u-<hex>` holds bridge `br0`; each node namespace
+`<tag>-<node>` (tag = prefix without "-" + the same 4 hex digits, e.g. `ocl3f2a`) has lo up,
+rp_filter off and a veth `eth0` whose peer `n<i>` is a port of `br0`. Name overlayc's cluster
+`lab.tag` so its endpoint namespaces (`<cluster>-<task>`) start with the tag: teardown deletes every
+namespace starting with `<tag>-`, the underlay, and any `extra` names, also when the test failed,
+after killing the processes still running inside them. Nothing touches the host's own interfaces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+
+UNDERLAY_DEV = "eth0"
+BRIDGE = "br0"
+# ICMP echo with a raw socket: the host may have no `ping` binary (Debian's iputils-ping is optional)
+_PING_PY = """
+import os, socket, struct, sys, time
+dst, count, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.settimeout(wait)
+def csum(b):
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b)); t = (t >> 16) + (t & 0xFFFF)
+    return ~(t + (t >> 16)) & 0xFFFF
+ident, got = os.getpid() & 0xFFFF, 0
+for seq in range(count):
+    body = struct.pack("!HH", ident, seq) + b"overlayc-lab-ping"
+    hdr = struct.pack("!BBH", 8, 0, csum(b"\\x08\\x00\\x00\\x00" + body + b"\\x00"))
+    s.sendto(hdr + body, (dst, 0))
+    end = time.monotonic() + wait
+    while time.monotonic() < end:
+        try:
+            pkt = s.recv(2048)
+        except TimeoutError:
+            break
+        icmp = pkt[(pkt[0] & 0x0F) * 4:]
+        if icmp[0] == 0 and icmp[4:8] == struct.pack("!HH", ident, seq):
+            got += 1
+            break
+print(f"{got}/{count}")
+sys.exit(0 if got == count else 1)
+"""
+
+
+class LabError(RuntimeError):
+    """A lab command failed; the message holds the command and the kernel's error."""
+
+
+def _run(cmd: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if check and res.returncode != 0:
+        raise LabError(f"`{' '.join(cmd)}` failed ({res.returncode}): {res.stderr.strip()}")
+    return res
+
+
+def list_netns() -> list[str]:
+    """Names of the named network namespaces (`ip netns list`)."""
+    return [line.split()[0] for line in _run(["ip", "netns", "list"]).stdout.splitlines() if line.strip()]
+
+
+class Lab:
+    """Context manager building the topology on enter and removing it on exit (see module doc)."""
+
+    def __init__(
+        self,
+        nodes: Iterable[str],
+        prefix: str = "ocl-",
+        subnet: str = "192.0.2.0/24",
+        addresses: Mapping[str, str] | None = None,
+        extra: Iterable[str] = (),
+    ) -> None:
+        self.nodes = list(nodes)
+        if len(set(self.nodes)) != len(self.nodes) or not self.nodes:
+            raise ValueError(f"nodes must be a non-empty list of unique names: {self.nodes}")
+        hex4 = secrets.token_hex(2)
+        self.tag = prefix.rstrip("-") + hex4
+        self.underlay = f"{prefix}u-{hex4}"
+        self.network = ipaddress.IPv4Network(subnet)
+        hosts = self.network.hosts()
+        given = dict(addresses or {})
+        self._addr = {n: ipaddress.IPv4Address(given[n]) if n in given else next(hosts) for n in self.nodes}
+        self.extra: list[str] = list(extra)
+        self._made: list[str] = []
+
+    @property
+    def underlay_dev(self) -> str:
+        """The underlay device inside every node namespace."""
+        return UNDERLAY_DEV
+
+    def netns(self, node: str) -> str:
+        """The namespace playing `node` (for `overlayc apply --netns`)."""
+        if node not in self._addr:
+            raise KeyError(f"no node {node!r} in this lab (nodes: {', '.join(self.nodes)})")
+        return f"{self.tag}-{node}"
+
+    def address(self, node: str) -> ipaddress.IPv4Address:
+        """The node's underlay IPv4 address."""
+        self.netns(node)
+        return self._addr[node]
+
+    def exec(self, node: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run `cmd` inside the node's namespace (text output captured); LabError if check fails."""
+        return _run(["ip", "netns", "exec", self.netns(node), *cmd], check=check)
+
+    def ping(self, node: str, dst: ipaddress.IPv4Address | str, count: int = 1, wait: float = 2.0) -> bool:
+        """True when every one of `count` ICMP echo requests from `node` to `dst` is answered."""
+        res = self.exec(node, sys.executable, "-c", _PING_PY, str(dst), str(count), str(wait), check=False)
+        return res.returncode == 0
+
+    def __enter__(self) -> Lab:
+        try:
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _add_netns(self, name: str) -> None:
+        _run(["ip", "netns", "add", name])
+        self._made.append(name)
+        _run(["ip", "-n", name, "link", "set", "lo", "up"])
+
+    def _build(self) -> None:
+        self._add_netns(self.underlay)
+        _run(["ip", "-n", self.underlay, "link", "add", BRIDGE, "type", "bridge"])
+        _run(["ip", "-n", self.underlay, "link", "set", BRIDGE, "up"])
+        prefixlen = str(self.network.prefixlen)
+        for i, node in enumerate(self.nodes):
+            ns = self.netns(node)
+            self._add_netns(ns)
+            port = f"n{i}"
+            # both ends are created directly in their target namespaces: the host's never sees them
+            _run(["ip", "link", "add", UNDERLAY_DEV, "netns", ns, "type", "veth",
+                  "peer", "name", port, "netns", self.underlay])  # fmt: skip
+            _run(["ip", "-n", self.underlay, "link", "set", port, "master", BRIDGE, "up"])
+            _run(["ip", "-n", ns, "addr", "add", f"{self._addr[node]}/{prefixlen}", "dev", UNDERLAY_DEV])
+            _run(["ip", "-n", ns, "link", "set", UNDERLAY_DEV, "up"])
+            for conf in ("all", "default", UNDERLAY_DEV):
+                self.exec(node, "sh", "-c", f"echo 0 > /proc/sys/net/ipv4/conf/{conf}/rp_filter")
+
+    def owned(self) -> list[str]:
+        """Existing namespaces this lab owns: the ones it made, `<tag>-*`, and the extra names."""
+        mine = set(self._made) | set(self.extra) | {self.underlay}
+        return sorted(ns for ns in list_netns() if ns in mine or ns.startswith(self.tag + "-"))
+
+    def close(self) -> None:
+        """Kill the processes left in the lab's namespaces (by PID) and delete the namespaces."""
+        for ns in self.owned():
+            pids = _run(["ip", "netns", "pids", ns], check=False).stdout.split()
+            for pid in pids:
+                if pid.isdigit() and int(pid) != os.getpid():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(pid), signal.SIGKILL)
+            _run(["ip", "netns", "del", ns], check=False)

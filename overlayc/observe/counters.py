@@ -1,0 +1,144 @@
+"""Health counters of a namespace (read-only): /proc/net/xfrm_stat, per-SA counters, sysctls.
+
+- `/proc/net/xfrm_stat` is per network namespace; it is read from a thread that entered the
+  namespace (`sysctl.in_netns`). It exists only with CONFIG_XFRM_STATISTICS: absent → `{}`.
+- Per SA, from the XFRM_MSG_GETSA dump (struct xfrm_usersa_info, linux/xfrm.h): `curlft`
+  (bytes, packets, add_time, use_time), `stats` (replay_window, replay, integrity_failed: packets
+  dropped), XFRMA_REPLAY_ESN_VAL (oseq/seq with their high halves, ESN SAs) or XFRMA_REPLAY_VAL
+  (32-bit oseq/seq), and XFRMA_LASTUSED. Only overlayc's SAs (reqid REQID) are kept.
+- The fail-closed sysctls (reference/xfrm-enforcement.md, "Caveats") of the node's underlay.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address
+from pathlib import Path
+
+from overlayc.kernel.objects import REQID, Key
+from overlayc.netlink import xfrm as nx
+from overlayc.netlink.core import parse_attrs
+from overlayc.netlink.sock import NetlinkSocket
+from overlayc.observe.addresses import underlay_device
+from overlayc.observe.sysctl import fail_closed_sysctls, in_netns, read_sysctls
+from overlayc.observe.xfrm import sa_key
+
+XFRM_STAT = Path("/proc/net/xfrm_stat")
+XFRMA_REPLAY_VAL, XFRMA_LASTUSED = 10, 15
+REPLAY_STATE = struct.Struct("=III")  # oseq seq bitmap
+STATS = struct.Struct("=III")  # replay_window replay integrity_failed
+_CURLFT_AT = nx.SELECTOR.size + nx.XFRM_ID.size + 16 + nx.LIFETIME_CFG.size
+_STATS_AT = _CURLFT_AT + nx.LIFETIME_CUR.size
+
+
+@dataclass(frozen=True, slots=True)
+class SaCounters:
+    """Counters of one SA. `oseq` is the last sequence number sent (64-bit with ESN)."""
+
+    bytes: int
+    packets: int
+    replay_window_drops: int
+    replay_drops: int
+    integrity_failures: int
+    oseq: int
+    seq: int
+    esn: bool
+    last_used: int | None = None
+
+    @property
+    def errors(self) -> int:
+        """Packets this SA dropped: outside the replay window, replayed, failed integrity."""
+        return self.replay_window_drops + self.replay_drops + self.integrity_failures
+
+    @property
+    def headroom(self) -> int:
+        """Sequence numbers left before the SA can send no more: 2^64 − oseq (ESN), else 2^32 − oseq."""
+        return (1 << (64 if self.esn else 32)) - self.oseq
+
+
+def parse_xfrm_stat(text: str) -> dict[str, int]:
+    """`XfrmInError  0` lines → {"XfrmInError": 0, ...}; malformed lines are skipped."""
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            out[parts[0]] = int(parts[1])
+    return out
+
+
+def read_xfrm_stat(netns: str | None) -> dict[str, int]:
+    """/proc/net/xfrm_stat of `netns` (None: the current namespace); {} when the kernel has none."""
+
+    def read() -> dict[str, int]:
+        try:
+            return parse_xfrm_stat(XFRM_STAT.read_text())
+        except OSError:
+            return {}
+
+    return in_netns(netns, read)
+
+
+def decode_sa_counters(body: bytes | memoryview) -> tuple[Key, SaCounters]:
+    """(key as XfrmState.key, counters) of one XFRM_MSG_NEWSA dump entry."""
+    head = nx.decode_sa_header(body)
+    nbytes, packets, _add, _use = nx.LIFETIME_CUR.unpack_from(body, _CURLFT_AT)
+    window_drops, replay_drops, integrity = STATS.unpack_from(body, _STATS_AT)
+    flags = nx.SA_TAIL.unpack_from(body, nx.SA_INFO_SIZE - nx.SA_TAIL.size)[5]
+    attrs = parse_attrs(body, nx.SA_INFO_SIZE, len(body))
+    esn_raw, plain_raw = attrs.get(nx.XFRMA_REPLAY_ESN_VAL), attrs.get(XFRMA_REPLAY_VAL)
+    esn = bool(flags & nx.XFRM_STATE_ESN) or esn_raw is not None
+    oseq = seq = 0
+    if esn_raw is not None:
+        _bmp, oseq_lo, seq_lo, oseq_hi, seq_hi, _win = nx.REPLAY_ESN.unpack_from(esn_raw, 0)
+        oseq, seq = (oseq_hi << 32) | oseq_lo, (seq_hi << 32) | seq_lo
+    elif plain_raw is not None:
+        oseq, seq, _bitmap = REPLAY_STATE.unpack_from(plain_raw, 0)
+    used = attrs.get(XFRMA_LASTUSED)
+    last_used = struct.unpack_from("=Q", used, 0)[0] if used is not None and len(used) >= 8 else None
+    counters = SaCounters(nbytes, packets, window_drops, replay_drops, integrity, oseq, seq, esn,
+                          last_used or None)
+    return sa_key(head.dst, head.spi), counters
+
+
+def read_sa_counters(netns: str | None) -> dict[Key, SaCounters]:
+    """Counters of every overlayc-owned ESP SA of `netns`, by SA key."""
+    out: dict[Key, SaCounters] = {}
+    with NetlinkSocket(nx.NETLINK_XFRM, netns) as xs:
+        for msg in xs.dump(nx.XFRM_MSG_GETSA, b""):
+            if msg.type != nx.XFRM_MSG_NEWSA:
+                continue
+            head = nx.decode_sa_header(msg.body)
+            if head.reqid == REQID and head.proto == nx.IPPROTO_ESP and head.family == nx.AF_INET:
+                key, counters = decode_sa_counters(msg.body)
+                out[key] = counters
+    return out
+
+
+@dataclass(frozen=True)
+class Health:
+    """One reading of a namespace's counters (`sysctls` only read when asked for)."""
+
+    xfrm_stat: dict[str, int]
+    sa_counters: dict[Key, SaCounters]
+    sysctls: dict[str, str | None] = field(default_factory=dict)
+
+
+def read_health(netns: str | None, address: IPv4Address, *, sysctls: bool) -> Health:
+    """xfrm_stat, per-SA counters and (with `sysctls`) the fail-closed sysctls of `netns`."""
+    values: dict[str, str | None] = {}
+    if sysctls:
+        values = read_sysctls(netns, fail_closed_sysctls(underlay_device(netns, address)))
+    return Health(read_xfrm_stat(netns), read_sa_counters(netns), values)
+
+
+def sample_health(netns: str | None, address: IPv4Address, *, sysctls: bool, seconds: float,
+                  sleep: Callable[[float], None] = time.sleep) -> tuple[Health, Health | None]:
+    """Two readings `seconds` apart (to see counters grow), or one when `seconds` <= 0."""
+    first = read_health(netns, address, sysctls=sysctls)
+    if seconds <= 0:
+        return first, None
+    sleep(seconds)
+    return first, read_health(netns, address, sysctls=sysctls)

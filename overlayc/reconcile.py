@@ -1,0 +1,419 @@
+"""The node agent behind `overlayc reconcile`: plan + apply + verify in rounds, forever.
+
+Each round re-reads the configuration (files, lock, key file, which node this is) and applies it
+without a prompt through `apply_target` (lock, preflight, execute, verify, roll back). The loop
+survives what a GitOps node meets in practice:
+
+- an invalid configuration pushed to git: the round is `invalid_config` (failed), its diagnostics
+  are in the round's log line, and the agent keeps enforcing the LAST GOOD input (so drift is
+  still repaired and keys keep rotating); nothing is torn down. The same holds for any other
+  input that cannot be used (an outdated lock under `--locked`, an unreadable key file);
+- transient kernel trouble (the apply lock held by someone else, a refused netlink request that
+  was rolled back, ENOBUFS/EBUSY...): retried within the round with exponential backoff,
+  at most `RetryPolicy.attempts` times;
+- SIGTERM: the current round finishes, then the loop returns (exit 0); during a sleep it
+  returns at once. SIGHUP: the current round finishes, then a new round starts immediately
+  (re-reading everything a round reads) instead of sleeping.
+
+Scheduling: the next round starts at min(now + interval (± 10 % with jitter), the next epoch
+boundary + EPOCH_DELAY) — the second term only when the configuration has an encrypted network,
+so keys rotate on time without anyone running anything (DESIGN.md §4).
+
+Everything with a side effect is injected (`prepare`, `apply`, `clock`, `sleep`, `sinks`), so
+the loop is tested with a fake clock and a fake apply; `kernel_reconciler` wires the real ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import errno as E
+import math
+import random
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from overlayc.apply.run import Outcome
+from overlayc.apply.session import Applied, Target
+from overlayc.compile.epoch import epoch_of
+from overlayc.config.model import Config
+from overlayc.diff import Action
+from overlayc.errors import ConfigError, Diagnostic, KernelError, LockBusy, OverlaycError
+
+JITTER_FRACTION = 0.1  # ± 10 % of the interval, as strongSwan's rand_time
+EPOCH_DELAY = 2.0  # seconds after an epoch boundary: the round that rotates the keys
+TRANSIENT_ERRNOS = frozenset({E.EAGAIN, E.EBUSY, E.ENOBUFS, E.EINTR, E.ETIMEDOUT, E.ENOMEM})
+
+
+class RoundOutcome(enum.StrEnum):
+    """How a round ended; `EXIT_CODES` maps it onto `reconcile --once` (apply's detailed codes)."""
+
+    UNCHANGED = "unchanged"
+    CHANGED = "changed"
+    ROLLED_BACK = "rolled_back"
+    INCOMPLETE = "incomplete"
+    INVALID_CONFIG = "invalid_config"
+    ERROR = "error"
+
+
+EXIT_CODES: dict[RoundOutcome, int] = {
+    RoundOutcome.UNCHANGED: 0, RoundOutcome.CHANGED: 2, RoundOutcome.ROLLED_BACK: 3,
+    RoundOutcome.INCOMPLETE: 4, RoundOutcome.INVALID_CONFIG: 65, RoundOutcome.ERROR: 1,
+}
+_FROM_APPLY = {Outcome.NOTHING: RoundOutcome.UNCHANGED, Outcome.CHANGED: RoundOutcome.CHANGED,
+               Outcome.ROLLED_BACK: RoundOutcome.ROLLED_BACK,
+               Outcome.ROLLBACK_INCOMPLETE: RoundOutcome.INCOMPLETE}
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """One round, as logged (one JSON line) and counted in the metrics.
+
+    `changes`: the round's plan by action (create/update/replace/delete), also when it was rolled
+    back; `enforced`: "config" (the configuration as read), "last-good" (it could not be used, the
+    last good one was applied instead) or "none"; `attempts`: applies tried in this round."""
+
+    ts: datetime
+    node: str | None
+    round: int
+    outcome: RoundOutcome
+    changes: Mapping[str, int]
+    duration_s: float
+    epoch: int | None
+    error: str | None = None
+    diagnostics: tuple[str, ...] = ()
+    attempts: int = 0
+    enforced: str = "none"
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome not in (RoundOutcome.UNCHANGED, RoundOutcome.CHANGED)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.outcome]
+
+    @property
+    def drift(self) -> int:
+        """Objects that differed from the enforced configuration when the round started."""
+        return sum(self.changes.values())
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ts": self.ts.isoformat().replace("+00:00", "Z"), "node": self.node, "round": self.round,
+            "outcome": self.outcome.value, "changes": dict(self.changes),
+            "duration_s": round(self.duration_s, 3), "epoch": self.epoch, "attempts": self.attempts,
+            "enforced": self.enforced,
+        }
+        if self.error is not None:
+            out["error"] = self.error
+        if self.diagnostics:
+            out["diagnostics"] = list(self.diagnostics)
+        return out
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Within one round: up to `attempts` applies, sleeping base·2^k seconds (≤ cap) in between."""
+
+    attempts: int = 4
+    base: float = 1.0
+    cap: float = 30.0
+
+    def delays(self) -> Iterator[float]:
+        for k in range(self.attempts - 1):
+            yield min(self.cap, self.base * 2**k)
+
+
+def is_transient(err: BaseException) -> bool:
+    """Whether retrying the same apply may succeed: a busy lock, a kernel refusal, or a socket
+    error with a transient errno. Invalid input, missing privileges or kernel features are not."""
+    if isinstance(err, LockBusy | KernelError):
+        return True
+    return isinstance(err, OSError) and err.errno in TRANSIENT_ERRNOS
+
+
+def next_epoch_wake(now: float, rotation: int, delay: float = EPOCH_DELAY) -> float:
+    """The next `epoch boundary + delay` strictly after `now` (Unix seconds)."""
+    return (math.floor((now - delay) / rotation) + 1) * rotation + delay
+
+
+def next_wake(now: float, interval: float, *, rotation: int | None, jitter: bool = False,
+              rand: Callable[[], float] = random.random) -> float:
+    """When the next round starts (Unix seconds): now + interval (± JITTER_FRACTION·interval,
+    uniform, with `jitter`), or earlier: right after the next epoch boundary (`rotation` set)."""
+    spread = (2 * rand() - 1) * JITTER_FRACTION * interval if jitter else 0.0
+    wake = now + interval + spread
+    if rotation is not None:
+        wake = min(wake, next_epoch_wake(now, rotation))
+    return wake
+
+
+def rotation_of(config: Config) -> int | None:
+    """The epoch length when keys rotate at all (some network is encrypted), else None."""
+    return config.cluster.encryption.rotation if any(n.is_encrypted for n in config.networks.values()) \
+        else None
+
+
+def diagnostic_line(d: Diagnostic) -> str:
+    """`file:line:col: error[code]: message` (the first line of the text rendering)."""
+    loc = d.location
+    where = f"{loc.file}:{loc.line}:{loc.column}" if loc.line > 0 else loc.file
+    return f"{where}: {d.severity.value}[{d.code}]: {d.message}"
+
+
+class Control:
+    """Stop/reload requests (set from signal handlers) and an interruptible sleep."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self.reload = False
+        self._wake = threading.Event()
+
+    def request_stop(self) -> None:
+        self.stop = True
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        self.reload = True
+        self._wake.set()
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep up to `seconds`; returns early on a stop or reload request."""
+        if not (self.stop or self.reload):
+            self._wake.wait(max(0.0, seconds))
+        self._wake.clear()
+
+
+Prepare = Callable[[datetime], Target]
+ApplyFn = Callable[[Target], Applied]
+Sink = Callable[[RoundReport], None]
+
+
+@dataclass
+class Reconciler:
+    """The loop. `prepare(at)` reads the input into a Target (raises ConfigError when invalid);
+    `apply(target)` applies it; `clock()` is Unix time; `sleep(s)` waits (interruptibly)."""
+
+    prepare: Prepare
+    apply: ApplyFn
+    interval: float
+    control: Control = field(default_factory=Control)
+    clock: Callable[[], float] = field(default=lambda: datetime.now(UTC).timestamp())
+    sleep: Callable[[float], None] | None = None
+    sinks: Sequence[Sink] = ()
+    jitter: bool = False
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    rand: Callable[[], float] = random.random
+    node_hint: str | None = None
+    last_good: Target | None = None
+    rounds: int = 0
+
+    def _sleep(self, seconds: float) -> None:
+        (self.sleep or self.control.sleep)(seconds)
+
+    def run(self, *, once: bool = False) -> RoundReport | None:
+        """Run rounds until a stop request (or one round with `once`); returns the last report."""
+        last: RoundReport | None = None
+        while not self.control.stop:
+            self.control.reload = False
+            last = self.run_round()
+            if once or self.control.stop:
+                break
+            if self.control.reload:
+                continue
+            rotation = rotation_of(self.last_good.config) if self.last_good is not None else None
+            now = self.clock()
+            wake = next_wake(now, self.interval, rotation=rotation, jitter=self.jitter, rand=self.rand)
+            self._sleep(wake - now)
+        return last
+
+    def run_round(self) -> RoundReport:
+        """One round: read the input, apply it (or the last good one), report to every sink."""
+        self.rounds += 1
+        start = self.clock()
+        at = datetime.fromtimestamp(start, UTC)
+        outcome: RoundOutcome | None = None
+        error: str | None = None
+        diags: tuple[str, ...] = ()
+        target: Target | None
+        try:
+            target = self.prepare(at)
+        except ConfigError as err:
+            outcome, error = RoundOutcome.INVALID_CONFIG, f"invalid configuration: {err}"
+            diags = tuple(diagnostic_line(d) for d in err.diagnostics)
+            target = self._last_good_at(at)
+        except (OverlaycError, OSError) as err:
+            outcome, error = RoundOutcome.ERROR, f"cannot use the configuration: {err}"
+            target = self._last_good_at(at)
+        enforced = "none" if target is None else "last-good" if outcome else "config"
+        applied, attempts, apply_error = self._apply_with_retries(target)
+        report = self._report(at, start, target, applied, attempts, enforced,
+                              outcome, _join(error, apply_error), diags)
+        if target is not None and outcome is None and not report.failed:
+            self.last_good = target
+        for sink in self.sinks:
+            sink(report)
+        return report
+
+    def _last_good_at(self, at: datetime) -> Target | None:
+        return None if self.last_good is None else dataclasses.replace(self.last_good, at=at)
+
+    def _apply_with_retries(self, target: Target | None) -> tuple[Applied | None, int, str | None]:
+        """(last Applied or None, attempts made, error text of a raised failure or None)."""
+        if target is None:
+            return None, 0, None
+        delays = self.retry.delays()
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                applied, error = self.apply(target), None
+            except (OverlaycError, OSError) as err:
+                applied, error = None, str(err)
+                if not is_transient(err):
+                    return None, attempts, error
+            if applied is not None and applied.result.outcome in (Outcome.NOTHING, Outcome.CHANGED):
+                return applied, attempts, None
+            delay = next(delays, None)
+            if delay is None or self.control.stop:
+                return applied, attempts, error
+            self._sleep(delay)
+
+    def _report(self, at: datetime, start: float, target: Target | None, applied: Applied | None,
+                attempts: int, enforced: str, outcome: RoundOutcome | None, error: str | None,
+                diags: tuple[str, ...]) -> RoundReport:
+        changes = {a.value: 0 for a in Action}
+        if applied is not None:
+            for change in applied.plan.changes:
+                changes[change.action.value] += 1
+            if applied.result.failures:
+                error = _join(error, "; ".join(applied.result.failures[:3]))
+        if outcome is None:
+            outcome = _FROM_APPLY[applied.result.outcome] if applied is not None else RoundOutcome.ERROR
+        node = target.node if target is not None else self.node_hint
+        rotation = rotation_of(target.config) if target is not None else None
+        epoch = epoch_of(at, rotation) if rotation is not None else None
+        return RoundReport(at, node, self.rounds, outcome, changes, max(0.0, self.clock() - start), epoch,
+                           error, diags, attempts, enforced)
+
+
+def _join(a: str | None, b: str | None) -> str | None:
+    return "; ".join(x for x in (a, b) if x) or None
+
+
+# --- wiring to the real kernel (used by the CLI) --------------------------------------------
+@dataclass(frozen=True)
+class Settings:
+    """What `overlayc reconcile` was started with."""
+
+    files: tuple[Path, ...]
+    node: str | None = None
+    netns: str | None = None
+    key_file: Path | None = None
+    interval: float = 60.0
+    jitter: bool = False
+    lock_timeout: float = 10.0
+    locked: bool = False
+
+
+def parse_interval(text: str) -> float:
+    """`60s` / `5m` / `1h` / `90` → seconds (> 0); ValueError otherwise."""
+    from overlayc.config.model import parse_duration
+
+    value = text.strip()
+    seconds = parse_duration(int(value) if value.isdigit() else value)
+    if seconds <= 0:
+        raise ValueError("the interval must be positive")
+    return float(seconds)
+
+
+def prepare_target(settings: Settings, at: datetime) -> Target:
+    """Read the configuration, lock and key file and find the node: the Target of one round."""
+    from overlayc.compile import assign_with_lock
+    from overlayc.compile.keys import resolve_private_key
+    from overlayc.config.load import load_config
+    from overlayc.observe.addresses import local_addresses, node_by_address
+
+    loaded = load_config(list(settings.files))
+    name = settings.node
+    if name is None:
+        nodes = {n: spec.address for n, spec in loaded.config.nodes.items()}
+        name = node_by_address(nodes, local_addresses(settings.netns), settings.netns)
+    assignment = assign_with_lock(loaded, locked=settings.locked)
+    return Target(loaded.config, assignment, name, settings.netns, at,
+                  resolve_private_key(name, settings.key_file))
+
+
+def kernel_reconciler(settings: Settings, control: Control, sinks: Sequence[Sink]) -> Reconciler:
+    """A Reconciler on the real kernel: `prepare_target` + `apply_target` without a prompt.
+
+    A round that changes nothing still checks the fail-closed sysctls (apply checks them only
+    around changes), so a fail-open node fails every round, naming the sysctl."""
+    from overlayc.apply.session import apply_target, check_fail_closed
+    from overlayc.compile import compile_node
+
+    def apply(target: Target) -> Applied:
+        applied = apply_target(target, confirm=lambda plan: True, lock_timeout=settings.lock_timeout)
+        if applied.result.outcome is Outcome.NOTHING:
+            check_fail_closed(target, compile_node(target.config, target.assignment, target.node,
+                                                   at=target.at, private_key=None))
+        return applied
+
+    return Reconciler(prepare=lambda at: prepare_target(settings, at), apply=apply,
+                      interval=settings.interval, control=control, sinks=sinks, jitter=settings.jitter,
+                      node_hint=settings.node)
+
+
+def _install_signals(control: Control) -> dict[int, Any]:
+    """SIGTERM/SIGINT → stop after the round; SIGHUP → a new round right after this one."""
+    import signal
+
+    previous: dict[int, Any] = {}
+    for sig, handler in ((signal.SIGTERM, control.request_stop), (signal.SIGINT, control.request_stop),
+                         (signal.SIGHUP, control.request_reload)):
+        previous[sig] = signal.signal(sig, _handler(handler))
+    return previous
+
+
+def _handler(action: Callable[[], None]) -> Callable[[int, Any], None]:
+    def handle(_signum: int, _frame: Any) -> None:
+        action()
+
+    return handle
+
+
+def run_agent(settings: Settings, *, once: bool, metrics_port: int | None, metrics_address: str,
+              out: Callable[[str], None], note: Callable[[str], None]) -> int:
+    """Run the agent on the real kernel: one JSON line per round to `out`, notes to `note`.
+
+    Returns the exit code: with `once`, the round's (EXIT_CODES); else 0 after SIGTERM/SIGINT.
+    Raises NeedsPrivileges (77) up front when the process cannot administer the network."""
+    import json
+    import signal
+
+    from overlayc.apply.preflight import check_privileges
+
+    check_privileges("reconcile")
+    control = Control()
+    sinks: list[Sink] = [lambda r: out(json.dumps(r.to_json(), sort_keys=True))]
+    stop_server: Callable[[], None] = lambda: None  # noqa: E731
+    if metrics_port is not None:
+        from overlayc.metrics import round_metrics
+
+        sink, stop_server = round_metrics(settings.netns, metrics_port, metrics_address, note)
+        sinks.append(sink)
+    previous = _install_signals(control)
+    try:
+        last = kernel_reconciler(settings, control, sinks).run(once=once)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        stop_server()
+    if once:
+        return last.exit_code if last is not None else EXIT_CODES[RoundOutcome.ERROR]
+    return 0

@@ -1,0 +1,305 @@
+"""`overlayc status`: one node's health as a model, and its text / JSON rendering (pure).
+
+Built from the desired state at `at`, the live state and one or two counter readings
+(`overlayc.observe.counters.Health`). The node is HEALTHY (exit 0) unless one of these holds,
+each listed in `problems` (exit 1, DEGRADED):
+
+1. drift: the plan from the live kernel to the configuration is not empty (any object missing,
+   different or extra — the first few changes are shown), or no plan can be made because a
+   foreign object holds a name, SPI or selector the node needs ("blocked");
+2. a peer's SA is missing: an inbound SA for e−1, e or e+1, or the outbound SA for e;
+3. fail open: on a node with an encrypted network, a sysctl of `fail_closed_sysctls` is not 0;
+4. errors growing: between the two readings (`status --sample SECONDS`), a counter of
+   /proc/net/xfrm_stat or an SA's drop counter (replay window, replay, integrity) increased.
+   With one reading (`--sample 0`) counters are shown but never judged: a count since boot
+   says nothing about now.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from ipaddress import IPv4Address
+from typing import Any
+
+from overlayc.compile.epoch import epoch_of, epoch_start
+from overlayc.config.model import Config
+from overlayc.diff import Action, Change, PlanError, diff
+from overlayc.kernel.objects import ALIAS_PREFIX, Bridge, Fdb, Neigh, Vxlan, XfrmState
+from overlayc.kernel.state import KernelState, Observed
+from overlayc.observe.counters import Health, SaCounters
+
+FORMAT_VERSION = "1.0"
+DRIFT_SHOWN = 10
+_SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-"}
+
+
+@dataclass(frozen=True)
+class Count:
+    desired: int
+    live: int
+
+
+@dataclass(frozen=True)
+class NetworkStatus:
+    """A network of the configuration on this node: `on_node` when placement puts it here,
+    `present` when its bridge and vxlan exist in the kernel."""
+
+    name: str
+    encrypted: bool
+    on_node: bool
+    present: bool
+    vxlan: str | None = None
+    mtu: Count | None = None
+    fdb: Count = Count(0, 0)
+    neigh: Count = Count(0, 0)
+
+
+@dataclass(frozen=True)
+class SaStatus:
+    direction: str  # "in" | "out"
+    epoch: int
+    spi: int
+    installed: bool
+    counters: SaCounters | None = None
+    errors_growth: int = 0
+
+
+@dataclass(frozen=True)
+class PeerStatus:
+    node: str
+    address: IPv4Address
+    sas: tuple[SaStatus, ...]
+
+
+@dataclass(frozen=True)
+class Status:
+    node: str
+    address: IPv4Address
+    at: datetime
+    epoch: int | None
+    next_rotation: datetime | None
+    networks: tuple[NetworkStatus, ...]
+    peers: tuple[PeerStatus, ...]
+    sysctls: Mapping[str, str | None]
+    xfrm_stat: Mapping[str, int]
+    xfrm_growth: Mapping[str, int]
+    drift: tuple[Change, ...]
+    blocked: tuple[str, ...] = ()
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems
+
+    @property
+    def exit_code(self) -> int:
+        """0 healthy, 1 degraded (see the module docstring)."""
+        return 0 if self.healthy else 1
+
+
+# --- building ---------------------------------------------------------------------------------
+def _network_of(alias: str) -> str | None:
+    parts = alias[len(ALIAS_PREFIX):].split(":") if alias.startswith(ALIAS_PREFIX) else []
+    return parts[1] if len(parts) == 2 else None
+
+
+def _vxlans(state: KernelState) -> dict[str, Vxlan]:
+    """{network: vxlan} from the links' ownership tags."""
+    return {n: o for o in state.of_kind("vxlan") if isinstance(o, Vxlan) and (n := _network_of(o.alias))}
+
+
+def _count(state: KernelState, cls: type[Fdb] | type[Neigh], dev: str | None) -> int:
+    return sum(1 for o in state if isinstance(o, cls) and o.dev == dev)
+
+
+def network_statuses(config: Config, desired: KernelState, live: KernelState) -> list[NetworkStatus]:
+    """One NetworkStatus per network of the configuration, in name order."""
+    want, have = _vxlans(desired), _vxlans(live)
+    bridges = {o.name for o in live.of_kind("bridge") if isinstance(o, Bridge)}
+    out = []
+    for name, spec in sorted(config.networks.items()):
+        d, v = want.get(name), have.get(name)
+        present = v is not None and v.master in bridges
+        dev = d.name if d is not None else v.name if v is not None else None
+        mtu = Count(d.mtu if d else 0, v.mtu if v else 0) if d or v else None
+        out.append(NetworkStatus(
+            name, spec.is_encrypted, d is not None, present, dev, mtu,
+            Count(_count(desired, Fdb, dev), _count(live, Fdb, dev)),
+            Count(_count(desired, Neigh, dev), _count(live, Neigh, dev)),
+        ))
+    return out
+
+
+def _sa_status(sa: XfrmState, direction: str, live: KernelState, first: Health,
+               second: Health | None) -> SaStatus:
+    before = first.sa_counters.get(sa.key)
+    after = second.sa_counters.get(sa.key) if second is not None else None
+    growth = after.errors - before.errors if before is not None and after is not None else 0
+    return SaStatus(direction, sa.epoch if sa.epoch is not None else -1, sa.spi, sa.key in live,
+                    after or before, max(0, growth))
+
+
+def peer_statuses(config: Config, node: str, desired: KernelState, live: KernelState, first: Health,
+                  second: Health | None) -> list[PeerStatus]:
+    """Per peer (desired SAs grouped by the remote address): inbound SAs by epoch, then outbound."""
+    local = config.nodes[node].address
+    names = {spec.address: name for name, spec in config.nodes.items()}
+    by_peer: dict[IPv4Address, list[SaStatus]] = {}
+    for sa in desired.of_kind("xfrm-state"):
+        if not isinstance(sa, XfrmState):
+            continue
+        inbound = sa.dst == local
+        peer = sa.src if inbound else sa.dst
+        by_peer.setdefault(peer, []).append(_sa_status(sa, "in" if inbound else "out", live, first, second))
+    return [PeerStatus(names.get(a, str(a)), a, tuple(sorted(s, key=lambda x: (x.direction, x.epoch))))
+            for a, s in sorted(by_peer.items())]
+
+
+def growth(first: Mapping[str, int], second: Mapping[str, int] | None) -> dict[str, int]:
+    """Counters that increased between two readings, by how much."""
+    if second is None:
+        return {}
+    return {k: v - first.get(k, 0) for k, v in sorted(second.items()) if v > first.get(k, 0)}
+
+
+def problems_of(status: Status) -> list[str]:
+    """What makes `status` degraded (empty: healthy); see the module docstring."""
+    out = [f"blocked: {what}" for what in status.blocked]
+    if status.drift:
+        out.append(f"drift: {len(status.drift)} change(s) needed to match the configuration")
+    for peer in status.peers:
+        for sa in peer.sas:
+            if not sa.installed:
+                out.append(f"peer {peer.node}: {sa.direction}bound SA of epoch {sa.epoch} "
+                           f"(spi {sa.spi:#010x}) is not installed")
+            if sa.errors_growth:
+                out.append(f"peer {peer.node}: SA spi {sa.spi:#010x} dropped {sa.errors_growth} "
+                           "more packet(s) (replay/integrity)")
+    out += [f"fail open: {name} = {value} (must be 0)" for name, value in sorted(status.sysctls.items())
+            if value not in (None, "0")]
+    out += [f"errors growing: {name} +{delta}" for name, delta in status.xfrm_growth.items()]
+    return out
+
+
+def build_status(config: Config, node: str, at: datetime, desired: KernelState, live: Observed,
+                 first: Health, second: Health | None = None) -> Status:
+    """The Status of `node` at `at` (pure). `second`: a later counter reading, or None."""
+    encrypted = bool(desired.of_kind("xfrm-state") or desired.of_kind("xfrm-policy"))
+    rotation = config.cluster.encryption.rotation
+    epoch = epoch_of(at, rotation) if encrypted else None
+    latest = second or first
+    blocked: tuple[str, ...] = ()
+    try:
+        drift = tuple(diff(desired, live))
+    except PlanError as err:  # foreign objects hold what the node needs: no plan can be made
+        drift, blocked = (), tuple(f"{' '.join(key)}: {what}" for key, what in err.collisions)
+    status = Status(
+        node=node, address=config.nodes[node].address, at=at, epoch=epoch,
+        next_rotation=epoch_start(epoch + 1, rotation) if epoch is not None else None,
+        networks=tuple(network_statuses(config, desired, live.owned)),
+        peers=tuple(peer_statuses(config, node, desired, live.owned, first, second)),
+        sysctls=dict(latest.sysctls), xfrm_stat=dict(latest.xfrm_stat),
+        xfrm_growth=growth(first.xfrm_stat, second.xfrm_stat if second else None),
+        drift=drift, blocked=blocked,
+    )
+    return Status(**{**status.__dict__, "problems": tuple(problems_of(status))})
+
+
+# --- rendering --------------------------------------------------------------------------------
+def describe_change(change: Change) -> str:
+    """`~ vxlan ovx5102 (mtu)` — one line per change, as in the plan's summary."""
+    fields = f" ({', '.join(change.fields)})" if change.fields else ""
+    return f"{_SYMBOLS[change.action]} {' '.join(change.key)}{fields}"
+
+
+def _time(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat().replace("+00:00", "Z")
+
+
+def _sa_json(sa: SaStatus) -> dict[str, Any]:
+    c = sa.counters
+    counters = None if c is None else {
+        "packets": c.packets, "bytes": c.bytes, "errors": c.errors, "replay_window_drops":
+        c.replay_window_drops, "replay_drops": c.replay_drops, "integrity_failures": c.integrity_failures,
+        "oseq": c.oseq, "seq": c.seq, "esn": c.esn, "last_used": c.last_used,
+    }
+    out: dict[str, Any] = {"direction": sa.direction, "epoch": sa.epoch, "spi": f"{sa.spi:#010x}",
+                           "installed": sa.installed, "counters": counters, "errors_growth": sa.errors_growth}
+    if sa.direction == "out" and c is not None:
+        out["seq_headroom"] = c.headroom
+    return out
+
+
+def _count_json(c: Count | None) -> dict[str, int] | None:
+    return None if c is None else {"desired": c.desired, "live": c.live}
+
+
+def status_to_json(status: Status) -> dict[str, Any]:
+    """The versioned status document (`status --json`); never key material."""
+    return {
+        "format_version": FORMAT_VERSION, "node": status.node, "address": str(status.address),
+        "at": _time(status.at), "healthy": status.healthy, "problems": list(status.problems),
+        "epoch": status.epoch, "next_rotation": _time(status.next_rotation),
+        "networks": [{"name": n.name, "encrypted": n.encrypted, "on_node": n.on_node,
+                      "present": n.present, "vxlan": n.vxlan, "mtu": _count_json(n.mtu),
+                      "fdb": _count_json(n.fdb), "neigh": _count_json(n.neigh)} for n in status.networks],
+        "peers": [{"node": p.node, "address": str(p.address), "sas": [_sa_json(s) for s in p.sas]}
+                  for p in status.peers],
+        "sysctls": dict(status.sysctls), "xfrm_stat": dict(status.xfrm_stat),
+        "xfrm_stat_growth": dict(status.xfrm_growth), "blocked": list(status.blocked),
+        "drift": {"count": len(status.drift),
+                  "changes": [describe_change(c) for c in status.drift[:DRIFT_SHOWN]]},
+    }
+
+
+def render_json(status: Status) -> str:
+    return json.dumps(status_to_json(status), indent=2, sort_keys=True) + "\n"
+
+
+def _network_line(n: NetworkStatus) -> str:
+    if not n.on_node and not n.present:
+        return f"  {n.name:<16} not on this node"
+    state = "present" if n.present else "MISSING"
+    mtu = f"mtu {n.mtu.desired}/{n.mtu.live}" if n.mtu else "mtu -"
+    enc = "  encrypted" if n.encrypted else ""
+    return (f"  {n.name:<16} {state:<8} {n.vxlan or '-':<12} {mtu:<14} fdb {n.fdb.desired}/{n.fdb.live}"
+            f"  neigh {n.neigh.desired}/{n.neigh.live}{enc}")
+
+
+def _sa_line(sa: SaStatus) -> str:
+    head = f"    {sa.direction:<3} e{sa.epoch:<10} spi {sa.spi:#010x}  "
+    if not sa.installed:
+        return head + "NOT INSTALLED"
+    c = sa.counters
+    if c is None:
+        return head + "installed"
+    text = head + f"installed  {c.packets} pkts {c.bytes} B  errors {c.errors}"
+    if sa.direction == "out":
+        text += f"  seq headroom {'2^64' if c.esn else '2^32'}-{c.oseq}"
+    return text
+
+
+def render_text(status: Status) -> str:
+    """The human view: verdict, networks (desired/live), peers and SAs, sysctls, counters, drift."""
+    verdict = "HEALTHY" if status.healthy else "DEGRADED"
+    lines = [f"node {status.node} ({status.address}) at {_time(status.at)}: {verdict}",
+             "networks (desired/live):"]
+    lines += [_network_line(n) for n in status.networks]
+    if status.epoch is not None:
+        lines.append(f"keys: epoch {status.epoch}, next rotation {_time(status.next_rotation)}")
+    for peer in status.peers:
+        lines.append(f"  peer {peer.node} ({peer.address})")
+        lines += [_sa_line(sa) for sa in peer.sas]
+    if status.sysctls:
+        lines.append("sysctls: " + ", ".join(f"{k}={v}" for k, v in sorted(status.sysctls.items())))
+    nonzero = {k: v for k, v in status.xfrm_stat.items() if v}
+    lines.append("xfrm_stat: " + (", ".join(f"{k}={v}" for k, v in sorted(nonzero.items())) or "all zero"))
+    lines.append(f"drift: {len(status.drift)} change(s)")
+    lines += [f"  {describe_change(c)}" for c in status.drift[:DRIFT_SHOWN]]
+    if len(status.drift) > DRIFT_SHOWN:
+        lines.append(f"  ... and {len(status.drift) - DRIFT_SHOWN} more (overlayc plan shows all)")
+    lines += [f"problem: {p}" for p in status.problems]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,129 @@
+"""Keys rotate on time with nobody running anything: two `overlayc reconcile` agents (interval 5 s)
+on two nodes joined by a veth underlay, an encrypted network with rotation 20 s. Across three
+epochs each node's inbound SAs are exactly those of e−1, e, e+1 (the set shifts by one epoch at
+every boundary) and the endpoints keep reaching each other over ESP. Runs in the ESP lab."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.topology import _PING_PY
+from overlayc.compile import Lock, compile_node, resolve
+from overlayc.compile.epoch import epoch_of
+from overlayc.config.load import load_config
+from overlayc.kernel.objects import XfrmState
+from overlayc.observe.counters import read_health
+from overlayc.observe.kernel import observe
+from overlayc.status import build_status
+from tests.conftest import EXAMPLES
+
+pytestmark = [pytest.mark.esp, pytest.mark.kernel, pytest.mark.slow]
+
+ROTATION = 20
+NODES = ("node1", "node2")
+ADDRESS = {"node1": "10.77.0.11", "node2": "10.77.0.12"}
+KEYS = {"node1": "QWfOvszOZ62logBnaao7jh0X6y/XVbZjTwQaNfEtah0=",  # examples/seed (EXAMPLE KEYS)
+        "node2": "4ddMdhAY7GOroEOfyAUqle2h1wW5qPkoj4KiUzmp4V4="}
+
+
+def config_text(lab: Any) -> str:
+    nodes = "".join(f"  {n}: {{address: {lab.address(n)}, public_key: {KEYS[n]}}}\n" for n in NODES)
+    endpoints = "".join(f"  p{n[-1]}: {{node: {n}, networks: {{secure: {{ipv4_address: {ADDRESS[n]}}}}}}}\n"
+                        for n in NODES)
+    return (f"version: 1\ncluster: {{name: {lab.tag}, id: rotation-test-{lab.tag}, "
+            f"encryption: {{rotation: {ROTATION}s}}}}\nnodes:\n{nodes}"
+            "networks:\n  secure: {subnet: 10.77.0.0/24, encrypted: true, attachable: true}\n"
+            f"endpoints:\n{endpoints}")
+
+
+def inbound_spis(states: Any, local: str) -> set[int]:
+    return {s.spi for s in states if isinstance(s, XfrmState) and str(s.dst) == local}
+
+
+def ping(netns: str, dst: str) -> bool:
+    """At least one of two echo requests from `netns` to `dst` is answered."""
+    return any(subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", _PING_PY, dst, "1", "3"],
+                              capture_output=True, check=False).returncode == 0 for _ in range(2))
+
+
+def check_status(lab: Any, config: Any, assignment: Any) -> None:
+    """`status` of node1 from real SAs, away from a boundary (the agents rotate within seconds
+    after one): healthy, every SA of the peer installed, the outbound one counting packets."""
+    while not 6 <= time.time() % ROTATION <= ROTATION - 4:
+        time.sleep(0.5)
+    assert ping(f"{lab.tag}-p2", ADDRESS["node1"])
+    now, ns = datetime.now(UTC), lab.netns("node1")
+    desired = compile_node(config, assignment, "node1", at=now, private_key=None)
+    status = build_status(config, "node1", now, desired, observe(ns),
+                          read_health(ns, lab.address("node1"), sysctls=True))
+    assert status.healthy, status.problems
+    (peer,) = status.peers
+    assert peer.node == "node2" and [sa.direction for sa in peer.sas] == ["in", "in", "in", "out"]
+    out = peer.sas[-1].counters
+    assert out is not None and out.esn and out.packets > 0 and out.headroom == 2**64 - out.oseq
+
+
+def stop(proc: subprocess.Popen[str]) -> int | None:
+    """The agent's exit code after SIGTERM, or None when it did not end (then it is killed)."""
+    try:
+        return proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+
+
+def test_reconcile_rotates_the_keys_across_epoch_boundaries(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory(list(NODES))
+    agents: dict[str, subprocess.Popen[str]] = {}
+    configs: dict[str, Path] = {}
+    for node in NODES:
+        home = tmp_path / node
+        home.mkdir()
+        configs[node] = home / "overlay.yaml"
+        configs[node].write_text(config_text(lab))
+        key = home / f"{node}.key"
+        shutil.copy(EXAMPLES / "seed" / "keys" / f"{node}.key", key)
+        key.chmod(0o600)
+        agents[node] = subprocess.Popen(
+            [sys.executable, "-m", "overlayc", "reconcile", "-f", str(configs[node]), "--node", node,
+             "--netns", lab.netns(node), "--key-file", str(key), "--interval", "5s", "--lock-timeout", "30"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "OVERLAYC_LOCK_DIR": str(home / "locks")})
+    config = load_config([configs["node1"]]).config
+    assignment, _, _ = resolve(config, Lock())
+    local = str(lab.address("node1"))
+    verified: dict[int, set[int]] = {}
+    deadline = time.monotonic() + 150
+    try:
+        while len(verified) < 3 and time.monotonic() < deadline:
+            now = datetime.now(UTC)
+            epoch = epoch_of(now, ROTATION)
+            desired = compile_node(config, assignment, "node1", at=now, private_key=None)
+            live = inbound_spis(observe(lab.netns("node1")).owned, local)
+            if epoch not in verified and live == inbound_spis(desired, local) and len(live) == 3:
+                assert ping(f"{lab.tag}-p1", ADDRESS["node2"]), f"overlay ping failed in epoch {epoch}"
+                verified[epoch] = live
+            time.sleep(1)
+        assert len(verified) == 3, f"saw the right inbound SAs only in epochs {sorted(verified)}"
+        first, second, third = (verified[e] for e in sorted(verified))
+        assert sorted(verified) == list(range(min(verified), min(verified) + 3))
+        # the set shifts by one epoch at each boundary: e−1,e,e+1 → e,e+1,e+2 → e+1,e+2,e+3
+        assert len(first & second) == 2 and len(second & third) == 2 and len(first & third) == 1
+        check_status(lab, config, assignment)
+    finally:
+        for proc in agents.values():
+            proc.send_signal(signal.SIGTERM)
+        codes = {node: stop(proc) for node, proc in agents.items()}
+    errors = {n: p.stderr.read() if p.stderr else "" for n, p in agents.items()}
+    assert codes == {"node1": 0, "node2": 0}, errors
