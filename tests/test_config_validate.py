@@ -69,6 +69,8 @@ CASES = [
     ("key-needed-where-eligible", "    public_key: " + KEY1 + "\nnetworks:\n"
      "  sec: {subnet: 10.0.1.0/24, encrypted: true}\nservices:\n"
      "  s: {networks: [sec], constraints: ['node.hostname == node1']}\n", ["missing-public-key"]),
+    ("duplicate-public-key", "    public_key: " + KEY1 + "\n  node3: {address: 192.0.2.3, public_key: " + KEY1
+     + "}\n", ["duplicate-public-key"]),
     ("missing-key-all-nodes", "    public_key: " + KEY1 + "\nnetworks:\n"
      "  sec: {subnet: 10.0.1.0/24, encrypted: true, all_nodes: true}\n", ["missing-public-key"]),
     ("mtu-too-large", "networks:\n  a: {subnet: 10.0.0.0/24, mtu: 1451}\n", ["mtu-too-large"]),

@@ -46,7 +46,7 @@ def eligible_nodes(
             parsed.append(parse_constraint(text))
         except ConstraintSyntaxError as err:
             loc = locate(("services", service, "constraints", i))
-            diags.append(Diagnostic(Severity.ERROR, "constraint-syntax", str(err), loc, hint=err.hint))
+            diags.append(Diagnostic(Severity.ERROR, "bad-constraint", str(err), loc, hint=err.hint))
     if diags:
         return [], diags
     nodes = sorted(n for n, node in config.nodes.items() if all(c.matches(n, node) for c in parsed))
@@ -114,7 +114,7 @@ def _spread(
         if not heap:
             loc = locate(("services", name, "constraints"))
             diags.append(Diagnostic(
-                Severity.ERROR, "unplaceable", f"no node satisfies the constraints of service {name!r}", loc
+                Severity.ERROR, "unsatisfiable", f"no node satisfies the constraints of service {name!r}", loc
             ))
             return out
         own, overall, node = heapq.heappop(heap)

@@ -97,6 +97,25 @@ def check_public_keys(config: Config, smap: SourceMap) -> list[Diagnostic]:
     return out
 
 
+def check_public_keys_unique(config: Config, smap: SourceMap) -> list[Diagnostic]:
+    """No two nodes share a public key: their pair keys and SPIs with every peer would coincide."""
+    seen: dict[str, str] = {}
+    out = []
+    for name, node in config.nodes.items():
+        if node.public_key is None:
+            continue
+        if node.public_key in seen:
+            first = seen[node.public_key]
+            out.append(error("duplicate-public-key",
+                             f"node '{name}' has the same public_key as node '{first}'",
+                             smap.locate(("nodes", name, "public_key")),
+                             "every node needs its own key pair: run `overlayc keys gen` on the node",
+                             related=(("the other node", smap.locate(("nodes", first, "public_key"))),)))
+        else:
+            seen[node.public_key] = name
+    return out
+
+
 PLACEMENT_CHECKS: list[Callable[[Config, SourceMap], list[Diagnostic]]] = [
-    check_constraint_syntax, check_satisfiable, check_public_keys,
+    check_constraint_syntax, check_satisfiable, check_public_keys, check_public_keys_unique,
 ]
