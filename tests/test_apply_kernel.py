@@ -311,3 +311,32 @@ def test_destroy_removes_what_overlayc_owns_and_nothing_else(node: Node) -> None
     assert "Destroy complete" in gone.stdout
     assert dump(node.ns, node.cluster) == foreign_before
     assert not [n for n in _netns_list() if n.startswith(f"{node.cluster}-")]
+
+
+EXAMPLE_PUBLIC_KEY = "QWfOvszOZ62logBnaao7jh0X6y/XVbZjTwQaNfEtah0="  # examples/seed/keys/node1.key (EXAMPLE)
+ENCRYPTED_ALONE = """\
+networks:
+  vault: {subnet: 10.33.0.0/24, vni: 5103, encrypted: true}
+services:
+  safe: {replicas: 1, networks: [vault], constraints: ["node.hostname == a"]}
+"""
+
+
+def test_a_removed_policy_is_shown_and_repaired(node: Node) -> None:
+    """An encrypted network present on one node only: no peer, so no SAs, but its fail-closed
+    block policies (which this kernel can hold without ESP)."""
+    cfg = node.config(ENCRYPTED_ALONE)
+    cfg.write_text(cfg.read_text().replace(
+        "a: {address: 192.0.2.1}", f"a: {{address: 192.0.2.1, public_key: {EXAMPLE_PUBLIC_KEY}}}"))
+    applied = node.overlayc("apply", "-f", str(cfg), "--node", "a", "--netns", node.ns, "--yes")
+    assert applied.returncode == 0, applied.stderr
+    shown = run_in(node.ns, "ip", "xfrm", "policy", "show").stdout
+    assert shown.count("action block") == 2 and "dport 4800" in shown, shown
+    run_in(node.ns, "ip", "xfrm", "policy", "delete", "src", "0.0.0.0/0", "dst", "0.0.0.0/0",
+           "proto", "udp", "dport", "4800", "dir", "in")
+    plan = node.overlayc("plan", "-f", str(cfg), "--node", "a", "--netns", node.ns, "--detailed-exitcode")
+    assert plan.returncode == 2, plan.stderr
+    assert "+ xfrm-policy in 0.0.0.0/0 0.0.0.0/0 17 4800" in plan.stdout
+    assert "1 to add, 0 to change, 0 to replace, 0 to destroy" in plan.stdout
+    assert node.overlayc("apply", "-f", str(cfg), "--node", "a", "--netns", node.ns, "--yes").returncode == 0
+    assert run_in(node.ns, "ip", "xfrm", "policy", "show").stdout.count("action block") == 2
