@@ -56,11 +56,13 @@ def count_entries(ns: str) -> tuple[int, int]:
 
 
 def pipeline(ns: str, fx: Endpoints) -> None:
-    """What `overlayc apply` does for this node, minus preflight and lock files."""
+    """What `overlayc apply` does for this node, minus preflight and lock files (as there, the
+    state planned from is the prior state of a rollback: two observes, not three)."""
     desired = fx.desired()
     with KernelHandle(ns, CLUSTER) as h:
-        changes = order(diff(desired, h.observe()), fx.local)
-        result = apply_changes(h, desired, changes)
+        live = h.observe()
+        changes = order(diff(desired, live), fx.local)
+        result = apply_changes(h, desired, changes, prior=live.owned)
     if result.outcome is not Outcome.CHANGED:
         raise RuntimeError(f"pipeline apply failed: {result.failures[:3]}")
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 
 from overlayc.errors import OverlaycError
+from overlayc.gcpause import paused_gc
 from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Key, Neigh, Vxlan, XfrmState
-from overlayc.kernel.state import KernelState, Observed
+from overlayc.kernel.state import KernelState, Observed, sort_key
 
 
 class Action(enum.StrEnum):
@@ -98,13 +99,14 @@ def _link_name(obj: KernelObject) -> str | None:
 def collisions(desired: KernelState, live: Observed) -> list[tuple[Key, str]]:
     """Every desired object that a foreign live object blocks, with the foreign object's description."""
     found: list[tuple[Key, str]] = []
-    for obj in desired:
+    links, foreign = live.foreign_links, live.foreign
+    for key, obj in desired.items():
         name = _link_name(obj)
-        if name is not None and name in live.foreign_links:
-            found.append((obj.key, f"link {name} exists: {live.foreign_links[name]}"))
-        elif obj.key in live.foreign:
-            found.append((obj.key, live.foreign[obj.key]))
-    return found
+        if name is not None and name in links:
+            found.append((key, f"link {name} exists: {links[name]}"))
+        elif key in foreign:
+            found.append((key, foreign[key]))
+    return sorted(found, key=lambda kv: sort_key(kv[0]))
 
 
 def differing_fields(before: KernelObject, after: KernelObject) -> tuple[str, ...]:
@@ -156,6 +158,7 @@ def _recreate_dependents(changes: list[Change], desired: KernelState, live: Kern
     return out
 
 
+@paused_gc()
 def diff(desired: KernelState, live: Observed) -> list[Change]:
     """Unordered changes that turn the owned live state into `desired` (pure; see `plan.order`).
 
@@ -169,15 +172,20 @@ def diff(desired: KernelState, live: Observed) -> list[Change]:
         raise PlanError(clashes)
     owned = live.owned
     changes: list[Change] = []
-    for want in desired:
-        have = owned.get(want.key)
+    for key, want in desired.items():  # unsorted walks; only the (few) changes are sorted
+        have = owned.get(key)
         if have is None:
-            changes.append(Change(Action.CREATE, want.key, None, want, Reason.NOT_IN_KERNEL))
-        else:
+            changes.append(Change(Action.CREATE, key, None, want, Reason.NOT_IN_KERNEL))
+        elif have != want:  # equal objects have no differing field: skip the field walk
             change = _compare(have, want)
             if change is not None:
                 changes.append(change)
-    for have in owned:
-        if have.key not in desired:
-            changes.append(Change(Action.DELETE, have.key, have, None, Reason.NOT_IN_CONFIG))
-    return _recreate_dependents(changes, desired, owned)
+    deletes = [Change(Action.DELETE, key, have, None, Reason.NOT_IN_CONFIG)
+               for key, have in owned.items() if key not in desired]
+    changes.sort(key=_change_order)
+    deletes.sort(key=_change_order)
+    return _recreate_dependents(changes + deletes, desired, owned)
+
+
+def _change_order(change: Change) -> tuple[int, Key]:
+    return sort_key(change.key)

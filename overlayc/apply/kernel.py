@@ -15,7 +15,7 @@ from types import TracebackType
 
 from overlayc.apply.links import LinkOps, StepFailed
 from overlayc.apply.messages import describe, explain
-from overlayc.apply.requests import ROUTE_KINDS, XFRM_KINDS, MissingDevice, requests_for
+from overlayc.apply.requests import ROUTE_KINDS, XFRM_KINDS, MissingDevice, entry_messages, requests_for
 from overlayc.diff import Change
 from overlayc.errors import NeedsPrivileges, OverlaycError
 from overlayc.kernel.objects import LINK_GROUP, KernelObject
@@ -64,6 +64,14 @@ def _obj(change: Change) -> KernelObject:
     if obj is None:
         raise ValueError(f"change {change.key} has neither before nor after")
     return obj
+
+
+def _refused(
+    changes: Sequence[Change], owner: Sequence[int], results: Sequence[tuple[int, str]]
+) -> list[tuple[int, str]]:
+    """(change index, message) per request the kernel refused; request n performs change owner[n]."""
+    return [(owner[n], explain(_obj(changes[owner[n]]), str(changes[owner[n]].action), err, text))
+            for n, (err, text) in enumerate(results) if err]
 
 
 class KernelHandle:
@@ -123,6 +131,11 @@ class KernelHandle:
     ) -> list[tuple[int, str]]:
         """One batch; failures (index, message), the first per change only."""
         ifindex = {name: info.index for name, info in self.links.links.items()}
+        if sock is self.rt:
+            base = sock.reserve(len(idx))
+            messages = entry_messages([changes[i] for i in idx], ifindex, base)
+            if messages is not None:  # the bulk case: one request per change, packed in one go
+                return _refused(changes, idx, sock.send_acked(base, messages))
         failures: list[tuple[int, str]] = []
         requests: list[Request] = []
         owner: list[int] = []
@@ -137,10 +150,7 @@ class KernelHandle:
                 continue
             requests.extend(reqs)
             owner.extend([i] * len(reqs))
-        for n, (err, text) in enumerate(sock.transact(requests)):
-            if err:
-                ch = changes[owner[n]]
-                failures.append((owner[n], explain(_obj(ch), str(ch.action), err, text)))
+        failures += _refused(changes, owner, sock.transact(requests))
         first: dict[int, str] = {}
         for i, msg in failures:
             first.setdefault(i, msg)

@@ -65,16 +65,20 @@ def apply_changes(
     *,
     progress: Progress | None = None,
     after_execute: Callable[[], None] | None = None,
+    prior: KernelState | None = None,
 ) -> ApplyResult:
     """Execute `changes` (already ordered), then verify that the kernel holds `desired`.
 
     On an execution error, a failed `after_execute` check, or a non-empty verification diff,
     every applied change is undone in reverse and the kernel is checked to be back in its prior
-    state. Never raises for kernel failures: the outcome says what happened.
+    state. `prior` is that state when the caller has just observed it (the owned state it
+    planned from, under the apply lock); None: observe it here. Never raises for kernel
+    failures: the outcome says what happened.
     """
     if not changes:
         return ApplyResult(Outcome.NOTHING)
-    prior = kernel.observe().owned
+    if prior is None:
+        prior = kernel.observe().owned
     applied: tuple[int, ...] = tuple(range(len(changes)))
     failures: list[str] = []
     try:

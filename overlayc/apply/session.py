@@ -130,7 +130,8 @@ def apply_target(
         if not confirm(plan):
             return Applied(plan, ApplyResult(Outcome.NOTHING))
         result = apply_changes(kernel, desired, changes, progress=progress(len(changes)),
-                               after_execute=lambda: check_fail_closed(target, desired))
+                               after_execute=lambda: check_fail_closed(target, desired),
+                               prior=live.owned)
     return Applied(plan, result)
 
 

@@ -9,9 +9,11 @@ from overlayc.compile.ipsec import compile_ipsec
 from overlayc.compile.networks import compile_devices, compile_endpoints, compile_remote
 from overlayc.config.model import Config
 from overlayc.errors import InputError
+from overlayc.gcpause import paused_gc
 from overlayc.kernel.state import KernelState
 
 
+@paused_gc()
 def compile_node(
     config: Config, assignment: Assignment, node: str, *, at: datetime, private_key: bytes | None
 ) -> KernelState:

@@ -87,12 +87,53 @@ def place(config: Config, locked: Mapping[str, str], locate: Locate = _no_locati
                 kept[task] = node
                 total[node] += 1
     placed: dict[str, str] = {}
+    pools: dict[tuple[str, ...], list[tuple[int, str]]] = {}  # constraints -> heap (total, node)
     for name, (tasks, eligible) in wanted.items():
         if config.services[name].mode == "global":
             placed.update({t: t[len(name) + 1:] for t in tasks})
             continue
-        placed.update(_spread(name, tasks, eligible, kept, total, diags, locate))
+        key = tuple(config.services[name].constraints)
+        if key not in pools:
+            pools[key] = [(total[n], n) for n in eligible]
+            heapq.heapify(pools[key])
+        fast = _spread_fresh(tasks, len(eligible), kept, total, pools[key])
+        if fast is None:
+            fast = _spread(name, tasks, eligible, kept, total, diags, locate)
+        placed.update(fast)
     return Placement(placed, tuple(diags))
+
+
+def _spread_fresh(
+    tasks: list[str], eligible: int, kept: Mapping[str, str], total: dict[str, int],
+    pool: list[tuple[int, str]],
+) -> dict[str, str] | None:
+    """`_spread` for the common case, without a scan of every eligible node: the new tasks are
+    no more than the eligible nodes holding no task of the service. `_spread` then gives them,
+    in task order, those nodes by (tasks overall, name) — the smallest entries of `pool`, a heap
+    of (total, node) over the eligible nodes kept across services. Its entries may be stale
+    (totals only grow, so a stale entry is too small): a popped stale entry is pushed again with
+    the current total. None when the case does not apply (the caller runs `_spread`)."""
+    new = [t for t in tasks if t not in kept]
+    busy = {kept[t] for t in tasks if t in kept}
+    if len(new) > eligible - len(busy):
+        return None
+    chosen: list[str] = []
+    aside: list[tuple[int, str]] = []
+    while len(chosen) < len(new):
+        load, node = heapq.heappop(pool)
+        if load != total[node]:
+            heapq.heappush(pool, (total[node], node))
+        elif node in busy:
+            aside.append((load, node))
+        else:
+            chosen.append(node)
+    for node in chosen:
+        total[node] += 1
+        heapq.heappush(pool, (total[node], node))
+    for entry in aside:
+        heapq.heappush(pool, entry)
+    picks = iter(chosen)
+    return {task: kept[task] if task in kept else next(picks) for task in tasks}
 
 
 def _spread(

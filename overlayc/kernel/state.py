@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,31 +13,38 @@ from overlayc.kernel.objects import KIND_ORDER, KernelObject, Key, from_json, to
 STATE_FORMAT = 1
 
 
-def _sort_key(key: Key) -> tuple[int, Key]:
-    kind = key[0]
-    return (KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER), key)
+_KIND_RANK = {kind: rank for rank, kind in enumerate(KIND_ORDER)}
+
+
+def sort_key(key: Key) -> tuple[int, Key]:
+    """The order of keys in a KernelState: by kind in dependency order, then by key."""
+    return (_KIND_RANK.get(key[0], len(KIND_ORDER)), key)
 
 
 class KernelState:
     """Objects by key. Adding a second object with the same key is a bug (ValueError).
 
-    Iteration is deterministic: by kind in dependency order, then by key.
+    Iteration is deterministic: by kind in dependency order, then by key. The sorted order is
+    computed once and kept until the next `add`; `items()` walks without sorting.
     """
 
-    __slots__ = ("_objects",)
+    __slots__ = ("_objects", "_order")
 
     def __init__(self, objects: Iterable[KernelObject] = ()) -> None:
         self._objects: dict[Key, KernelObject] = {}
+        self._order: list[Key] | None = None
         for obj in objects:
             self.add(obj)
 
     def add(self, obj: KernelObject) -> None:
         key = obj.key
-        if key in self._objects:
-            if self._objects[key] == obj:
+        have = self._objects.get(key)
+        if have is not None:
+            if have == obj:
                 return
-            raise ValueError(f"two different objects with key {key}: {self._objects[key]!r} and {obj!r}")
+            raise ValueError(f"two different objects with key {key}: {have!r} and {obj!r}")
         self._objects[key] = obj
+        self._order = None
 
     def get(self, key: Key) -> KernelObject | None:
         return self._objects.get(key)
@@ -49,11 +56,21 @@ class KernelState:
         return len(self._objects)
 
     def __iter__(self) -> Iterator[KernelObject]:
-        for key in sorted(self._objects, key=_sort_key):
-            yield self._objects[key]
+        objects = self._objects
+        return (objects[key] for key in self._sorted())
+
+    def _sorted(self) -> list[Key]:
+        if self._order is None:
+            self._order = sorted(self._objects, key=sort_key)
+        return self._order
 
     def keys(self) -> list[Key]:
-        return sorted(self._objects, key=_sort_key)
+        return list(self._sorted())
+
+    def items(self) -> ItemsView[Key, KernelObject]:
+        """(key, object) pairs in no particular order: for whole-state walks whose result does
+        not depend on the order (diff), which then need not sort."""
+        return self._objects.items()
 
     def of_kind(self, kind: str) -> list[KernelObject]:
         return [o for o in self if o.kind == kind]

@@ -29,6 +29,9 @@ NDMSG = struct.Struct("=B3xiHBB")  # family, ifindex, state, flags, type
 FDB_BODY = struct.Struct("=B3xiHBBHH6s2xHH4s")
 NEIGH_BODY = struct.Struct("=B3xiHBBHH4sHH6s2x")
 NEIGH_DEL_BODY = struct.Struct("=B3xiHBBHH4s")
+# The same bodies behind their nlmsghdr (len, type, flags, seq, pid): a whole request in one pack.
+FDB_MSG = struct.Struct("=IHHII" + FDB_BODY.format[1:])
+NEIGH_MSG = struct.Struct("=IHHII" + NEIGH_BODY.format[1:])
 
 
 def _mac(lladdr: str) -> bytes:

@@ -118,44 +118,57 @@ class NetlinkSocket:
 
     def _recv(self) -> bytes:
         """One datagram (a copy of the bytes, out of a reused buffer: no 1 MiB allocation per call)."""
+        return bytes(self._view[:self._recv_into()])
+
+    def _recv_into(self) -> int:
+        """One datagram into `self._buf`; its length."""
         try:
-            n = self.sock.recv_into(self._buf)
+            return self.sock.recv_into(self._buf)
         except OSError as exc:
             if exc.errno == errno_mod.ENOBUFS:
                 raise EnvironmentProblem("netlink receive buffer overflowed: ACKs were lost") from None
             raise
-        return bytes(self._view[:n])
+
+    def reserve(self, count: int) -> int:
+        """The first of `count` consecutive sequence numbers, taken for the caller's messages."""
+        base = self.seq
+        self.seq += count
+        return base
 
     def transact(self, requests: Sequence[Request]) -> list[tuple[int, str]]:
         """Send every request with its own seq and NLM_F_ACK, ≤ window unacknowledged; returns
         (errno, extack) per request in order (errno 0 = done). A failing request does not stop
         the others. The kernel handles the requests of one send() in order, synchronously."""
-        base, total = self.seq, len(requests)
-        self.seq += total
+        base = self.reserve(len(requests))
+        return self.send_acked(base, [pack_msg(t, f | NLM_F_REQUEST | NLM_F_ACK, base + i, body)
+                                      for i, (t, f, body) in enumerate(requests)])
+
+    def send_acked(self, base: int, messages: Sequence[bytes]) -> list[tuple[int, str]]:
+        """`transact` for complete messages already packed with NLM_F_ACK and seq base, base+1, …
+        (numbers from `reserve`): (errno, extack) per message, in order."""
+        total = len(messages)
         results: list[tuple[int, str]] = [(0, "")] * total
         sent = acked = 0
         refill = max(1, self.window // 2)
         while acked < total:
             if sent < total and sent - acked < refill:  # top up to `window` in one send()
                 upto = min(total, acked + self.window)
-                self.sock.send(b"".join(
-                    pack_msg(t, f | NLM_F_REQUEST | NLM_F_ACK, base + i, body)
-                    for i, (t, f, body) in enumerate(requests[sent:upto], start=sent)
-                ))
+                self.sock.send(b"".join(messages[sent:upto]))
                 sent = upto
             acked += self._collect_acks(base, total, results)
         return results
 
     def _collect_acks(self, base: int, total: int, results: list[tuple[int, str]]) -> int:
         """Read one datagram of ACKs into `results`; the number of requests it acknowledged."""
-        data = self._recv()
+        end = self._recv_into()
+        buf = self._buf
         done = off = 0
-        while off + 20 <= len(data):
-            n, t, _f, seq, _pid = HDR.unpack_from(data, off)
+        while off + 20 <= end:
+            n, t, _f, seq, _pid = HDR.unpack_from(buf, off)
             i = seq - base
             if t == NLMSG_ERROR and 0 <= i < total:
-                if ACK_ERR.unpack_from(data, off + 16)[0]:
-                    results[i] = parse_error(next(split_msgs(data[off : off + n])))
+                if ACK_ERR.unpack_from(buf, off + 16)[0]:
+                    results[i] = parse_error(next(split_msgs(bytes(buf[off : off + n]))))
                 done += 1
             off += (n + 3) & ~3
         return done

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 
 from overlayc.errors import EnvironmentProblem
+from overlayc.gcpause import paused_gc
 from overlayc.kernel.objects import (
     ALIAS_PREFIX,
     Bridge,
@@ -118,10 +119,14 @@ def read_endpoint(host: LinkInfo, tag: Alias, links: dict[int, LinkInfo]) -> tup
 def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str]) -> Iterable[Fdb | Neigh]:
     """Permanent `self` FDB entries with a dst, and permanent neighbours, on the given devices."""
     body = nl_neigh.encode_dump(nl_neigh.AF_BRIDGE)
+    vteps: dict[bytes, IPv4Address] = {}  # few remote VTEPs, many entries each: parse each once
     for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, body):
         for index, state, flags, dst, mac in nl_neigh.parse_neigh_dump(buf, vxlans):
             if state & nl_neigh.NUD_PERMANENT and flags & nl_neigh.NTF_SELF and len(dst) == 4:
-                yield Fdb(dev=vxlans[index], lladdr=mac.hex(":"), dst=IPv4Address(dst))
+                vtep = vteps.get(dst)
+                if vtep is None:
+                    vtep = vteps[dst] = IPv4Address(dst)
+                yield Fdb(dev=vxlans[index], lladdr=mac.hex(":"), dst=vtep)
     body = nl_neigh.encode_dump(nl_neigh.AF_INET)
     for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, body):
         for index, state, _flags, dst, mac in nl_neigh.parse_neigh_dump(buf, vxlans):
@@ -161,6 +166,7 @@ def observe(netns: str | None, cluster: str | None = None) -> Observed:
         raise EnvironmentProblem("the kernel tables kept changing while overlayc read them") from None
 
 
+@paused_gc()
 def _observe_once(netns: str | None, cluster: str | None) -> Observed:
     objects: list[KernelObject] = []
     foreign_links: dict[str, str] = {}
