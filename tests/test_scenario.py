@@ -168,6 +168,9 @@ def test_generated_cluster_reachability_service_removal_node_addition_and_idempo
         assert not {m.mac for m in api} & macs, (n, macs)
         assert not {str(m.ip) for m in api} & ips, (n, ips)
     assert not {m.netns for m in api} & set(netns_list())
+    web1 = next(m for m in groups["back"] if m.endpoint == "web.1")
+    assert unreachable([(web1.netns, m.ip) for m in api], wait=0.5) == [
+        f"{web1.netns} -> {m.ip}" for m in api], "a removed task still answers"
     groups = members(cfg)
     assert all(not m.endpoint.startswith("api.") for ms in groups.values() for m in ms)
 

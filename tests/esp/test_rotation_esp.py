@@ -26,6 +26,12 @@ def seed(request: pytest.FixtureRequest) -> SeedLab:
     return seed_lab(request)
 
 
+def record(seen: dict[tuple[str, str, int], int], ns: str) -> None:
+    """Remember the highest packet count seen on each SA (src, dst, spi) of `ns`."""
+    for key, packets in sa_packets(ns).items():
+        seen[key] = max(seen.get(key, 0), packets)
+
+
 def now_epoch() -> int:
     return epoch_of(datetime.now(UTC), ROTATION)
 
@@ -49,14 +55,15 @@ def test_three_epoch_boundaries_under_continuous_traffic_lose_nothing_and_change
         while now_epoch() < first + BOUNDARIES or time.time() % ROTATION < ROTATION / 3:
             started = time.monotonic()
             for node in PEERS:  # each node reconciles on its own, as a timer would run it
+                record(seen, lab.netns(node))  # before the apply that may delete an old SA
                 seed.apply(node, cfg)
                 applies[node] += 1
-                for key, packets in sa_packets(lab.netns(node)).items():
-                    seen[key] = max(seen.get(key, 0), packets)
             time.sleep(max(0.0, ROTATION / 4 - (time.monotonic() - started)))  # every node each R/4 s
     finally:
         for s in streams:
             s.stop()
+    for node in PEERS:
+        record(seen, lab.netns(node))
     last = now_epoch()
     assert last - first >= BOUNDARIES
     for s in streams:
