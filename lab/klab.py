@@ -170,8 +170,8 @@ def run(
     """Boot the guest, run `command` with /bin/sh as root in `cwd` (default: the caller's), power off.
 
     `env` adds exports (the guest always has OVERLAYC_IN_KLAB=1 and OVERLAYC_KLAB_OUT=GUEST_OUT);
-    `modules` are loaded first (e.g. ESP_MODULES; rc 125 if one is missing). The guest's /tmp and
-    /run are its own tmpfs; the rest of the host's / is visible read-only (writes stay in the
+    `modules` are loaded first (e.g. ESP_MODULES; rc 125 if one is missing). The guest's /run is its
+    own tmpfs; the rest of the host's /, /tmp included, is visible read-only (writes stay in the
     guest). On timeout QEMU is killed by its PID and rc is 125, as for any failure of the lab
     itself (the diagnosis is appended to `output`).
     """
