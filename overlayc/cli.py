@@ -221,12 +221,9 @@ def _plan_live(netns: str | None, state: str | None, cluster: str) -> Observed:
 
 def _plan_node_name(loaded: LoadedConfig, node: str | None, netns: str | None) -> str:
     """`--node`, or the one configured node whose address is on a local interface of `netns`."""
-    from overlayc.observe.addresses import local_addresses, node_by_address
+    from overlayc.observe.addresses import choose_node
 
-    if node is not None:
-        return node
-    nodes = {name: n.address for name, n in loaded.config.nodes.items()}
-    return node_by_address(nodes, local_addresses(netns), netns)
+    return choose_node({name: n.address for name, n in loaded.config.nodes.items()}, node, netns)
 
 
 PlanNodeOption = Annotated[

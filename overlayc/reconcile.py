@@ -337,13 +337,11 @@ def prepare_target(settings: Settings, at: datetime) -> Target:
     from overlayc.compile import assign_with_lock
     from overlayc.compile.keys import resolve_private_key
     from overlayc.config.load import load_config
-    from overlayc.observe.addresses import local_addresses, node_by_address
+    from overlayc.observe.addresses import choose_node
 
     loaded = load_config(list(settings.files))
-    name = settings.node
-    if name is None:
-        nodes = {n: spec.address for n, spec in loaded.config.nodes.items()}
-        name = node_by_address(nodes, local_addresses(settings.netns), settings.netns)
+    nodes = {n: spec.address for n, spec in loaded.config.nodes.items()}
+    name = choose_node(nodes, settings.node, settings.netns)
     assignment = assign_with_lock(loaded, locked=settings.locked)
     return Target(loaded.config, assignment, name, settings.netns, at,
                   resolve_private_key(name, settings.key_file))
@@ -355,13 +353,11 @@ def kernel_reconciler(settings: Settings, control: Control, sinks: Sequence[Sink
     A round that changes nothing still checks the fail-closed sysctls (apply checks them only
     around changes), so a fail-open node fails every round, naming the sysctl."""
     from overlayc.apply.session import apply_target, check_fail_closed
-    from overlayc.compile import compile_node
 
     def apply(target: Target) -> Applied:
         applied = apply_target(target, confirm=lambda plan: True, lock_timeout=settings.lock_timeout)
         if applied.result.outcome is Outcome.NOTHING:
-            check_fail_closed(target, compile_node(target.config, target.assignment, target.node,
-                                                   at=target.at, private_key=None))
+            check_fail_closed(target, applied.desired)
         return applied
 
     return Reconciler(prepare=lambda at: prepare_target(settings, at), apply=apply,

@@ -47,8 +47,12 @@ class Target:
 
 @dataclass(frozen=True)
 class Applied:
+    """The plan that was (or would have been) executed, its outcome, and the desired state it
+    was made for (empty for destroy)."""
+
     plan: Plan
     result: ApplyResult
+    desired: KernelState = dataclasses.field(default_factory=KernelState)
 
 
 def check_fail_closed(target: Target, desired: KernelState) -> None:
@@ -125,14 +129,14 @@ def apply_target(
             _check_saved(saved, target, live)
             changes = rehydrate(saved, desired, live)
         if not changes:
-            return Applied(plan, ApplyResult(Outcome.NOTHING))
+            return Applied(plan, ApplyResult(Outcome.NOTHING), desired)
         _preflight(target, desired, changes)
         if not confirm(plan):
-            return Applied(plan, ApplyResult(Outcome.NOTHING))
+            return Applied(plan, ApplyResult(Outcome.NOTHING), desired)
         result = apply_changes(kernel, desired, changes, progress=progress(len(changes)),
                                after_execute=lambda: check_fail_closed(target, desired),
                                prior=live.owned)
-    return Applied(plan, result)
+    return Applied(plan, result, desired)
 
 
 def _check_saved(saved: Plan, target: Target, live: Observed) -> None:

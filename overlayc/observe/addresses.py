@@ -17,6 +17,14 @@ def local_addresses(netns: str | None) -> set[IPv4Address]:
     return {iface.ip for ifaces in addrs.values() for iface in ifaces}
 
 
+def choose_node(nodes: Mapping[str, IPv4Address], node: str | None, netns: str | None) -> str:
+    """`node` when given, else the one configured node whose address is on an interface of
+    `netns` (InputError listing the candidates when none or several)."""
+    if node is not None:
+        return node
+    return node_by_address(nodes, local_addresses(netns), netns)
+
+
 def underlay_device(netns: str | None, address: IPv4Address) -> str | None:
     """The interface of `netns` that holds `address` (the node's underlay), if any."""
     with NetlinkSocket(NETLINK_ROUTE, netns) as rt:
