@@ -1,0 +1,103 @@
+"""Safe file primitives: directories and files created with fixed modes whatever the umask,
+never through a symbolic link, replaced atomically, read with a size cap.
+
+    ensure_dir(path, mode=0o700)                  create (parents 0755) or check, chmod to `mode`
+    write_atomic(path, data, mode=0o644)          temp file O_EXCL|O_NOFOLLOW, fsync, rename, fsync dir
+    read_capped(path, limit)                      bytes of a regular file, at most `limit`
+    open_nofollow(path, flags, mode)              a descriptor, never through a symlink
+
+Errors are `InputError` naming the path and the reason in words.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+from overlayc.errors import InputError
+
+MiB = 1024 * 1024
+
+
+def ensure_dir(path: Path, mode: int = 0o700) -> Path:
+    """Make `path` a directory with exactly `mode` (missing parents get 0755), or check that it is
+    one: a symbolic link or a non-directory in its place is refused. Returns `path`."""
+    try:
+        path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+        try:
+            os.mkdir(path, mode)
+        except FileExistsError:
+            pass
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode):
+            raise InputError(f"{path}: exists and is not a directory (a symbolic link is refused too)")
+        if stat.S_IMODE(info.st_mode) != mode and info.st_uid == os.geteuid():
+            os.chmod(path, mode)
+    except OSError as err:
+        raise InputError(f"{path}: cannot create the directory: {err.strerror}") from None
+    return path
+
+
+def open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
+    """`os.open` that never follows a symbolic link at `path` and never opens a FIFO or device
+    for reading (O_NONBLOCK, then checked to be a regular file)."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise InputError(f"{path}: is a symbolic link; refusing to follow it") from None
+        raise
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise InputError(f"{path}: not a regular file")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace `path` with `data` atomically: a fresh temporary file next to it (O_EXCL, never a
+    link, exactly `mode`), written and fsynced, renamed over `path`, then the directory fsynced.
+    The temporary name is per process, so two concurrent writers never rename each other's file."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        try:
+            os.fchmod(fd, mode)  # the umask only removes bits; the mode is exact whatever it is
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"{path}: cannot write: {err.strerror}") from None
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_capped(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file at `path`; InputError when it is missing, not a regular file
+    (a FIFO, a device, a directory), a symbolic link, or larger than `limit` bytes."""
+    try:
+        fd = open_nofollow(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {err.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"{path}: larger than {limit // MiB} MiB, the limit for this file")
+    return data

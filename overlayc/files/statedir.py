@@ -1,0 +1,31 @@
+"""The state directory: what one node must remember between runs (DESIGN §4), per target.
+
+`/var/lib/overlayc` by default, `$OVERLAYC_STATE_DIR` or an explicit path to move it; mode 0700,
+no key material in it. Each target namespace has its own subdirectory (`host` for the current
+namespace, `netns-<name>` for a named one), so that one machine playing several nodes keeps
+their state apart.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from overlayc.files.safe import ensure_dir
+
+DEFAULT_STATE_DIR = Path("/var/lib/overlayc")
+STATE_DIR_ENV = "OVERLAYC_STATE_DIR"
+
+
+def state_root(explicit: Path | None = None) -> Path:
+    """The state directory to use: `explicit`, else `$OVERLAYC_STATE_DIR`, else the default."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get(STATE_DIR_ENV)
+    return Path(env) if env else DEFAULT_STATE_DIR
+
+
+def target_state_dir(netns: str | None, explicit: Path | None = None) -> Path:
+    """The directory of one target namespace, created 0700 (its parent too) on first use."""
+    root = ensure_dir(state_root(explicit), 0o700)
+    return ensure_dir(root / (f"netns-{netns}" if netns else "host"), 0o700)
