@@ -11,6 +11,7 @@ Errors are `InputError` naming the path and the reason in words.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -26,10 +27,8 @@ def ensure_dir(path: Path, mode: int = 0o700) -> Path:
     one: a symbolic link or a non-directory in its place is refused. Returns `path`."""
     try:
         path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-        try:
+        with contextlib.suppress(FileExistsError):
             os.mkdir(path, mode)
-        except FileExistsError:
-            pass
         info = os.lstat(path)
         if not stat.S_ISDIR(info.st_mode):
             raise InputError(f"{path}: exists and is not a directory (a symbolic link is refused too)")
