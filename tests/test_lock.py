@@ -11,7 +11,6 @@ from overlayc.compile import (
     Lock,
     LockOutdated,
     Pin,
-    assign_with_lock,
     dumps_lock,
     lock_changes,
     read_lock,
@@ -21,6 +20,7 @@ from overlayc.compile import (
 from overlayc.config.load import LoadedConfig
 from overlayc.config.model import Config
 from overlayc.errors import ConfigError, InputError
+from overlayc.inputs import assign_with_lock
 
 CONFIG = {
     "version": 1,
