@@ -9,7 +9,6 @@ import pytest
 
 from overlayc.compile import (
     Lock,
-    LockOutdated,
     Pin,
     assign_with_lock,
     dumps_lock,
@@ -20,7 +19,7 @@ from overlayc.compile import (
 )
 from overlayc.config.load import LoadedConfig
 from overlayc.config.model import Config
-from overlayc.errors import ConfigError, InputError
+from overlayc.errors import ConfigError, InputError, LockOutdated
 
 CONFIG = {
     "version": 1,

@@ -32,15 +32,8 @@ from overlayc.compile.epoch import epoch_of
 from overlayc.compile.keys import ALGORITHM_KEY_LEN, check_key_pair, derive_sa_key, x25519
 from overlayc.config.model import Config
 from overlayc.errors import ConfigError, Diagnostic, Location, Severity
-from overlayc.kernel.objects import (
-    PRIO_BLOCK,
-    PRIO_PEER,
-    REQID,
-    XfrmPolicy,
-    XfrmState,
-    XfrmTemplate,
-    fingerprint,
-)
+from overlayc.kernel.objects import XfrmPolicy, XfrmState, XfrmTemplate, fingerprint
+from overlayc.kernel.ownership import PRIO_BLOCK, PRIO_PEER, REQID
 
 SPI_INFO = b"overlayc/spi"
 SPI_MIN = 0x100  # 0..255 are reserved by IANA (RFC 4303 §2.1)

@@ -28,7 +28,7 @@ import stat
 from pathlib import Path
 
 from overlayc.config.model import NAME_RE
-from overlayc.errors import InputError
+from overlayc.errors import InputError, KeyFileError, KeyMismatch
 
 # `cryptography` is imported by the functions that use it: it adds 6.6 MiB and 40 ms to every
 # process that compiles, and most compiles (no encrypted network, or no private key) never use it.
@@ -39,14 +39,6 @@ KEY_LEN = 32
 ESP_INFO = b"overlayc/esp"
 # key ‖ salt lengths for rfc4106(gcm(aes)) (RFC 4106 §8.1: the last 4 bytes are the nonce salt)
 ALGORITHM_KEY_LEN = {"aes-128-gcm": 16 + 4, "aes-256-gcm": 32 + 4}
-
-
-class KeyFileError(InputError):
-    """A private key file exists but cannot be used (permissions, content). Never shows the key."""
-
-
-class KeyMismatch(InputError):
-    """A private key does not belong to the node whose public key the configuration holds."""
 
 
 # --- files ------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from overlayc.compile.assign import Assignment, resolve
-from overlayc.compile.lock import LockOutdated, lock_changes, read_lock, write_lock
-from overlayc.errors import ConfigError, Severity
+from overlayc.compile.lock import lock_changes, read_lock, write_lock
+from overlayc.errors import ConfigError, LockOutdated, Severity
 
 if TYPE_CHECKING:  # compile needs only the LoadedConfig interface, not the loader
     from overlayc.config.load import LoadedConfig

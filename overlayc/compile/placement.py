@@ -15,9 +15,9 @@ import heapq
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from overlayc.config.constraints import Constraint, ConstraintSyntaxError, parse_constraint
+from overlayc.config.constraints import Constraint, parse_constraint
 from overlayc.config.model import Config, Service
-from overlayc.errors import Diagnostic, Location, Severity
+from overlayc.errors import ConstraintSyntaxError, Diagnostic, Location, Severity
 
 Locate = Callable[[tuple[str | int, ...]], Location]
 

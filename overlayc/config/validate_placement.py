@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from overlayc.config.constraints import Constraint, ConstraintSyntaxError, eligible, parse_constraint
+from overlayc.config.constraints import Constraint, eligible, parse_constraint
 from overlayc.config.explain import error
 from overlayc.config.model import Config, Service
 from overlayc.config.source import SourceMap
-from overlayc.errors import Diagnostic
+from overlayc.errors import ConstraintSyntaxError, Diagnostic
 
 
 def parsed_constraints(service: Service) -> list[Constraint] | None:

@@ -6,7 +6,6 @@ from overlayc.kernel.objects import (
     Endpoint,
     Fdb,
     KernelObject,
-    Key,
     Neigh,
     Netns,
     Vxlan,
@@ -14,6 +13,7 @@ from overlayc.kernel.objects import (
     XfrmState,
     XfrmTemplate,
 )
+from overlayc.kernel.ownership import Key
 from overlayc.kernel.state import KernelState
 
 __all__ = [
