@@ -73,7 +73,8 @@ def test_invalid_constraint_is_a_diagnostic_not_a_crash() -> None:
 def test_unsatisfiable_constraint_is_reported() -> None:
     placement = place(cfg({"web": {"replicas": 1, "constraints": ["node.hostname == nowhere"]}}), {})
     assert [d.code for d in placement.diagnostics] == ["unsatisfiable"]
-    assert placement.diagnostics[0].message == "service 'web': no node satisfies constraint 'node.hostname == nowhere'"
+    expected = "service 'web': no node satisfies constraint 'node.hostname == nowhere'"
+    assert placement.diagnostics[0].message == expected
 
 
 def test_locked_task_stays_while_constraints_hold() -> None:
