@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from overlayc.apply.kernel import ExecutionError, KernelHandle
+from overlayc.apply.kernel import KernelHandle
 from overlayc.apply.run import Outcome, Progress, apply_changes
 from overlayc.compile import Lock, compile_node, resolve
 from overlayc.config.load import load_config
 from overlayc.diff import Change, diff
+from overlayc.errors import ExecutionError
 from overlayc.kernel.state import Observed
 from overlayc.plan import order
 from tests.conftest import run_in

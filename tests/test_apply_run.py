@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from overlayc.apply.kernel import ExecutionError
 from overlayc.apply.run import Outcome, Progress, apply_changes
 from overlayc.compile import Lock, compile_node, resolve
 from overlayc.diff import Change
+from overlayc.errors import ExecutionError
 from overlayc.kernel.state import KernelState, Observed
 from tests.gen import generate_config
 from tests.simkernel import SimError, SimKernel

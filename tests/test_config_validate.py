@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from overlayc.config.constraints import ConstraintSyntaxError, parse_constraint
+from overlayc.config.constraints import parse_constraint
 from overlayc.config.model import Node
+from overlayc.errors import ConstraintSyntaxError
 from tests.config_helpers import BASE, diagnose, load_ok
 
 KEY1 = "QWfOvszOZ62logBnaao7jh0X6y/XVbZjTwQaNfEtah0="

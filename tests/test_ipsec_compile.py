@@ -8,11 +8,13 @@ from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
+from overlayc import errors
 from overlayc.compile import ipsec, keys
 from overlayc.compile.ipsec import compile_ipsec, receiver_spis
 from overlayc.config.model import Cluster, Config, Encryption, Node
 from overlayc.errors import ConfigError
-from overlayc.kernel.objects import PRIO_BLOCK, PRIO_PEER, REQID, XfrmPolicy, XfrmState, XfrmTemplate
+from overlayc.kernel.objects import XfrmPolicy, XfrmState, XfrmTemplate
+from overlayc.kernel.ownership import PRIO_BLOCK, PRIO_PEER, REQID
 
 CLUSTER_ID = "cluster-under-test"
 PRIVATE = {name: hashlib.sha256(name.encode()).digest() for name in ("a", "b", "c")}
@@ -136,7 +138,7 @@ def test_no_peer_yet_still_blocks_the_encrypted_port() -> None:
 
 
 def test_private_key_of_another_node_is_refused() -> None:
-    with pytest.raises(keys.KeyMismatch, match="does not belong to it"):
+    with pytest.raises(errors.KeyMismatch, match="does not belong to it"):
         compile_ipsec(make_config(), "a", ["b"], AT, PRIVATE["b"])
 
 

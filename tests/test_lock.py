@@ -9,7 +9,6 @@ import pytest
 
 from overlayc.compile import (
     Lock,
-    LockOutdated,
     Pin,
     dumps_lock,
     lock_changes,
@@ -19,7 +18,7 @@ from overlayc.compile import (
 )
 from overlayc.config.load import LoadedConfig
 from overlayc.config.model import Config
-from overlayc.errors import ConfigError, InputError
+from overlayc.errors import ConfigError, InputError, LockOutdated
 from overlayc.inputs import assign_with_lock
 
 CONFIG = {

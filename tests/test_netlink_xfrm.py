@@ -12,15 +12,8 @@ import pytest
 
 from overlayc.apply.requests import requests_for
 from overlayc.diff import Action, Change, Reason
-from overlayc.kernel.objects import (
-    PRIO_BLOCK,
-    PRIO_PEER,
-    REQID,
-    XfrmPolicy,
-    XfrmState,
-    XfrmTemplate,
-    fingerprint,
-)
+from overlayc.kernel.objects import XfrmPolicy, XfrmState, XfrmTemplate, fingerprint
+from overlayc.kernel.ownership import PRIO_BLOCK, PRIO_PEER, REQID
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import NLM_F_ACK, NLM_F_REQUEST, parse_attrs
 

@@ -8,7 +8,7 @@ Reading and writing the lock file is the inputs edge's job (`overlayc.inputs`).
 """
 
 from overlayc.compile.assign import Assignment, Attachment, resolve
-from overlayc.compile.lock import Lock, LockOutdated, Pin, dumps_lock, lock_changes, read_lock, write_lock
+from overlayc.compile.lock import Lock, Pin, dumps_lock, lock_changes, read_lock, write_lock
 from overlayc.compile.node import compile_node, ipsec_peers
 from overlayc.compile.placement import Placement, eligible_nodes, place
 
@@ -16,7 +16,6 @@ __all__ = [
     "Assignment",
     "Attachment",
     "Lock",
-    "LockOutdated",
     "Pin",
     "Placement",
     "compile_node",
