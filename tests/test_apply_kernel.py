@@ -10,6 +10,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,12 @@ import pytest
 
 from overlayc.apply.kernel import ExecutionError, KernelHandle
 from overlayc.apply.run import Outcome, Progress, apply_changes
-from overlayc.compile import Lock, compile_node, resolve
 from overlayc.config.load import load_config
 from overlayc.diff import Change, diff
 from overlayc.kernel.state import Observed
 from overlayc.plan import order
-from tests.conftest import run_in
+from tests.support.builders import compile_for
+from tests.support.host import run_in
 
 pytestmark = pytest.mark.kernel
 
@@ -225,10 +226,7 @@ def test_a_failure_at_every_position_rolls_back_to_an_identical_dump(node: Node)
     assert node.overlayc("apply", "-f", str(node.tmp / "overlay.yaml"), "--node", "a", "--netns",
                          node.ns, "--yes").returncode == 0
     config = load_config([node.config(CHANGED, data_port=4790)]).config
-    assignment, _, _ = resolve(config, Lock())
-    from datetime import UTC, datetime
-
-    desired = compile_node(config, assignment, "a", at=datetime.now(UTC), private_key=None)
+    desired = compile_for(config, "a", at=datetime.now(UTC))
     prior_dump = dump(node.ns, node.cluster)
     with KernelHandle(node.ns, node.cluster) as handle:
         changes = order(diff(desired, handle.observe()), before_cfg.nodes["a"].address)

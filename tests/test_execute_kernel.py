@@ -30,8 +30,8 @@ from overlayc.kernel.objects import (
 )
 from overlayc.kernel.state import KernelState
 from overlayc.observe.kernel import observe
-from tests.conftest import run_in
-from tests.kernel_helpers import (
+from tests.support.host import run_in
+from tests.support.kernel import (
     ALIAS,
     HOST_MAC,
     bridge,

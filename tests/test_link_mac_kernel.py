@@ -13,7 +13,7 @@ from overlayc.diff import Action, Change, Reason
 from overlayc.kernel.objects import Endpoint, KernelObject, Netns
 from overlayc.kernel.state import KernelState
 from overlayc.observe.kernel import observe
-from tests.kernel_helpers import (
+from tests.support.kernel import (
     ALIAS,
     BRIDGE_MAC,
     HOST_MAC,

@@ -6,7 +6,7 @@ import pytest
 
 from overlayc.errors import EnvironmentProblem
 from overlayc.observe.sysctl import in_netns, read_sysctls
-from tests.conftest import run_in
+from tests.support.host import run_in
 
 
 @pytest.mark.kernel

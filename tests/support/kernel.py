@@ -14,7 +14,7 @@ import pytest
 
 from overlayc.diff import Action, Change, Reason
 from overlayc.kernel.objects import Bridge, KernelObject, Vxlan
-from tests.conftest import run_in
+from tests.support.host import run_in
 
 ALIAS = "overlayc:oct:n1"
 BRIDGE_MAC, VXLAN_MAC, HOST_MAC = "0e:00:00:00:0b:01", "0e:00:00:00:0a:01", "0e:00:00:00:0e:01"
