@@ -3,6 +3,7 @@ them afterwards, also when the test fails; they skip only when the capability is
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 from collections.abc import Callable, Iterator
@@ -75,3 +76,18 @@ def agent(make_netns: Callable[[], str], tmp_path: Path) -> Iterator[Agent]:
     """A node namespace and config for `overlayc reconcile` (tests/support/agent.py); the
     cluster's endpoint namespaces are removed at teardown."""
     yield from make_agent(make_netns, tmp_path)
+
+
+@pytest.fixture
+def endpoint_netns() -> Iterator[Callable[[], str]]:
+    """Names for endpoint namespaces overlayc will create (`ovep-<hex>`), removed at teardown."""
+    made: list[str] = []
+
+    def name() -> str:
+        made.append(f"ovep-{secrets.token_hex(3)}")
+        return made[-1]
+
+    yield name
+    for n in made:
+        if os.path.exists(f"/run/netns/{n}"):
+            subprocess.run(["ip", "netns", "del", n], check=False)

@@ -21,7 +21,6 @@ from tests.support.kernel import (
     bridge,
     create,
     delete,
-    endpoint_netns,
     iface,
     link,
     sh,
@@ -29,7 +28,6 @@ from tests.support.kernel import (
 )
 
 pytestmark = pytest.mark.kernel
-__all__ = ["endpoint_netns"]  # fixture re-export
 
 LOW_MAC = "02:00:00:00:00:01"  # smaller than every 0e:… MAC: a bridge following its ports takes it
 

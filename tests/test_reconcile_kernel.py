@@ -80,9 +80,7 @@ def scrape(port: int) -> str:
 
 def test_the_loop_survives_a_bad_config_and_ends_cleanly_on_sigterm(agent: Agent) -> None:
     agent.write(GOOD)
-    proc = subprocess.Popen(agent.args("--interval", "1s", "--metrics-port", "0"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=agent.env(), cwd=agent.tmp, bufsize=1)
-    try:
+    with agent.loop("--interval", "1s", "--metrics-port", "0") as proc:
         assert proc.stderr is not None
         note = proc.stderr.readline()
         port = int(re.search(r"http://127\.0\.0\.1:(\d+)/metrics", note).group(1))  # type: ignore[union-attr]
@@ -100,30 +98,16 @@ def test_the_loop_survives_a_bad_config_and_ends_cleanly_on_sigterm(agent: Agent
         metrics = scrape(port)
         assert re.search(r'overlayc_reconcile_rounds_total\{outcome="invalid_config"\} [1-9]', metrics)
         assert re.search(r'overlayc_reconcile_rounds_total\{outcome="changed"\} 1\.0', metrics)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert dump(agent.ns, agent.cluster) == before
 
 
 def test_sighup_starts_a_round_at_once(agent: Agent) -> None:
     agent.write(GOOD)
-    proc = subprocess.Popen(agent.args("--interval", "1h"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=agent.env(), cwd=agent.tmp, bufsize=1)
-    try:
+    with agent.loop("--interval", "1h") as proc:
         assert read_json_line(proc)["round"] == 1
         run_in(agent.ns, "ip", "link", "set", "ovx5101", "mtu", "1300")  # drift, repaired on SIGHUP
         proc.send_signal(signal.SIGHUP)
         second = read_json_line(proc)
         assert second["round"] == 2 and second["outcome"] == "changed" and second["changes"]["update"] == 1
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     mtu = json.loads(run_in(agent.ns, "ip", "-j", "link", "show", "ovx5101").stdout)[0]["mtu"]
     assert mtu == 1450

@@ -18,7 +18,8 @@ from overlayc.compile import read_lock
 from overlayc.kernel.objects import Fdb, Neigh
 from overlayc.observe.kernel import observe
 from tests.support.cluster import Member, apply_api, apply_cli, matrix, members, seed_workdir, write_config
-from tests.support.counters import ip_json, netns_list
+from tests.support.counters import netns_list
+from tests.support.host import ip_json
 from tests.support.traffic import HTTP_PORT, HttpServer, http_get, unreachable
 
 pytestmark = pytest.mark.kernel

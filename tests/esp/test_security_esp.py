@@ -13,8 +13,9 @@ import pytest
 
 from lab.sniff import Capture, read_pcap
 from tests.support.cluster import apply_cli
-from tests.support.counters import ip_json, link_stat, replay_seq, snmp, xfrm_stat
+from tests.support.counters import link_stat, replay_seq, snmp, xfrm_stat
 from tests.support.esp import SeedLab, inject, seed_lab, vxlan_echo_frame
+from tests.support.host import ip_json
 from tests.support.traffic import ping, udp_burst, wait_until
 
 pytestmark = [pytest.mark.esp, pytest.mark.kernel]

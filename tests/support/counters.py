@@ -8,22 +8,15 @@ import re
 import subprocess
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import Any
 
 from lab.netns import in_netns
+from tests.support.host import ip_json
 
 
 def netns_list() -> list[str]:
     """The named network namespaces, sorted (`ip -j netns list`)."""
     out = subprocess.run(["ip", "-j", "netns", "list"], capture_output=True, text=True, check=True).stdout
     return sorted(n["name"] for n in json.loads(out or "[]"))
-
-
-def ip_json(ns: str, *args: str) -> Any:
-    """`ip -j ARGS` (or `bridge -j ...` when args[0] == "bridge") in `ns`, parsed."""
-    cmd = ["bridge", "-j", *args[1:]] if args[0] == "bridge" else ["ip", "-j", *args]
-    out = subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, check=True).stdout
-    return json.loads(out) if out.strip() else []
 
 
 def _read_here(path: str) -> str:

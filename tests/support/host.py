@@ -3,11 +3,13 @@ running a command inside a namespace."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLES = ROOT / "examples"
@@ -41,3 +43,10 @@ def netns_unavailable() -> str | None:
 def run_in(ns: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run a command inside namespace `ns` (e.g. `run_in(ns, "ip", "-j", "link")`)."""
     return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, check=check)
+
+
+def ip_json(ns: str, *args: str) -> Any:
+    """`ip -j ARGS` (or `bridge -j` when args start with "bridge") inside `ns`, parsed."""
+    cmd = ["bridge", "-j", *args[1:]] if args[0] == "bridge" else ["ip", "-j", *args]
+    out = run_in(ns, *cmd).stdout
+    return json.loads(out) if out.strip() else []
