@@ -30,24 +30,21 @@ from overlayc.kernel.objects import (
 from overlayc.kernel.ownership import LINK_GROUP, PRIO_BLOCK, PRIO_PEER
 from overlayc.kernel.state import KernelState
 from overlayc.observe.kernel import observe
-from tests.conftest import run_in
-from tests.kernel_helpers import (
+from tests.support.host import ip_json, run_in
+from tests.support.kernel import (
     ALIAS,
     HOST_MAC,
     bridge,
     create,
     delete,
-    endpoint_netns,
     foreign_snapshot,
     iface,
-    ip_json,
     link,
     sh,
     vxlan,
 )
 
 pytestmark = pytest.mark.kernel
-__all__ = ["endpoint_netns"]  # fixture re-export
 
 A, B = IPv4Address("10.0.0.1"), IPv4Address("10.0.0.2")
 POLICIES = [

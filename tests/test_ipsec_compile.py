@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv4Network
 
 import pytest
@@ -15,12 +14,12 @@ from overlayc.config.model import Cluster, Config, Encryption, Node
 from overlayc.errors import ConfigError
 from overlayc.kernel.objects import XfrmPolicy, XfrmState, XfrmTemplate
 from overlayc.kernel.ownership import PRIO_BLOCK, PRIO_PEER, REQID
+from tests.support.builders import AT_NOV21 as AT
 
 CLUSTER_ID = "cluster-under-test"
 PRIVATE = {name: hashlib.sha256(name.encode()).digest() for name in ("a", "b", "c")}
 PUBLIC = {name: keys.public_key_of(k) for name, k in PRIVATE.items()}
 ADDR = {"a": "192.0.2.1", "b": "192.0.2.2", "c": "192.0.2.3"}
-AT = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
 
 
 def make_config(algorithm: str = "aes-128-gcm", keyless: tuple[str, ...] = ()) -> Config:

@@ -18,16 +18,16 @@ from typing import Any
 import pytest
 
 from overlayc.apply.run import Outcome
-from overlayc.apply.session import Target, apply_target
-from overlayc.compile import assign_with_lock
+from overlayc.apply.session import apply_target
 from overlayc.config.load import load_config
 from overlayc.errors import EnvironmentProblem
+from overlayc.inputs import Target, assign_with_lock
 from overlayc.netlink import link as nl_link
 from overlayc.netlink.netns import Namespace, opened
 from overlayc.netlink.sock import NETLINK_ROUTE
 from overlayc.netlink.xfrm import NETLINK_XFRM
 from overlayc.observe.kernel import read_links
-from tests.conftest import run_in
+from tests.support.host import run_in
 
 EXAMPLE_PUBLIC_KEY = "QWfOvszOZ62logBnaao7jh0X6y/XVbZjTwQaNfEtah0="  # examples/seed/keys/node1.key (EXAMPLE)
 

@@ -7,7 +7,7 @@ import pytest
 from overlayc.errors import EnvironmentProblem
 from overlayc.netlink.netns import Namespace
 from overlayc.observe.sysctl import read_sysctls
-from tests.conftest import run_in
+from tests.support.host import run_in
 
 
 @pytest.mark.kernel

@@ -16,7 +16,7 @@ import errno as errno_mod
 import os
 import socket
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 
 from overlayc.errors import DumpInterrupted, EnvironmentProblem, NeedsPrivileges
 from overlayc.netlink.core import (
@@ -133,7 +133,7 @@ class NetlinkSocket:
             off += (n + 3) & ~3
         return done
 
-    def dump_raw(self, msg_type: int, body: bytes) -> Iterator[bytes]:
+    def dump_raw(self, msg_type: int, body: bytes) -> Generator[bytes, None, None]:
         """recv() buffers of a dump, as the kernel sent them (NLMSG_DONE/ERROR handled here)."""
         seq = self.seq
         self.seq += 1
