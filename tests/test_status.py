@@ -14,17 +14,12 @@ from overlayc.agent.status import build_status
 from overlayc.compile.epoch import epoch_of
 from overlayc.config.load import load_config
 from overlayc.config.model import Config
+from overlayc.kernel.health import Health, SaCounters
 from overlayc.kernel.objects import Vxlan, XfrmState
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import attr
-from overlayc.observe.counters import (
-    XFRMA_LASTUSED,
-    Health,
-    SaCounters,
-    decode_sa_counters,
-    parse_xfrm_stat,
-)
+from overlayc.observe.counters import XFRMA_LASTUSED, decode_sa_counters, parse_xfrm_stat
 from overlayc.observe.sysctl import fail_closed_sysctls
 from overlayc.render.status import render_status_json, render_status_text
 from tests.support.builders import AT_NOV21 as AT

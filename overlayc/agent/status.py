@@ -26,10 +26,10 @@ from overlayc.compile.epoch import epoch_of, epoch_start
 from overlayc.config.model import Config
 from overlayc.diff import Change, diff
 from overlayc.errors import PlanError
+from overlayc.kernel.health import Health, SaCounters
 from overlayc.kernel.objects import Bridge, Fdb, Neigh, Vxlan, XfrmState
 from overlayc.kernel.ownership import key_text, parse_alias
 from overlayc.kernel.state import KernelState, Observed
-from overlayc.observe.counters import Health, SaCounters
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 
 from overlayc.apply.links import LinkOps
-from overlayc.apply.messages import describe, explain
+from overlayc.apply.messages import explain, object_label
 from overlayc.apply.requests import ROUTE_KINDS, XFRM_KINDS, entry_messages, requests_for
 from overlayc.diff import Change
 from overlayc.errors import ExecutionError, MissingDevice, StepFailed
@@ -144,10 +144,10 @@ class KernelHandle:
             try:
                 reqs = requests_for(changes[i], ifindex)
             except MissingDevice as exc:
-                failures.append((i, f"{describe(_obj(changes[i]))}: device {exc} does not exist", 0))
+                failures.append((i, f"{object_label(_obj(changes[i]))}: device {exc} does not exist", 0))
                 continue
             except ValueError as exc:
-                failures.append((i, f"{describe(_obj(changes[i]))}: {exc}", 0))
+                failures.append((i, f"{object_label(_obj(changes[i]))}: {exc}", 0))
                 continue
             requests.extend(reqs)
             owner.extend([i] * len(reqs))

@@ -51,7 +51,7 @@ class ApplyResult:
     rollback_problems: list[str] = field(default_factory=list)
 
 
-def describe(change: Change) -> str:
+def change_label(change: Change) -> str:
     return f"{change.action} {key_text(change.key)}"
 
 
@@ -82,7 +82,7 @@ def apply_changes(
         kernel.execute(changes, progress)
     except ExecutionError as err:
         applied = err.applied
-        failures = [f"{describe(changes[i])}: {msg}" for i, msg in err.failures]
+        failures = [f"{change_label(changes[i])}: {msg}" for i, msg in err.failures]
     except OverlaycError as err:
         applied, failures = (), [str(err)]  # nothing is known to be applied: check below
     if not failures:
@@ -102,7 +102,7 @@ def _verify(kernel: Kernel, desired: KernelState, after_execute: Callable[[], No
         except OverlaycError as err:
             return [str(err)]
     remaining = diff(desired, kernel.observe())
-    return [f"verification: after apply the kernel still needs {describe(c)}" for c in remaining]
+    return [f"verification: after apply the kernel still needs {change_label(c)}" for c in remaining]
 
 
 def rollback(kernel: Kernel, applied: Sequence[Change], prior: KernelState) -> list[str]:
@@ -119,7 +119,7 @@ def rollback(kernel: Kernel, applied: Sequence[Change], prior: KernelState) -> l
             break
         except ExecutionError as err:
             failed = {i for i, _ in err.failures}
-            problems += [f"rollback: {describe(inverses[i])}: {msg}" for i, msg in err.failures]
+            problems += [f"rollback: {change_label(inverses[i])}: {msg}" for i, msg in err.failures]
             done = set(err.applied) | failed
             inverses = [c for i, c in enumerate(inverses) if i not in done]
             if not done:
@@ -129,7 +129,7 @@ def rollback(kernel: Kernel, applied: Sequence[Change], prior: KernelState) -> l
             break
     still = diff(prior, kernel.observe())
     if still:
-        problems += [f"not restored: {describe(c)}" for c in still]
+        problems += [f"not restored: {change_label(c)}" for c in still]
     elif problems:
         problems = []  # every failed inverse turned out not to matter: the prior state is back
     return problems

@@ -14,10 +14,10 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
+from overlayc.kernel.health import Health, SaCounters
 from overlayc.kernel.ownership import REQID, Key
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import parse_attrs
@@ -32,31 +32,6 @@ REPLAY_STATE = struct.Struct("=III")  # oseq seq bitmap
 STATS = struct.Struct("=III")  # replay_window replay integrity_failed
 _CURLFT_AT = nx.SELECTOR.size + nx.XFRM_ID.size + 16 + nx.LIFETIME_CFG.size
 _STATS_AT = _CURLFT_AT + nx.LIFETIME_CUR.size
-
-
-@dataclass(frozen=True, slots=True)
-class SaCounters:
-    """Counters of one SA. `oseq` is the last sequence number sent (64-bit with ESN)."""
-
-    bytes: int
-    packets: int
-    replay_window_drops: int
-    replay_drops: int
-    integrity_failures: int
-    oseq: int
-    seq: int
-    esn: bool
-    last_used: int | None = None
-
-    @property
-    def errors(self) -> int:
-        """Packets this SA dropped: outside the replay window, replayed, failed integrity."""
-        return self.replay_window_drops + self.replay_drops + self.integrity_failures
-
-    @property
-    def headroom(self) -> int:
-        """Sequence numbers left before the SA can send no more: 2^64 − oseq (ESN), else 2^32 − oseq."""
-        return (1 << (64 if self.esn else 32)) - self.oseq
 
 
 def parse_xfrm_stat(text: str) -> dict[str, int]:
@@ -116,15 +91,6 @@ def read_sa_counters(ns: Namespace) -> dict[Key, SaCounters]:
             key, counters = decode_sa_counters(msg.body)
             out[key] = counters
     return out
-
-
-@dataclass(frozen=True)
-class Health:
-    """One reading of a namespace's counters (`sysctls` only read when asked for)."""
-
-    xfrm_stat: dict[str, int]
-    sa_counters: dict[Key, SaCounters]
-    sysctls: dict[str, str | None] = field(default_factory=dict)
 
 
 def read_health(netns: NamespaceRef, address: IPv4Address, *, sysctls: bool) -> Health:
