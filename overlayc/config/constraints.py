@@ -13,7 +13,6 @@ from typing import Literal, cast
 from overlayc.config.model import Node
 from overlayc.errors import ConstraintSyntaxError
 
-FIELDS = ("node.hostname", "node.role", "node.labels")
 SUPPORTED = ["node.hostname", "node.role", "node.labels.<key>"]
 _RE = re.compile(r"^\s*(?P<field>[^\s=!]+)\s*(?P<op>==|!=)\s*(?P<value>\S(?:.*\S)?)\s*$")
 _LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
