@@ -9,10 +9,8 @@ start for a ping or a request. Everything made here is named after the lab's tag
 
 from __future__ import annotations
 
-import ctypes
 import http.server
 import json
-import os
 import re
 import secrets
 import shutil
@@ -34,14 +32,12 @@ from typing import Any, TypeVar
 import pytest
 
 from lab.topology import Lab
+from overlayc.netlink.netns import Namespace
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "seed"
 HTTP_PORT = 8080
-CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 # --- configs ----------------------------------------------------------------------------------
@@ -162,7 +158,8 @@ def ip_json(ns: str, *args: str) -> Any:
 
 # --- running code inside a namespace ------------------------------------------------------------
 class InNetns:
-    """`fn(*args)` running in a thread that joined network namespace `ns` (setns), started at once.
+    """`fn(*args)` running in a thread that entered network namespace `ns` (through
+    `overlayc.netlink.netns.Namespace`), started at once.
     `result()` waits (bounded) and returns its value or raises its exception."""
 
     def __init__(self, ns: str, fn: Callable[..., Any], *args: Any) -> None:
@@ -173,14 +170,8 @@ class InNetns:
 
     def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:
-            fd = os.open(f"/run/netns/{self.ns}", os.O_RDONLY)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, f"setns into {self.ns}: {os.strerror(err)}")
-            finally:
-                os.close(fd)
-            self._box["value"] = fn(*args)
+            with Namespace(self.ns) as handle, handle.entered():
+                self._box["value"] = fn(*args)
         except BaseException as err:  # handed to result()
             self._box["error"] = err
 
