@@ -22,6 +22,7 @@ from overlayc.apply.session import Target, apply_target
 from overlayc.compile import assign_with_lock
 from overlayc.config.load import load_config
 from overlayc.errors import EnvironmentProblem
+from overlayc.netlink import link as nl_link
 from overlayc.netlink.netns import Namespace, opened
 from overlayc.netlink.sock import NETLINK_ROUTE
 from overlayc.netlink.xfrm import NETLINK_XFRM
@@ -141,3 +142,30 @@ def test_one_apply_of_an_encrypted_node_opens_one_route_and_one_xfrm_socket(
     # other thread is the one that unshares the endpoint's new namespace
     assert len([n for n in started if n.startswith(f"overlayc-netns-{netns}")]) == 1
     assert len(started) == 2, started
+
+
+@pytest.mark.kernel
+def test_a_closed_handle_refuses_to_work(netns: str) -> None:
+    ns = Namespace(netns)
+    ns.close()
+    with pytest.raises(ValueError, match="closed"):
+        ns.route  # noqa: B018
+    with pytest.raises(ValueError, match="closed"):
+        ns.run(lambda: None)
+
+
+@pytest.mark.kernel
+def test_a_dump_left_half_read_does_not_leak_into_the_next(netns: str, tmp_path: Path) -> None:
+    """The handle's sockets are shared, so a dump abandoned after its first datagram is read to
+    its end: the next dump sees only its own messages."""
+    batch = tmp_path / "links.batch"
+    batch.write_text("".join(f"link add oc12k-b{i} type bridge\n" for i in range(200)))
+    run_in(netns, "ip", "-batch", str(batch))
+    with Namespace(netns) as ns:
+        fresh = sum(1 for _ in ns.route.dump(nl_link.RTM_GETLINK, nl_link.ifinfo()))
+        raw = ns.route.dump_raw(nl_link.RTM_GETLINK, nl_link.ifinfo())
+        first = next(raw)
+        raw.close()
+        after = sum(1 for _ in ns.route.dump(nl_link.RTM_GETLINK, nl_link.ifinfo()))
+    assert fresh >= 201 and len(first) < 200 * 1000  # the first datagram held only part of it
+    assert after == fresh

@@ -67,6 +67,7 @@ class Namespace:
         self._sockets: dict[int, NetlinkSocket] = {}
         self._worker: ThreadPoolExecutor | None = None
         self._worker_error: BaseException | None = None
+        self._closed = False
 
     @property
     def route(self) -> NetlinkSocket:
@@ -79,6 +80,7 @@ class Namespace:
         return self._socket(NETLINK_XFRM)
 
     def _socket(self, proto: int) -> NetlinkSocket:
+        self._check_open()
         sock = self._sockets.get(proto)
         if sock is None:
             with self.entered():
@@ -104,6 +106,7 @@ class Namespace:
     def run(self, fn: Callable[[], T]) -> T:
         """`fn()` called in the namespace's worker thread (directly for the current namespace);
         what it raises is raised here."""
+        self._check_open()
         if self._fd is None:
             return fn()
         if self._worker is None:
@@ -122,7 +125,12 @@ class Namespace:
         except EnvironmentProblem as err:  # re-raised by every call (an initializer may not raise)
             self._worker_error = err
 
+    def _check_open(self) -> None:
+        if self._closed:  # else a closed handle would quietly work in the current namespace
+            raise ValueError(f"the handle on network namespace {self.name} is closed")
+
     def close(self) -> None:
+        self._closed = True
         for sock in self._sockets.values():
             sock.close()
         self._sockets.clear()
