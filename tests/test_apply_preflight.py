@@ -8,7 +8,8 @@ import pytest
 
 from overlayc.apply import preflight
 from overlayc.errors import EnvironmentProblem
-from overlayc.kernel import KernelState, XfrmState
+from overlayc.kernel.objects import XfrmState
+from overlayc.kernel.state import KernelState
 from overlayc.observe.sysctl import fail_closed_sysctls
 
 CONFIG_NO_ESP = """CONFIG_XFRM_USER=y
