@@ -135,7 +135,8 @@ class Member:
 
 def members(cfg: Path) -> dict[str, list[Member]]:
     """Network → its managed endpoints, as the config and its lock place them (pure)."""
-    from overlayc.compile import read_lock, resolve
+    from overlayc.compile import resolve
+    from overlayc.files.lock import read_lock
     from overlayc.config.load import load_config
 
     loaded = load_config([cfg])
@@ -631,7 +632,7 @@ def seed_lab(request: pytest.FixtureRequest) -> SeedLab:
         config.add_cleanup(lab.close)
         lab.__enter__()
         cfg = seed_workdir(lab, request.getfixturevalue("tmp_path_factory").mktemp("seed-esp"))
-        from overlayc.compile import read_lock
+        from overlayc.files.lock import read_lock
 
         seed = SeedLab(lab, cfg, {}, {}, {})
         for node in SEED_NODES:

@@ -12,15 +12,13 @@ from overlayc.compile import (
     LockOutdated,
     Pin,
     assign_with_lock,
-    dumps_lock,
     lock_changes,
-    read_lock,
     resolve,
-    write_lock,
 )
 from overlayc.config.load import LoadedConfig
 from overlayc.config.model import Config
 from overlayc.errors import ConfigError, InputError
+from overlayc.files.lock import dumps_lock, read_lock, write_lock
 
 CONFIG = {
     "version": 1,

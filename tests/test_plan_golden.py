@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from overlayc.compile import compile_node, read_lock, resolve
+from overlayc.compile import compile_node, resolve
+from overlayc.files.lock import read_lock
 from overlayc.compile.epoch import parse_at
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.errors import OverlaycError

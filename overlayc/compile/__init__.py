@@ -3,11 +3,12 @@
     resolve(config, lock) -> (Assignment, new_lock, diagnostics)   placement, VNIs, addresses
     compile_node(config, assignment, node, at=, private_key=) -> KernelState
     assign_with_lock(loaded, locked=) -> Assignment            read/resolve/check/write the lock
-    read_lock(path) / write_lock(path, lock) / lock_changes(old, new)
+    lock_changes(old, new)                                     what a new lock changes
+(the lock file itself, bytes ⇄ Lock: `overlayc.files.lock`)
 """
 
 from overlayc.compile.assign import Assignment, Attachment, resolve
-from overlayc.compile.lock import Lock, LockOutdated, Pin, dumps_lock, lock_changes, read_lock, write_lock
+from overlayc.compile.lock import Lock, LockOutdated, Pin, lock_changes
 from overlayc.compile.locked import assign_with_lock
 from overlayc.compile.node import compile_node, ipsec_peers
 from overlayc.compile.placement import Placement, eligible_nodes, place
@@ -21,12 +22,9 @@ __all__ = [
     "Placement",
     "assign_with_lock",
     "compile_node",
-    "dumps_lock",
     "eligible_nodes",
     "ipsec_peers",
     "lock_changes",
     "place",
-    "read_lock",
     "resolve",
-    "write_lock",
 ]

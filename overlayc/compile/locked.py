@@ -10,8 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from overlayc.compile.assign import Assignment, resolve
-from overlayc.compile.lock import LockOutdated, lock_changes, read_lock, write_lock
+from overlayc.compile.lock import LockOutdated, lock_changes
 from overlayc.errors import ConfigError, Severity
+
+# the module, not its names: overlayc.files.lock imports the Lock model from this package, so
+# whichever of the two is imported first finds the other only partly initialised
+from overlayc.files import lock as lock_file
 
 if TYPE_CHECKING:  # compile needs only the LoadedConfig interface, not the loader
     from overlayc.config.load import LoadedConfig
@@ -22,7 +26,7 @@ def assign_with_lock(loaded: LoadedConfig, *, locked: bool) -> Assignment:
 
     Raises ConfigError when placement or addressing fails (unsatisfiable constraints, exhausted
     subnet), LockOutdated when `locked` and the lock would change, InputError on unreadable files."""
-    old = read_lock(loaded.lock_path)
+    old = lock_file.read_lock(loaded.lock_path)
     assignment, new, diags = resolve(loaded.config, old, loaded.locate)
     errors = [d for d in diags if d.severity == Severity.ERROR]
     if errors:
@@ -31,5 +35,5 @@ def assign_with_lock(loaded: LoadedConfig, *, locked: bool) -> Assignment:
     if changes and locked:
         raise LockOutdated(loaded.lock_path, changes)
     if changes or not loaded.lock_path.exists():
-        write_lock(loaded.lock_path, new)
+        lock_file.write_lock(loaded.lock_path, new)
     return assignment
