@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -236,6 +236,9 @@ PlanOutOption = Annotated[
 DetailedExitcodeOption = Annotated[
     bool, typer.Option("--detailed-exitcode", help="exit 0 no changes, 1 error, 2 changes present")
 ]
+FullOption = Annotated[
+    bool, typer.Option("--full", help="show every fdb/neighbour entry (default: a count per device)")
+]
 StateOption = Annotated[
     str | None,
     typer.Option("--state", metavar="SNAPSHOT|empty",
@@ -255,12 +258,14 @@ def plan_command(
     detailed_exitcode: DetailedExitcodeOption = False,
     locked: LockedOption = False,
     state: StateOption = None,
+    full: FullOption = False,
 ) -> None:
     """Show what apply would change on one node, in execution order (updates overlayc.lock
     unless --locked).
 
     Example: overlayc plan -f examples/seed/overlay.yaml --node node2 --state empty"""
     from overlayc.plan import plan_node, save_plan
+    from overlayc.render.groups import device_networks
     from overlayc.render.plan_json import render_json as render_plan_json
     from overlayc.render.text import render_text as render_plan_text
 
@@ -276,7 +281,8 @@ def plan_command(
     if json_output:
         typer.echo(render_plan_json(plan), nl=False)
     else:
-        typer.echo(render_plan_text(plan, color=sys.stdout.isatty()), nl=False)
+        typer.echo(render_plan_text(plan, color=sys.stdout.isatty(), full=full,
+                                    networks=device_networks(assignment.vnis)), nl=False)
     if detailed_exitcode and not plan.empty:
         raise typer.Exit(2)
 
@@ -296,13 +302,15 @@ ApplyExitcodeOption = Annotated[
 ]
 
 
-def _confirm_on_terminal(yes: bool, saved: bool) -> Callable[[Plan], bool]:
+def _confirm_on_terminal(
+    yes: bool, saved: bool, full: bool = False, networks: Mapping[str, str] | None = None
+) -> Callable[[Plan], bool]:
     """The confirmation policy: --yes or a saved plan apply without asking; a terminal is asked
     (after seeing the plan); anything else is refused before a change is made."""
     from overlayc.render.text import render_text as render_plan_text
 
     def confirm(plan: Plan) -> bool:
-        typer.echo(render_plan_text(plan, color=sys.stdout.isatty()), nl=False)
+        typer.echo(render_plan_text(plan, color=sys.stdout.isatty(), full=full, networks=networks), nl=False)
         if yes or saved:
             return True
         if not sys.stdin.isatty():
@@ -376,6 +384,7 @@ def apply_command(
     lock_timeout: LockTimeoutOption = 0.0,
     detailed_exitcode: ApplyExitcodeOption = False,
     locked: LockedOption = False,
+    full: FullOption = False,
 ) -> None:
     """Make one node's kernel match the configuration: plan, confirm, execute, verify by reading
     the kernel back, and roll back everything on any failure. A second apply changes nothing.
@@ -384,6 +393,7 @@ def apply_command(
     overlayc plan -f overlay.yaml -o p.json && overlayc apply -f overlay.yaml p.json"""
     from overlayc.apply.session import Target, apply_target
     from overlayc.plan import load_plan
+    from overlayc.render.groups import device_networks
 
     loaded = load_or_exit(files)
     saved = load_plan(plan_file) if plan_file is not None else None
@@ -391,7 +401,8 @@ def apply_command(
     target = Target(loaded.config, assign_with_lock(loaded, locked=locked or saved is not None), name,
                     saved.netns if saved is not None else netns,
                     saved.at if saved is not None else resolve_at(at), resolve_key(name, key_file))
-    applied = apply_target(target, confirm=_confirm_on_terminal(yes, saved is not None), saved=saved,
+    confirm = _confirm_on_terminal(yes, saved is not None, full, device_networks(target.assignment.vnis))
+    applied = apply_target(target, confirm=confirm, saved=saved,
                            lock_timeout=lock_timeout, progress=_progress_bar)
     _report_apply(applied, detailed_exitcode)
 

@@ -136,8 +136,8 @@ class Member:
 def members(cfg: Path) -> dict[str, list[Member]]:
     """Network → its managed endpoints, as the config and its lock place them (pure)."""
     from overlayc.compile import resolve
-    from overlayc.files.lock import read_lock
     from overlayc.config.load import load_config
+    from overlayc.files.lock import read_lock
 
     loaded = load_config([cfg])
     assignment, _, _ = resolve(loaded.config, read_lock(loaded.lock_path))

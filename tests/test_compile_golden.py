@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from overlayc.compile import compile_node, lock_changes, resolve
-from overlayc.files.lock import read_lock
 from overlayc.config.load import load_config
+from overlayc.files.lock import read_lock
 from overlayc.render.iproute2 import render_iproute2
 from tests.golden import GOLDEN, assert_golden
 

@@ -24,14 +24,15 @@ import pytest
 from ruamel.yaml import YAML
 
 from overlayc.compile import compile_node, resolve
-from overlayc.files.lock import read_lock
 from overlayc.compile.epoch import parse_at
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.errors import OverlaycError
+from overlayc.files.lock import read_lock
 from overlayc.kernel.objects import KernelObject
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.observe.snapshot import observe_snapshot
 from overlayc.plan import plan_node
+from overlayc.render.groups import device_networks
 from overlayc.render.plan_json import render_json
 from overlayc.render.text import render_text
 from tests.golden import GOLDEN, ROOT, assert_golden
@@ -81,7 +82,7 @@ def test_golden_plan(case_dir: Path) -> None:
     except OverlaycError as err:
         assert_golden(case_dir / "error.txt", f"{type(err).__name__} (exit {err.exit_code}): {err}\n")
         return
-    assert_golden(case_dir / "plan.txt", render_text(plan))
+    assert_golden(case_dir / "plan.txt", render_text(plan, networks=device_networks(assignment.vnis)))
     assert_golden(case_dir / "plan.json", render_json(plan))
 
 

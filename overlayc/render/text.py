@@ -6,6 +6,8 @@
 
     Plan for node2: 14 to add, 1 to change, 0 to replace, 2 to destroy.
 
+FDB and neighbour creates/deletes are shown grouped per device with a count (`render/groups.py`)
+unless `full`; the summary line counts every change.
 Attribute differences come from deepdiff over the objects' JSON forms (secrets are never in
 them; key material shows as its fingerprint). Colour is the caller's decision (a terminal).
 """
@@ -13,6 +15,7 @@ them; key material shows as its fingerprint). Colour is the caller's decision (a
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from deepdiff import DeepDiff
@@ -21,6 +24,7 @@ from deepdiff.helper import notpresent
 from overlayc.diff import UPDATABLE, Action, Change, Reason
 from overlayc.kernel.objects import to_json
 from overlayc.plan import Plan
+from overlayc.render.groups import EntryGroup, describe_group, group_changes, group_head
 
 _SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-"}
 _COLOUR = {Action.CREATE: "32", Action.UPDATE: "33", Action.REPLACE: "35", Action.DELETE: "31"}
@@ -93,6 +97,12 @@ def render_change(change: Change, color: bool = False) -> str:
     return f"  # {describe(change)}\n{head}{body}\n"
 
 
+def render_group(group: EntryGroup, networks: Mapping[str, str], color: bool = False) -> str:
+    symbol = _SYMBOL[group.action]
+    head = _paint(f"{symbol:>3} {group_head(group, networks)}", _COLOUR[group.action], color)
+    return f"  # {describe_group(group)}\n{head}\n"
+
+
 def summary_line(plan: Plan) -> str:
     """`Plan for node2: 14 to add, 1 to change, 0 to replace, 2 to destroy.` or the no-op line."""
     if plan.empty:
@@ -104,12 +114,20 @@ def summary_line(plan: Plan) -> str:
     )
 
 
-def render_text(plan: Plan, color: bool = False) -> str:
-    """The whole human plan: one block per change in execution order, then the summary line."""
+def render_text(
+    plan: Plan, color: bool = False, *, full: bool = False, networks: Mapping[str, str] | None = None
+) -> str:
+    """The whole human plan: one block per change in execution order (fdb/neigh creates and
+    deletes one block per run on a device, unless `full`), then the summary line. `networks`
+    (vxlan device → network name) names the network of a group."""
     if plan.empty:
         return summary_line(plan) + "\n"
     where = f" (netns {plan.netns})" if plan.netns else ""
     at = plan.at.isoformat().replace("+00:00", "Z")
     head = f"overlayc will perform these actions on node {plan.node}{where}, as of {at}:\n\n"
-    blocks = "\n".join(render_change(c, color) for c in plan.changes)
+    names = networks or {}
+    items = plan.changes if full else group_changes(plan.changes)
+    blocks = "\n".join(
+        render_group(c, names, color) if isinstance(c, EntryGroup) else render_change(c, color) for c in items
+    )
     return f"{head}{blocks}\n{_paint(summary_line(plan), '1', color)}\n"
