@@ -103,6 +103,9 @@ class Lock:
 
 def lock_changes(old: Lock, new: Lock) -> list[str]:
     """Human-readable lines naming every difference from `old` to `new` (empty when equal)."""
+    # the common case, an unchanged lock: dict comparisons, no sorting and no text per entry
+    if old.vnis == new.vnis and old.tasks == new.tasks and _same_pins(old.endpoints, new.endpoints):
+        return []
     out: list[str] = []
     for net in sorted(old.vnis.keys() | new.vnis.keys()):
         _change(out, f"vni of network {net}", old.vnis.get(net), new.vnis.get(net))
@@ -113,6 +116,12 @@ def lock_changes(old: Lock, new: Lock) -> list[str]:
         for net in sorted(before.keys() | after.keys()):
             _change(out, f"endpoint {ep} on {net}", _pin_text(before.get(net)), _pin_text(after.get(net)))
     return out
+
+
+def _same_pins(a: Pins, b: Pins) -> bool:
+    if len(a) != len(b):
+        return False
+    return all(b.get(ep) == pins for ep, pins in a.items())
 
 
 def _pin_text(pin: Pin | None) -> str | None:
