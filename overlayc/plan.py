@@ -225,9 +225,11 @@ def dumps(plan: Plan) -> str:
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    """Write the plan document to `path` (mode 0644; it holds no secrets)."""
+    """Write the plan document to `path` (mode 0644; it holds no secrets). Compact JSON: a file
+    for `apply FILE`, written by json's C encoder (indenting takes its pure-Python one, 3× slower
+    for a plan of 100k changes); `--json` prints the indented form."""
     try:
-        path.write_text(dumps(plan))
+        path.write_text(json.dumps(plan_to_json(plan), sort_keys=True, separators=(",", ":")) + "\n")
     except OSError as err:
         raise InputError(f"{path}: cannot write the plan: {err.strerror}") from None
 
