@@ -28,7 +28,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from ipaddress import IPv4Address
-from pathlib import Path
 from typing import Any
 
 from overlayc.compile import Assignment, compile_node
@@ -222,26 +221,3 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
 
 def dumps(plan: Plan) -> str:
     return json.dumps(plan_to_json(plan), indent=2, sort_keys=True) + "\n"
-
-
-def save_plan(plan: Plan, path: Path) -> None:
-    """Write the plan document to `path` (mode 0644; it holds no secrets). Compact JSON: a file
-    for `apply FILE`, written by json's C encoder (indenting takes its pure-Python one, 3× slower
-    for a plan of 100k changes); `--json` prints the indented form."""
-    try:
-        path.write_text(json.dumps(plan_to_json(plan), sort_keys=True, separators=(",", ":")) + "\n")
-    except OSError as err:
-        raise InputError(f"{path}: cannot write the plan: {err.strerror}") from None
-
-
-def load_plan(path: Path) -> Plan:
-    """Read a plan saved by `save_plan`; raises InputError when unreadable or malformed."""
-    try:
-        data = json.loads(path.read_text())
-    except OSError as err:
-        raise InputError(f"{path}: cannot read the plan: {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not a plan document: {err}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: not a plan document")
-    return plan_from_json(data)

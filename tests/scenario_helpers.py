@@ -107,14 +107,13 @@ def apply_api(cfg: Path, lab: Lab, node: str, *, key: Path | None = None, at: da
     """What `overlayc apply --yes` does, in-process: returns the outcome (0 nothing to do,
     2 changed and verified); AssertionError with the failures on anything else."""
     from overlayc.apply.run import Outcome
-    from overlayc.apply.session import Target, apply_target
-    from overlayc.compile import assign_with_lock
-    from overlayc.compile.keys import resolve_private_key
+    from overlayc.apply.session import apply_target
     from overlayc.config.load import load_config
+    from overlayc.inputs import prepare_target
 
     loaded = load_config([cfg])
-    target = Target(loaded.config, assign_with_lock(loaded, locked=False), node, lab.netns(node),
-                    at or datetime.now(UTC), resolve_private_key(node, key))  # fmt: skip
+    target = prepare_target(loaded, node=node, netns=lab.netns(node), at=at or datetime.now(UTC),
+                            key_file=key)
     applied = apply_target(target, confirm=lambda plan: True)
     outcome = applied.result.outcome
     assert outcome in (Outcome.NOTHING, Outcome.CHANGED), f"apply {node}: {outcome!r} {applied.result}"

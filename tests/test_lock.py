@@ -11,7 +11,6 @@ from overlayc.compile import (
     Lock,
     LockOutdated,
     Pin,
-    assign_with_lock,
     lock_changes,
     resolve,
 )
@@ -19,6 +18,7 @@ from overlayc.config.load import LoadedConfig
 from overlayc.config.model import Config
 from overlayc.errors import ConfigError, InputError
 from overlayc.files.lock import dumps_lock, read_lock, write_lock
+from overlayc.inputs import assign_with_lock
 
 CONFIG = {
     "version": 1,

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from overlayc.cli import app, report
 from overlayc.errors import InputError, OverlaycError
+from overlayc.files.plans import load_plan
 from overlayc.kernel.state import KernelState
 from overlayc.observe.addresses import node_by_address
-from overlayc.plan import load_plan
 from tests.golden import ROOT
 
 AT = ["--at", "2026-01-01T12:00:00Z"]

@@ -33,8 +33,7 @@ from overlayc.kernel.state import KernelState, Observed
 from overlayc.observe.snapshot import observe_snapshot
 from overlayc.plan import plan_node
 from overlayc.render.groups import device_networks
-from overlayc.render.plan_json import render_json
-from overlayc.render.text import render_text
+from overlayc.render.plan import render_plan_json, render_plan_text
 from tests.golden import GOLDEN, ROOT, assert_golden
 
 CASES = sorted(p.parent for p in (GOLDEN / "plan").glob("*/case.yaml"))
@@ -82,8 +81,8 @@ def test_golden_plan(case_dir: Path) -> None:
     except OverlaycError as err:
         assert_golden(case_dir / "error.txt", f"{type(err).__name__} (exit {err.exit_code}): {err}\n")
         return
-    assert_golden(case_dir / "plan.txt", render_text(plan, networks=device_networks(assignment.vnis)))
-    assert_golden(case_dir / "plan.json", render_json(plan))
+    assert_golden(case_dir / "plan.txt", render_plan_text(plan, networks=device_networks(assignment.vnis)))
+    assert_golden(case_dir / "plan.json", render_plan_json(plan))
 
 
 def test_there_are_golden_plan_cases() -> None:

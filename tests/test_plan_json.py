@@ -11,8 +11,9 @@ import pytest
 
 from overlayc.diff import diff
 from overlayc.errors import InputError
+from overlayc.files.plans import load_plan, save_plan
 from overlayc.kernel.state import KernelState, Observed
-from overlayc.plan import Plan, load_plan, make_plan, plan_from_json, plan_to_json, save_plan, stale_keys
+from overlayc.plan import Plan, make_plan, plan_from_json, plan_to_json, stale_keys
 from tests.planobjects import LOCAL, PEERS, bridge, fdb, neigh, sa, vxlan
 
 AT = datetime(2026, 1, 1, 12, tzinfo=UTC)

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from overlayc.compile import assign_with_lock, compile_node
+from overlayc.compile import compile_node
 from overlayc.config.load import load_config
+from overlayc.inputs import assign_with_lock
 from overlayc.kernel.objects import Endpoint, KernelObject, Netns
 from overlayc.kernel.state import KernelState
 from overlayc.observe.kernel import observe

@@ -36,10 +36,16 @@ class Kernel(Protocol):
 
 
 class Outcome(enum.IntEnum):
+    """How an apply ended; the values are `apply --detailed-exitcode`'s exit codes."""
+
     NOTHING = 0
     CHANGED = 2
     ROLLED_BACK = 3
     ROLLBACK_INCOMPLETE = 4
+
+    def exit_code(self, detailed: bool) -> int:
+        """The command's exit code: a successful change is 0 unless `--detailed-exitcode`."""
+        return 0 if self is Outcome.CHANGED and not detailed else int(self)
 
 
 @dataclass

@@ -10,16 +10,15 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from ipaddress import IPv4Address
 
 from overlayc.apply import preflight
 from overlayc.apply.kernel import KernelHandle
 from overlayc.apply.lock import apply_lock
 from overlayc.apply.run import ApplyResult, Outcome, Progress, apply_changes
-from overlayc.compile import Assignment, compile_node
-from overlayc.config.model import Config
+from overlayc.compile import compile_node
 from overlayc.diff import Change, diff
 from overlayc.errors import EnvironmentProblem, InputError
+from overlayc.inputs import Target
 from overlayc.kernel.objects import XfrmState
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.observe.addresses import underlay_device
@@ -27,22 +26,6 @@ from overlayc.observe.sysctl import fail_closed_sysctls, kernel_config, loadable
 from overlayc.plan import Plan, config_digest, make_plan, stale_keys
 
 Confirm = Callable[[Plan], bool]
-
-
-@dataclass(frozen=True)
-class Target:
-    """What to apply: the checked config, placement, node, namespace, time and the node's key."""
-
-    config: Config
-    assignment: Assignment
-    node: str
-    netns: str | None
-    at: datetime
-    private_key: bytes | None
-
-    @property
-    def address(self) -> IPv4Address:
-        return self.config.nodes[self.node].address
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from lab.topology import _PING_PY
+from overlayc.agent.status import build_status
 from overlayc.compile import Lock, compile_node, resolve
 from overlayc.compile.epoch import epoch_of
 from overlayc.config.load import load_config
 from overlayc.kernel.objects import XfrmState
 from overlayc.observe.counters import read_health
 from overlayc.observe.kernel import observe
-from overlayc.status import build_status
 from tests.conftest import EXAMPLES
 
 pytestmark = [pytest.mark.esp, pytest.mark.kernel, pytest.mark.slow]

@@ -18,8 +18,9 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from overlayc.compile.epoch import epoch_of
-from overlayc.compile.keys import derive_sa_key, read_private_key, x25519
+from overlayc.compile.keys import derive_sa_key, x25519
 from overlayc.config.load import load_config
+from overlayc.files.keys import read_private_key
 from overlayc.kernel.objects import XfrmState
 from overlayc.observe.kernel import observe
 from tests.scenario_helpers import (

@@ -1,4 +1,5 @@
-"""Human plan output in Terraform's familiar shape (pure).
+"""A plan, for people in Terraform's familiar shape and for programs as the versioned JSON
+document (pure).
 
     # vxlan vx-web must be replaced: vni cannot be changed in place
     -/+ vxlan vx-web
@@ -10,6 +11,8 @@ FDB and neighbour creates/deletes are shown grouped per device with a count (`re
 unless `full`; the summary line counts every change.
 Attribute differences come from deepdiff over the objects' JSON forms (secrets are never in
 them; key material shows as its fingerprint). Colour is the caller's decision (a terminal).
+The JSON document is `overlayc.plan.plan_to_json` (consumers must ignore unknown keys; a major
+`format_version` bump marks a breaking change).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from deepdiff.helper import notpresent
 
 from overlayc.diff import UPDATABLE, Action, Change, Reason
 from overlayc.kernel.objects import to_json
-from overlayc.plan import Plan
+from overlayc.plan import Plan, dumps
 from overlayc.render.groups import EntryGroup, describe_group, group_changes, group_head
 
 _SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-"}
@@ -47,7 +50,7 @@ def _value(name: str, value: Any) -> str:
     return json.dumps(value)
 
 
-def describe(change: Change) -> str:
+def change_headline(change: Change) -> str:
     """`vxlan vx-web must be replaced: vni cannot be changed in place` and the like."""
     what = " ".join(change.key)
     match change.action, change.reason:
@@ -90,11 +93,11 @@ def attribute_lines(change: Change) -> list[str]:
     return lines
 
 
-def render_change(change: Change, color: bool = False) -> str:
+def render_change_text(change: Change, color: bool = False) -> str:
     symbol = _SYMBOL[change.action]
     head = _paint(f"{symbol:>3} {' '.join(change.key)}", _COLOUR[change.action], color)
     body = "".join(f"\n        {line}" for line in attribute_lines(change))
-    return f"  # {describe(change)}\n{head}{body}\n"
+    return f"  # {change_headline(change)}\n{head}{body}\n"
 
 
 def render_group(group: EntryGroup, networks: Mapping[str, str], color: bool = False) -> str:
@@ -114,7 +117,7 @@ def summary_line(plan: Plan) -> str:
     )
 
 
-def render_text(
+def render_plan_text(
     plan: Plan, color: bool = False, *, full: bool = False, networks: Mapping[str, str] | None = None
 ) -> str:
     """The whole human plan: one block per change in execution order (fdb/neigh creates and
@@ -128,6 +131,12 @@ def render_text(
     names = networks or {}
     items = plan.changes if full else group_changes(plan.changes)
     blocks = "\n".join(
-        render_group(c, names, color) if isinstance(c, EntryGroup) else render_change(c, color) for c in items
+        render_group(c, names, color) if isinstance(c, EntryGroup) else render_change_text(c, color)
+        for c in items
     )
     return f"{head}{blocks}\n{_paint(summary_line(plan), '1', color)}\n"
+
+
+def render_plan_json(plan: Plan) -> str:
+    """The plan document as indented, key-sorted JSON with a trailing newline (no key material)."""
+    return dumps(plan)

@@ -1,4 +1,4 @@
-"""Text form of an Observed for `overlayc observe`: one line per owned object (pure).
+"""`overlayc observe` as text: one line per owned object (pure).
 
 Values come from `to_json`, so secrets appear only as their fingerprint (`key_fp`)."""
 
@@ -8,7 +8,7 @@ from overlayc.kernel.objects import to_json
 from overlayc.kernel.state import Observed
 
 
-def format_observed(obs: Observed) -> str:
+def render_observed_text(obs: Observed) -> str:
     """`<kind> <key fields> field=value ...` per owned object, then a count of foreign objects."""
     lines = []
     for obj in obs.owned:
