@@ -40,7 +40,7 @@ from bench.core import (
     new_namespace,
 )
 from bench.fixtures import endpoints_config
-from tests.gen import config_dict
+from tests.support.gen import config_dict
 
 TASKS_PER_NODE = 20
 SEED = 1

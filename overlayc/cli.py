@@ -8,14 +8,30 @@ Exit codes (also in `overlayc --help` and the README):
 
 from __future__ import annotations
 
-import enum
 import sys
-from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from overlayc.cli_options import (
+    ApplyExitcodeOption,
+    AtOption,
+    DetailedExitcodeOption,
+    FileOption,
+    FullOption,
+    JsonOption,
+    KeyFileOption,
+    LockedOption,
+    LockTimeoutOption,
+    PlanNetnsOption,
+    PlanNodeOption,
+    PlanOutOption,
+    RenderFormat,
+    StateOption,
+    YesOption,
+)
+from overlayc.cliflow import confirm_on_terminal, print_lines, progress_bar
 from overlayc.compile import compile_node
 from overlayc.compile import keys as keys_mod
 from overlayc.config.load import LoadedConfig, load_config
@@ -26,10 +42,9 @@ from overlayc.inputs import prepare_saved_target, prepare_target
 from overlayc.kernel.state import Observed
 from overlayc.render.diagnostics import render_diagnostics_json, render_diagnostics_text
 from overlayc.render.iproute2 import render_iproute2
-from overlayc.render.outcome import Lines
 
 if TYPE_CHECKING:
-    from overlayc.plan import Plan
+    pass
 
 EPILOG = (
     "Exit codes: 0 ok/no changes, 1 error, 2 changes (--detailed-exitcode), 3 apply rolled back, "
@@ -49,22 +64,6 @@ app = typer.Typer(
 
 
 # --- shared options: time and node key as inputs of compile (DESIGN.md §4) --------------------
-AtOption = Annotated[
-    str | None,
-    typer.Option(
-        "--at", metavar="RFC3339",
-        help="compile for this instant, e.g. 2026-01-01T12:00:00Z (default: now, UTC); "
-        "shows a key rotation before it happens",
-    ),
-]
-KeyFileOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--key-file", metavar="PATH",
-        help="the node's X25519 private key (default: $OVERLAYC_KEY_DIR or /etc/overlayc/keys, "
-        "<node>.key; when that is missing, keys show as unavailable)",
-    ),
-]
 
 
 keys_app = typer.Typer(
@@ -102,14 +101,6 @@ def keys_show(
 
 
 # --- shared options: the configuration (every command that reads one uses these) ------------
-FileOption = Annotated[
-    list[Path],
-    typer.Option(
-        "-f", "--file", metavar="FILE|DIR",
-        help="configuration file, or a directory of *.yaml files; repeat to merge several",
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output (JSON)")]
 
 
 def load_or_exit(files: list[Path], json_output: bool = False) -> LoadedConfig:
@@ -147,15 +138,6 @@ def validate(files: FileOption, json_output: JsonOption = False) -> None:
 
 
 # --- render (issue 3): one node's desired state as JSON or as an ip/bridge script ------------
-class RenderFormat(enum.StrEnum):
-    json = "json"
-    iproute2 = "iproute2"
-
-
-LockedOption = Annotated[
-    bool,
-    typer.Option("--locked", help="fail (exit 1, listing the changes) instead of updating overlayc.lock"),
-]
 
 
 @app.command("render")
@@ -207,26 +189,6 @@ def _plan_live(netns: str | None, state: str | None, cluster: str) -> Observed:
     return observe_snapshot(state) if state is not None else observe_kernel(netns, cluster)
 
 
-PlanNodeOption = Annotated[
-    str | None, typer.Option("--node", help="node to plan for (default: the one whose address is local)")
-]
-PlanNetnsOption = Annotated[str | None, typer.Option("--netns", help="named network namespace to plan for")]
-PlanOutOption = Annotated[
-    Path | None, typer.Option("-o", "--out", metavar="FILE", help="save the plan (JSON) for `apply FILE`")
-]
-DetailedExitcodeOption = Annotated[
-    bool, typer.Option("--detailed-exitcode", help="exit 0 no changes, 1 error, 2 changes present")
-]
-FullOption = Annotated[
-    bool, typer.Option("--full", help="show every fdb/neighbour entry (default: a count per device)")
-]
-StateOption = Annotated[
-    str | None,
-    typer.Option("--state", metavar="SNAPSHOT|empty",
-                 help="plan offline against `overlayc observe --json` output, or `empty`"),
-]
-
-
 @app.command("plan")
 def plan_command(
     files: FileOption,
@@ -268,68 +230,6 @@ def plan_command(
 
 
 # --- apply / destroy (issue 6): execute, verify, roll back -------------------------------------
-YesOption = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]
-LockTimeoutOption = Annotated[
-    float,
-    typer.Option("--lock-timeout", metavar="SECONDS",
-                 help="wait this long for another overlayc on the same namespace (then exit 75)"),
-]
-ApplyExitcodeOption = Annotated[
-    bool,
-    typer.Option("--detailed-exitcode",
-                 help="exit 0 nothing to do, 2 changed and verified, 3 failed and rolled back, "
-                 "4 failed and rollback incomplete"),
-]
-
-
-def _confirm_on_terminal(
-    yes: bool, saved: bool, full: bool = False, networks: Mapping[str, str] | None = None
-) -> Callable[[Plan], bool]:
-    """The confirmation policy: --yes or a saved plan apply without asking; a terminal is asked
-    (after seeing the plan); anything else is refused before a change is made."""
-    from overlayc.render.plan import render_plan_text
-
-    def confirm(plan: Plan) -> bool:
-        typer.echo(render_plan_text(plan, color=sys.stdout.isatty(), full=full, networks=networks), nl=False)
-        if yes or saved:
-            return True
-        if not sys.stdin.isatty():
-            raise InputError("refusing to apply without confirmation: stdin is not a terminal; "
-                             "pass --yes, or apply a saved plan (`plan -o FILE`, then `apply FILE`)")
-        answer = typer.prompt("Do you want to perform these actions? Only 'yes' will be accepted",
-                              default="", show_default=False)
-        if answer.strip() != "yes":
-            typer.echo("Apply cancelled: nothing was changed.")
-            return False
-        return True
-
-    return confirm
-
-
-def _progress_bar(total: int) -> Callable[[int], None] | None:
-    """A progress bar on stderr for long plans on a terminal (None otherwise)."""
-    if total < 200 or not sys.stderr.isatty():
-        return None
-    from rich.console import Console
-    from rich.progress import Progress
-
-    bar = Progress(console=Console(stderr=True), transient=True)
-    task = bar.add_task("applying", total=total)
-    bar.start()
-
-    def update(done: int) -> None:
-        bar.update(task, completed=done)
-        if done >= total:
-            bar.stop()
-
-    return update
-
-
-def _print(lines: Lines) -> None:
-    for line in lines.out:
-        typer.echo(line)
-    for line in lines.err:
-        typer.echo(line, err=True)
 
 
 @app.command("apply")
@@ -361,10 +261,10 @@ def apply_command(
     saved = load_plan(plan_file) if plan_file is not None else None
     target = (prepare_saved_target(loaded, saved, key_file=key_file) if saved is not None else
               prepare_target(loaded, node=node, netns=netns, at=at, key_file=key_file, locked=locked))
-    confirm = _confirm_on_terminal(yes, saved is not None, full, device_networks(target.assignment.vnis))
-    applied = apply_target(target, confirm=confirm, saved=saved,
-                           lock_timeout=lock_timeout, progress=_progress_bar)
-    _print(render_apply_outcome(applied))
+    confirm = confirm_on_terminal(yes, saved is not None, full, device_networks(target.assignment.vnis))
+    applied = apply_target(target, confirm=confirm, saved=saved, lock_timeout=lock_timeout,
+                           progress=progress_bar)
+    print_lines(render_apply_outcome(applied))
     raise typer.Exit(applied.result.outcome.exit_code(detailed_exitcode))
 
 
@@ -382,9 +282,9 @@ def destroy_command(
     from overlayc.apply.session import destroy_netns
     from overlayc.render.outcome import render_destroy_outcome
 
-    applied = destroy_netns(netns, cluster, confirm=_confirm_on_terminal(yes, False),
+    applied = destroy_netns(netns, cluster, confirm=confirm_on_terminal(yes, False),
                             lock_timeout=lock_timeout)
-    _print(render_destroy_outcome(applied))
+    print_lines(render_destroy_outcome(applied))
 
 
 # --- reconcile / status (issue 9): the node agent and its health check --------------------------

@@ -37,12 +37,12 @@ from overlayc.errors import InputError
 from overlayc.kernel.objects import (
     KIND_ORDER,
     KernelObject,
-    Key,
     XfrmPolicy,
     XfrmState,
     from_json,
     to_json,
 )
+from overlayc.kernel.ownership import Key
 from overlayc.kernel.state import Observed
 
 PLAN_FORMAT_VERSION = "1.0"

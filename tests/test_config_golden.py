@@ -12,7 +12,8 @@ from overlayc.config.load import load_config
 from overlayc.config.schema import render_schema
 from overlayc.errors import ConfigError
 from overlayc.render.diagnostics import render_diagnostics_json, render_diagnostics_text
-from tests.golden import GOLDEN, ROOT, assert_golden
+from tests.support.golden import GOLDEN, assert_golden
+from tests.support.host import ROOT
 
 INVALID = ROOT / "examples" / "invalid"
 CASES = sorted(p for p in INVALID.iterdir() if p.is_dir() or p.suffix == ".yaml")

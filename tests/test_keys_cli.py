@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from overlayc import errors
 from overlayc.compile import keys
 from overlayc.errors import InputError
 from overlayc.files import keys as key_files
@@ -134,7 +135,7 @@ def test_resolving_the_key_for_compile(tmp_path: Path, monkeypatch: pytest.Monke
     key_files.write_private_key(tmp_path / "n1.key", private)
     assert key_files.resolve_private_key("n1", None) == private
     (tmp_path / "n1.key").chmod(0o644)
-    with pytest.raises(keys.KeyFileError, match="chmod 600"):
+    with pytest.raises(errors.KeyFileError, match="chmod 600"):
         key_files.resolve_private_key("n1", None)
 
 
@@ -142,5 +143,5 @@ def test_a_symlinked_key_file_is_refused(tmp_path: Path) -> None:
     real = tmp_path / "real.key"
     key_files.write_private_key(real, keys.generate_private_key())
     (tmp_path / "n1.key").symlink_to(real)
-    with pytest.raises(keys.KeyFileError, match="symbolic link"):
+    with pytest.raises(errors.KeyFileError, match="symbolic link"):
         key_files.load_private_key(tmp_path / "n1.key")

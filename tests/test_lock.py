@@ -9,14 +9,13 @@ import pytest
 
 from overlayc.compile import (
     Lock,
-    LockOutdated,
     Pin,
     lock_changes,
     resolve,
 )
 from overlayc.config.load import LoadedConfig
 from overlayc.config.model import Config
-from overlayc.errors import ConfigError, InputError
+from overlayc.errors import ConfigError, InputError, LockOutdated
 from overlayc.files.lock import dumps_lock, read_lock, write_lock
 from overlayc.inputs import assign_with_lock
 

@@ -12,7 +12,7 @@ from overlayc.compile import Lock, Pin, resolve
 from overlayc.errors import InputError
 from overlayc.files import lock as lock_file
 from overlayc.files.lock import dumps_lock, format_lock, parse_lock, read_lock, write_lock
-from tests.gen import generate_config
+from tests.support.gen import generate_config
 
 # A lock as the previous writer (compile/lock.py `dumps_lock`, before the file format moved to
 # overlayc.files.lock) wrote it, byte for byte: quoted YAML words and MACs, natural order.

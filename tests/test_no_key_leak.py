@@ -21,8 +21,8 @@ from overlayc.compile import keys
 from overlayc.compile.epoch import epoch_of, parse_at
 from overlayc.config.load import load_config
 from overlayc.files import keys as key_files
+from tests.support.host import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "seed"
 GOLDEN = ROOT / "golden"
 # a fixed time right at an epoch boundary of the default 12 h rotation, and one inside an epoch

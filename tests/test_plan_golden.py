@@ -23,18 +23,18 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from overlayc.compile import compile_node, resolve
 from overlayc.compile.epoch import parse_at
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.errors import OverlaycError
-from overlayc.files.lock import read_lock
 from overlayc.kernel.objects import KernelObject
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.observe.snapshot import observe_snapshot
 from overlayc.plan import plan_node
 from overlayc.render.groups import device_networks
 from overlayc.render.plan import render_plan_json, render_plan_text
-from tests.golden import GOLDEN, ROOT, assert_golden
+from tests.support.builders import assign_loaded, compile_for
+from tests.support.golden import GOLDEN, assert_golden
+from tests.support.host import ROOT
 
 CASES = sorted(p.parent for p in (GOLDEN / "plan").glob("*/case.yaml"))
 
@@ -45,8 +45,7 @@ def _config(case_dir: Path, name: str) -> LoadedConfig:
 
 
 def _compiled(loaded: LoadedConfig, node: str, at: str) -> KernelState:
-    assignment, _, _ = resolve(loaded.config, read_lock(loaded.lock_path), loaded.locate)
-    return compile_node(loaded.config, assignment, node, at=parse_at(at), private_key=None)
+    return compile_for(loaded.config, node, at=parse_at(at), assignment=assign_loaded(loaded))
 
 
 def _edited(state: KernelState, spec: dict[str, Any]) -> KernelState:
@@ -74,7 +73,7 @@ def _live(case_dir: Path, case: dict[str, Any]) -> Observed:
 def test_golden_plan(case_dir: Path) -> None:
     case = YAML(typ="safe").load((case_dir / "case.yaml").read_text())
     loaded = _config(case_dir, case["config"])
-    assignment, _, _ = resolve(loaded.config, read_lock(loaded.lock_path), loaded.locate)
+    assignment = assign_loaded(loaded)
     try:
         plan = plan_node(loaded.config, assignment, case["node"], at=parse_at(str(case["at"])),
                          private_key=None, live=_live(case_dir, case))

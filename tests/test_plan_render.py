@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from overlayc.diff import diff
 from overlayc.kernel.objects import KernelObject
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.plan import make_plan
 from overlayc.render.plan import UNKNOWN_KEY, render_plan_text
-from tests.planobjects import LOCAL, PEERS, bridge, sa, vxlan
-
-AT = datetime(2026, 1, 1, 12, tzinfo=UTC)
+from tests.support.builders import AT_NOON as AT
+from tests.support.planobjects import LOCAL, PEERS, bridge, sa, vxlan
 
 
 def _text(desired: list[KernelObject], live: list[KernelObject], color: bool = False) -> str:

@@ -25,7 +25,6 @@ from overlayc.agent.report import RoundOutcome, RoundReport
 from overlayc.agent.run import _install_signals, parse_interval
 from overlayc.apply.run import ApplyResult, Outcome
 from overlayc.apply.session import Applied
-from overlayc.compile import Lock, resolve
 from overlayc.config.load import load_config
 from overlayc.diff import Action, Change, Reason
 from overlayc.errors import ConfigError, Diagnostic, EnvironmentProblem, Location, LockBusy, Severity
@@ -33,7 +32,8 @@ from overlayc.inputs import Target
 from overlayc.kernel.objects import Netns
 from overlayc.plan import Plan
 from overlayc.render.round import round_to_json
-from tests.conftest import EXAMPLES
+from tests.support.builders import assign
+from tests.support.host import EXAMPLES
 
 T0 = 1_800_000_005.0  # 5 s into an epoch of 20 s (1_800_000_000 is a multiple of 20)
 BAD = ConfigError([Diagnostic(Severity.ERROR, "unknown-key", "unknown key 'encrypt' in network 'secure'",
@@ -45,8 +45,7 @@ def target(example: str = "plain", node: str = "host-a", rotation: int | None = 
     if rotation is not None:
         enc = config.cluster.encryption.model_copy(update={"rotation": rotation})
         config = config.model_copy(update={"cluster": config.cluster.model_copy(update={"encryption": enc})})
-    assignment, _, _ = resolve(config, Lock())
-    return Target(config, assignment, node, None, datetime.fromtimestamp(T0, UTC), None)
+    return Target(config, assign(config), node, None, datetime.fromtimestamp(T0, UTC), None)
 
 
 def applied(outcome: Outcome, creates: int = 0) -> Applied:
@@ -135,7 +134,12 @@ def test_a_bad_config_keeps_enforcing_the_last_good_and_reports_the_diagnostics(
 
 def test_a_bad_config_without_a_last_good_touches_nothing() -> None:
     calls: list[Target] = []
-    rec, _ = make(scripted(BAD), lambda t: calls.append(t) or applied(Outcome.NOTHING), FakeTime())
+
+    def apply(t: Target) -> Applied:
+        calls.append(t)
+        return applied(Outcome.NOTHING)
+
+    rec, _ = make(scripted(BAD), apply, FakeTime())
     report = rec.run_round()
     assert (report.outcome, report.enforced, report.attempts, calls) == (
         RoundOutcome.INVALID_CONFIG, "none", 0, [])
@@ -212,7 +216,9 @@ def test_the_loop_wakes_right_after_every_epoch_boundary() -> None:
     starts = [r.ts.timestamp() for r in reports]
     assert starts == [T0, T0 + 17, T0 + 37, T0 + 57]  # boundaries at T0+15, +35, +55, each + 2 s
     epochs = [r.epoch for r in reports]
-    assert epochs[1:] == [epochs[0] + 1, epochs[0] + 2, epochs[0] + 3]
+    first = epochs[0]
+    assert first is not None
+    assert epochs[1:] == [first + 1, first + 2, first + 3]
 
 
 def test_a_stop_during_a_round_finishes_it_then_ends_the_loop() -> None:

@@ -12,7 +12,7 @@ from overlayc.cli import app
 from overlayc.diff import Action, Change, Reason
 from overlayc.kernel.objects import Fdb, Neigh
 from overlayc.render.groups import GROUP_MIN, EntryGroup, group_changes
-from tests.golden import GOLDEN
+from tests.support.golden import GOLDEN
 
 AT = ["--at", "2026-01-01T12:00:00Z"]
 

@@ -11,33 +11,27 @@ from ipaddress import IPv4Address
 import pytest
 
 from overlayc.agent.status import build_status
-from overlayc.compile import Lock, compile_node, resolve
 from overlayc.compile.epoch import epoch_of
 from overlayc.config.load import load_config
 from overlayc.config.model import Config
+from overlayc.kernel.health import Health, SaCounters
 from overlayc.kernel.objects import Vxlan, XfrmState
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import attr
-from overlayc.observe.counters import (
-    XFRMA_LASTUSED,
-    Health,
-    SaCounters,
-    decode_sa_counters,
-    parse_xfrm_stat,
-)
+from overlayc.observe.counters import XFRMA_LASTUSED, decode_sa_counters, parse_xfrm_stat
 from overlayc.observe.sysctl import fail_closed_sysctls
 from overlayc.render.status import render_status_json, render_status_text
-from tests.conftest import EXAMPLES
+from tests.support.builders import AT_NOV21 as AT
+from tests.support.builders import compile_for
+from tests.support.host import EXAMPLES
 
-AT = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
-SYSCTLS_OK = {name: "0" for name in fail_closed_sysctls("eth0")}
+SYSCTLS_OK: dict[str, str | None] = {name: "0" for name in fail_closed_sysctls("eth0")}
 
 
 def seed(node: str = "node2") -> tuple[Config, KernelState]:
     config = load_config([EXAMPLES / "seed" / "overlay.yaml"]).config
-    assignment, _, _ = resolve(config, Lock())
-    return config, compile_node(config, assignment, node, at=AT, private_key=None)
+    return config, compile_for(config, node, at=AT)
 
 
 def states(desired: KernelState) -> list[XfrmState]:
@@ -119,8 +113,7 @@ def test_growing_sa_drop_counters_are_named_per_peer() -> None:
 
 def test_a_plain_node_has_no_epoch_and_no_sysctls_to_judge() -> None:
     config = load_config([EXAMPLES / "plain" / "overlay.yaml"]).config
-    assignment, _, _ = resolve(config, Lock())
-    desired = compile_node(config, assignment, "host-a", at=AT, private_key=None)
+    desired = compile_for(config, "host-a", at=AT)
     status = build_status(config, "host-a", AT, desired, Observed(KernelState(desired)), Health({}, {}))
     assert status.healthy and status.epoch is None and status.peers == ()
     assert json.loads(render_status_json(status))["next_rotation"] is None

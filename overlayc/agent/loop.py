@@ -41,7 +41,7 @@ from overlayc.apply.session import Applied
 from overlayc.compile.epoch import epoch_of
 from overlayc.config.model import Config
 from overlayc.diff import Action
-from overlayc.errors import ConfigError, Diagnostic, KernelError, LockBusy, OverlaycError
+from overlayc.errors import ConfigError, Diagnostic, ExecutionError, LockBusy, OverlaycError
 from overlayc.inputs import Target
 
 JITTER_FRACTION = 0.1  # ± 10 % of the interval, as strongSwan's rand_time
@@ -65,7 +65,7 @@ class RetryPolicy:
 def is_transient(err: BaseException) -> bool:
     """Whether retrying the same apply may succeed: a busy lock, a kernel refusal, or a socket
     error with a transient errno. Invalid input, missing privileges or kernel features are not."""
-    if isinstance(err, LockBusy | KernelError):
+    if isinstance(err, LockBusy | ExecutionError):
         return True
     return isinstance(err, OSError) and err.errno in TRANSIENT_ERRNOS
 

@@ -118,6 +118,7 @@ def node_status(loaded: LoadedConfig, *, node: str | None, netns: str | None, at
                 key_file: Path | None, sample: float) -> Status:
     """`overlayc status`: the node's desired state (the lock read, never written), the live
     kernel of `netns`, one or two counter readings `sample` seconds apart, judged."""
+    from overlayc.netlink.netns import Namespace
     from overlayc.observe.counters import sample_health
     from overlayc.observe.kernel import observe
 
@@ -125,7 +126,8 @@ def node_status(loaded: LoadedConfig, *, node: str | None, netns: str | None, at
     config = target.config
     desired = compile_node(config, target.assignment, target.node, at=target.at,
                            private_key=target.private_key)
-    live = observe(netns, config.cluster.name)
-    first, second = sample_health(netns, target.address, seconds=sample,
-                                  sysctls=bool(desired.of_kind("xfrm-policy")))
+    with Namespace(netns) as ns:
+        live = observe(ns, config.cluster.name)
+        first, second = sample_health(ns, target.address, seconds=sample,
+                                      sysctls=bool(desired.of_kind("xfrm-policy")))
     return build_status(config, target.node, target.at, desired, live, first, second)

@@ -24,10 +24,12 @@ from ipaddress import IPv4Address
 
 from overlayc.compile.epoch import epoch_of, epoch_start
 from overlayc.config.model import Config
-from overlayc.diff import Change, PlanError, diff
-from overlayc.kernel.objects import ALIAS_PREFIX, Bridge, Fdb, Neigh, Vxlan, XfrmState
+from overlayc.diff import Change, diff
+from overlayc.errors import PlanError
+from overlayc.kernel.health import Health, SaCounters
+from overlayc.kernel.objects import Bridge, Fdb, Neigh, Vxlan, XfrmState
+from overlayc.kernel.ownership import key_text, parse_alias
 from overlayc.kernel.state import KernelState, Observed
-from overlayc.observe.counters import Health, SaCounters
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,8 @@ class Status:
 
 # --- building ---------------------------------------------------------------------------------
 def _network_of(alias: str) -> str | None:
-    parts = alias[len(ALIAS_PREFIX):].split(":") if alias.startswith(ALIAS_PREFIX) else []
-    return parts[1] if len(parts) == 2 else None
+    tag = parse_alias(alias)
+    return tag.network if tag is not None and tag.netns is None else None
 
 
 def _vxlans(state: KernelState) -> dict[str, Vxlan]:
@@ -189,7 +191,7 @@ def build_status(config: Config, node: str, at: datetime, desired: KernelState, 
     try:
         drift = tuple(diff(desired, live))
     except PlanError as err:  # foreign objects hold what the node needs: no plan can be made
-        drift, blocked = (), tuple(f"{' '.join(key)}: {what}" for key, what in err.collisions)
+        drift, blocked = (), tuple(f"{key_text(key)}: {what}" for key, what in err.collisions)
     status = Status(
         node=node, address=config.nodes[node].address, at=at, epoch=epoch,
         next_rotation=epoch_start(epoch + 1, rotation) if epoch is not None else None,

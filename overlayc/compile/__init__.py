@@ -9,7 +9,7 @@ bytes ⇄ Lock, is `overlayc.files.lock`.
 """
 
 from overlayc.compile.assign import Assignment, Attachment, resolve
-from overlayc.compile.lock import Lock, LockOutdated, Pin, lock_changes
+from overlayc.compile.lock import Lock, Pin, lock_changes
 from overlayc.compile.node import compile_node, ipsec_peers
 from overlayc.compile.placement import Placement, eligible_nodes, place
 
@@ -17,7 +17,6 @@ __all__ = [
     "Assignment",
     "Attachment",
     "Lock",
-    "LockOutdated",
     "Pin",
     "Placement",
     "compile_node",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from overlayc.errors import InputError
+from overlayc.errors import InputError, KeyMismatch
 
 # `cryptography` is imported by the functions that use it: it adds 6.6 MiB and 40 ms to every
 # process that compiles, and most compiles (no encrypted network, or no private key) never use it.
@@ -32,12 +32,6 @@ ESP_INFO = b"overlayc/esp"
 ALGORITHM_KEY_LEN = {"aes-128-gcm": 16 + 4, "aes-256-gcm": 32 + 4}
 
 
-class KeyFileError(InputError):
-    """A private key file exists but cannot be used (permissions, content). Never shows the key."""
-
-
-class KeyMismatch(InputError):
-    """A private key does not belong to the node whose public key the configuration holds."""
 
 
 def generate_private_key() -> bytes:

@@ -14,14 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
-from pathlib import Path
 from typing import Annotated, ClassVar
 
 from pydantic import ConfigDict, Field
 
 from overlayc.compile.naming import natural_key
 from overlayc.config.model import Mac
-from overlayc.errors import OverlaycError
 
 LOCK_VERSION = 1
 HEADER = (
@@ -29,17 +27,6 @@ HEADER = (
     "# It pins task placement, endpoint addresses and auto-assigned VNIs, so that editing the\n"
     "# configuration never moves or renumbers what already runs. Delete an entry to let it move.\n"
 )
-
-
-class LockOutdated(OverlaycError):
-    """`--locked` was given and the lock file would change; the message lists every change."""
-
-    exit_code = 1
-
-    def __init__(self, path: Path, changes: list[str]) -> None:
-        self.changes = changes
-        lines = "\n".join(f"  {c}" for c in changes)
-        super().__init__(f"{path} is out of date (--locked), it would change:\n{lines}")
 
 
 # Plain frozen dataclasses, not pydantic models: `resolve` builds one Pin per endpoint and network

@@ -16,9 +16,9 @@ import re
 import stat
 from pathlib import Path
 
-from overlayc.compile.keys import KEY_LEN, KeyFileError, encode_key, generate_private_key, public_key_of
+from overlayc.compile.keys import KEY_LEN, encode_key, generate_private_key, public_key_of
 from overlayc.config.model import NAME_RE
-from overlayc.errors import InputError
+from overlayc.errors import InputError, KeyFileError
 
 DEFAULT_KEY_DIR = Path("/etc/overlayc/keys")
 KEY_DIR_ENV = "OVERLAYC_KEY_DIR"  # overrides DEFAULT_KEY_DIR (tests, unprivileged use)

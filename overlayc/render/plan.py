@@ -26,6 +26,7 @@ from deepdiff.helper import notpresent
 
 from overlayc.diff import UPDATABLE, Action, Change, Reason
 from overlayc.kernel.objects import to_json
+from overlayc.kernel.ownership import key_text
 from overlayc.plan import Plan, dumps
 from overlayc.render.groups import EntryGroup, describe_group, group_changes, group_head
 
@@ -52,7 +53,7 @@ def _value(name: str, value: Any) -> str:
 
 def change_headline(change: Change) -> str:
     """`vxlan vx-web must be replaced: vni cannot be changed in place` and the like."""
-    what = " ".join(change.key)
+    what = key_text(change.key)
     match change.action, change.reason:
         case Action.CREATE, Reason.DEVICE_REPLACED:
             return f"{what} will be created again: {change.detail}"
@@ -95,7 +96,7 @@ def attribute_lines(change: Change) -> list[str]:
 
 def render_change_text(change: Change, color: bool = False) -> str:
     symbol = _SYMBOL[change.action]
-    head = _paint(f"{symbol:>3} {' '.join(change.key)}", _COLOUR[change.action], color)
+    head = _paint(f"{symbol:>3} {key_text(change.key)}", _COLOUR[change.action], color)
     body = "".join(f"\n        {line}" for line in attribute_lines(change))
     return f"  # {change_headline(change)}\n{head}{body}\n"
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from overlayc.agent.status import Count, NetworkStatus, SaStatus, Status
 from overlayc.diff import Action, Change
+from overlayc.kernel.ownership import key_text
 
 FORMAT_VERSION = "1.0"
 DRIFT_SHOWN = 10
@@ -18,7 +19,7 @@ _SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Actio
 def change_line(change: Change) -> str:
     """`~ vxlan ovx5102 (mtu)` — one line per change, as in the plan's summary."""
     fields = f" ({', '.join(change.fields)})" if change.fields else ""
-    return f"{_SYMBOLS[change.action]} {' '.join(change.key)}{fields}"
+    return f"{_SYMBOLS[change.action]} {key_text(change.key)}{fields}"
 
 
 def _time(at: datetime | None) -> str | None:
