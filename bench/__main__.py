@@ -17,9 +17,11 @@ from bench.core import CaseResult, Rounds, drop_namespace, our_namespaces, remov
 HERE = Path(__file__).resolve().parent
 
 
-def plan_cases(quick: bool, repeat: int | None) -> dict[str, Callable[[], list[CaseResult]]]:
+def plan_cases(
+    quick: bool, repeat: int | None, sizes_of_clusters: list[int] | None = None
+) -> dict[str, Callable[[], list[CaseResult]]]:
     """Case name → a thunk running it (sizes and rounds fixed here)."""
-    from bench import case_apply, case_compile, case_links, case_plan
+    from bench import case_apply, case_compile, case_links, case_plan, case_process
 
     rep = repeat or (2 if quick else 5)
     small = Rounds(rep, 1)
@@ -28,9 +30,13 @@ def plan_cases(quick: bool, repeat: int | None) -> dict[str, Callable[[], list[C
     largest = sizes[-1]
     peers = 20 if quick else 1000
     networks = 10 if quick else 1000
-    clusters = [10, 30] if quick else [100, 1000, 5000]
+    clusters = sizes_of_clusters or ([10, 30] if quick else [100, 1000, 5000])
     compile_big = Rounds(repeat or (2 if quick else 3), 0)
+    process_rounds = Rounds(1, 0) if quick else Rounds(repeat or 3, 1)
     return {
+        "process": case_process.run_all(clusters, largest, quick, process_rounds,
+                                        Rounds(1, 0) if quick else Rounds(repeat or 3, 1)),
+        "big": lambda: [case_process.run_big_inputs(quick, Rounds(1, 0))],
         "apply": lambda: [case_apply.run_entries(n, small if n <= 10_000 else big) for n in sizes],
         "xfrm": lambda: [case_apply.run_xfrm(peers, small)],
         "noop": lambda: [case_plan.run_noop(largest, small, rss_runs=1 if quick else 3)],
@@ -57,14 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument("--quick", action="store_true", help="tiny sizes, 2 rounds: a smoke run")
     ap.add_argument("--only", action="append", default=[], metavar="CASE",
-                    help="run only this case (repeatable): apply xfrm noop drift teardown compile")
+                    help="run only this case (repeatable): process big apply xfrm noop drift teardown "
+                         "compile")
     ap.add_argument("--repeat", type=int, default=None, help="measured rounds per case (after 1 warm-up)")
+    ap.add_argument("--clusters", type=lambda t: [int(x) for x in t.split(",")], default=None,
+                    metavar="N,N,…", help="cluster sizes (nodes) of the compile and process cases")
     ap.add_argument("--out", type=Path, default=HERE, help="directory for results.json and results.md")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
         print("bench: needs root (it creates network namespaces)", file=sys.stderr)
         return 77
-    cases = plan_cases(args.quick, args.repeat)
+    cases = plan_cases(args.quick, args.repeat, args.clusters)
     unknown = [c for c in args.only if c not in cases]
     if unknown:
         ap.error(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(cases)}")

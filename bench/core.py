@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-NS_PREFIX = "ocb-"
+NS_PREFIX = os.environ.get("OVERLAYC_BENCH_PREFIX", "ocb-")  # namespaces and temp dirs
 NETNS_DIR = "/run/netns"
 _counter = itertools.count(1)
 

@@ -19,6 +19,7 @@ from overlayc.cli_options import (
     AtOption,
     DetailedExitcodeOption,
     FileOption,
+    FullOption,
     JsonOption,
     KeyFileOption,
     LockedOption,
@@ -200,6 +201,7 @@ def plan_command(
     detailed_exitcode: DetailedExitcodeOption = False,
     locked: LockedOption = False,
     state: StateOption = None,
+    full: FullOption = False,
 ) -> None:
     """Show what apply would change on one node, in execution order (updates overlayc.lock
     unless --locked).
@@ -207,6 +209,7 @@ def plan_command(
     Example: overlayc plan -f examples/seed/overlay.yaml --node node2 --state empty"""
     from overlayc.files.plans import save_plan
     from overlayc.plan import plan_node
+    from overlayc.render.groups import device_networks
     from overlayc.render.plan import render_plan_json, render_plan_text
 
     t = prepare_target(load_or_exit(files, json_output), node=node, netns=netns, at=at, key_file=key_file,
@@ -220,7 +223,8 @@ def plan_command(
     if json_output:
         typer.echo(render_plan_json(plan), nl=False)
     else:
-        typer.echo(render_plan_text(plan, color=sys.stdout.isatty()), nl=False)
+        typer.echo(render_plan_text(plan, color=sys.stdout.isatty(), full=full,
+                                    networks=device_networks(t.assignment.vnis)), nl=False)
     if detailed_exitcode and not plan.empty:
         raise typer.Exit(2)
 
@@ -241,6 +245,7 @@ def apply_command(
     lock_timeout: LockTimeoutOption = 0.0,
     detailed_exitcode: ApplyExitcodeOption = False,
     locked: LockedOption = False,
+    full: FullOption = False,
 ) -> None:
     """Make one node's kernel match the configuration: plan, confirm, execute, verify by reading
     the kernel back, and roll back everything on any failure. A second apply changes nothing.
@@ -249,14 +254,16 @@ def apply_command(
     overlayc plan -f overlay.yaml -o p.json && overlayc apply -f overlay.yaml p.json"""
     from overlayc.apply.session import apply_target
     from overlayc.files.plans import load_plan
+    from overlayc.render.groups import device_networks
     from overlayc.render.outcome import render_apply_outcome
 
     loaded = load_or_exit(files)
     saved = load_plan(plan_file) if plan_file is not None else None
     target = (prepare_saved_target(loaded, saved, key_file=key_file) if saved is not None else
               prepare_target(loaded, node=node, netns=netns, at=at, key_file=key_file, locked=locked))
-    applied = apply_target(target, confirm=confirm_on_terminal(yes, saved is not None), saved=saved,
-                           lock_timeout=lock_timeout, progress=progress_bar)
+    confirm = confirm_on_terminal(yes, saved is not None, full, device_networks(target.assignment.vnis))
+    applied = apply_target(target, confirm=confirm, saved=saved, lock_timeout=lock_timeout,
+                           progress=progress_bar)
     print_lines(render_apply_outcome(applied))
     raise typer.Exit(applied.result.outcome.exit_code(detailed_exitcode))
 

@@ -70,6 +70,11 @@ DetailedExitcodeOption = Annotated[
 ]
 
 
+FullOption = Annotated[
+    bool, typer.Option("--full", help="show every fdb/neighbour entry (default: a count per device)")
+]
+
+
 StateOption = Annotated[
     str | None,
     typer.Option("--state", metavar="SNAPSHOT|empty",

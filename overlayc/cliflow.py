@@ -4,7 +4,7 @@ progress bar on a terminal, and printing what `render.outcome` made."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import typer
@@ -16,13 +16,16 @@ if TYPE_CHECKING:
     from overlayc.plan import Plan
 
 
-def confirm_on_terminal(yes: bool, saved: bool) -> Callable[[Plan], bool]:
+def confirm_on_terminal(
+    yes: bool, saved: bool, full: bool = False, networks: Mapping[str, str] | None = None
+) -> Callable[[Plan], bool]:
     """The confirmation policy: --yes or a saved plan apply without asking; a terminal is asked
-    (after seeing the plan); anything else is refused before a change is made."""
+    (after seeing the plan: fdb/neighbour entries counted per device unless `full`; `networks`,
+    vxlan device → network, names them); anything else is refused before a change is made."""
     from overlayc.render.plan import render_plan_text
 
     def confirm(plan: Plan) -> bool:
-        typer.echo(render_plan_text(plan, color=sys.stdout.isatty()), nl=False)
+        typer.echo(render_plan_text(plan, color=sys.stdout.isatty(), full=full, networks=networks), nl=False)
         if yes or saved:
             return True
         if not sys.stdin.isatty():

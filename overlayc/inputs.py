@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING
 
 from overlayc.compile.assign import Assignment, resolve
 from overlayc.compile.epoch import parse_at
-from overlayc.compile.lock import lock_changes, read_lock, write_lock
+from overlayc.compile.lock import lock_changes
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.model import Config
 from overlayc.errors import ConfigError, LockOutdated, Severity
 from overlayc.files.keys import resolve_private_key
+from overlayc.files.lock import read_lock, write_lock
 
 if TYPE_CHECKING:
     from overlayc.plan import Plan

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from overlayc.compile import lock_changes, read_lock, resolve
+from overlayc.compile import lock_changes, resolve
 from overlayc.config.load import load_config
+from overlayc.files.lock import read_lock
 from overlayc.render.iproute2 import render_iproute2
 from tests.support.builders import compile_for
 from tests.support.golden import GOLDEN, assert_golden

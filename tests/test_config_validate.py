@@ -157,3 +157,34 @@ def test_constraint_matching_follows_docker() -> None:
     assert not parse_constraint("node.labels.rack == 1").matches("n1", node)
     assert parse_constraint("node.role == manager").matches("n1", node)
     assert not parse_constraint("node.hostname != n1").matches("n1", node)
+
+
+def test_subnet_overlaps_are_every_overlapping_pair_in_order() -> None:
+    """The sweep reports exactly the pairs a pairwise check finds, in the same order."""
+    import random
+    from ipaddress import IPv4Network
+
+    from overlayc.config.model import Config
+    from overlayc.config.source import SourceMap
+    from overlayc.config.validate import check_subnets
+
+    rng = random.Random(7)
+    def subnet() -> str:
+        return str(IPv4Network((rng.randrange(0, 1 << 16) << 8, rng.choice([16, 20, 24, 28])), strict=False))
+
+    nets = {f"n{i}": {"subnet": subnet()} for i in range(300)}
+    config = Config.model_validate({"version": 1, "cluster": {"name": "t", "id": "cluster-test"},
+                                    "nodes": {"a": {"address": "192.0.2.1"}}, "networks": nets})
+    ordered = sorted(config.networks.items(), key=lambda kv: (kv[1].subnet.network_address, kv[0]))
+    expected = [f"subnet {n.subnet} of network '{name}' overlaps {o.subnet} of network '{other}'"
+                for i, (name, n) in enumerate(ordered)
+                for other, o in ordered[:i] if n.subnet.overlaps(o.subnet)]
+    assert expected  # the random subnets do overlap
+    assert [d.message for d in check_subnets(config, SourceMap())] == expected
+
+
+def test_eight_thousand_networks_validate(tmp_path: Path) -> None:
+    """Functional (the timing is in `make bench`): many networks, none overlapping, valid."""
+    nets = "".join(f"  n{i}: {{subnet: 10.{i // 256}.{i % 256}.0/24}}\n" for i in range(8000))
+    loaded = load_ok(tmp_path, BASE + "networks:\n" + nets)
+    assert len(loaded.config.networks) == 8000

@@ -10,15 +10,13 @@ import pytest
 from overlayc.compile import (
     Lock,
     Pin,
-    dumps_lock,
     lock_changes,
-    read_lock,
     resolve,
-    write_lock,
 )
 from overlayc.config.load import LoadedConfig
 from overlayc.config.model import Config
 from overlayc.errors import ConfigError, InputError, LockOutdated
+from overlayc.files.lock import dumps_lock, read_lock, write_lock
 from overlayc.inputs import assign_with_lock
 
 CONFIG = {
@@ -98,3 +96,22 @@ def test_exhausted_subnet_is_a_config_error(tmp_path: Path) -> None:
         assign_with_lock(loaded(tmp_path, small), locked=False)
     assert [d.code for d in err.value.diagnostics] == ["subnet-exhausted"]
     assert not (tmp_path / "overlayc.lock").exists()
+
+
+def test_an_unchanged_lock_is_recognised_without_building_its_pins() -> None:
+    config = Config.model_validate(CONFIG)
+    _, first, _ = resolve(config, Lock())
+    old = Lock(vnis=dict(first.vnis), tasks=dict(first.tasks),
+               endpoints={ep: dict(pins) for ep, pins in first.endpoints.items()})
+    _, again, _ = resolve(config, old)
+    assert lock_changes(old, again) == []
+    assert again.endpoints._build is not None  # type: ignore[attr-defined]  # never built
+    moved = {ep: dict(pins) for ep, pins in old.endpoints.items()}
+    moved["web.3"]["a"] = Pin(ip=moved["web.3"]["a"].ip, mac="02:00:00:00:00:01")
+    _, fresh, _ = resolve(config, Lock(vnis=old.vnis, tasks=old.tasks, endpoints=moved))
+    assert lock_changes(Lock(vnis=old.vnis, tasks=old.tasks, endpoints=moved), fresh) == [
+        f"~ endpoint web.3 on a: {moved['web.3']['a'].ip} 02:00:00:00:00:01 → "
+        f"{moved['web.3']['a'].ip} {old.endpoints['web.3']['a'].mac}"]
+    extra = {**{ep: dict(p) for ep, p in old.endpoints.items()}, "gone.1": {"a": old.endpoints["web.3"]["a"]}}
+    _, fresh, _ = resolve(config, Lock(vnis=old.vnis, tasks=old.tasks, endpoints=extra))
+    assert lock_changes(Lock(vnis=old.vnis, tasks=old.tasks, endpoints=extra), fresh) != []

@@ -30,6 +30,7 @@ from overlayc.kernel.objects import KernelObject
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.observe.snapshot import observe_snapshot
 from overlayc.plan import plan_node
+from overlayc.render.groups import device_networks
 from overlayc.render.plan import render_plan_json, render_plan_text
 from tests.support.builders import assign_loaded, compile_for
 from tests.support.golden import GOLDEN, assert_golden
@@ -79,7 +80,7 @@ def test_golden_plan(case_dir: Path) -> None:
     except OverlaycError as err:
         assert_golden(case_dir / "error.txt", f"{type(err).__name__} (exit {err.exit_code}): {err}\n")
         return
-    assert_golden(case_dir / "plan.txt", render_plan_text(plan))
+    assert_golden(case_dir / "plan.txt", render_plan_text(plan, networks=device_networks(assignment.vnis)))
     assert_golden(case_dir / "plan.json", render_plan_json(plan))
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from lab.topology import Lab
-from overlayc.compile import read_lock
+from overlayc.files.lock import read_lock
 from overlayc.kernel.objects import Fdb, Neigh
 from overlayc.observe.kernel import observe
 from tests.support.cluster import Member, apply_api, apply_cli, matrix, members, seed_workdir, write_config

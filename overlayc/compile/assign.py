@@ -145,7 +145,21 @@ def _to_lock(config: Config, assignment: Assignment) -> Lock:
     """The lock pinning `assignment` (auto-assigned VNIs only; fixed ones live in the config);
     its pins are built when first used."""
     auto = {n: v for n, v in assignment.vnis.items() if config.networks[n].fixed_vni is None}
-    return Lock(vnis=auto, tasks=assignment.tasks, endpoints=LazyPins(lambda: _pins(assignment)))
+    return Lock(vnis=auto, tasks=assignment.tasks,
+                endpoints=LazyPins(lambda: _pins(assignment), lambda other: _pinned_by(assignment, other)))
+
+
+def _pinned_by(assignment: Assignment, pins: Mapping[str, Mapping[str, Pin]]) -> bool:
+    """Whether `pins` (a lock read from its file) holds exactly the attachments' addresses:
+    what `_pins(assignment) == pins` answers, without building a Pin per attachment."""
+    count = 0
+    for atts in assignment.attachments.values():
+        for a in atts:
+            pin = pins.get(a.endpoint, {}).get(a.network)
+            if pin is None or pin.ip != a.ip or pin.mac != a.mac:
+                return False
+        count += len(atts)
+    return count == sum(len(p) for p in pins.values()) and all(pins.values())
 
 
 def _pins(assignment: Assignment) -> dict[str, dict[str, Pin]]:

@@ -2,7 +2,8 @@
 
 It pins each task's node, each endpoint's (task or standalone) IP and MAC on each network, and
 the auto-assigned VNIs. It lives next to the config (`LoadedConfig.lock_path`), is meant for git,
-and is written as readable YAML in a deterministic order, so that a change shows as a small diff.
+and is written as readable YAML in a deterministic order, so that a change shows as a small diff
+(the file format, bytes ⇄ Lock: `overlayc.files.lock`).
 
 `--locked` (CI): a command that would change the lock raises `LockOutdated` instead (exit code 1,
 like any other failed check; 65 stays reserved for an invalid configuration).
@@ -10,20 +11,15 @@ like any other failed check; 65 stays reserved for an invalid configuration).
 
 from __future__ import annotations
 
-import functools
-import json
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address
-from pathlib import Path
 from typing import Annotated, ClassVar
 
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field
 
 from overlayc.compile.naming import natural_key
 from overlayc.config.model import Mac
-from overlayc.errors import InputError
 
 LOCK_VERSION = 1
 HEADER = (
@@ -35,7 +31,7 @@ HEADER = (
 
 # Plain frozen dataclasses, not pydantic models: `resolve` builds one Pin per endpoint and network
 # (150k for 1,000 nodes × 20 tasks × several networks), from values that are canonical already.
-# Only the file is untrusted: `read_lock` validates it through pydantic (`_LOCK_FILE`).
+# Only the file is untrusted: `overlayc.files.lock` checks every value it reads.
 @dataclass(frozen=True, slots=True)
 class Pin:
     """The address and MAC an endpoint holds on one network."""
@@ -56,11 +52,21 @@ class LazyPins(Mapping[str, Mapping[str, Pin]]):
     then costs one object per endpoint and network: 150k of them, ~15 MiB and a third of
     `resolve`'s time for 1,000 nodes × 20 tasks. Compares equal to a dict of the same content."""
 
-    __slots__ = ("_build", "_pins")
+    __slots__ = ("_build", "_pins", "_same")
 
-    def __init__(self, build: Callable[[], dict[str, dict[str, Pin]]]) -> None:
+    def __init__(
+        self, build: Callable[[], dict[str, dict[str, Pin]]], same: Callable[[Pins], bool] | None = None
+    ) -> None:
         self._build: Callable[[], dict[str, dict[str, Pin]]] | None = build
         self._pins: dict[str, dict[str, Pin]] = {}
+        self._same = same
+
+    def same_as(self, other: Pins) -> bool:
+        """Whether `other` holds exactly these pins; answered by `same` (without building the
+        pins) when it was given and the pins are not built yet."""
+        if self._build is not None and self._same is not None:
+            return self._same(other)
+        return self._built() == dict(other)
 
     def _built(self) -> dict[str, dict[str, Pin]]:
         if self._build is not None:
@@ -92,80 +98,11 @@ class Lock:
     endpoints: Pins = field(default_factory=dict)
 
 
-@functools.cache
-def _lock_file() -> TypeAdapter[Lock]:
-    """The validator of lock files, built on first use (with ruamel, only `read_lock` needs it)."""
-    return TypeAdapter(Lock)
-
-
-def read_lock(path: Path) -> Lock:
-    """The lock at `path`, or an empty Lock when the file does not exist.
-
-    Raises InputError when it cannot be read or is not a lock file."""
-    # imported here: ruamel costs a process that only compiles (a plan) 1.5 MiB and 20 ms
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return Lock()
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read: {err}") from None
-    try:
-        doc = YAML(typ="safe").load(text)
-        return _lock_file().validate_python(doc or {})
-    except YAMLError as err:
-        raise InputError(f"{path}: not valid YAML: {err}") from None
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{path}: not an overlayc lock file: {where}: {first['msg']}") from None
-
-
-def dumps_lock(lock: Lock) -> str:
-    """The lock as YAML text, keys in natural order (web.2 before web.10), header comment first."""
-    lines = [HEADER.rstrip("\n"), f"version: {lock.version}"]
-    lines.append("vnis:" + ("" if lock.vnis else " {}"))
-    lines += [f"  {_q(n)}: {lock.vnis[n]}" for n in sorted(lock.vnis)]
-    lines.append("tasks:" + ("" if lock.tasks else " {}"))
-    lines += [f"  {_q(t)}: {_q(lock.tasks[t])}" for t in sorted(lock.tasks, key=natural_key)]
-    lines.append("endpoints:" + ("" if lock.endpoints else " {}"))
-    for ep in sorted(lock.endpoints, key=natural_key):
-        lines.append(f"  {_q(ep)}:")
-        for net, pin in sorted(lock.endpoints[ep].items()):
-            lines.append(f"    {_q(net)}: {{ip: {pin.ip}, mac: {_q(pin.mac)}}}")
-    return "\n".join(lines) + "\n"
-
-
-def _q(text: str) -> str:
-    """A YAML scalar for `text`: JSON-quoted (valid YAML) unless it is a plain safe name."""
-    plain = (
-        text.replace("-", "").replace("_", "").replace(".", "").isalnum()
-        and not text[0].isdigit()
-        and text.lower() not in _YAML_WORDS
-    )
-    return text if plain else json.dumps(text)
-
-
-_YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n"})
-
-
-def write_lock(path: Path, lock: Lock) -> None:
-    """Write `lock` to `path` atomically (temporary file, then rename). The temporary file is
-    per process: with one shared name, two concurrent runs (e.g. two applies waiting on the
-    apply lock) renamed each other's file away, and the second failed with ENOENT."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(dumps_lock(lock))
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write the lock file: {err}") from None
-
-
 def lock_changes(old: Lock, new: Lock) -> list[str]:
     """Human-readable lines naming every difference from `old` to `new` (empty when equal)."""
+    # the common case, an unchanged lock: dict comparisons, no sorting and no text per entry
+    if old.vnis == new.vnis and old.tasks == new.tasks and _same_pins(old.endpoints, new.endpoints):
+        return []
     out: list[str] = []
     for net in sorted(old.vnis.keys() | new.vnis.keys()):
         _change(out, f"vni of network {net}", old.vnis.get(net), new.vnis.get(net))
@@ -176,6 +113,14 @@ def lock_changes(old: Lock, new: Lock) -> list[str]:
         for net in sorted(before.keys() | after.keys()):
             _change(out, f"endpoint {ep} on {net}", _pin_text(before.get(net)), _pin_text(after.get(net)))
     return out
+
+
+def _same_pins(a: Pins, b: Pins) -> bool:
+    if isinstance(b, LazyPins):
+        return b.same_as(a)
+    if len(a) != len(b):
+        return False
+    return all(b.get(ep) == pins for ep, pins in a.items())
 
 
 def _pin_text(pin: Pin | None) -> str | None:

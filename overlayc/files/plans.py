@@ -7,13 +7,15 @@ import json
 from pathlib import Path
 
 from overlayc.errors import InputError
-from overlayc.plan import Plan, dumps, plan_from_json
+from overlayc.plan import Plan, plan_from_json, plan_to_json
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    """Write the plan document to `path` (mode 0644; it holds no secrets)."""
+    """Write the plan document to `path` (mode 0644; it holds no secrets). Compact JSON: a file
+    for `apply FILE`, written by json's C encoder (indenting takes its pure-Python one, 3× slower
+    for a plan of 100k changes); `--json` prints the indented form."""
     try:
-        path.write_text(dumps(plan))
+        path.write_text(json.dumps(plan_to_json(plan), sort_keys=True, separators=(",", ":")) + "\n")
     except OSError as err:
         raise InputError(f"{path}: cannot write the plan: {err.strerror}") from None
 

@@ -7,6 +7,8 @@ document (pure).
 
     Plan for node2: 14 to add, 1 to change, 0 to replace, 2 to destroy.
 
+FDB and neighbour creates/deletes are shown grouped per device with a count (`render/groups.py`)
+unless `full`; the summary line counts every change.
 Attribute differences come from deepdiff over the objects' JSON forms (secrets are never in
 them; key material shows as its fingerprint). Colour is the caller's decision (a terminal).
 The JSON document is `overlayc.plan.plan_to_json` (consumers must ignore unknown keys; a major
@@ -16,6 +18,7 @@ The JSON document is `overlayc.plan.plan_to_json` (consumers must ignore unknown
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from deepdiff import DeepDiff
@@ -25,6 +28,7 @@ from overlayc.diff import UPDATABLE, Action, Change, Reason
 from overlayc.kernel.objects import to_json
 from overlayc.kernel.ownership import key_text
 from overlayc.plan import Plan, dumps
+from overlayc.render.groups import EntryGroup, describe_group, group_changes, group_head
 
 _SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-"}
 _COLOUR = {Action.CREATE: "32", Action.UPDATE: "33", Action.REPLACE: "35", Action.DELETE: "31"}
@@ -97,6 +101,12 @@ def render_change_text(change: Change, color: bool = False) -> str:
     return f"  # {change_headline(change)}\n{head}{body}\n"
 
 
+def render_group(group: EntryGroup, networks: Mapping[str, str], color: bool = False) -> str:
+    symbol = _SYMBOL[group.action]
+    head = _paint(f"{symbol:>3} {group_head(group, networks)}", _COLOUR[group.action], color)
+    return f"  # {describe_group(group)}\n{head}\n"
+
+
 def summary_line(plan: Plan) -> str:
     """`Plan for node2: 14 to add, 1 to change, 0 to replace, 2 to destroy.` or the no-op line."""
     if plan.empty:
@@ -108,14 +118,23 @@ def summary_line(plan: Plan) -> str:
     )
 
 
-def render_plan_text(plan: Plan, color: bool = False) -> str:
-    """The whole human plan: one block per change in execution order, then the summary line."""
+def render_plan_text(
+    plan: Plan, color: bool = False, *, full: bool = False, networks: Mapping[str, str] | None = None
+) -> str:
+    """The whole human plan: one block per change in execution order (fdb/neigh creates and
+    deletes one block per run on a device, unless `full`), then the summary line. `networks`
+    (vxlan device → network name) names the network of a group."""
     if plan.empty:
         return summary_line(plan) + "\n"
     where = f" (netns {plan.netns})" if plan.netns else ""
     at = plan.at.isoformat().replace("+00:00", "Z")
     head = f"overlayc will perform these actions on node {plan.node}{where}, as of {at}:\n\n"
-    blocks = "\n".join(render_change_text(c, color) for c in plan.changes)
+    names = networks or {}
+    items = plan.changes if full else group_changes(plan.changes)
+    blocks = "\n".join(
+        render_group(c, names, color) if isinstance(c, EntryGroup) else render_change_text(c, color)
+        for c in items
+    )
     return f"{head}{blocks}\n{_paint(summary_line(plan), '1', color)}\n"
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from overlayc.compile import Assignment, Lock, compile_node, read_lock, resolve
+from overlayc.compile import Assignment, Lock, compile_node, resolve
 from overlayc.config.load import LoadedConfig
 from overlayc.config.model import Config
+from overlayc.files.lock import read_lock
 from overlayc.kernel.state import KernelState
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)  # the compile goldens' instant

@@ -97,7 +97,7 @@ def seed_lab(request: pytest.FixtureRequest) -> SeedLab:
         config.add_cleanup(lab.close)
         lab.__enter__()
         cfg = seed_workdir(lab, request.getfixturevalue("tmp_path_factory").mktemp("seed-esp"))
-        from overlayc.compile import read_lock
+        from overlayc.files.lock import read_lock
 
         seed = SeedLab(lab, cfg, {}, {}, {})
         for node in SEED_NODES:
