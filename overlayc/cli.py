@@ -24,6 +24,19 @@ from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.schema import render_schema
 from overlayc.errors import ConfigError, InputError, OverlaycError
 from overlayc.kernel.state import Observed
+from overlayc.options import (
+    check_cluster,
+    check_interval_seconds,
+    check_key_file,
+    check_lock_timeout,
+    check_metrics_address,
+    check_metrics_port,
+    check_netns,
+    check_node,
+    check_sample,
+    check_state,
+    port_problem,
+)
 from overlayc.render.diagnostics import render_json, render_text
 from overlayc.render.iproute2 import render_iproute2
 
@@ -60,7 +73,7 @@ AtOption = Annotated[
 KeyFileOption = Annotated[
     Path | None,
     typer.Option(
-        "--key-file", metavar="PATH",
+        "--key-file", metavar="PATH", callback=check_key_file,
         help="the node's X25519 private key (default: $OVERLAYC_KEY_DIR or /etc/overlayc/keys, "
         "<node>.key; when that is missing, keys show as unavailable)",
     ),
@@ -86,7 +99,7 @@ app.add_typer(keys_app, name="keys")
 
 @keys_app.command("gen")
 def keys_gen(
-    node: Annotated[str, typer.Option("--node", help="node name, as in the YAML")],
+    node: Annotated[str, typer.Option("--node", help="node name, as in the YAML", callback=check_node)],
     out: Annotated[Path | None, typer.Option("--out", metavar="PATH", help="where to write the key")] = None,
     force: Annotated[bool, typer.Option("--force", help="replace an existing key file")] = False,
 ) -> None:
@@ -99,8 +112,10 @@ def keys_gen(
 
 @keys_app.command("show")
 def keys_show(
-    node: Annotated[str | None, typer.Option("--node", help="read the node's default key file")] = None,
-    key_file: Annotated[Path | None, typer.Option("--key-file", metavar="PATH")] = None,
+    node: Annotated[str | None, typer.Option("--node", help="read the node's default key file",
+                                             callback=check_node)] = None,
+    key_file: Annotated[Path | None, typer.Option("--key-file", metavar="PATH",
+                                                  callback=check_key_file)] = None,
 ) -> None:
     """Print the public key and its fingerprint of a private key file (never the private key)."""
     if (node is None) == (key_file is None):
@@ -170,7 +185,7 @@ LockedOption = Annotated[
 @app.command("render")
 def render(
     files: FileOption,
-    node: Annotated[str, typer.Option("--node", help="the node to compile for")],
+    node: Annotated[str, typer.Option("--node", help="the node to compile for", callback=check_node)],
     fmt: Annotated[RenderFormat, typer.Option("--format", help="json or iproute2")] = RenderFormat.json,
     at: AtOption = None,
     key_file: KeyFileOption = None,
@@ -196,8 +211,10 @@ def schema() -> None:
 
 @app.command()
 def observe(
-    netns: Annotated[str | None, typer.Option("--netns", help="named network namespace to read")] = None,
-    cluster: Annotated[str | None, typer.Option("--cluster", help="only this cluster's links")] = None,
+    netns: Annotated[str | None, typer.Option("--netns", help="named network namespace to read",
+                                              callback=check_netns)] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="only this cluster's links",
+                                                callback=check_cluster)] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Print the overlayc-owned live kernel state (secrets only as fingerprints). Needs root.
@@ -227,9 +244,11 @@ def _plan_node_name(loaded: LoadedConfig, node: str | None, netns: str | None) -
 
 
 PlanNodeOption = Annotated[
-    str | None, typer.Option("--node", help="node to plan for (default: the one whose address is local)")
+    str | None, typer.Option("--node", help="node to plan for (default: the one whose address is local)",
+                             callback=check_node)
 ]
-PlanNetnsOption = Annotated[str | None, typer.Option("--netns", help="named network namespace to plan for")]
+PlanNetnsOption = Annotated[str | None, typer.Option("--netns", help="named network namespace to plan for",
+                                                     callback=check_netns)]
 PlanOutOption = Annotated[
     Path | None, typer.Option("-o", "--out", metavar="FILE", help="save the plan (JSON) for `apply FILE`")
 ]
@@ -238,7 +257,7 @@ DetailedExitcodeOption = Annotated[
 ]
 StateOption = Annotated[
     str | None,
-    typer.Option("--state", metavar="SNAPSHOT|empty",
+    typer.Option("--state", metavar="SNAPSHOT|empty", callback=check_state,
                  help="plan offline against `overlayc observe --json` output, or `empty`"),
 ]
 
@@ -285,7 +304,7 @@ def plan_command(
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]
 LockTimeoutOption = Annotated[
     float,
-    typer.Option("--lock-timeout", metavar="SECONDS",
+    typer.Option("--lock-timeout", metavar="SECONDS", callback=check_lock_timeout,
                  help="wait this long for another overlayc on the same namespace (then exit 75)"),
 ]
 ApplyExitcodeOption = Annotated[
@@ -399,7 +418,8 @@ def apply_command(
 @app.command("destroy")
 def destroy_command(
     netns: PlanNetnsOption = None,
-    cluster: Annotated[str | None, typer.Option("--cluster", help="only this cluster's objects")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="only this cluster's objects",
+                                                callback=check_cluster)] = None,
     yes: YesOption = False,
     lock_timeout: LockTimeoutOption = 0.0,
 ) -> None:
@@ -431,8 +451,10 @@ def reconcile_command(
                                        "(0 nothing, 2 changed, 3 rolled back, 4 incomplete, "
                                        "65 invalid config, 1 error)")] = False,
     metrics_port: Annotated[int | None, typer.Option("--metrics-port", metavar="PORT",
+                                                     callback=check_metrics_port,
                                                      help="serve Prometheus metrics on this port")] = None,
     metrics_address: Annotated[str, typer.Option("--metrics-address", metavar="ADDR",
+                                                 callback=check_metrics_address,
                                                  help="address of the metrics server")] = "127.0.0.1",
     lock_timeout: LockTimeoutOption = 10.0,
     locked: LockedOption = False,
@@ -445,9 +467,13 @@ def reconcile_command(
     from overlayc.reconcile import Settings, parse_interval, run_agent
 
     try:
-        seconds = parse_interval(interval)
-    except ValueError as err:
-        raise typer.BadParameter(f"{interval!r}: {err}", param_hint="--interval") from None
+        seconds = check_interval_seconds(parse_interval(interval))
+    except (ValueError, OverflowError) as err:
+        raise typer.BadParameter(f"{interval[:60]!r}: {err}", param_hint="--interval") from None
+    except typer.BadParameter as err:
+        raise typer.BadParameter(err.message, param_hint="--interval") from None
+    if metrics_port is not None and (busy := port_problem(metrics_address, metrics_port)) is not None:
+        raise typer.BadParameter(busy, param_hint="--metrics-port")
     settings = Settings(tuple(files), node, netns, key_file, seconds, jitter, lock_timeout, locked)
     code = run_agent(settings, once=once, metrics_port=metrics_port, metrics_address=metrics_address,
                      out=lambda line: typer.echo(line), note=lambda line: typer.echo(line, err=True))
@@ -462,7 +488,7 @@ def status_command(
     at: AtOption = None,
     key_file: KeyFileOption = None,
     json_output: JsonOption = False,
-    sample: Annotated[float, typer.Option("--sample", metavar="SECONDS",
+    sample: Annotated[float, typer.Option("--sample", metavar="SECONDS", callback=check_sample,
                                           help="read the counters twice this far apart to see them "
                                           "grow (0: once, never judged)")] = 1.0,
 ) -> None:

@@ -205,19 +205,14 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
 
 
 def plan_from_json(data: Mapping[str, Any]) -> Plan:
-    """Inverse of `plan_to_json`; raises InputError for another major format or a malformed one."""
-    version = str(data.get("format_version", ""))
-    if version.split(".")[0] != PLAN_FORMAT_VERSION.split(".")[0]:
-        raise InputError(f"plan format {version or '?'} is not supported (expected {PLAN_FORMAT_VERSION})")
+    """Inverse of `plan_to_json`, strict (overlayc.files.plan_doc): InputError for another format
+    version, a missing or unknown field, a change without its live digest, a wrong type."""
+    from overlayc.files.plan_doc import Refused, plan_from_document
+
     try:
-        return Plan(
-            version, data["node"], data.get("netns"),
-            datetime.fromisoformat(data["at"].replace("Z", "+00:00")), data["config_digest"],
-            tuple(change_from_json(c) for c in data["changes"]),
-            {tuple(d["key"]): d["digest"] for d in data["live_digests"]},
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise InputError(f"malformed plan document: {err!r}") from None
+        return plan_from_document(data)
+    except Refused as err:
+        raise InputError(f"not a valid plan document: {err}") from None
 
 
 def dumps(plan: Plan) -> str:
@@ -225,21 +220,16 @@ def dumps(plan: Plan) -> str:
 
 
 def save_plan(plan: Plan, path: Path) -> None:
-    """Write the plan document to `path` (mode 0644; it holds no secrets)."""
-    try:
-        path.write_text(dumps(plan))
-    except OSError as err:
-        raise InputError(f"{path}: cannot write the plan: {err.strerror}") from None
+    """Write the plan document to `path`: replaced atomically, mode 0644 whatever the umask,
+    never through a symbolic link (it holds no secrets)."""
+    from overlayc.files.safe import write_atomic
+
+    write_atomic(path, dumps(plan).encode(), 0o644)
 
 
 def load_plan(path: Path) -> Plan:
-    """Read a plan saved by `save_plan`; raises InputError when unreadable or malformed."""
-    try:
-        data = json.loads(path.read_text())
-    except OSError as err:
-        raise InputError(f"{path}: cannot read the plan: {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not a plan document: {err}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: not a plan document")
-    return plan_from_json(data)
+    """Read a plan saved by `save_plan`, strictly (overlayc.files.plan_doc); InputError when it
+    is unreadable, too large, or not exactly a plan document of this format."""
+    from overlayc.files.plan_doc import read_plan
+
+    return read_plan(path)

@@ -18,6 +18,12 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from overlayc.errors import Diagnostic, Location, Severity
+from overlayc.files.bounded import (
+    yaml_directive_problem,
+    yaml_graph_problem,
+    yaml_scalar_problem,
+    yaml_tag_problem,
+)
 
 YamlPath = tuple[str | int, ...]
 
@@ -63,6 +69,12 @@ class _Walker:
         if depth > 64:  # a recursive alias (`&a [*a]`) would never end
             self.diagnostics.append(_error("yaml-syntax", "document nests too deeply", _loc(self.file, node)))
             return None
+        refused = yaml_tag_problem(node)
+        if refused is None and isinstance(node, ScalarNode):
+            refused = yaml_scalar_problem(node)
+        if refused is not None:
+            self.diagnostics.append(_error("yaml-limit", refused, _loc(self.file, node)))
+            return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, SequenceNode):
@@ -72,7 +84,10 @@ class _Walker:
                 out.append(self.walk(item, (*path, i), depth + 1))
             return out
         if isinstance(node, ScalarNode):
-            return self.constructor.construct_object(node, deep=True)
+            try:
+                return self.constructor.construct_object(node, deep=True)
+            except (ValueError, OverflowError) as err:  # e.g. a date such as 2026-13-45
+                self.diagnostics.append(_error("yaml-syntax", f"invalid value: {err}", _loc(self.file, node)))
         return None
 
     def _record(self, path: YamlPath, node: Node, key: Node | None = None) -> None:
@@ -127,6 +142,9 @@ def parse_yaml(file: str, text: str, smap: SourceMap) -> tuple[Any, list[Diagnos
 
     Returns (data, diagnostics); data is None for an empty document or when parsing failed."""
     smap.lines[file] = tuple(text.splitlines())
+    directive = yaml_directive_problem(text)
+    if directive is not None:  # ruamel asserts on an unknown %YAML version: refuse it first
+        return None, [_error("yaml-syntax", directive[1], Location(file, directive[0], 1))]
     yaml = YAML(typ="safe", pure=True)
     try:
         root = yaml.compose(text)
@@ -136,6 +154,9 @@ def parse_yaml(file: str, text: str, smap: SourceMap) -> tuple[Any, list[Diagnos
         return None, [_error("yaml-syntax", "YAML document nests too deeply", Location(file, 1, 1))]
     if root is None:
         return None, []
+    too_big = yaml_graph_problem(root)
+    if too_big is not None:  # checked on the node graph, before any alias is expanded
+        return None, [_error("yaml-limit", too_big[1], _loc(file, too_big[0]))]
     smap.values.setdefault((), _loc(file, root))
     walker = _Walker(file, smap, yaml)
     try:

@@ -1,0 +1,186 @@
+"""Bounds on every document overlayc parses: configs and the lock (YAML), saved plans and state
+snapshots (JSON). A hostile file must be refused quickly and in little memory, never expanded,
+never allowed to reach a traceback (docs/operations.md, "Limits").
+
+    LIMITS                                   the caps, by name (quoted in every refusal)
+    yaml_directive_problem(text)             (line, message) of a directive we refuse, or None
+    yaml_graph_problem(root)                 (node, message) when the composed graph is too big
+    yaml_scalar_problem(node)                a message when one scalar is too long or not allowed
+    loads_json(text, what)                   parsed JSON within the caps; InputError otherwise
+
+The YAML graph is checked before a single value is constructed: its size *with every alias
+expanded* is computed on the node graph (each node once, memoised), so a billion-laughs file of
+400 bytes is refused in microseconds instead of being expanded to gigabytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from overlayc.errors import InputError
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The caps. Generous for real configurations (5,000 nodes, 100,000 tasks fit), tiny next to
+    what a bomb needs."""
+
+    config_bytes: int = 16 * MiB  # one configuration file
+    lock_bytes: int = 64 * MiB  # overlayc.lock (one pin per endpoint and network)
+    json_bytes: int = 256 * MiB  # a saved plan or a state snapshot (a 50k-entry FDB plan is ~20 MiB)
+    depth: int = 64  # nesting of mappings/sequences (configs need 6)
+    yaml_nodes: int = 2_000_000  # values in one YAML file, aliases expanded
+    alias_expansion: int = 100_000  # values reached only through aliases
+    scalar_chars: int = 65_536  # one string
+    int_digits: int = 20  # one integer (a u64 has 20 digits)
+
+
+LIMITS = Limits()
+
+ALLOWED_TAGS = frozenset(
+    f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+)
+_DIRECTIVE = re.compile(r"%(\S*)\s*(.*)")
+_INT_LIKE = re.compile(r"[-+]?(0[xob])?[0-9a-fA-F_]+")
+
+
+def yaml_directive_problem(text: str) -> tuple[int, str] | None:
+    """The first YAML directive (`%YAML`, `%TAG`, ...) other than `%YAML 1.1`/`%YAML 1.2`, as
+    (1-based line, message); None when there is none. Directives only appear before a document
+    starts, so scanning stops at the first line that is not blank, a comment or a directive."""
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = _DIRECTIVE.fullmatch(stripped) if line.startswith("%") else None
+        if match is None:
+            return None
+        name, value = match.group(1), match.group(2).split("#")[0].strip()
+        if name == "YAML" and value in ("1.1", "1.2"):
+            continue
+        return number, (f"the YAML directive %{name} {value}".rstrip()
+                        + " is not supported: overlayc reads YAML 1.2 without %TAG or other directives")
+    return None
+
+
+def yaml_graph_problem(root: Node) -> tuple[Node, str] | None:
+    """Refuse a composed YAML graph that nests deeper than `depth`, holds more than `yaml_nodes`
+    values with its aliases expanded, reaches more than `alias_expansion` values through aliases,
+    or is recursive (an alias inside its own anchor). Returns (the offending node, message)."""
+    sizes: dict[int, int] = {}
+    distinct = 0
+    on_path: set[int] = set()
+    stack: list[tuple[Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        ident = id(node)
+        children = _children(node)
+        if done:
+            on_path.discard(ident)
+            sizes[ident] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[ident] > LIMITS.yaml_nodes:
+                return node, f"the document holds more than {LIMITS.yaml_nodes:,} values (aliases expanded)"
+            continue
+        if ident in sizes:
+            continue
+        if ident in on_path:
+            return node, "an alias refers to its own anchor (a recursive document)"
+        if depth > LIMITS.depth:
+            return node, f"the document nests deeper than {LIMITS.depth} levels"
+        distinct += 1
+        on_path.add(ident)
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
+    expanded = sizes[id(root)] - distinct
+    if expanded > LIMITS.alias_expansion:
+        return root, (f"aliases expand to {expanded:,} values, more than the limit of "
+                      f"{LIMITS.alias_expansion:,} (a YAML bomb?)")
+    return None
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def yaml_tag_problem(node: Node) -> str | None:
+    """A message when `node` carries a tag outside the config language (`!!binary`, `!!set`,
+    `!custom`, `!!python/...`); None otherwise."""
+    if node.tag in ALLOWED_TAGS:
+        return None
+    return f"the YAML tag {node.tag} is not part of the configuration language"
+
+
+def yaml_scalar_problem(node: ScalarNode) -> str | None:
+    """A message when one scalar is longer than `scalar_chars` characters or is an integer of
+    more than `int_digits` digits; None otherwise."""
+    text = str(node.value)
+    if len(text) > LIMITS.scalar_chars:
+        return f"a value of {len(text):,} characters is longer than the limit of {LIMITS.scalar_chars:,}"
+    if str(node.tag).endswith(":int") and _INT_LIKE.fullmatch(text) and len(text) > LIMITS.int_digits + 1:
+        return f"an integer of {len(text):,} digits is larger than the limit of {LIMITS.int_digits} digits"
+    return None
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > LIMITS.int_digits:
+        raise ValueError(f"an integer of {len(text)} digits is larger than the limit of "
+                         f"{LIMITS.int_digits} digits")
+    return int(text)
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > 64:
+        raise ValueError(f"a number of {len(text)} characters is longer than the limit of 64")
+    return float(text)
+
+
+def _refuse_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not a JSON number")
+
+
+def _json_depth_problem(data: Any) -> str | None:
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > LIMITS.depth:
+            return f"nests deeper than {LIMITS.depth} levels"
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+        elif isinstance(value, str) and len(value) > LIMITS.scalar_chars:
+            return f"holds a string of {len(value):,} characters (the limit is {LIMITS.scalar_chars:,})"
+    return None
+
+
+def loads_json(data: bytes, what: str) -> Any:
+    """Parse `data` as UTF-8 JSON within the limits: integers of at most `int_digits` digits, no
+    NaN/Infinity, nesting at most `depth`, strings at most `scalar_chars`. `what` names the input
+    in the one-line InputError (`plan.json: not a plan document: ...`)."""
+    try:
+        text = data.decode("utf-8")
+        value = json.loads(text, parse_int=_bounded_int, parse_float=_bounded_float,
+                           parse_constant=_refuse_constant)
+    except UnicodeDecodeError as err:
+        raise InputError(f"{what}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"{what}: not JSON: {err.msg} (line {err.lineno}, column {err.colno})") from None
+    except ValueError as err:
+        raise InputError(f"{what}: {err}") from None
+    except RecursionError:
+        raise InputError(f"{what}: nests deeper than {LIMITS.depth} levels") from None
+    problem = _json_depth_problem(value)
+    if problem is not None:
+        raise InputError(f"{what}: {problem}")
+    return value
