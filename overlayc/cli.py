@@ -3,7 +3,8 @@
 Exit codes (also in `overlayc --help` and the README):
   0 success / no changes · 1 error · 2 changes present (plan/apply --detailed-exitcode)
   3 apply failed and was rolled back · 4 apply failed and rollback is incomplete
-  65 invalid configuration · 75 lock busy · 77 needs privileges
+  65 invalid configuration · 70 internal error (a bug; the traceback is saved to a file)
+  75 lock busy · 77 needs privileges
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
 
 EPILOG = (
     "Exit codes: 0 ok/no changes, 1 error, 2 changes (--detailed-exitcode), 3 apply rolled back, "
-    "4 rollback incomplete, 65 invalid config, 75 lock busy, 77 needs privileges."
+    "4 rollback incomplete, 65 invalid config, 70 internal error (a bug), 75 lock busy, "
+    "77 needs privileges."
 )
 
 app = typer.Typer(
@@ -302,6 +304,12 @@ def plan_command(
 
 # --- apply / destroy (issue 6): execute, verify, roll back -------------------------------------
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]
+AllowMissingAddressOption = Annotated[
+    bool,
+    typer.Option("--allow-missing-address",
+                 help="build the node even though its underlay address is on no interface of the "
+                 "namespace yet (it is added later)"),
+]
 LockTimeoutOption = Annotated[
     float,
     typer.Option("--lock-timeout", metavar="SECONDS", callback=check_lock_timeout,
@@ -356,6 +364,11 @@ def _progress_bar(total: int) -> Callable[[int], None] | None:
     return update
 
 
+def _report_repaired(repaired: tuple[str, ...]) -> None:
+    for line in repaired:
+        typer.echo(f"overlayc: note: left by an interrupted run: {line}", err=True)
+
+
 def _report_apply(applied: Applied, detailed: bool) -> None:
     from overlayc.apply.run import Outcome
 
@@ -395,23 +408,30 @@ def apply_command(
     lock_timeout: LockTimeoutOption = 0.0,
     detailed_exitcode: ApplyExitcodeOption = False,
     locked: LockedOption = False,
+    allow_missing_address: AllowMissingAddressOption = False,
 ) -> None:
     """Make one node's kernel match the configuration: plan, confirm, execute, verify by reading
     the kernel back, and roll back everything on any failure. A second apply changes nothing.
 
     Examples: overlayc apply -f overlay.yaml --node node2 --yes;
     overlayc plan -f overlay.yaml -o p.json && overlayc apply -f overlay.yaml p.json"""
+    from overlayc.apply import interrupt
     from overlayc.apply.session import Target, apply_target
     from overlayc.plan import load_plan
 
     loaded = load_or_exit(files)
     saved = load_plan(plan_file) if plan_file is not None else None
+    if saved is not None and netns is not None and saved.netns != netns:
+        raise InputError(f"{plan_file}: the plan is for netns {saved.netns or '- (the host)'}, not {netns}")
     name = saved.node if saved is not None else _plan_node_name(loaded, node, netns)
     target = Target(loaded.config, assign_with_lock(loaded, locked=locked or saved is not None), name,
                     saved.netns if saved is not None else netns,
                     saved.at if saved is not None else resolve_at(at), resolve_key(name, key_file))
-    applied = apply_target(target, confirm=_confirm_on_terminal(yes, saved is not None), saved=saved,
-                           lock_timeout=lock_timeout, progress=_progress_bar)
+    with interrupt.handled():  # SIGTERM/SIGINT while changing the kernel: roll back, exit 3
+        applied = apply_target(target, confirm=_confirm_on_terminal(yes, saved is not None), saved=saved,
+                               lock_timeout=lock_timeout, progress=_progress_bar,
+                               allow_missing_address=allow_missing_address)
+    _report_repaired(applied.repaired)
     _report_apply(applied, detailed_exitcode)
 
 
@@ -427,10 +447,13 @@ def destroy_command(
     namespaces, SAs and policies) and nothing else.
 
     Example: overlayc destroy --netns node1 --yes"""
+    from overlayc.apply import interrupt
     from overlayc.apply.session import destroy_netns
 
-    applied = destroy_netns(netns, cluster, confirm=_confirm_on_terminal(yes, False),
-                            lock_timeout=lock_timeout)
+    with interrupt.handled():  # SIGTERM/SIGINT never stop a destroy half-way
+        applied = destroy_netns(netns, cluster, confirm=_confirm_on_terminal(yes, False),
+                                lock_timeout=lock_timeout)
+    _report_repaired(applied.repaired)
     if applied.plan.empty:
         typer.echo("Nothing to destroy: overlayc owns nothing here.")
     elif applied.result.executed:
@@ -458,6 +481,7 @@ def reconcile_command(
                                                  help="address of the metrics server")] = "127.0.0.1",
     lock_timeout: LockTimeoutOption = 10.0,
     locked: LockedOption = False,
+    allow_missing_address: AllowMissingAddressOption = False,
 ) -> None:
     """Keep one node's kernel matching the configuration: every round re-reads it, plans,
     applies without asking and verifies; a round also runs right after each key epoch begins.
@@ -474,7 +498,8 @@ def reconcile_command(
         raise typer.BadParameter(err.message, param_hint="--interval") from None
     if metrics_port is not None and (busy := port_problem(metrics_address, metrics_port)) is not None:
         raise typer.BadParameter(busy, param_hint="--metrics-port")
-    settings = Settings(tuple(files), node, netns, key_file, seconds, jitter, lock_timeout, locked)
+    settings = Settings(tuple(files), node, netns, key_file, seconds, jitter, lock_timeout, locked,
+                        allow_missing_address)
     code = run_agent(settings, once=once, metrics_port=metrics_port, metrics_address=metrics_address,
                      out=lambda line: typer.echo(line), note=lambda line: typer.echo(line, err=True))
     raise typer.Exit(code)
@@ -532,3 +557,7 @@ def main() -> None:
         sys.exit(report(err))
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as err:  # anything else is a bug: one line, the traceback to a file, exit 70
+        from overlayc.lastresort import report_bug
+
+        sys.exit(report_bug(err))

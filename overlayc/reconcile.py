@@ -319,6 +319,7 @@ class Settings:
     jitter: bool = False
     lock_timeout: float = 10.0
     locked: bool = False
+    allow_missing_address: bool = False
 
 
 def parse_interval(text: str) -> float:
@@ -355,7 +356,8 @@ def kernel_reconciler(settings: Settings, control: Control, sinks: Sequence[Sink
     from overlayc.apply.session import apply_target, check_fail_closed
 
     def apply(target: Target) -> Applied:
-        applied = apply_target(target, confirm=lambda plan: True, lock_timeout=settings.lock_timeout)
+        applied = apply_target(target, confirm=lambda plan: True, lock_timeout=settings.lock_timeout,
+                               allow_missing_address=settings.allow_missing_address)
         if applied.result.outcome is Outcome.NOTHING:
             check_fail_closed(target, applied.desired)
         return applied

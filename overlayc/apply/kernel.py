@@ -13,6 +13,7 @@ import errno as E
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 
+from overlayc.apply import interrupt
 from overlayc.apply.links import LinkOps, StepFailed
 from overlayc.apply.messages import describe, explain
 from overlayc.apply.requests import ROUTE_KINDS, XFRM_KINDS, MissingDevice, entry_messages, requests_for
@@ -84,7 +85,7 @@ class KernelHandle:
         self.cluster = cluster
         self.rt = NetlinkSocket(NETLINK_ROUTE, netns)
         self.xs = NetlinkSocket(NETLINK_XFRM, netns)
-        self.links = LinkOps(self.rt)
+        self.links = LinkOps(self.rt, cluster)
 
     def close(self) -> None:
         self.rt.close()
@@ -107,6 +108,8 @@ class KernelHandle:
         far after each batch or single change. Raises ExecutionError (applied, failures)."""
         applied: list[int] = []
         for cls, idx in _segments(changes):
+            if (signal_name := interrupt.pending()) is not None:  # SIGTERM/SIGINT: stop here
+                raise ExecutionError(tuple(applied), ((idx[0], f"not done: interrupted by {signal_name}"),))
             if cls == "link":
                 failures = self._run_link(changes[idx[0]], idx[0])
             else:

@@ -16,7 +16,16 @@ from ipaddress import IPv4Interface
 
 from overlayc.apply import netns as nsops
 from overlayc.diff import Action, Change
-from overlayc.kernel.objects import LINK_GROUP, Bridge, Endpoint, KernelObject, Netns, Vxlan
+from overlayc.kernel.objects import (
+    LINK_GROUP,
+    NETNS_NETWORK,
+    Bridge,
+    Endpoint,
+    KernelObject,
+    Netns,
+    Vxlan,
+    netns_tag,
+)
 from overlayc.netlink import link as nl
 from overlayc.netlink.core import NLM_F_CREATE, NLM_F_EXCL, attr_str, attr_u32
 from overlayc.netlink.link import LinkInfo
@@ -48,8 +57,11 @@ def _common(name: str, mac: str, mtu: int) -> bytes:
 class LinkOps:
     """Performs changes of kinds bridge, vxlan, netns, endpoint in the namespace of `rt`."""
 
-    def __init__(self, rt: NetlinkSocket) -> None:
+    def __init__(self, rt: NetlinkSocket, cluster: str | None = None) -> None:
         self.rt = rt
+        # the cluster its namespaces are tagged with; None tags them "-", owned only by an
+        # observe of every cluster (a destroy without --cluster, the kernel tests)
+        self.cluster = cluster
         self.links: dict[str, LinkInfo] = {}
         self.addrs: dict[int, list[IPv4Interface]] = {}
         self.refresh()
@@ -91,7 +103,7 @@ class LinkOps:
     def create(self, obj: KernelObject) -> None:
         if isinstance(obj, Netns):
             try:
-                nsops.create_netns(obj.name)
+                nsops.create_netns(obj.name, netns_tag(self.cluster or NETNS_NETWORK, obj.name))
             except OSError as exc:
                 raise StepFailed(obj, "create", exc.errno or E.EIO, str(exc)) from None
             return

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from overlayc.apply import interrupt
 from overlayc.diff import Change, diff
 from overlayc.errors import OverlaycError
 from overlayc.kernel.state import KernelState, Observed
@@ -92,9 +93,12 @@ def apply_changes(
             failures = [f"{describe(changes[i])}: {msg}" for i, msg in failure.failures]
     if not failures:
         failures = _verify(kernel, desired, after_execute)
+    if not failures and (signal_name := interrupt.pending()) is not None:
+        failures = [f"interrupted by {signal_name}: undoing every change"]
     if not failures:
         return ApplyResult(Outcome.CHANGED, executed=len(changes))
-    problems = rollback(kernel, [changes[i] for i in applied], prior)
+    with interrupt.quiet():  # a rollback runs to its end whatever signal comes
+        problems = rollback(kernel, [changes[i] for i in applied], prior)
     outcome = Outcome.ROLLBACK_INCOMPLETE if problems else Outcome.ROLLED_BACK
     return ApplyResult(outcome, executed=len(applied), failures=failures, rollback_problems=problems)
 

@@ -22,6 +22,14 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 # --- ownership tags --------------------------------------------------------------------------
 ALIAS_PREFIX = "overlayc:"  # IFLA_IFALIAS of every owned link: "overlayc:<cluster>:<network>[:<netns>]"
+NETNS_NETWORK = "-"  # the network field of a namespace's tag (on its `lo`): never a network name
+
+
+def netns_tag(cluster: str, name: str) -> str:
+    """IFLA_IFALIAS of `lo` inside a namespace overlayc made: `overlayc:<cluster>:-:<name>`."""
+    return f"{ALIAS_PREFIX}{cluster}:{NETNS_NETWORK}:{name}"
+
+
 LINK_GROUP = 0x6F76  # IFLA_GROUP of every owned link ("ov"), so all can be removed in one request
 REQID = 0x6F7663  # reqid of every owned SA and policy template ("ovc")
 PRIO_PEER = 0x6F00  # per-peer ESP policies

@@ -12,10 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 
-from overlayc.errors import EnvironmentProblem
+from overlayc.errors import EnvironmentProblem, OverlaycError
 from overlayc.gcpause import paused_gc
 from overlayc.kernel.objects import (
     ALIAS_PREFIX,
+    NETNS_NETWORK,
     Bridge,
     Endpoint,
     Fdb,
@@ -134,14 +135,42 @@ def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str]) -> Iterable[Fdb | 
                 yield Neigh(dev=vxlans[index], dst=IPv4Address(dst), lladdr=mac.hex(":"))
 
 
-def foreign_netns(owned: Iterable[str]) -> dict[Key, str]:
-    """Every named namespace in /run/netns that overlayc does not own."""
-    mine = set(owned)
+def netns_owner(name: str, cluster: str | None) -> str | None:
+    """None when /run/netns/<name> is a namespace overlayc made (its `lo` carries the tag
+    `netns_tag(cluster, name)`, set before the namespace had a name), else why it is not ours."""
     try:
-        names = os.listdir(NETNS_DIR)
+        with NetlinkSocket(NETLINK_ROUTE, name) as rt:
+            links, _ = read_links(rt)
+    except (OverlaycError, OSError):  # a stale file, a namespace going away, no privileges
+        return "network namespace, not overlayc's"
+    lo = links.get(1)
+    tag = parse_alias(lo.alias) if lo is not None else None
+    if tag is None or tag.network != NETNS_NETWORK or tag.netns != name:
+        return "network namespace, not overlayc's"
+    if cluster is not None and tag.cluster != cluster:
+        return f"network namespace, overlayc's but of cluster {tag.cluster!r}"
+    return None
+
+
+def unclaimed_netns(claimed: Iterable[str], cluster: str | None) -> tuple[list[Netns], dict[Key, str]]:
+    """The named namespaces in /run/netns no owned endpoint refers to: those overlayc made (an
+    apply stopped before their endpoint existed), and every other one as foreign."""
+    mine = set(claimed)
+    try:
+        names = sorted(os.listdir(NETNS_DIR))
     except FileNotFoundError:
-        return {}
-    return {("netns", n): "network namespace, not overlayc's" for n in sorted(names) if n not in mine}
+        return [], {}
+    owned: list[Netns] = []
+    foreign: dict[Key, str] = {}
+    for name in names:
+        if name in mine:
+            continue
+        why = netns_owner(name, cluster)
+        if why is None:
+            owned.append(Netns(name))
+        else:
+            foreign[("netns", name)] = why
+    return owned, foreign
 
 
 DUMP_ATTEMPTS = 3
@@ -192,5 +221,7 @@ def _observe_once(netns: str | None, cluster: str | None) -> Observed:
     with NetlinkSocket(NETLINK_XFRM, netns) as xs:
         xfrm_owned, foreign = observe_xfrm(xs)
     objects.extend(xfrm_owned)
-    foreign.update(foreign_netns(o.name for o in objects if isinstance(o, Netns)))
+    orphans, foreign_ns = unclaimed_netns((o.name for o in objects if isinstance(o, Netns)), cluster)
+    objects.extend(orphans)
+    foreign.update(foreign_ns)
     return Observed(owned=KernelState(objects), foreign_links=foreign_links, foreign=foreign)
