@@ -101,7 +101,7 @@ app.add_typer(keys_app, name="keys")
 
 @keys_app.command("gen")
 def keys_gen(
-    node: Annotated[str, typer.Option("--node", help="node name, as in the YAML", callback=check_node)],
+    node: Annotated[str, typer.Option("--node", help="node name, as in the YAML")],
     out: Annotated[Path | None, typer.Option("--out", metavar="PATH", help="where to write the key")] = None,
     force: Annotated[bool, typer.Option("--force", help="replace an existing key file")] = False,
 ) -> None:
@@ -114,8 +114,7 @@ def keys_gen(
 
 @keys_app.command("show")
 def keys_show(
-    node: Annotated[str | None, typer.Option("--node", help="read the node's default key file",
-                                             callback=check_node)] = None,
+    node: Annotated[str | None, typer.Option("--node", help="read the node's default key file")] = None,
     key_file: Annotated[Path | None, typer.Option("--key-file", metavar="PATH",
                                                   callback=check_key_file)] = None,
 ) -> None:

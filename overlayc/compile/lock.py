@@ -171,13 +171,9 @@ def write_lock(path: Path, lock: Lock) -> None:
     """Write `lock` to `path` atomically (temporary file, then rename). The temporary file is
     per process: with one shared name, two concurrent runs (e.g. two applies waiting on the
     apply lock) renamed each other's file away, and the second failed with ENOENT."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(dumps_lock(lock))
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise InputError(f"{path}: cannot write the lock file: {err}") from None
+    from overlayc.files.safe import write_atomic
+
+    write_atomic(path, dumps_lock(lock).encode(), 0o644)  # 0644 whatever the umask, never via a link
 
 
 def lock_changes(old: Lock, new: Lock) -> list[str]:

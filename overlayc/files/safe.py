@@ -25,7 +25,8 @@ MiB = 1024 * 1024
 
 def ensure_dir(path: Path, mode: int = 0o700) -> Path:
     """Make `path` a directory with exactly `mode` (missing parents get 0755), or check that it is
-    one: a symbolic link or a non-directory in its place is refused. Returns `path`."""
+    one: a symbolic link, a non-directory, or a directory of another user (not root) in its
+    place is refused. Returns `path`."""
     try:
         path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         with contextlib.suppress(FileExistsError):
@@ -33,6 +34,8 @@ def ensure_dir(path: Path, mode: int = 0o700) -> Path:
         info = os.lstat(path)
         if not stat.S_ISDIR(info.st_mode):
             raise InputError(f"{path}: exists and is not a directory (a symbolic link is refused too)")
+        if info.st_uid not in (os.geteuid(), 0):  # another user could plant links in it
+            raise InputError(f"{path}: owned by uid {info.st_uid}, not by this user or root; refusing it")
         if stat.S_IMODE(info.st_mode) != mode and info.st_uid == os.geteuid():
             os.chmod(path, mode)
     except OSError as err:
