@@ -56,16 +56,24 @@ def check_node_addresses(config: Config, smap: SourceMap) -> list[Diagnostic]:
 
 
 def check_subnets(config: Config, smap: SourceMap) -> list[Diagnostic]:
-    """Network subnets do not overlap each other."""
+    """Network subnets do not overlap each other.
+
+    One sweep in address order (8,000 networks took minutes pairwise): two CIDR blocks are
+    nested or disjoint, so the earlier blocks that still reach the current one's first address
+    form a chain, each containing the next — a stack. Each pair is reported once, as before."""
     nets = sorted(config.networks.items(), key=lambda kv: (kv[1].subnet.network_address, kv[0]))
     out = []
-    for i, (name, net) in enumerate(nets):
-        for other, onet in nets[:i]:
+    chain: list[tuple[str, Network]] = []
+    for name, net in nets:
+        while chain and chain[-1][1].subnet.broadcast_address < net.subnet.network_address:
+            chain.pop()
+        for other, onet in chain:
             if net.subnet.overlaps(onet.subnet):
                 out.append(error("subnet-overlap",
                                  f"subnet {net.subnet} of network '{name}' overlaps {onet.subnet} of "
                                  f"network '{other}'", smap.locate(("networks", name, "subnet")),
                                  related=(("the other subnet", smap.locate(("networks", other, "subnet"))),)))
+        chain.append((name, net))
     return out
 
 
