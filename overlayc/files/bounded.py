@@ -16,6 +16,7 @@ expanded* is computed on the node graph (each node once, memoised), so a billion
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -140,9 +141,10 @@ def _bounded_int(text: str) -> int:
 
 
 def _bounded_float(text: str) -> float:
-    if len(text) > 64:
-        raise ValueError(f"a number of {len(text)} characters is longer than the limit of 64")
-    return float(text)
+    value = float(text) if len(text) <= 64 else math.inf
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
 
 
 def _refuse_constant(text: str) -> Any:
