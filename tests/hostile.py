@@ -42,10 +42,14 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> Run:
     return Run(code, got.out, got.err)
 
 
-def plain_copy(tmp: Path) -> Path:
-    """A private copy of examples/plain (commands may write its overlayc.lock); its config."""
+def plain_copy(tmp: Path, cluster: str = "plain") -> Path:
+    """A private copy of examples/plain (commands may write its overlayc.lock), its cluster
+    renamed to `cluster` (endpoint namespaces are named after it: unique ones keep tests that
+    run at the same time apart); its config."""
     shutil.copytree(EXAMPLES / "plain", tmp / "plain")
-    return tmp / "plain" / "overlay.yaml"
+    cfg = tmp / "plain" / "overlay.yaml"
+    cfg.write_text(cfg.read_text().replace("  name: plain\n", f"  name: {cluster}\n"))
+    return cfg
 
 
 def laughs(levels: int, width: int = 9) -> str:
@@ -84,10 +88,11 @@ def _plan_mutations() -> list[tuple[str, Callable[[dict[str, Any]], Any], str]]:
     def setting(key: str, value: Any) -> Callable[[dict[str, Any]], Any]:
         return lambda d: {**d, key: value}
 
-    def first_change(key: str, value: Any) -> Callable[[dict[str, Any]], Any]:
+    def a_link_change(key: str, value: Any) -> Callable[[dict[str, Any]], Any]:
         def mutate(d: dict[str, Any]) -> Any:
             d = copy.deepcopy(d)
-            d["changes"][0]["after"][key] = value
+            change = next(c for c in d["changes"] if c["after"] is not None and "mtu" in c["after"])
+            change["after"][key] = value
             return d
         return mutate
 
@@ -102,8 +107,8 @@ def _plan_mutations() -> list[tuple[str, Callable[[dict[str, Any]], Any], str]]:
         ("node-path", setting("node", "../x"), "is not a node name"),
         ("unknown-field", setting("extra", 1), "unknown field(s) extra"),
         ("changes-dict", setting("changes", {}), "changes: must be a list"),
-        ("dev-int", first_change("mtu", "1500"), "field mtu has the wrong type"),
-        ("kind-unknown", first_change("kind", "teapot"), "not a kernel object"),
+        ("mtu-text", a_link_change("mtu", "1500"), "field mtu has the wrong type"),
+        ("kind-unknown", a_link_change("kind", "teapot"), "not a kernel object"),
         ("at-garbage", setting("at", "tomorrow"), "not an RFC 3339"),
         ("digest-short", setting("config_digest", "abc"), "must be 64 hex digits"),
     ]
