@@ -80,6 +80,8 @@ def _not_regular(path: Path) -> str | None:
         return None  # a missing file is reported by the reader, with its own hint
     except OSError as err:
         return f"{path}: {err.strerror}"
+    except ValueError:  # os.stat refuses a NUL byte
+        return f"{str(path)[:60]!r} is not a path (it holds a NUL byte)"
     if stat.S_ISREG(info.st_mode):
         return None
     kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(

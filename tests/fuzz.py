@@ -20,6 +20,7 @@ import contextlib
 import copy
 import io
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -40,6 +41,7 @@ from overlayc.compile.lock import read_lock
 from overlayc.config.load import load_config
 from overlayc.errors import ConfigError, InputError
 from overlayc.files.plan_doc import Refused, plan_from_document, read_snapshot
+from overlayc.files.statedir import STATE_DIR_ENV
 from tests.conftest import EXAMPLES
 from tests.hostile import BAD_OPTIONS, YAML_BOMBS, plain_copy
 
@@ -258,6 +260,7 @@ def fuzz(report: Report, examples: int) -> None:
                     suppress_health_check=list(HealthCheck))
     with tempfile.TemporaryDirectory(prefix="oc16-fuzz-") as tmp:
         work = Path(tmp)
+        os.environ[STATE_DIR_ENV] = str(work / "state")  # crash reports, if any, stay in here
 
         @conf
         @given(st.one_of(text_mutations(), structure_mutations()))

@@ -182,10 +182,16 @@ def test_empty_sections_merge(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "code", "message"), [
-    ("a: " + "[" * 3000 + "]" * 3000 + "\n", "yaml-syntax", "YAML document nests too deeply"),
+    ("a: " + "[" * 3000 + "]" * 3000 + "\n", "yaml-limit", "the document nests deeper than 64 levels"),
     ("a: &x [*x]\n", "yaml-limit", "an alias refers to its own anchor"),
     ("a: !!python/object:os.system x\n", "yaml-limit", "python/object:os.system is not part of the"),
 ])
 def test_hostile_yaml_gives_a_diagnostic(tmp_path: Path, text: str, code: str, message: str) -> None:
     [d] = diagnose(tmp_path, text)
     assert d.code == code and message in d.message
+
+
+def test_brackets_in_quotes_and_comments_do_not_count_as_nesting() -> None:
+    text = "a: '" + "[" * 100 + "'\nb: \"" + "{" * 100 + "\" # " + "[" * 100 + "\n"
+    data, diagnostics = parse_yaml("q.yaml", text, SourceMap())
+    assert diagnostics == [] and data == {"a": "[" * 100, "b": "{" * 100}

@@ -20,6 +20,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from overlayc.errors import Diagnostic, Location, Severity
 from overlayc.files.bounded import (
     yaml_directive_problem,
+    yaml_flow_depth_problem,
     yaml_graph_problem,
     yaml_scalar_problem,
     yaml_tag_problem,
@@ -145,6 +146,9 @@ def parse_yaml(file: str, text: str, smap: SourceMap) -> tuple[Any, list[Diagnos
     directive = yaml_directive_problem(text)
     if directive is not None:  # ruamel asserts on an unknown %YAML version: refuse it first
         return None, [_error("yaml-syntax", directive[1], Location(file, directive[0], 1))]
+    flow = yaml_flow_depth_problem(text)
+    if flow is not None:
+        return None, [_error("yaml-limit", flow[2], Location(file, flow[0], flow[1]))]
     yaml = YAML(typ="safe", pure=True)
     try:
         root = yaml.compose(text)

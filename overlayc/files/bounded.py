@@ -71,6 +71,36 @@ def yaml_directive_problem(text: str) -> tuple[int, str] | None:
     return None
 
 
+def yaml_flow_depth_problem(text: str) -> tuple[int, int, str] | None:
+    """(line, column, message) where `[`/`{` nest deeper than `depth`, outside quotes and
+    comments; None otherwise. Checked before ruamel sees the text: its scanner keeps a "possible
+    simple key" per flow level and rescans them all on every token, so 40,000 nested `[` took
+    15 s before the composer's recursion limit was even reached."""
+    depth, line, col, quote = 0, 1, 0, ""
+    previous = "\n"
+    for ch in text:
+        col += 1
+        if ch == "\n":
+            line, col = line + 1, 0
+            if quote == "#":
+                quote = ""
+        elif quote:
+            if ch == quote and quote != "#":
+                quote = ""
+        elif ch in "'\"" and previous in " \t\n[{,:-?":
+            quote = ch
+        elif ch == "#" and previous in " \t\n":
+            quote = "#"
+        elif ch in "[{":
+            depth += 1
+            if depth > LIMITS.depth:
+                return line, col, f"the document nests deeper than {LIMITS.depth} levels"
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        previous = ch
+    return None
+
+
 def yaml_graph_problem(root: Node) -> tuple[Node, str] | None:
     """Refuse a composed YAML graph that nests deeper than `depth`, holds more than `yaml_nodes`
     values with its aliases expanded, reaches more than `alias_expansion` values through aliases,
