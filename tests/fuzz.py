@@ -69,6 +69,7 @@ class Report:
     tracebacks: list[tuple[str, str, str]] = field(default_factory=list)
     slow: list[tuple[str, float]] = field(default_factory=list)
     slowest: float = 0.0
+    slowest_input: str = ""
 
     def run(self, target: str, sample: str, fn: Callable[[], str]) -> None:
         """Run one input; classify its outcome (`fn` returns one for accepted input)."""
@@ -82,7 +83,8 @@ class Report:
             self.tracebacks.append((target, sample[:300], traceback.format_exc()))
         took = time.monotonic() - start
         self.outcomes[f"{target}: {outcome}"] += 1
-        self.slowest = max(self.slowest, took)
+        if took > self.slowest:
+            self.slowest, self.slowest_input = took, f"{target}: {sample[:120]!r} ({len(sample)} chars)"
         if took > SLOW_S:
             self.slow.append((f"{target}: {sample[:80]!r}", took))
 
@@ -93,7 +95,7 @@ class Report:
     def text(self) -> str:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         lines = [f"inputs: {self.total}", f"tracebacks: {len(self.tracebacks)}",
-                 f"runs over {SLOW_S:g} s: {len(self.slow)}", f"slowest run: {self.slowest:.3f} s",
+                 f"runs over {SLOW_S:g} s: {len(self.slow)}", f"slowest run: {self.slowest:.3f} s ({self.slowest_input})",
                  f"peak RSS of the process (bounds every run): {peak:.0f} MiB", "outcomes:"]
         lines += [f"  {k}: {v}" for k, v in sorted(self.outcomes.items())]
         for target, sample, tb in self.tracebacks[:5]:

@@ -66,6 +66,7 @@ YAML_BOMBS: list[tuple[str, str, str, str]] = [
     ("billion-laughs-7", laughs(7), "yaml-limit", "values (aliases expanded)"),
     ("billion-laughs-9", laughs(9), "yaml-limit", "values (aliases expanded)"),
     ("yaml-1.3", "%YAML 1.3\n---\nversion: 1\n", "yaml-syntax", "directive %YAML 1.3"),
+    ("yaml-1.3-later", "version: 1\n...\n%YAML 1.3\n---\nx: 1\n", "yaml-syntax", "directive %YAML 1.3"),
     ("tag-directive", "%TAG ! tag:example.com,2000:\n---\nversion: 1\n", "yaml-syntax", "directive %TAG"),
     ("int-5000", "version: " + "9" * 5000 + "\n", "yaml-limit", "integer of 5,000 digits"),
     ("long-string", "version: 1\ncluster: {name: " + "x" * 70_000 + "}\n", "yaml-limit",

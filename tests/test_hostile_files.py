@@ -171,3 +171,12 @@ def test_broken_saved_plans_leave_the_kernel_unchanged(
         assert got.code == 1 and words in got.err, (name, got)
         assert dump(ns, cluster) == before, name
     assert run_cli(capsys, "destroy", "--netns", ns, "--yes").code == 0
+
+
+@pytest.mark.parametrize("name", ["../../proc/1/ns/net", "..", "a/b"])
+def test_no_namespace_is_entered_by_path(name: str) -> None:
+    from overlayc.errors import EnvironmentProblem
+    from overlayc.netlink.sock import NetlinkSocket
+
+    with pytest.raises(EnvironmentProblem, match="is not a network namespace name"):
+        NetlinkSocket(0, name)

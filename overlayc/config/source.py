@@ -10,6 +10,7 @@ and syntax errors become located diagnostics; nothing here raises on bad YAML.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,11 +152,15 @@ def parse_yaml(file: str, text: str, smap: SourceMap) -> tuple[Any, list[Diagnos
         return None, [_error("yaml-limit", flow[2], Location(file, flow[0], flow[1]))]
     yaml = YAML(typ="safe", pure=True)
     try:
-        root = yaml.compose(text)
+        with warnings.catch_warnings():  # a reused anchor is legal YAML: no warning on stderr
+            warnings.simplefilter("ignore")
+            root = yaml.compose(text)
     except YAMLError as err:
         return None, [_syntax_diagnostic(file, err)]
     except RecursionError:  # ruamel's composer recurses once per nesting level
         return None, [_error("yaml-syntax", "YAML document nests too deeply", Location(file, 1, 1))]
+    except AssertionError as err:  # ruamel asserts on some malformed directives
+        return None, [_error("yaml-syntax", f"YAML syntax error: {err}", Location(file, 1, 1))]
     if root is None:
         return None, []
     too_big = yaml_graph_problem(root)

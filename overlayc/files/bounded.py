@@ -54,16 +54,16 @@ _INT_LIKE = re.compile(r"[-+]?(0[xob])?[0-9a-fA-F_]+")
 
 def yaml_directive_problem(text: str) -> tuple[int, str] | None:
     """The first YAML directive (`%YAML`, `%TAG`, ...) other than `%YAML 1.1`/`%YAML 1.2`, as
-    (1-based line, message); None when there is none. Directives only appear before a document
-    starts, so scanning stops at the first line that is not blank, a comment or a directive."""
+    (1-based line, message); None when there is none. A directive is a line starting with `%`
+    (before any document, or after a `...` end marker); no content line of a YAML document can
+    start with `%` in column 1 (block and flow content there is indented), so every such line is
+    checked."""
     for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+        if not line.startswith("%"):
             continue
-        match = _DIRECTIVE.fullmatch(stripped) if line.startswith("%") else None
-        if match is None:
-            return None
-        name, value = match.group(1), match.group(2).split("#")[0].strip()
+        match = _DIRECTIVE.fullmatch(line.strip())
+        name = match.group(1) if match else line[1:20]
+        value = match.group(2).split("#")[0].strip() if match else ""
         if name == "YAML" and value in ("1.1", "1.2"):
             continue
         return number, (f"the YAML directive %{name} {value}".rstrip()

@@ -71,6 +71,8 @@ def in_netns(netns: str | None) -> Iterator[None]:
     if netns is None:
         yield
         return
+    if not netns or "/" in netns or netns in (".", ".."):  # never a path to another namespace
+        raise EnvironmentProblem(f"{netns[:60]!r} is not a network namespace name")
     try:
         target = os.open(f"/run/netns/{netns}", os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
