@@ -95,7 +95,8 @@ class Report:
     def text(self) -> str:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         lines = [f"inputs: {self.total}", f"tracebacks: {len(self.tracebacks)}",
-                 f"runs over {SLOW_S:g} s: {len(self.slow)}", f"slowest run: {self.slowest:.3f} s ({self.slowest_input})",
+                 f"runs over {SLOW_S:g} s: {len(self.slow)}",
+                 f"slowest run: {self.slowest:.3f} s ({self.slowest_input})",
                  f"peak RSS of the process (bounds every run): {peak:.0f} MiB", "outcomes:"]
         lines += [f"  {k}: {v}" for k, v in sorted(self.outcomes.items())]
         for target, sample, tb in self.tracebacks[:5]:
