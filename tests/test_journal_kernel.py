@@ -16,7 +16,7 @@ from overlayc.apply import journal
 from overlayc.apply import netns as nsops
 from overlayc.apply.kernel import KernelHandle
 from overlayc.kernel.objects import LINK_GROUP, Netns, netns_tag
-from overlayc.observe.kernel import observe
+from overlayc.observe.kernel import namespace_id, observe
 from tests.conftest import run_in
 
 pytestmark = pytest.mark.kernel
@@ -74,28 +74,31 @@ def test_an_empty_netns_entry_named_in_the_journal_is_removed(names: Callable[[]
 def test_a_namespace_is_owned_from_the_moment_it_exists(
     netns: str, names: Callable[[], str]
 ) -> None:
-    ours, theirs, other_cluster = names(), names(), names()
-    nsops.create_netns(ours, netns_tag(CLUSTER, ours))
-    nsops.create_netns(other_cluster, netns_tag("oc16x", other_cluster))
+    ours, theirs, other_cluster, other_node = names(), names(), names(), names()
+    owner = namespace_id(netns)
+    nsops.create_netns(ours, netns_tag(CLUSTER, owner))
+    nsops.create_netns(other_cluster, netns_tag("oc16x", owner))
+    nsops.create_netns(other_node, netns_tag(CLUSTER, namespace_id(None)))  # the host's, say
     subprocess.run(["ip", "netns", "add", theirs], check=True)
     lo = run_in(ours, "ip", "-j", "-d", "link", "show", "lo").stdout
-    assert f"overlayc:{CLUSTER}:-:{ours}" in lo
+    assert f"overlayc:{CLUSTER}:-:{owner}" in lo
     live = observe(netns, CLUSTER)
     assert Netns(ours) in list(live.owned)
-    assert ("netns", theirs) in live.foreign and ("netns", other_cluster) in live.foreign
+    assert {("netns", n) for n in (theirs, other_cluster, other_node)} <= set(live.foreign)
     assert "of cluster 'oc16x'" in live.foreign[("netns", other_cluster)]
+    assert "of another node's namespace" in live.foreign[("netns", other_node)]
     from overlayc.apply.session import destroy_netns
 
     destroy_netns(netns, CLUSTER, confirm=lambda plan: True)
     present = os.listdir(nsops.NETNS_DIR)
-    assert ours not in present and theirs in present and other_cluster in present
+    assert ours not in present and {theirs, other_cluster, other_node} <= set(present)
 
 
 def test_a_half_made_endpoint_named_in_the_journal_is_removed(
     netns: str, names: Callable[[], str], tmp_path: Path
 ) -> None:
     ep = names()
-    nsops.create_netns(ep, netns_tag(CLUSTER, ep))
+    nsops.create_netns(ep, netns_tag(CLUSTER, namespace_id(netns)))
     run_in(netns, "ip", "link", "add", "name", "ovee1", "group", str(LINK_GROUP), "type", "veth",
            "peer", "name", "eth0", "netns", ep)
     run_in(netns, "ip", "link", "set", "ovee1", "alias", f"overlayc:{CLUSTER}:web:{ep}")

@@ -25,7 +25,7 @@ from overlayc.netlink import link as nl
 from overlayc.netlink.core import attr_u32
 from overlayc.netlink.sock import NetlinkSocket, Request
 from overlayc.netlink.xfrm import NETLINK_XFRM
-from overlayc.observe.kernel import observe, parse_alias, read_links
+from overlayc.observe.kernel import namespace_id, observe, parse_alias, read_links
 
 NETLINK_ROUTE = 0
 PRIVILEGE_ERRNOS = (E.EPERM, E.EACCES)
@@ -85,7 +85,7 @@ class KernelHandle:
         self.cluster = cluster
         self.rt = NetlinkSocket(NETLINK_ROUTE, netns)
         self.xs = NetlinkSocket(NETLINK_XFRM, netns)
-        self.links = LinkOps(self.rt, cluster)
+        self.links = LinkOps(self.rt, cluster, namespace_id(netns))
 
     def close(self) -> None:
         self.rt.close()

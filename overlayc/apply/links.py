@@ -57,8 +57,9 @@ def _common(name: str, mac: str, mtu: int) -> bytes:
 class LinkOps:
     """Performs changes of kinds bridge, vxlan, netns, endpoint in the namespace of `rt`."""
 
-    def __init__(self, rt: NetlinkSocket, cluster: str | None = None) -> None:
+    def __init__(self, rt: NetlinkSocket, cluster: str | None = None, owner: str = "") -> None:
         self.rt = rt
+        self.owner = owner  # namespace_id of the node's namespace, in the tag of its namespaces
         # the cluster its namespaces are tagged with; None tags them "-", owned only by an
         # observe of every cluster (a destroy without --cluster, the kernel tests)
         self.cluster = cluster
@@ -103,7 +104,7 @@ class LinkOps:
     def create(self, obj: KernelObject) -> None:
         if isinstance(obj, Netns):
             try:
-                nsops.create_netns(obj.name, netns_tag(self.cluster or NETNS_NETWORK, obj.name))
+                nsops.create_netns(obj.name, netns_tag(self.cluster or NETNS_NETWORK, self.owner))
             except OSError as exc:
                 raise StepFailed(obj, "create", exc.errno or E.EIO, str(exc)) from None
             return

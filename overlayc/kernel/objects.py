@@ -25,9 +25,11 @@ ALIAS_PREFIX = "overlayc:"  # IFLA_IFALIAS of every owned link: "overlayc:<clust
 NETNS_NETWORK = "-"  # the network field of a namespace's tag (on its `lo`): never a network name
 
 
-def netns_tag(cluster: str, name: str) -> str:
-    """IFLA_IFALIAS of `lo` inside a namespace overlayc made: `overlayc:<cluster>:-:<name>`."""
-    return f"{ALIAS_PREFIX}{cluster}:{NETNS_NETWORK}:{name}"
+def netns_tag(cluster: str, owner: str) -> str:
+    """IFLA_IFALIAS of `lo` inside a namespace overlayc made: `overlayc:<cluster>:-:<owner>`,
+    `owner` naming the node's own namespace (`namespace_id`): /run/netns is shared by every
+    namespace of the machine, so a lab of several nodes must not take each other's."""
+    return f"{ALIAS_PREFIX}{cluster}:{NETNS_NETWORK}:{owner}"
 
 
 LINK_GROUP = 0x6F76  # IFLA_GROUP of every owned link ("ov"), so all can be removed in one request

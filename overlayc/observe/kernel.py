@@ -135,9 +135,20 @@ def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str]) -> Iterable[Fdb | 
                 yield Neigh(dev=vxlans[index], dst=IPv4Address(dst), lladdr=mac.hex(":"))
 
 
-def netns_owner(name: str, cluster: str | None) -> str | None:
-    """None when /run/netns/<name> is a namespace overlayc made (its `lo` carries the tag
-    `netns_tag(cluster, name)`, set before the namespace had a name), else why it is not ours."""
+def namespace_id(netns: str | None) -> str:
+    """The identity of a node's network namespace (None: this process's): `ns<inode>` of its
+    nsfs file, fixed for the namespace's lifetime. Raises EnvironmentProblem when it is gone."""
+    path = f"{NETNS_DIR}/{netns}" if netns is not None else "/proc/thread-self/ns/net"
+    try:
+        return f"ns{os.stat(path).st_ino}"
+    except OSError as err:
+        raise EnvironmentProblem(f"network namespace {netns}: {err.strerror}") from None
+
+
+def netns_owner(name: str, cluster: str | None, owner: str) -> str | None:
+    """None when /run/netns/<name> is a namespace overlayc made for the node whose namespace is
+    `owner` (its `lo` carries `netns_tag(cluster, owner)`, set before the namespace had a name),
+    else why it is not ours."""
     try:
         with NetlinkSocket(NETLINK_ROUTE, name) as rt:
             links, _ = read_links(rt)
@@ -145,16 +156,20 @@ def netns_owner(name: str, cluster: str | None) -> str | None:
         return "network namespace, not overlayc's"
     lo = links.get(1)
     tag = parse_alias(lo.alias) if lo is not None else None
-    if tag is None or tag.network != NETNS_NETWORK or tag.netns != name:
+    if tag is None or tag.network != NETNS_NETWORK:
         return "network namespace, not overlayc's"
+    if tag.netns != owner:
+        return "network namespace, overlayc's but of another node's namespace"
     if cluster is not None and tag.cluster != cluster:
         return f"network namespace, overlayc's but of cluster {tag.cluster!r}"
     return None
 
 
-def unclaimed_netns(claimed: Iterable[str], cluster: str | None) -> tuple[list[Netns], dict[Key, str]]:
-    """The named namespaces in /run/netns no owned endpoint refers to: those overlayc made (an
-    apply stopped before their endpoint existed), and every other one as foreign."""
+def unclaimed_netns(claimed: Iterable[str], cluster: str | None,
+                    owner: str) -> tuple[list[Netns], dict[Key, str]]:
+    """The named namespaces in /run/netns no owned endpoint refers to: those overlayc made for
+    the node of namespace `owner` (an apply stopped before their endpoint existed), and every
+    other one as foreign."""
     mine = set(claimed)
     try:
         names = sorted(os.listdir(NETNS_DIR))
@@ -165,7 +180,7 @@ def unclaimed_netns(claimed: Iterable[str], cluster: str | None) -> tuple[list[N
     for name in names:
         if name in mine:
             continue
-        why = netns_owner(name, cluster)
+        why = netns_owner(name, cluster, owner)
         if why is None:
             owned.append(Netns(name))
         else:
@@ -221,7 +236,8 @@ def _observe_once(netns: str | None, cluster: str | None) -> Observed:
     with NetlinkSocket(NETLINK_XFRM, netns) as xs:
         xfrm_owned, foreign = observe_xfrm(xs)
     objects.extend(xfrm_owned)
-    orphans, foreign_ns = unclaimed_netns((o.name for o in objects if isinstance(o, Netns)), cluster)
+    orphans, foreign_ns = unclaimed_netns((o.name for o in objects if isinstance(o, Netns)), cluster,
+                                          namespace_id(netns))
     objects.extend(orphans)
     foreign.update(foreign_ns)
     return Observed(owned=KernelState(objects), foreign_links=foreign_links, foreign=foreign)
