@@ -10,7 +10,7 @@ plan (overlayc.files.plan_doc). cli.py attaches them as option callbacks; nothin
                     process's namespace
     key files       a regular file when it exists (a FIFO would block the read forever)
     numbers         finite and within a documented range (docs/operations.md, "Limits")
-    metrics         an IP address, a port 1-65535 that is free on that address
+    metrics         an IP address, a port 0-65535 that is free on that address (0: any)
 """
 
 from __future__ import annotations
@@ -133,9 +133,10 @@ def check_metrics_address(value: str) -> str:
 
 
 def check_metrics_port(value: int | None) -> int | None:
-    """`--metrics-port`: 1-65535 (whether it is free is checked with the address: `port_problem`)."""
-    if value is not None and not 1 <= value <= 65535:
-        raise typer.BadParameter(f"{value} is not a TCP port (1-65535)")
+    """`--metrics-port`: 0-65535, 0 meaning a free port the kernel picks (whether it is free is
+    checked with the address: `port_problem`)."""
+    if value is not None and not 0 <= value <= 65535:
+        raise typer.BadParameter(f"{value} is not a TCP port (0-65535, 0: any free port)")
     return value
 
 
