@@ -23,6 +23,7 @@ from overlayc.files.bounded import (
     yaml_directive_problem,
     yaml_flow_depth_problem,
     yaml_graph_problem,
+    yaml_line_problem,
     yaml_scalar_problem,
     yaml_tag_problem,
 )
@@ -147,6 +148,9 @@ def parse_yaml(file: str, text: str, smap: SourceMap) -> tuple[Any, list[Diagnos
     directive = yaml_directive_problem(text)
     if directive is not None:  # ruamel asserts on an unknown %YAML version: refuse it first
         return None, [_error("yaml-syntax", directive[1], Location(file, directive[0], 1))]
+    long_line = yaml_line_problem(text)
+    if long_line is not None:
+        return None, [_error("yaml-limit", long_line[1], Location(file, long_line[0], 1))]
     flow = yaml_flow_depth_problem(text)
     if flow is not None:
         return None, [_error("yaml-limit", flow[2], Location(file, flow[0], flow[1]))]

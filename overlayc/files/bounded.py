@@ -40,6 +40,7 @@ class Limits:
     yaml_nodes: int = 4_000_000  # values in one YAML file, aliases expanded
     alias_expansion: int = 100_000  # values reached only through aliases
     scalar_chars: int = 65_536  # one string
+    line_chars: int = 66_560  # one YAML line (a string at the limit, its key and indentation)
     int_digits: int = 20  # one integer (a u64 has 20 digits)
 
 
@@ -69,6 +70,19 @@ def yaml_directive_problem(text: str) -> tuple[int, str] | None:
         return number, (f"the YAML directive %{name} {value}".rstrip()
                         + " is not supported: overlayc reads YAML 1.2 without %TAG or other directives")
     return None
+
+
+def yaml_line_problem(text: str) -> tuple[int, str] | None:
+    """(line, message) of the first line longer than `line_chars`, None otherwise. Checked
+    before ruamel sees the text: its pure-Python scanner reads a long line character by
+    character (a 14 MB one-line JSON "lock" took 40 s)."""
+    lines = text.splitlines()
+    longest = max(lines, key=len, default="")
+    if len(longest) <= LIMITS.line_chars:
+        return None
+    number = next(i for i, line in enumerate(lines, 1) if len(line) > LIMITS.line_chars)
+    return number, (f"a line of {len(lines[number - 1]):,} characters is longer than the limit of "
+                    f"{LIMITS.line_chars:,}")
 
 
 def yaml_flow_depth_problem(text: str) -> tuple[int, int, str] | None:
