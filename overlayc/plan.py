@@ -28,7 +28,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from ipaddress import IPv4Address
-from pathlib import Path
 from typing import Any
 
 from overlayc.compile import Assignment, compile_node
@@ -38,12 +37,12 @@ from overlayc.errors import InputError
 from overlayc.kernel.objects import (
     KIND_ORDER,
     KernelObject,
-    Key,
     XfrmPolicy,
     XfrmState,
     from_json,
     to_json,
 )
+from overlayc.kernel.ownership import Key
 from overlayc.kernel.state import Observed
 
 PLAN_FORMAT_VERSION = "1.0"
@@ -217,19 +216,3 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
 
 def dumps(plan: Plan) -> str:
     return json.dumps(plan_to_json(plan), indent=2, sort_keys=True) + "\n"
-
-
-def save_plan(plan: Plan, path: Path) -> None:
-    """Write the plan document to `path`: replaced atomically, mode 0644 whatever the umask,
-    never through a symbolic link (it holds no secrets)."""
-    from overlayc.files.safe import write_atomic
-
-    write_atomic(path, dumps(plan).encode(), 0o644)
-
-
-def load_plan(path: Path) -> Plan:
-    """Read a plan saved by `save_plan`, strictly (overlayc.files.plan_doc); InputError when it
-    is unreadable, too large, or not exactly a plan document of this format."""
-    from overlayc.files.plan_doc import read_plan
-
-    return read_plan(path)

@@ -42,8 +42,8 @@ from overlayc.config.load import load_config
 from overlayc.errors import ConfigError, InputError
 from overlayc.files.plan_doc import Refused, plan_from_document, read_snapshot
 from overlayc.files.statedir import STATE_DIR_ENV
-from tests.conftest import EXAMPLES
 from tests.hostile import BAD_OPTIONS, YAML_BOMBS, plain_copy
+from tests.support.host import EXAMPLES
 
 SLOW_S = 5.0
 TOKENS = ["&a ", "*a", "<<: *a", "!!binary ", "!x ", "%YAML 1.3\n", "%TAG ! x:\n", "---\n", "...\n",
@@ -149,7 +149,7 @@ def _paths(data: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
-def mutate_structure(draw: st.DrawFn, data: Any) -> Any:
+def mutate_structure(draw: Callable[[st.SearchStrategy[Any]], Any], data: Any) -> Any:
     """`data` with a few values replaced by wild ones, keys dropped or added, subtrees copied."""
     data = copy.deepcopy(data)
     for _ in range(draw(st.integers(1, 4))):
@@ -204,7 +204,7 @@ def check_lock(workdir: Path, text: str) -> str:
 def _plan_seed() -> dict[str, Any]:
     from datetime import UTC, datetime
 
-    from overlayc.compile import assign_with_lock
+    from overlayc.inputs import assign_with_lock
     from overlayc.kernel.state import KernelState, Observed
     from overlayc.plan import plan_node, plan_to_json
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from overlayc.cli import main
-from tests.conftest import EXAMPLES
+from tests.support.host import EXAMPLES
 
 
 @dataclass(frozen=True)

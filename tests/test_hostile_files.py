@@ -19,8 +19,8 @@ from overlayc.compile.lock import Lock, write_lock
 from overlayc.errors import InputError
 from overlayc.files.safe import ensure_dir
 from overlayc.files.statedir import target_state_dir
-from tests.conftest import run_in
 from tests.hostile import PLAN_BYTES, PLAN_MUTATIONS, plain_copy, run_cli
+from tests.support.host import run_in
 from tests.test_apply_kernel import dump
 
 
@@ -176,7 +176,7 @@ def test_broken_saved_plans_leave_the_kernel_unchanged(
 @pytest.mark.parametrize("name", ["../../proc/1/ns/net", "..", "a/b"])
 def test_no_namespace_is_entered_by_path(name: str) -> None:
     from overlayc.errors import EnvironmentProblem
-    from overlayc.netlink.sock import NetlinkSocket
+    from overlayc.netlink.netns import Namespace
 
     with pytest.raises(EnvironmentProblem, match="is not a network namespace name"):
-        NetlinkSocket(0, name)
+        Namespace(name)

@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 
 from overlayc.apply import journal
-from overlayc.apply import netns as nsops
 from overlayc.apply.kernel import KernelHandle
-from overlayc.kernel.objects import LINK_GROUP, Netns, netns_tag
-from overlayc.observe.kernel import namespace_id, observe
-from tests.conftest import run_in
+from overlayc.kernel.objects import Netns
+from overlayc.kernel.ownership import LINK_GROUP, netns_tag
+from overlayc.netlink import netns as nsops
+from overlayc.netlink.netns import namespace_id
+from overlayc.observe.kernel import observe
+from tests.support.host import run_in
 
 pytestmark = pytest.mark.kernel
 CLUSTER = "oc16j"
@@ -41,7 +43,7 @@ def names() -> Iterator[Callable[[], str]]:
             subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-def _links(ns: str) -> list[str]:
+def _links(ns: str) -> str:
     return run_in(ns, "ip", "-o", "link", "show").stdout
 
 

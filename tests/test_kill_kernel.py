@@ -32,15 +32,16 @@ from pathlib import Path
 import pytest
 
 from overlayc.apply.run import Outcome
-from overlayc.apply.session import Target, apply_target, destroy_netns
+from overlayc.apply.session import apply_target, destroy_netns
 from overlayc.cli import main
-from overlayc.compile import assign_with_lock, compile_node
+from overlayc.compile import compile_node
 from overlayc.config.load import load_config
 from overlayc.diff import diff
-from overlayc.kernel.objects import LINK_GROUP
+from overlayc.inputs import Target, assign_with_lock
+from overlayc.kernel.ownership import LINK_GROUP
 from overlayc.kernel.state import KernelState
 from overlayc.observe.kernel import observe
-from tests.conftest import run_in
+from tests.support.host import run_in
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
-from overlayc import metrics_http
-from overlayc.metrics_http import BoundedMetricsServer
+from overlayc.agent import metrics_http
+from overlayc.agent.metrics_http import BoundedMetricsServer
 
 
 @pytest.fixture

@@ -29,15 +29,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from overlayc.apply import netns as nsops
 from overlayc.apply.links import LinkOps
 from overlayc.diff import Change
 from overlayc.errors import InputError, OverlaycError
 from overlayc.files.bounded import loads_json
 from overlayc.files.safe import MiB, read_capped, write_atomic
-from overlayc.kernel.objects import LINK_GROUP, Bridge, Endpoint, Netns, Vxlan
+from overlayc.kernel.objects import Bridge, Endpoint, Netns, Vxlan
+from overlayc.kernel.ownership import LINK_GROUP, parse_alias
 from overlayc.netlink import link as nl
-from overlayc.observe.kernel import parse_alias, read_endpoint
+from overlayc.netlink import netns as nsops
+from overlayc.observe.kernel import read_endpoint
 from overlayc.options import netns_problem
 
 JOURNAL_NAME = "intents.json"

@@ -24,7 +24,8 @@ from overlayc.diff import Action, Change, Reason
 from overlayc.errors import InputError
 from overlayc.files.bounded import LIMITS, loads_json
 from overlayc.files.safe import read_input
-from overlayc.kernel.objects import KINDS, KernelObject, Key, from_json
+from overlayc.kernel.objects import KINDS, KernelObject, from_json
+from overlayc.kernel.ownership import Key
 from overlayc.kernel.state import STATE_FORMAT, KernelState
 from overlayc.options import netns_problem, node_problem
 from overlayc.plan import PLAN_FORMAT_VERSION, Plan

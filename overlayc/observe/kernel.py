@@ -9,52 +9,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 
-from overlayc.errors import EnvironmentProblem, OverlaycError
+from overlayc.errors import DumpInterrupted, EnvironmentProblem, OverlaycError
 from overlayc.gcpause import paused_gc
-from overlayc.kernel.objects import (
-    ALIAS_PREFIX,
-    NETNS_NETWORK,
-    Bridge,
-    Endpoint,
-    Fdb,
-    KernelObject,
-    Key,
-    Neigh,
-    Netns,
-    Vxlan,
-)
+from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Netns, Vxlan
+from overlayc.kernel.ownership import NETNS_NETWORK, Alias, Key, parse_alias
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import link as nl_link
 from overlayc.netlink import neigh as nl_neigh
 from overlayc.netlink.link import LinkInfo
-from overlayc.netlink.sock import DumpInterrupted, NetlinkSocket
-from overlayc.netlink.xfrm import NETLINK_XFRM
+from overlayc.netlink.netns import NETNS_DIR, Namespace, NamespaceRef, namespace_id, opened
+from overlayc.netlink.sock import NetlinkSocket
 from overlayc.observe.xfrm import observe_xfrm
-
-NETLINK_ROUTE = 0
-NETNS_DIR = "/run/netns"
-
-
-@dataclass(frozen=True, slots=True)
-class Alias:
-    """A parsed ownership tag `overlayc:<cluster>:<network>[:<netns>]`."""
-
-    cluster: str
-    network: str
-    netns: str | None
-
-
-def parse_alias(alias: str) -> Alias | None:
-    """The tag in an IFLA_IFALIAS, or None when the link is not overlayc's."""
-    if not alias.startswith(ALIAS_PREFIX):
-        return None
-    parts = alias[len(ALIAS_PREFIX):].split(":")
-    if len(parts) not in (2, 3) or not all(parts):
-        return None
-    return Alias(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
 
 
 def read_links(rt: NetlinkSocket) -> tuple[dict[int, LinkInfo], dict[int, list[IPv4Interface]]]:
@@ -105,8 +72,8 @@ def read_endpoint(host: LinkInfo, tag: Alias, links: dict[int, LinkInfo]) -> tup
     ns = tag.netns
     if ns is None or not os.path.exists(os.path.join(NETNS_DIR, ns)):
         return [], f"veth tagged as overlayc's, but its namespace {ns} is gone"
-    with NetlinkSocket(NETLINK_ROUTE, ns) as rt:
-        peer_links, peer_addrs = read_links(rt)
+    with Namespace(ns) as inner:
+        peer_links, peer_addrs = read_links(inner.route)
     peer = peer_links.get(host.peer)
     addr = sorted(peer_addrs.get(peer.index, [])) if peer is not None else []
     if peer is None or not addr:
@@ -135,23 +102,13 @@ def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str]) -> Iterable[Fdb | 
                 yield Neigh(dev=vxlans[index], dst=IPv4Address(dst), lladdr=mac.hex(":"))
 
 
-def namespace_id(netns: str | None) -> str:
-    """The identity of a node's network namespace (None: this process's): `ns<inode>` of its
-    nsfs file, fixed for the namespace's lifetime. Raises EnvironmentProblem when it is gone."""
-    path = f"{NETNS_DIR}/{netns}" if netns is not None else "/proc/thread-self/ns/net"
-    try:
-        return f"ns{os.stat(path).st_ino}"
-    except OSError as err:
-        raise EnvironmentProblem(f"network namespace {netns}: {err.strerror}") from None
-
-
 def netns_owner(name: str, cluster: str | None, owner: str) -> str | None:
     """None when /run/netns/<name> is a namespace overlayc made for the node whose namespace is
     `owner` (its `lo` carries `netns_tag(cluster, owner)`, set before the namespace had a name),
     else why it is not ours."""
     try:
-        with NetlinkSocket(NETLINK_ROUTE, name) as rt:
-            links, _ = read_links(rt)
+        with Namespace(name) as ns:
+            links, _ = read_links(ns.route)
     except (OverlaycError, OSError):  # a stale file, a namespace going away, no privileges
         return "network namespace, not overlayc's"
     lo = links.get(1)
@@ -191,53 +148,54 @@ def unclaimed_netns(claimed: Iterable[str], cluster: str | None,
 DUMP_ATTEMPTS = 3
 
 
-def observe(netns: str | None, cluster: str | None = None) -> Observed:
-    """The owned live state of namespace `netns` (None: the current one).
+def observe(netns: NamespaceRef, cluster: str | None = None) -> Observed:
+    """The owned live state of namespace `netns`: a handle (its sockets are used), or a name
+    (None: the current namespace) for which a handle is opened for this call.
 
     `cluster` None observes every overlayc-owned link; else only links tagged with that cluster
     (links of other clusters are then reported as foreign). XFRM objects carry no cluster: every
     owned SA and policy is observed. A dump the kernel marks as interrupted (a table changed while
     it was read) is read again, up to DUMP_ATTEMPTS times. Raises NeedsPrivileges /
     EnvironmentProblem."""
-    for _ in range(DUMP_ATTEMPTS - 1):
+    with opened(netns) as ns:
+        for _ in range(DUMP_ATTEMPTS - 1):
+            try:
+                return _observe_once(ns, cluster)
+            except DumpInterrupted:
+                continue
         try:
-            return _observe_once(netns, cluster)
+            return _observe_once(ns, cluster)
         except DumpInterrupted:
-            continue
-    try:
-        return _observe_once(netns, cluster)
-    except DumpInterrupted:
-        raise EnvironmentProblem("the kernel tables kept changing while overlayc read them") from None
+            raise EnvironmentProblem("the kernel tables kept changing while overlayc read them") from None
 
 
 @paused_gc()
-def _observe_once(netns: str | None, cluster: str | None) -> Observed:
+def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
     objects: list[KernelObject] = []
     foreign_links: dict[str, str] = {}
-    with NetlinkSocket(NETLINK_ROUTE, netns) as rt:
-        links, addrs = read_links(rt)
-        vxlans: dict[int, str] = {}
-        for info in links.values():
-            tag, why = _owner(info, cluster)
-            if tag is None:
-                foreign_links[info.name] = why or ""
-            elif info.kind == "veth":
-                found, broken = read_endpoint(info, tag, links)
-                objects.extend(found)
-                if broken:
-                    foreign_links[info.name] = broken
-            elif (obj := _link_object(info, links, addrs)) is not None:
-                objects.append(obj)
-                if info.kind == "vxlan":
-                    vxlans[info.index] = info.name
-            else:
-                foreign_links[info.name] = f"{info.kind} tagged as overlayc's, but not as overlayc makes it"
-        objects.extend(read_fdb_neigh(rt, vxlans))
-    with NetlinkSocket(NETLINK_XFRM, netns) as xs:
-        xfrm_owned, foreign = observe_xfrm(xs)
+    rt = ns.route
+    links, addrs = read_links(rt)
+    vxlans: dict[int, str] = {}
+    for info in links.values():
+        tag, why = _owner(info, cluster)
+        if tag is None:
+            foreign_links[info.name] = why or ""
+        elif info.kind == "veth":
+            found, broken = read_endpoint(info, tag, links)
+            objects.extend(found)
+            if broken:
+                foreign_links[info.name] = broken
+        elif (obj := _link_object(info, links, addrs)) is not None:
+            objects.append(obj)
+            if info.kind == "vxlan":
+                vxlans[info.index] = info.name
+        else:
+            foreign_links[info.name] = f"{info.kind} tagged as overlayc's, but not as overlayc makes it"
+    objects.extend(read_fdb_neigh(rt, vxlans))
+    xfrm_owned, foreign = observe_xfrm(ns.xfrm)
     objects.extend(xfrm_owned)
     orphans, foreign_ns = unclaimed_netns((o.name for o in objects if isinstance(o, Netns)), cluster,
-                                          namespace_id(netns))
+                                          namespace_id(ns.name))
     objects.extend(orphans)
     foreign.update(foreign_ns)
     return Observed(owned=KernelState(objects), foreign_links=foreign_links, foreign=foreign)

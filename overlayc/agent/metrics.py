@@ -29,10 +29,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from overlayc.agent.metrics_http import BoundedMetricsServer
+from overlayc.agent.report import RoundOutcome, RoundReport
 from overlayc.diff import Action
 from overlayc.errors import OverlaycError
-from overlayc.metrics_http import BoundedMetricsServer
-from overlayc.reconcile import RoundOutcome, RoundReport
 
 DEFAULT_ADDRESS = "127.0.0.1"
 
