@@ -47,7 +47,8 @@ def netns_problem(name: object) -> str | None:
 def node_problem(name: object) -> str | None:
     """Why `name` is not a node name of the configuration language, or None."""
     if not isinstance(name, str) or not NODE_RE.fullmatch(name):
-        return (f"{str(name)[:60]!r} is not a node name "
+        shown = repr(name[:60]) if isinstance(name, str) else f"a {type(name).__name__}"
+        return (f"{shown} is not a node name "
                 "(1-32 lower-case letters, digits, '-', '_', starting and ending with a letter or digit)")
     return None
 

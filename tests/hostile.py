@@ -103,7 +103,7 @@ def _plan_mutations() -> list[tuple[str, Callable[[dict[str, Any]], Any], str]]:
 
     return [
         ("version-1.9", setting("format_version", "1.9"), "'1.9' is not a supported plan format"),
-        ("version-int", setting("format_version", 1), "'1' is not a supported plan format"),
+        ("version-int", setting("format_version", 1), "1 is not a supported plan format"),
         ("version-missing", without("format_version"), "missing field(s) format_version"),
         ("digests-missing", without("live_digests"), "missing field(s) live_digests"),
         ("digests-empty", setting("live_digests", []), "the staleness check would be skipped"),

@@ -40,6 +40,14 @@ class Refused(Exception):
     """Internal: one shape problem, with where it is (turned into an InputError naming the file)."""
 
 
+SCALARS = (str, int, float, bool, type(None))
+
+
+def _show(value: object) -> str:
+    """A short form of a value for a message; never the repr of a huge structure."""
+    return repr(value)[:40] if isinstance(value, SCALARS) else f"a {type(value).__name__}"
+
+
 def _require(ok: bool, where: str, what: str) -> None:
     if not ok:
         raise Refused(f"{where}: {what}")
@@ -50,7 +58,7 @@ def _keys(data: object, where: str, expected: frozenset[str]) -> Mapping[str, An
     assert isinstance(data, dict)
     missing, extra = sorted(expected - data.keys()), sorted(data.keys() - expected)
     _require(not missing, where, f"missing field(s) {', '.join(missing)}")
-    _require(not extra, where, f"unknown field(s) {', '.join(str(e)[:40] for e in extra)}")
+    _require(not extra, where, f"unknown field(s) {', '.join(str(e)[:40] for e in extra[:5])}")
     return data
 
 
@@ -75,6 +83,10 @@ def strict_object(data: object, where: str) -> KernelObject:
     assert isinstance(data, dict)
     cls = KINDS[data["kind"]]
     _require("secret" not in data, where, "a saved document never holds key material")
+    for name, value in data.items():  # before any conversion: no library sees a huge structure
+        one = isinstance(value, SCALARS) or (name == "tmpl" and isinstance(value, dict)
+                                             and all(isinstance(v, SCALARS) for v in value.values()))
+        _require(one, where, f"field {str(name)[:40]} must be one value")
     try:
         obj = from_json(data)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -96,8 +108,8 @@ def _key(value: object, where: str) -> Key:
 
 def _change(data: object, where: str) -> Change:
     d = _keys(data, where, CHANGE_KEYS)
-    _require(d["action"] in Action.__members__.values(), where, f"unknown action {str(d['action'])[:40]!r}")
-    _require(d["reason"] in Reason.__members__.values(), where, f"unknown reason {str(d['reason'])[:40]!r}")
+    _require(d["action"] in Action.__members__.values(), where, f"unknown action {_show(d['action'])}")
+    _require(d["reason"] in Reason.__members__.values(), where, f"unknown reason {_show(d['reason'])}")
     key = _key(d["key"], f"{where}.key")
     _require(d["kind"] == key[0], where, "kind differs from the key's kind")
     before = None if d["before"] is None else strict_object(d["before"], f"{where}.before")
@@ -136,7 +148,7 @@ def plan_from_document(data: object) -> Plan:
     d = _keys(data, "plan", PLAN_KEYS)
     version = d["format_version"]
     _require(isinstance(version, str) and version == PLAN_FORMAT_VERSION, "format_version",
-             f"{str(version)[:20]!r} is not a supported plan format (this overlayc reads "
+             f"{_show(version)} is not a supported plan format (this overlayc reads "
              f"{PLAN_FORMAT_VERSION} only)")
     _require(node_problem(d["node"]) is None, "node", node_problem(d["node"]) or "")
     netns = d["netns"]
