@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test golden lint demo bench clean venv
+.PHONY: test golden lint demo bench fuzz clean venv
 
 venv: $(STAMP)
 
@@ -36,6 +36,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# >= 10,000 mutated configs, locks, saved plans, snapshots and option values (tests/fuzz.py);
+# reports tracebacks, runs over 5 s and peak RSS, and fails on any of them
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz --examples 2000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -3,7 +3,8 @@
 Exit codes (also in `overlayc --help` and the README):
   0 success / no changes · 1 error · 2 changes present (plan/apply --detailed-exitcode)
   3 apply failed and was rolled back · 4 apply failed and rollback is incomplete
-  65 invalid configuration · 75 lock busy · 77 needs privileges
+  65 invalid configuration · 70 internal error (a bug; the traceback is saved to a file)
+  75 lock busy · 77 needs privileges
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from overlayc.cli_options import (
+    AllowMissingAddressOption,
     ApplyExitcodeOption,
     AtOption,
     DetailedExitcodeOption,
@@ -31,7 +33,7 @@ from overlayc.cli_options import (
     StateOption,
     YesOption,
 )
-from overlayc.cliflow import confirm_on_terminal, print_lines, progress_bar
+from overlayc.cliflow import confirm_on_terminal, print_lines, print_repaired, progress_bar
 from overlayc.compile import compile_node
 from overlayc.compile import keys as keys_mod
 from overlayc.config.load import LoadedConfig, load_config
@@ -40,6 +42,17 @@ from overlayc.errors import ConfigError, InputError, OverlaycError
 from overlayc.files import keys as key_files
 from overlayc.inputs import prepare_saved_target, prepare_target
 from overlayc.kernel.state import Observed
+from overlayc.options import (
+    check_cluster,
+    check_interval_seconds,
+    check_key_file,
+    check_metrics_address,
+    check_metrics_port,
+    check_netns,
+    check_node,
+    check_sample,
+    port_problem,
+)
 from overlayc.render.diagnostics import render_diagnostics_json, render_diagnostics_text
 from overlayc.render.iproute2 import render_iproute2
 
@@ -48,7 +61,8 @@ if TYPE_CHECKING:
 
 EPILOG = (
     "Exit codes: 0 ok/no changes, 1 error, 2 changes (--detailed-exitcode), 3 apply rolled back, "
-    "4 rollback incomplete, 65 invalid config, 75 lock busy, 77 needs privileges."
+    "4 rollback incomplete, 65 invalid config, 70 internal error (a bug), 75 lock busy, "
+    "77 needs privileges."
 )
 
 app = typer.Typer(
@@ -89,7 +103,8 @@ def keys_gen(
 @keys_app.command("show")
 def keys_show(
     node: Annotated[str | None, typer.Option("--node", help="read the node's default key file")] = None,
-    key_file: Annotated[Path | None, typer.Option("--key-file", metavar="PATH")] = None,
+    key_file: Annotated[Path | None, typer.Option("--key-file", metavar="PATH",
+                                                  callback=check_key_file)] = None,
 ) -> None:
     """Print the public key and its fingerprint of a private key file (never the private key)."""
     if (node is None) == (key_file is None):
@@ -143,7 +158,7 @@ def validate(files: FileOption, json_output: JsonOption = False) -> None:
 @app.command("render")
 def render(
     files: FileOption,
-    node: Annotated[str, typer.Option("--node", help="the node to compile for")],
+    node: Annotated[str, typer.Option("--node", help="the node to compile for", callback=check_node)],
     fmt: Annotated[RenderFormat, typer.Option("--format", help="json or iproute2")] = RenderFormat.json,
     at: AtOption = None,
     key_file: KeyFileOption = None,
@@ -166,8 +181,10 @@ def schema() -> None:
 
 @app.command()
 def observe(
-    netns: Annotated[str | None, typer.Option("--netns", help="named network namespace to read")] = None,
-    cluster: Annotated[str | None, typer.Option("--cluster", help="only this cluster's links")] = None,
+    netns: Annotated[str | None, typer.Option("--netns", help="named network namespace to read",
+                                              callback=check_netns)] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="only this cluster's links",
+                                                callback=check_cluster)] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Print the overlayc-owned live kernel state (secrets only as fingerprints). Needs root.
@@ -246,12 +263,14 @@ def apply_command(
     detailed_exitcode: ApplyExitcodeOption = False,
     locked: LockedOption = False,
     full: FullOption = False,
+    allow_missing_address: AllowMissingAddressOption = False,
 ) -> None:
     """Make one node's kernel match the configuration: plan, confirm, execute, verify by reading
     the kernel back, and roll back everything on any failure. A second apply changes nothing.
 
     Examples: overlayc apply -f overlay.yaml --node node2 --yes;
     overlayc plan -f overlay.yaml -o p.json && overlayc apply -f overlay.yaml p.json"""
+    from overlayc.apply import interrupt
     from overlayc.apply.session import apply_target
     from overlayc.files.plans import load_plan
     from overlayc.render.groups import device_networks
@@ -259,11 +278,15 @@ def apply_command(
 
     loaded = load_or_exit(files)
     saved = load_plan(plan_file) if plan_file is not None else None
+    if saved is not None and netns is not None and saved.netns != netns:
+        raise InputError(f"{plan_file}: the plan is for netns {saved.netns or '- (the host)'}, not {netns}")
     target = (prepare_saved_target(loaded, saved, key_file=key_file) if saved is not None else
               prepare_target(loaded, node=node, netns=netns, at=at, key_file=key_file, locked=locked))
     confirm = confirm_on_terminal(yes, saved is not None, full, device_networks(target.assignment.vnis))
-    applied = apply_target(target, confirm=confirm, saved=saved, lock_timeout=lock_timeout,
-                           progress=progress_bar)
+    with interrupt.handled():  # SIGTERM/SIGINT while changing the kernel: roll back, exit 3
+        applied = apply_target(target, confirm=confirm, saved=saved, lock_timeout=lock_timeout,
+                               progress=progress_bar, allow_missing_address=allow_missing_address)
+    print_repaired(applied.repaired)
     print_lines(render_apply_outcome(applied))
     raise typer.Exit(applied.result.outcome.exit_code(detailed_exitcode))
 
@@ -271,7 +294,8 @@ def apply_command(
 @app.command("destroy")
 def destroy_command(
     netns: PlanNetnsOption = None,
-    cluster: Annotated[str | None, typer.Option("--cluster", help="only this cluster's objects")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="only this cluster's objects",
+                                                callback=check_cluster)] = None,
     yes: YesOption = False,
     lock_timeout: LockTimeoutOption = 0.0,
 ) -> None:
@@ -279,11 +303,14 @@ def destroy_command(
     namespaces, SAs and policies) and nothing else.
 
     Example: overlayc destroy --netns node1 --yes"""
+    from overlayc.apply import interrupt
     from overlayc.apply.session import destroy_netns
     from overlayc.render.outcome import render_destroy_outcome
 
-    applied = destroy_netns(netns, cluster, confirm=confirm_on_terminal(yes, False),
-                            lock_timeout=lock_timeout)
+    with interrupt.handled():  # SIGTERM/SIGINT never stop a destroy half-way
+        applied = destroy_netns(netns, cluster, confirm=confirm_on_terminal(yes, False),
+                                lock_timeout=lock_timeout)
+    print_repaired(applied.repaired)
     print_lines(render_destroy_outcome(applied))
 
 
@@ -301,11 +328,14 @@ def reconcile_command(
                                        "(0 nothing, 2 changed, 3 rolled back, 4 incomplete, "
                                        "65 invalid config, 1 error)")] = False,
     metrics_port: Annotated[int | None, typer.Option("--metrics-port", metavar="PORT",
+                                                     callback=check_metrics_port,
                                                      help="serve Prometheus metrics on this port")] = None,
     metrics_address: Annotated[str, typer.Option("--metrics-address", metavar="ADDR",
+                                                 callback=check_metrics_address,
                                                  help="address of the metrics server")] = "127.0.0.1",
     lock_timeout: LockTimeoutOption = 10.0,
     locked: LockedOption = False,
+    allow_missing_address: AllowMissingAddressOption = False,
 ) -> None:
     """Keep one node's kernel matching the configuration: every round re-reads it, plans,
     applies without asking and verifies; a round also runs right after each key epoch begins.
@@ -316,10 +346,15 @@ def reconcile_command(
     from overlayc.render.round import render_round_json
 
     try:
-        seconds = parse_interval(interval)
-    except ValueError as err:
-        raise typer.BadParameter(f"{interval!r}: {err}", param_hint="--interval") from None
-    settings = Settings(tuple(files), node, netns, key_file, seconds, jitter, lock_timeout, locked)
+        seconds = check_interval_seconds(parse_interval(interval))
+    except (ValueError, OverflowError) as err:
+        raise typer.BadParameter(f"{interval[:60]!r}: {err}", param_hint="--interval") from None
+    except typer.BadParameter as err:
+        raise typer.BadParameter(err.message, param_hint="--interval") from None
+    if metrics_port is not None and (busy := port_problem(metrics_address, metrics_port)) is not None:
+        raise typer.BadParameter(busy, param_hint="--metrics-port")
+    settings = Settings(tuple(files), node, netns, key_file, seconds, jitter, lock_timeout, locked,
+                        allow_missing_address)
     code = run_agent(settings, once=once, metrics_port=metrics_port, metrics_address=metrics_address,
                      out=lambda report: typer.echo(render_round_json(report)),
                      note=lambda line: typer.echo(line, err=True))
@@ -334,7 +369,7 @@ def status_command(
     at: AtOption = None,
     key_file: KeyFileOption = None,
     json_output: JsonOption = False,
-    sample: Annotated[float, typer.Option("--sample", metavar="SECONDS",
+    sample: Annotated[float, typer.Option("--sample", metavar="SECONDS", callback=check_sample,
                                           help="read the counters twice this far apart to see them "
                                           "grow (0: once, never judged)")] = 1.0,
 ) -> None:
@@ -369,3 +404,7 @@ def main() -> None:
         sys.exit(report(err))
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as err:  # anything else is a bug: one line, the traceback to a file, exit 70
+        from overlayc.lastresort import report_bug
+
+        sys.exit(report_bug(err))

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from overlayc.options import check_key_file, check_lock_timeout, check_netns, check_node, check_state
+
 
 class RenderFormat(enum.StrEnum):
     json = "json"
@@ -27,7 +29,7 @@ AtOption = Annotated[
 KeyFileOption = Annotated[
     Path | None,
     typer.Option(
-        "--key-file", metavar="PATH",
+        "--key-file", metavar="PATH", callback=check_key_file,
         help="the node's X25519 private key (default: $OVERLAYC_KEY_DIR or /etc/overlayc/keys, "
         "<node>.key; when that is missing, keys show as unavailable)",
     ),
@@ -53,11 +55,13 @@ LockedOption = Annotated[
 
 
 PlanNodeOption = Annotated[
-    str | None, typer.Option("--node", help="node to plan for (default: the one whose address is local)")
+    str | None, typer.Option("--node", help="node to plan for (default: the one whose address is local)",
+                             callback=check_node)
 ]
 
 
-PlanNetnsOption = Annotated[str | None, typer.Option("--netns", help="named network namespace to plan for")]
+PlanNetnsOption = Annotated[str | None, typer.Option("--netns", help="named network namespace to plan for",
+                                                     callback=check_netns)]
 
 
 PlanOutOption = Annotated[
@@ -77,7 +81,7 @@ FullOption = Annotated[
 
 StateOption = Annotated[
     str | None,
-    typer.Option("--state", metavar="SNAPSHOT|empty",
+    typer.Option("--state", metavar="SNAPSHOT|empty", callback=check_state,
                  help="plan offline against `overlayc observe --json` output, or `empty`"),
 ]
 
@@ -87,8 +91,16 @@ YesOption = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for con
 
 LockTimeoutOption = Annotated[
     float,
-    typer.Option("--lock-timeout", metavar="SECONDS",
+    typer.Option("--lock-timeout", metavar="SECONDS", callback=check_lock_timeout,
                  help="wait this long for another overlayc on the same namespace (then exit 75)"),
+]
+
+
+AllowMissingAddressOption = Annotated[
+    bool,
+    typer.Option("--allow-missing-address",
+                 help="build the node even though its underlay address is on no interface of the "
+                 "namespace yet (it is added later)"),
 ]
 
 

@@ -41,6 +41,12 @@ def confirm_on_terminal(
     return confirm
 
 
+def print_repaired(repaired: tuple[str, ...]) -> None:
+    """One note on stderr per object an interrupted earlier run had left half-made (removed)."""
+    for line in repaired:
+        typer.echo(f"overlayc: note: left by an interrupted run: {line}", err=True)
+
+
 def progress_bar(total: int) -> Callable[[int], None] | None:
     """A progress bar on stderr for long plans on a terminal (None otherwise)."""
     if total < 200 or not sys.stderr.isatty():

@@ -204,19 +204,14 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
 
 
 def plan_from_json(data: Mapping[str, Any]) -> Plan:
-    """Inverse of `plan_to_json`; raises InputError for another major format or a malformed one."""
-    version = str(data.get("format_version", ""))
-    if version.split(".")[0] != PLAN_FORMAT_VERSION.split(".")[0]:
-        raise InputError(f"plan format {version or '?'} is not supported (expected {PLAN_FORMAT_VERSION})")
+    """Inverse of `plan_to_json`, strict (overlayc.files.plan_doc): InputError for another format
+    version, a missing or unknown field, a change without its live digest, a wrong type."""
+    from overlayc.files.plan_doc import Refused, plan_from_document
+
     try:
-        return Plan(
-            version, data["node"], data.get("netns"),
-            datetime.fromisoformat(data["at"].replace("Z", "+00:00")), data["config_digest"],
-            tuple(change_from_json(c) for c in data["changes"]),
-            {tuple(d["key"]): d["digest"] for d in data["live_digests"]},
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise InputError(f"malformed plan document: {err!r}") from None
+        return plan_from_document(data)
+    except Refused as err:
+        raise InputError(f"not a valid plan document: {err}") from None
 
 
 def dumps(plan: Plan) -> str:

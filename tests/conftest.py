@@ -71,6 +71,21 @@ def lab_factory() -> Iterator[Callable[..., Any]]:
         lab.close()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test (and every overlayc it starts) keeps its state (intent journals, crash
+    reports) in a private directory, never in the machine's /var/lib/overlayc."""
+    from overlayc.files.statedir import STATE_DIR_ENV
+
+    before = os.environ.get(STATE_DIR_ENV)
+    os.environ[STATE_DIR_ENV] = str(tmp_path_factory.mktemp("state"))
+    yield
+    if before is None:
+        os.environ.pop(STATE_DIR_ENV, None)
+    else:
+        os.environ[STATE_DIR_ENV] = before
+
+
 @pytest.fixture
 def agent(make_netns: Callable[[], str], tmp_path: Path) -> Iterator[Agent]:
     """A node namespace and config for `overlayc reconcile` (tests/support/agent.py); the

@@ -15,7 +15,8 @@ Exposed (own registry, nothing process-global):
                                                     (XfrmInNoStates, XfrmOutPolBlock, ...)
 
 The HTTP server listens on 127.0.0.1 unless another address is given: metrics name peers and
-show the health of the encryption, so exposing them is the operator's explicit choice.
+show the health of the encryption, so exposing them is the operator's explicit choice. It serves
+at most 16 connections at once and closes one that stays idle for 5 s.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from overlayc.agent.metrics_http import BoundedMetricsServer
 from overlayc.agent.report import RoundOutcome, RoundReport
 from overlayc.diff import Action
 from overlayc.errors import OverlaycError
@@ -103,7 +104,7 @@ class Metrics:
 class MetricsServer:
     """A running HTTP exporter; `port` is the bound port (useful with port 0)."""
 
-    server: WSGIServer
+    server: BoundedMetricsServer
     thread: threading.Thread
 
     @property
@@ -117,8 +118,11 @@ class MetricsServer:
 
 
 def serve(metrics: Metrics, port: int, address: str = DEFAULT_ADDRESS) -> MetricsServer:
-    """Serve `metrics` at http://address:port/metrics in a daemon thread."""
-    server, thread = start_http_server(port, addr=address, registry=metrics.registry)
+    """Serve `metrics` at http://address:port/metrics in a daemon thread, with bounded
+    connections (overlayc.metrics_http: at most 16 at once, each closed after 5 s idle)."""
+    server = BoundedMetricsServer(address, port, metrics.registry)
+    thread = threading.Thread(target=server.serve_forever, name="overlayc-metrics", daemon=True)
+    thread.start()
     return MetricsServer(server, thread)
 
 

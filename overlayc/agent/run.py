@@ -33,6 +33,7 @@ class Settings:
     jitter: bool = False
     lock_timeout: float = 10.0
     locked: bool = False
+    allow_missing_address: bool = False
 
 
 def parse_interval(text: str) -> float:
@@ -58,7 +59,8 @@ def kernel_reconciler(settings: Settings, control: Control, sinks: Sequence[Sink
     A round that changes nothing still checks the fail-closed sysctls (apply checks them only
     around changes), so a fail-open node fails every round, naming the sysctl."""
     def apply(target: Target) -> Applied:
-        applied = apply_target(target, confirm=lambda plan: True, lock_timeout=settings.lock_timeout)
+        applied = apply_target(target, confirm=lambda plan: True, lock_timeout=settings.lock_timeout,
+                               allow_missing_address=settings.allow_missing_address)
         if applied.result.outcome is Outcome.NOTHING:
             check_fail_closed(target, applied.desired)
         return applied

@@ -14,6 +14,7 @@ import errno as E
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 
+from overlayc.apply import interrupt
 from overlayc.apply.links import LinkOps
 from overlayc.apply.messages import explain, object_label
 from overlayc.apply.requests import ROUTE_KINDS, XFRM_KINDS, entry_messages, requests_for
@@ -24,7 +25,7 @@ from overlayc.kernel.ownership import LINK_GROUP, parse_alias
 from overlayc.kernel.state import Observed
 from overlayc.netlink import link as nl
 from overlayc.netlink.core import attr_u32
-from overlayc.netlink.netns import Namespace, NamespaceRef
+from overlayc.netlink.netns import Namespace, NamespaceRef, namespace_id
 from overlayc.netlink.sock import NetlinkSocket, Request
 from overlayc.observe.kernel import observe, read_links
 
@@ -82,7 +83,7 @@ class KernelHandle:
         try:
             self.rt = self.ns.route
             self.xs = self.ns.xfrm
-            self.links = LinkOps(self.rt)
+            self.links = LinkOps(self.rt, cluster, namespace_id(self.netns))
         except BaseException:
             self.close()
             raise
@@ -108,6 +109,8 @@ class KernelHandle:
         far after each batch or single change. Raises ExecutionError (applied, failures)."""
         applied: list[int] = []
         for cls, idx in _segments(changes):
+            if (signal_name := interrupt.pending()) is not None:  # SIGTERM/SIGINT: stop here
+                raise ExecutionError(tuple(applied), ((idx[0], f"not done: interrupted by {signal_name}"),))
             if cls == "link":
                 failures = self._run_link(changes[idx[0]], idx[0])
             else:

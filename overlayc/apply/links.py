@@ -17,7 +17,7 @@ from ipaddress import IPv4Interface
 from overlayc.diff import Action, Change
 from overlayc.errors import StepFailed
 from overlayc.kernel.objects import Bridge, Endpoint, KernelObject, Netns, Vxlan
-from overlayc.kernel.ownership import LINK_GROUP, parse_alias
+from overlayc.kernel.ownership import LINK_GROUP, NETNS_NETWORK, netns_tag, parse_alias
 from overlayc.netlink import link as nl
 from overlayc.netlink.core import NLM_F_CREATE, NLM_F_EXCL, attr_str, attr_u32
 from overlayc.netlink.link import LinkInfo
@@ -42,8 +42,12 @@ def _common(name: str, mac: str, mtu: int) -> bytes:
 class LinkOps:
     """Performs changes of kinds bridge, vxlan, netns, endpoint in the namespace of `rt`."""
 
-    def __init__(self, rt: NetlinkSocket) -> None:
+    def __init__(self, rt: NetlinkSocket, cluster: str | None = None, owner: str = "") -> None:
         self.rt = rt
+        self.owner = owner  # namespace_id of the node's namespace, in the tag of its namespaces
+        # the cluster its namespaces are tagged with; None tags them "-", owned only by an
+        # observe of every cluster (a destroy without --cluster, the kernel tests)
+        self.cluster = cluster
         self.links: dict[str, LinkInfo] = {}
         self.addrs: dict[int, list[IPv4Interface]] = {}
         self.refresh()
@@ -85,7 +89,7 @@ class LinkOps:
     def create(self, obj: KernelObject) -> None:
         if isinstance(obj, Netns):
             try:
-                create_netns(obj.name)
+                create_netns(obj.name, netns_tag(self.cluster or NETNS_NETWORK, self.owner))
             except OSError as exc:
                 raise StepFailed(obj, "create", exc.errno or E.EIO, str(exc)) from None
             return

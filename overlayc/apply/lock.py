@@ -17,21 +17,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from overlayc.errors import EnvironmentProblem, LockBusy
+from overlayc.errors import EnvironmentProblem, InputError, LockBusy
+from overlayc.files.safe import ensure_dir, open_nofollow
+from overlayc.options import netns_problem
 
 LOCK_DIR = Path(os.environ.get("OVERLAYC_LOCK_DIR", "/run/overlayc"))
 _POLL_S = 0.05
 
 
 def lock_path(netns: str | None) -> Path:
-    """`/run/overlayc/netns-<name>.lock`, or `host.lock` for the current namespace."""
+    """`/run/overlayc/netns-<name>.lock`, or `host.lock` for the current namespace. A name that
+    `ip netns` would refuse (a path, `..`) is an InputError: it never becomes a path."""
+    if netns is not None and (problem := netns_problem(netns)) is not None:
+        raise InputError(problem)
     return LOCK_DIR / (f"netns-{netns}.lock" if netns else "host.lock")
 
 
-def _describe_holder(path: Path) -> str:
+def _describe_holder(fd: int) -> str:
     try:
-        info = json.loads(path.read_text() or "{}")
+        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
     except (OSError, ValueError):
+        return "another overlayc process"
+    if not isinstance(info, dict):
         return "another overlayc process"
     if not info:
         return "another overlayc process"
@@ -43,12 +50,16 @@ def _describe_holder(path: Path) -> str:
 def apply_lock(netns: str | None, timeout: float, operation: str) -> Iterator[Path]:
     """Hold the lock of `netns` for the duration of the block.
 
-    Waits up to `timeout` seconds for a holder to finish, then raises LockBusy naming it.
+    Waits up to `timeout` seconds for a holder to finish, then raises LockBusy naming it. The
+    directory is made 0755 and the file 0644 whatever the umask; the file is never opened
+    through a symbolic link (a link planted there would make root truncate its target).
     """
     path = lock_path(netns)
+    ensure_dir(path.parent, 0o755)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if os.fstat(fd).st_uid == os.geteuid():
+            os.fchmod(fd, 0o644)
     except OSError as err:
         raise EnvironmentProblem(f"cannot open the lock file {path}: {err.strerror}") from None
     try:
@@ -60,7 +71,7 @@ def apply_lock(netns: str | None, timeout: float, operation: str) -> Iterator[Pa
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise LockBusy(
-                        f"{operation}: the lock {path} is held by {_describe_holder(path)}; "
+                        f"{operation}: the lock {path} is held by {_describe_holder(fd)}; "
                         f"gave up after {timeout:g}s (--lock-timeout)"
                     ) from None
                 time.sleep(_POLL_S)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from overlayc.apply import interrupt
 from overlayc.diff import Change, diff
 from overlayc.errors import ExecutionError, OverlaycError
 from overlayc.kernel.ownership import key_text
@@ -87,9 +88,12 @@ def apply_changes(
         applied, failures = (), [str(err)]  # nothing is known to be applied: check below
     if not failures:
         failures = _verify(kernel, desired, after_execute)
+    if not failures and (signal_name := interrupt.pending()) is not None:
+        failures = [f"interrupted by {signal_name}: undoing every change"]
     if not failures:
         return ApplyResult(Outcome.CHANGED, executed=len(changes))
-    problems = rollback(kernel, [changes[i] for i in applied], prior)
+    with interrupt.quiet():  # a rollback runs to its end whatever signal comes
+        problems = rollback(kernel, [changes[i] for i in applied], prior)
     outcome = Outcome.ROLLBACK_INCOMPLETE if problems else Outcome.ROLLED_BACK
     return ApplyResult(outcome, executed=len(applied), failures=failures, rollback_problems=problems)
 

@@ -11,13 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from overlayc.apply import preflight
+from overlayc.apply import interrupt, journal, preflight
 from overlayc.apply.kernel import KernelHandle
 from overlayc.apply.lock import apply_lock
 from overlayc.apply.run import ApplyResult, Outcome, Progress, apply_changes
 from overlayc.compile import compile_node
 from overlayc.diff import Change, diff
 from overlayc.errors import EnvironmentProblem, InputError
+from overlayc.files.statedir import target_state_dir
 from overlayc.inputs import Target
 from overlayc.kernel.objects import XfrmState
 from overlayc.kernel.ownership import key_text
@@ -38,6 +39,7 @@ class Applied:
     plan: Plan
     result: ApplyResult
     desired: KernelState = dataclasses.field(default_factory=KernelState)
+    repaired: tuple[str, ...] = ()  # what an interrupted earlier run had left half-made, removed
 
 
 def check_fail_closed(target: Target, desired: KernelState, ns: Namespace | None = None) -> None:
@@ -54,6 +56,18 @@ def check_fail_closed(target: Target, desired: KernelState, ns: Namespace | None
                 + "; encrypted networks need it (the XFRM policies protect that address)"
             )
         preflight.check_sysctls(read_sysctls(handle, fail_closed_sysctls(device)))
+
+
+def check_underlay(target: Target, ns: Namespace) -> None:
+    """Refuse to build a node whose underlay address is on no interface of the target namespace
+    (read through `ns`): a wrong --node or --netns would otherwise build another node's objects."""
+    if underlay_device(ns, target.address) is None:
+        where = f"network namespace {target.netns}" if target.netns else "this network namespace"
+        raise EnvironmentProblem(
+            f"node {target.node}: its underlay address {target.address} is on no interface of {where}; "
+            "refusing to build it there (a wrong --node or --netns?). If the address is added "
+            "later, pass --allow-missing-address"
+        )
 
 
 def check_keys(target: Target, changes: Sequence[Change]) -> None:
@@ -94,18 +108,26 @@ def apply_target(
     saved: Plan | None = None,
     lock_timeout: float = 0.0,
     progress: Callable[[int], Progress | None] = lambda n: None,
+    allow_missing_address: bool = False,
 ) -> Applied:
     """Plan (or take `saved`) and apply it on `target` under the namespace lock.
 
-    `confirm(plan)` is asked before anything changes (not for an empty plan); returning False
-    applies nothing. `progress(total)` may return a callback that receives the count done.
-    Raises InputError for a stale or mismatching saved plan (listing what drifted).
+    First what an interrupted earlier run left half-made is repaired (the intent journal);
+    then the node's underlay address must be on an interface of the namespace (unless
+    `allow_missing_address`). `confirm(plan)` is asked before anything changes (not for an
+    empty plan); returning False applies nothing. `progress(total)` may return a callback that
+    receives the count done. Raises InputError for a stale or mismatching saved plan (listing
+    what drifted), EnvironmentProblem for a missing underlay address.
     """
     preflight.check_privileges("apply")
     desired = compile_node(target.config, target.assignment, target.node, at=target.at,
                            private_key=target.private_key)
     with apply_lock(target.netns, lock_timeout, "apply"), Namespace(target.netns) as ns, \
             KernelHandle(ns, target.config.cluster.name) as kernel:
+        if not allow_missing_address:
+            check_underlay(target, ns)
+        journal_dir = target_state_dir(target.netns)
+        repaired = tuple(journal.replay(journal_dir, kernel.links))
         live = kernel.observe()
         if saved is None:
             plan = make_plan(target.node, target.netns, target.at, config_digest(target.config),
@@ -116,14 +138,18 @@ def apply_target(
             _check_saved(saved, target, live)
             changes = rehydrate(saved, desired, live)
         if not changes:
-            return Applied(plan, ApplyResult(Outcome.NOTHING), desired)
+            return Applied(plan, ApplyResult(Outcome.NOTHING), desired, repaired)
         _preflight(ns, target, desired, changes)
         if not confirm(plan):
-            return Applied(plan, ApplyResult(Outcome.NOTHING), desired)
-        result = apply_changes(kernel, desired, changes, progress=progress(len(changes)),
-                               after_execute=lambda: check_fail_closed(target, desired, ns),
-                               prior=live.owned)
-    return Applied(plan, result, desired)
+            return Applied(plan, ApplyResult(Outcome.NOTHING), desired, repaired)
+        journal.record(journal_dir, journal.intents_of(changes))
+        with interrupt.armed():
+            result = apply_changes(kernel, desired, changes, progress=progress(len(changes)),
+                                   after_execute=lambda: check_fail_closed(target, desired, ns),
+                                   prior=live.owned)
+        if result.outcome is not Outcome.ROLLBACK_INCOMPLETE:
+            journal.clear(journal_dir)
+    return Applied(plan, result, desired, repaired)
 
 
 def _check_saved(saved: Plan, target: Target, live: Observed) -> None:
@@ -145,20 +171,27 @@ def destroy_netns(
     """Remove every object overlayc owns in `netns` (of `cluster`, or of any cluster), nothing else.
 
     XFRM objects and endpoint namespaces are deleted through the plan; owned links go in one
-    request by their link group (their FDB/neighbour entries go with them).
+    request by their link group (their FDB/neighbour entries go with them). What an interrupted
+    earlier run left half-made is removed first; SIGTERM/SIGINT do not stop a destroy half-way.
     """
     preflight.check_privileges("destroy")
     with apply_lock(netns, lock_timeout, "destroy"), KernelHandle(netns, cluster) as kernel:
+        journal_dir = target_state_dir(netns)
+        repaired = tuple(journal.replay(journal_dir, kernel.links))
         live = kernel.observe()
         where = f"netns {netns}" if netns else "this namespace"
         plan = make_plan(where, netns, datetime.now().astimezone(), "-", diff(KernelState(), live), live)
         if plan.empty or not confirm(plan):
-            return Applied(plan, ApplyResult(Outcome.NOTHING))
+            return Applied(plan, ApplyResult(Outcome.NOTHING), repaired=repaired)
         unlinked = [c for c in plan.changes if c.kind in ("xfrm-policy", "xfrm-state", "endpoint", "netns")]
-        kernel.execute(unlinked)
-        kernel.destroy_all(cluster)
+        journal.record(journal_dir, journal.intents_of(plan.changes))
+        with interrupt.quiet():
+            kernel.execute(unlinked)
+            kernel.destroy_all(cluster)
         left = kernel.observe().owned
+        if not left:
+            journal.clear(journal_dir)
     if len(left):
         raise EnvironmentProblem(f"destroy: {len(left)} owned objects are still present: "
                                  + ", ".join(key_text(o.key) for o in list(left)[:5]))
-    return Applied(plan, ApplyResult(Outcome.CHANGED, executed=len(plan.changes)))
+    return Applied(plan, ApplyResult(Outcome.CHANGED, executed=len(plan.changes)), repaired=repaired)

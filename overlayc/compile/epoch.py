@@ -32,10 +32,9 @@ def parse_at(text: str | None) -> datetime:
             "e.g. 2026-01-01T12:00:00Z or 2026-01-01T13:00:00+01:00"
         )
     try:
-        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-    except ValueError as err:
+        return datetime.fromisoformat(value.upper().replace("Z", "+00:00")).astimezone(UTC)
+    except (ValueError, OverflowError) as err:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise InputError(f"--at {text!r} is not a valid date-time: {err}") from None
-    return parsed.astimezone(UTC)
 
 
 def unix_seconds(at: datetime) -> int:

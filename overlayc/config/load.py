@@ -28,10 +28,12 @@ from overlayc.config.model import Config
 from overlayc.config.source import SourceMap, YamlPath, parse_yaml
 from overlayc.config.validate import validate_config
 from overlayc.errors import ConfigError, Diagnostic, InputError, Location, Severity
+from overlayc.files.limits import LIMITS
+from overlayc.files.safe import read_input
 
 LOCK_NAME = "overlayc.lock"
 SUFFIXES = (".yaml", ".yml")
-FATAL = ("yaml-syntax", "not-a-mapping")  # no point parsing the model after these
+FATAL = ("yaml-syntax", "not-a-mapping", "yaml-limit")  # no point parsing the model after these
 
 
 @dataclass(frozen=True)
@@ -75,12 +77,12 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
 
 
 def _read(path: Path) -> str:
+    """The text of one configuration file: a regular file of at most LIMITS.config_bytes."""
+    data = read_input(path, LIMITS.config_bytes, "configuration file")
     try:
-        return path.read_text(encoding="utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise InputError(f"{path}: cannot read: not UTF-8 text ({err.reason})") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
 
 
 def _duplicate(what: str, path: YamlPath, here: SourceMap, first: SourceMap) -> Diagnostic:

@@ -10,6 +10,7 @@ and syntax errors become located diagnostics; nothing here raises on bad YAML.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,14 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from overlayc.errors import Diagnostic, Location, Severity
+from overlayc.files.bounded import (
+    yaml_directive_problem,
+    yaml_flow_depth_problem,
+    yaml_graph_problem,
+    yaml_line_problem,
+    yaml_scalar_problem,
+    yaml_tag_problem,
+)
 
 YamlPath = tuple[str | int, ...]
 
@@ -63,6 +72,12 @@ class _Walker:
         if depth > 64:  # a recursive alias (`&a [*a]`) would never end
             self.diagnostics.append(_error("yaml-syntax", "document nests too deeply", _loc(self.file, node)))
             return None
+        refused = yaml_tag_problem(node)
+        if refused is None and isinstance(node, ScalarNode):
+            refused = yaml_scalar_problem(node)
+        if refused is not None:
+            self.diagnostics.append(_error("yaml-limit", refused, _loc(self.file, node)))
+            return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, SequenceNode):
@@ -72,7 +87,10 @@ class _Walker:
                 out.append(self.walk(item, (*path, i), depth + 1))
             return out
         if isinstance(node, ScalarNode):
-            return self.constructor.construct_object(node, deep=True)
+            try:
+                return self.constructor.construct_object(node, deep=True)
+            except (ValueError, OverflowError) as err:  # e.g. a date such as 2026-13-45
+                self.diagnostics.append(_error("yaml-syntax", f"invalid value: {err}", _loc(self.file, node)))
         return None
 
     def _record(self, path: YamlPath, node: Node, key: Node | None = None) -> None:
@@ -139,14 +157,30 @@ def parse_yaml(file: str, text: str, smap: SourceMap) -> tuple[Any, list[Diagnos
 
     Returns (data, diagnostics); data is None for an empty document or when parsing failed."""
     smap.lines[file] = tuple(text.splitlines())
+    directive = yaml_directive_problem(text)
+    if directive is not None:  # ruamel asserts on an unknown %YAML version: refuse it first
+        return None, [_error("yaml-syntax", directive[1], Location(file, directive[0], 1))]
+    long_line = yaml_line_problem(text)
+    if long_line is not None:
+        return None, [_error("yaml-limit", long_line[1], Location(file, long_line[0], 1))]
+    flow = yaml_flow_depth_problem(text)
+    if flow is not None:
+        return None, [_error("yaml-limit", flow[2], Location(file, flow[0], flow[1]))]
     try:
-        yaml, root = _compose(text)
+        with warnings.catch_warnings():  # a reused anchor is legal YAML: no warning on stderr
+            warnings.simplefilter("ignore")
+            yaml, root = _compose(text)
     except YAMLError as err:
         return None, [_syntax_diagnostic(file, err)]
     except RecursionError:  # ruamel's composer recurses once per nesting level
         return None, [_error("yaml-syntax", "YAML document nests too deeply", Location(file, 1, 1))]
+    except AssertionError as err:  # ruamel asserts on some malformed directives
+        return None, [_error("yaml-syntax", f"YAML syntax error: {err}", Location(file, 1, 1))]
     if root is None:
         return None, []
+    too_big = yaml_graph_problem(root)
+    if too_big is not None:  # checked on the node graph, before any alias is expanded
+        return None, [_error("yaml-limit", too_big[1], _loc(file, too_big[0]))]
     smap.values.setdefault((), _loc(file, root))
     walker = _Walker(file, smap, yaml)
     try:

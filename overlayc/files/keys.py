@@ -79,7 +79,7 @@ def read_private_key(path: Path) -> bytes:
     group/other permission bits, or does not hold exactly one base64 line of 32 bytes.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a FIFO must not block
     except FileNotFoundError:
         raise InputError(f"private key {path} does not exist (create it with `overlayc keys gen`)") from None
     except OSError as err:

@@ -28,10 +28,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from overlayc.compile.lock import HEADER, LOCK_VERSION, Lock, Pin
 from overlayc.compile.naming import natural_key
-from overlayc.errors import InputError
-from overlayc.files.safe import MiB, read_capped, write_atomic
+from overlayc.errors import ConfigError, InputError
+from overlayc.files.limits import LIMITS
+from overlayc.files.safe import read_capped, write_atomic
 
-LOCK_LIMIT = 512 * MiB  # 5,000 nodes × 20 tasks on two networks each: ~15 MiB
 _PIN = re.compile(r'\{ip: ([0-9.]{7,15}), mac: "([0-9a-f]{2}(?::[0-9a-f]{2}){5})"\}')
 # The common lines in one match each (ASCII names that `_q` writes plain); any line these miss
 # goes through `_entry`, which accepts exactly what `_q` writes.
@@ -49,11 +49,13 @@ class _NotCanonical(Exception):
 def read_lock(path: Path) -> Lock:
     """The lock at `path`, or an empty Lock when there is no file there.
 
-    Raises InputError when it cannot be read, is larger than LOCK_LIMIT, is a symbolic link or
-    not a regular file, or is not a lock file."""
+    Raises InputError when it cannot be read, is larger than LIMITS.lock_bytes (5,000 nodes ×
+    20 tasks on two networks take ~15 MiB), is a symbolic link or
+    not a regular file, or is not a lock file; ConfigError (located diagnostics) when a lock in
+    another layout holds YAML the bounded loader refuses (bombs, directives, tags, huge values)."""
     if not os.path.lexists(path):
         return Lock()
-    return parse_lock(read_capped(path, LOCK_LIMIT), str(path))
+    return parse_lock(read_capped(path, LIMITS.lock_bytes), str(path))
 
 
 def write_lock(path: Path, lock: Lock) -> None:
@@ -252,16 +254,17 @@ def _lock_file() -> TypeAdapter[Lock]:
 
 
 def _parse_generic(text: str, where: str) -> Lock:
-    """Read `text` with ruamel's safe loader and validate it as a lock (any YAML layout)."""
+    """Read `text` with the configuration's bounded YAML loader (no bombs, directives, tags or
+    huge values: located diagnostics, ConfigError) and validate it as a lock (any YAML layout)."""
     # imported here: ruamel costs a process that reads a canonical lock 1.5 MiB and 20 ms
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from overlayc.config.source import SourceMap, parse_yaml
 
+    smap = SourceMap()
+    doc, diagnostics = parse_yaml(where, text, smap)
+    if diagnostics:
+        raise ConfigError(diagnostics, smap.lines)
     try:
-        doc = YAML(typ="safe").load(text)
         return _lock_file().validate_python(doc or {})
-    except YAMLError as err:
-        raise InputError(f"{where}: not valid YAML: {err}") from None
     except ValidationError as err:
         first = err.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])

@@ -4,6 +4,7 @@ never through a symbolic link, replaced atomically, read with a size cap.
     ensure_dir(path, mode=0o700)                  create (parents 0755) or check, chmod to `mode`
     write_atomic(path, data, mode=0o644)          temp file O_EXCL|O_NOFOLLOW, fsync, rename, fsync dir
     read_capped(path, limit)                      bytes of a regular file, at most `limit`
+    read_input(path, limit, what)                 the same for a file the user named (links followed)
     open_nofollow(path, flags, mode)              a descriptor, never through a symlink
 
 Errors are `InputError` naming the path and the reason in words.
@@ -24,7 +25,8 @@ MiB = 1024 * 1024
 
 def ensure_dir(path: Path, mode: int = 0o700) -> Path:
     """Make `path` a directory with exactly `mode` (missing parents get 0755), or check that it is
-    one: a symbolic link or a non-directory in its place is refused. Returns `path`."""
+    one: a symbolic link, a non-directory, or a directory of another user (not root) in its
+    place is refused. Returns `path`."""
     try:
         path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
         with contextlib.suppress(FileExistsError):
@@ -32,6 +34,8 @@ def ensure_dir(path: Path, mode: int = 0o700) -> Path:
         info = os.lstat(path)
         if not stat.S_ISDIR(info.st_mode):
             raise InputError(f"{path}: exists and is not a directory (a symbolic link is refused too)")
+        if info.st_uid not in (os.geteuid(), 0):  # another user could plant links in it
+            raise InputError(f"{path}: owned by uid {info.st_uid}, not by this user or root; refusing it")
         if stat.S_IMODE(info.st_mode) != mode and info.st_uid == os.geteuid():
             os.chmod(path, mode)
     except OSError as err:
@@ -39,21 +43,43 @@ def ensure_dir(path: Path, mode: int = 0o700) -> Path:
     return path
 
 
-def open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
-    """`os.open` that never follows a symbolic link at `path` and never opens a FIFO or device
-    for reading (O_NONBLOCK, then checked to be a regular file)."""
+def open_nofollow(path: Path, flags: int, mode: int = 0o600, *, follow: bool = False) -> int:
+    """`os.open` that never follows a symbolic link at `path` (unless `follow`: a file the user
+    named) and never opens a FIFO or device (O_NONBLOCK, so a FIFO without a writer does not
+    block the open, then checked to be a regular file)."""
+    nofollow = 0 if follow else os.O_NOFOLLOW
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, mode)
+        fd = os.open(path, flags | nofollow | os.O_CLOEXEC | os.O_NONBLOCK, mode)
     except OSError as err:
-        if err.errno == errno.ELOOP:
+        if err.errno == errno.ELOOP and not follow:
             raise InputError(f"{path}: is a symbolic link; refusing to follow it") from None
         raise
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise InputError(f"{path}: not a regular file")
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(
+            info.st_mode) else "a device or socket"
+        raise InputError(f"{path}: not a regular file ({kind})")
     os.set_blocking(fd, True)
     return fd
+
+
+def read_input(path: Path, limit: int, what: str = "file") -> bytes:
+    """The bytes of a file the user named (`-f`, `--state`, a saved plan, `--key-file`): symbolic
+    links are followed, but it must be a regular file (never a FIFO that would block forever, a
+    device such as /dev/zero, or a directory) of at most `limit` bytes. InputError otherwise,
+    naming `what` it was meant to be."""
+    try:
+        fd = open_nofollow(path, os.O_RDONLY, follow=True)
+    except InputError as err:
+        raise InputError(f"cannot read the {what} {err}") from None
+    except OSError as err:
+        raise InputError(f"cannot read the {what} {path}: {err.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"{path}: the {what} is larger than {limit // MiB} MiB, the limit for it")
+    return data
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:

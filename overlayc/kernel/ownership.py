@@ -39,6 +39,17 @@ class Alias:
     netns: str | None
 
 
+NETNS_NETWORK = "-"  # the network field of a namespace's tag (on its `lo`): never a network name
+
+
+def netns_tag(cluster: str, owner: str) -> str:
+    """IFLA_IFALIAS of `lo` inside a namespace overlayc made: `overlayc:<cluster>:-:<owner>`,
+    `owner` naming the node's own namespace (`namespace_id`): /run/netns is shared by every
+    namespace of the machine, so a lab of several nodes must not take each other's. Set before
+    the namespace has a name, so a namespace overlayc made is provably its own from the start."""
+    return f"{ALIAS_PREFIX}{cluster}:{NETNS_NETWORK}:{owner}"
+
+
 def network_alias(cluster: str, network: str) -> str:
     """IFLA_IFALIAS of the bridge and the vxlan of `network`: `overlayc:<cluster>:<network>`."""
     return f"{ALIAS_PREFIX}{cluster}:{network}"

@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import errno as errno_mod
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +59,8 @@ class Namespace:
         self.name = name
         self._fd: int | None = None
         if name is not None:
+            if not name or "/" in name or name in (".", ".."):  # never a path to another namespace
+                raise EnvironmentProblem(f"{name[:60]!r} is not a network namespace name")
             try:
                 self._fd = os.open(os.path.join(NETNS_DIR, name), os.O_RDONLY | os.O_CLOEXEC)
             except FileNotFoundError:
@@ -178,26 +181,70 @@ def _share_rundir() -> None:
         raise _fail("cannot make the netns directory shared", NETNS_DIR)
 
 
-def _bind_new_netns(path: str, errors: list[OSError]) -> None:
+def _tag_loopback(tag: str) -> None:
+    """Set the alias of `lo` (ifindex 1 in every new namespace) of this thread's namespace."""
+    from overlayc.netlink import link as nl
+    from overlayc.netlink.core import attr_str
+
+    with NetlinkSocket(NETLINK_ROUTE) as rt:
+        body = nl.ifinfo(1) + attr_str(nl.IFLA_IFALIAS, tag)
+        for err, text in rt.transact([(nl.RTM_SETLINK, 0, body)]):
+            if err:
+                raise OSError(err, f"cannot tag the new namespace's lo: {text or os.strerror(err)}")
+
+
+def _bind_new_netns(path: str, tag: str, errors: list[OSError]) -> None:
     if _libc.unshare(CLONE_NEWNET) != 0:
         errors.append(_fail("unshare(CLONE_NEWNET) failed", path))
         return
+    try:
+        # The ownership tag is in the namespace before it has a name: whatever instant the
+        # process is killed at, a namespace under /run/netns is provably overlayc's or not.
+        _tag_loopback(tag)
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0))
+    except OSError as err:
+        errors.append(err)
+        return
     if _libc.mount(b"/proc/thread-self/ns/net", path.encode(), b"none", MS_BIND, None) != 0:
         errors.append(_fail("cannot bind the new namespace", path))
+        os.unlink(path)
 
 
-def create_netns(name: str) -> None:
-    """Create /run/netns/<name>. Raises OSError: EEXIST when it exists, EPERM without privileges."""
+def create_netns(name: str, tag: str) -> None:
+    """Create /run/netns/<name>, its `lo` carrying the alias `tag` (overlayc's ownership tag,
+    `netns_tag`) from before the name exists. Raises OSError: EEXIST when it exists, EPERM
+    without privileges. A kill between the file's creation and the mount leaves an empty file:
+    the intent journal names it, and the next run removes it."""
     _share_rundir()
     path = os.path.join(NETNS_DIR, name)
-    os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0))
     errors: list[OSError] = []
-    worker = threading.Thread(target=_bind_new_netns, args=(path, errors), name=f"netns-{name}")
+    worker = threading.Thread(target=_bind_new_netns, args=(path, tag, errors), name=f"netns-{name}")
     worker.start()
     worker.join()
     if errors:
-        os.unlink(path)
         raise errors[0]
+
+
+def is_placeholder(name: str) -> bool:
+    """True when /run/netns/<name> is a plain file with no namespace mounted on it (what a kill
+    between creating the file and mounting, or between unmounting and unlinking, leaves)."""
+    path = os.path.join(NETNS_DIR, name)
+    try:
+        info, parent = os.lstat(path), os.stat(NETNS_DIR)
+    except OSError:
+        return False
+    # a bind-mounted namespace shows the nsfs device; the bare file shows the directory's
+    return stat.S_ISREG(info.st_mode) and info.st_dev == parent.st_dev and info.st_size == 0
+
+
+def namespace_id(netns: str | None) -> str:
+    """The identity of a node's network namespace (None: this process's): `ns<inode>` of its
+    nsfs file, fixed for the namespace's lifetime. Raises EnvironmentProblem when it is gone."""
+    path = os.path.join(NETNS_DIR, netns) if netns is not None else "/proc/thread-self/ns/net"
+    try:
+        return f"ns{os.stat(path).st_ino}"
+    except OSError as err:
+        raise EnvironmentProblem(f"network namespace {netns}: {err.strerror}") from None
 
 
 def remove_netns(name: str) -> None:

@@ -11,15 +11,15 @@ import os
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Interface
 
-from overlayc.errors import DumpInterrupted, EnvironmentProblem
+from overlayc.errors import DumpInterrupted, EnvironmentProblem, OverlaycError
 from overlayc.gcpause import paused_gc
 from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Netns, Vxlan
-from overlayc.kernel.ownership import Alias, Key, parse_alias
+from overlayc.kernel.ownership import NETNS_NETWORK, Alias, Key, parse_alias
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import link as nl_link
 from overlayc.netlink import neigh as nl_neigh
 from overlayc.netlink.link import LinkInfo
-from overlayc.netlink.netns import NETNS_DIR, Namespace, NamespaceRef, opened
+from overlayc.netlink.netns import NETNS_DIR, Namespace, NamespaceRef, namespace_id, opened
 from overlayc.netlink.sock import NetlinkSocket
 from overlayc.observe.xfrm import observe_xfrm
 
@@ -102,14 +102,47 @@ def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str]) -> Iterable[Fdb | 
                 yield Neigh(dev=vxlans[index], dst=IPv4Address(dst), lladdr=mac.hex(":"))
 
 
-def foreign_netns(owned: Iterable[str]) -> dict[Key, str]:
-    """Every named namespace in /run/netns that overlayc does not own."""
-    mine = set(owned)
+def netns_owner(name: str, cluster: str | None, owner: str) -> str | None:
+    """None when /run/netns/<name> is a namespace overlayc made for the node whose namespace is
+    `owner` (its `lo` carries `netns_tag(cluster, owner)`, set before the namespace had a name),
+    else why it is not ours."""
     try:
-        names = os.listdir(NETNS_DIR)
+        with Namespace(name) as ns:
+            links, _ = read_links(ns.route)
+    except (OverlaycError, OSError):  # a stale file, a namespace going away, no privileges
+        return "network namespace, not overlayc's"
+    lo = links.get(1)
+    tag = parse_alias(lo.alias) if lo is not None else None
+    if tag is None or tag.network != NETNS_NETWORK:
+        return "network namespace, not overlayc's"
+    if tag.netns != owner:
+        return "network namespace, overlayc's but of another node's namespace"
+    if cluster is not None and tag.cluster != cluster:
+        return f"network namespace, overlayc's but of cluster {tag.cluster!r}"
+    return None
+
+
+def unclaimed_netns(claimed: Iterable[str], cluster: str | None,
+                    owner: str) -> tuple[list[Netns], dict[Key, str]]:
+    """The named namespaces in /run/netns no owned endpoint refers to: those overlayc made for
+    the node of namespace `owner` (an apply stopped before their endpoint existed), and every
+    other one as foreign."""
+    mine = set(claimed)
+    try:
+        names = sorted(os.listdir(NETNS_DIR))
     except FileNotFoundError:
-        return {}
-    return {("netns", n): "network namespace, not overlayc's" for n in sorted(names) if n not in mine}
+        return [], {}
+    owned: list[Netns] = []
+    foreign: dict[Key, str] = {}
+    for name in names:
+        if name in mine:
+            continue
+        why = netns_owner(name, cluster, owner)
+        if why is None:
+            owned.append(Netns(name))
+        else:
+            foreign[("netns", name)] = why
+    return owned, foreign
 
 
 DUMP_ATTEMPTS = 3
@@ -161,5 +194,8 @@ def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
     objects.extend(read_fdb_neigh(rt, vxlans))
     xfrm_owned, foreign = observe_xfrm(ns.xfrm)
     objects.extend(xfrm_owned)
-    foreign.update(foreign_netns(o.name for o in objects if isinstance(o, Netns)))
+    orphans, foreign_ns = unclaimed_netns((o.name for o in objects if isinstance(o, Netns)), cluster,
+                                          namespace_id(ns.name))
+    objects.extend(orphans)
+    foreign.update(foreign_ns)
     return Observed(owned=KernelState(objects), foreign_links=foreign_links, foreign=foreign)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from overlayc.errors import InputError
 from overlayc.kernel.state import KernelState, Observed
 
 EMPTY = "empty"
@@ -18,14 +16,6 @@ def observe_snapshot(source: str) -> Observed:
     Raises InputError when the file is unreadable or not a state document."""
     if source == EMPTY:
         return Observed(KernelState())
-    path = Path(source)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as err:
-        raise InputError(f"{path}: cannot read the state snapshot: {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not JSON: {err}") from None
-    try:
-        return Observed(KernelState.from_json(data))
-    except (KeyError, TypeError, ValueError) as err:
-        raise InputError(f"{path}: not an overlayc state snapshot ({err})") from None
+    from overlayc.files.plan_doc import read_snapshot
+
+    return Observed(read_snapshot(Path(source)))
