@@ -32,14 +32,12 @@ from typing import Any
 
 from overlayc.compile import Assignment, compile_node
 from overlayc.config.model import Config
-from overlayc.diff import Action, Change, Reason, diff
-from overlayc.errors import InputError
+from overlayc.diff import Action, Change, diff
 from overlayc.kernel.objects import (
     KIND_ORDER,
     KernelObject,
     XfrmPolicy,
     XfrmState,
-    from_json,
     to_json,
 )
 from overlayc.kernel.ownership import Key
@@ -180,15 +178,6 @@ def change_to_json(change: Change) -> dict[str, Any]:
     }
 
 
-def change_from_json(data: Mapping[str, Any]) -> Change:
-    before, after = data.get("before"), data.get("after")
-    return Change(
-        Action(data["action"]), tuple(data["key"]),
-        None if before is None else from_json(before), None if after is None else from_json(after),
-        Reason(data["reason"]), tuple(data.get("fields", ())), data.get("detail", ""),
-    )
-
-
 def plan_to_json(plan: Plan) -> dict[str, Any]:
     """The versioned plan document (`--json`, `-o FILE`). Never contains key material."""
     return {
@@ -201,17 +190,6 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "changes": [change_to_json(c) for c in plan.changes],
         "live_digests": [{"key": list(k), "digest": d} for k, d in sorted(plan.live_digests.items())],
     }
-
-
-def plan_from_json(data: Mapping[str, Any]) -> Plan:
-    """Inverse of `plan_to_json`, strict (overlayc.files.plan_doc): InputError for another format
-    version, a missing or unknown field, a change without its live digest, a wrong type."""
-    from overlayc.files.plan_doc import Refused, plan_from_document
-
-    try:
-        return plan_from_document(data)
-    except Refused as err:
-        raise InputError(f"not a valid plan document: {err}") from None
 
 
 def dumps(plan: Plan) -> str:

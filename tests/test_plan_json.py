@@ -10,9 +10,10 @@ import pytest
 
 from overlayc.diff import diff
 from overlayc.errors import InputError
+from overlayc.files.plan_doc import plan_from_json
 from overlayc.files.plans import load_plan, save_plan
 from overlayc.kernel.state import KernelState, Observed
-from overlayc.plan import Plan, make_plan, plan_from_json, plan_to_json, stale_keys
+from overlayc.plan import Plan, make_plan, plan_to_json, stale_keys
 from tests.support.builders import AT_NOON as AT
 from tests.support.planobjects import LOCAL, PEERS, bridge, fdb, neigh, sa, vxlan
 

@@ -192,3 +192,12 @@ def read_snapshot(path: Path) -> KernelState:
             raise Refused(f"objects: {err}") from None
     except Refused as err:
         raise InputError(f"{path}: not an overlayc state snapshot: {err}") from None
+
+
+def plan_from_json(data: Mapping[str, Any]) -> Plan:
+    """Inverse of `overlayc.plan.plan_to_json`, strict: InputError for another format version, a
+    missing or unknown field, a change without its live digest, a wrong type."""
+    try:
+        return plan_from_document(data)
+    except Refused as err:
+        raise InputError(f"not a valid plan document: {err}") from None
