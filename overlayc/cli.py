@@ -1,9 +1,7 @@
 """The `overlayc` command line: arguments, calling stages, rendering, exit codes. No logic.
 
-Exit codes (also in `overlayc --help` and the README):
-  0 success / no changes · 1 error · 2 changes present (plan/apply --detailed-exitcode)
-  3 apply failed and was rolled back · 4 apply failed and rollback is incomplete
-  65 invalid configuration · 75 lock busy · 77 needs privileges
+Exit codes: one table in `overlayc.exitcodes` (also in `overlayc --help` and the README); errors,
+usage errors and colour are handled once, by `overlayc.cliapp.OverlaycGroup`.
 """
 
 from __future__ import annotations
@@ -17,35 +15,56 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from overlayc import __version__
+from overlayc.cliapp import OverlaycGroup, colour_for, report, set_no_colour
 from overlayc.compile import assign_with_lock, compile_node
 from overlayc.compile import epoch as epoch_mod
 from overlayc.compile import keys as keys_mod
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.schema import render_schema
-from overlayc.errors import ConfigError, InputError, OverlaycError
-from overlayc.kernel.state import Observed
-from overlayc.render.diagnostics import render_json, render_text
+from overlayc.errors import Declined, InputError, OverlaycError
+from overlayc.exitcodes import Exit, StatusExit, epilog
+from overlayc.kernel.state import KernelState, Observed
+from overlayc.render import hints
+from overlayc.render.diagnostics import render_json
 from overlayc.render.iproute2 import render_iproute2
 
 if TYPE_CHECKING:
     from overlayc.apply.session import Applied
     from overlayc.plan import Plan
-
-EPILOG = (
-    "Exit codes: 0 ok/no changes, 1 error, 2 changes (--detailed-exitcode), 3 apply rolled back, "
-    "4 rollback incomplete, 65 invalid config, 75 lock busy, 77 needs privileges."
-)
+    from overlayc.status import Status
 
 app = typer.Typer(
     name="overlayc",
+    cls=OverlaycGroup,
     help="Declarative compiler from YAML to the kernel state of secure VXLAN overlay networks.\n\n"
     "Example: overlayc validate -f examples/seed/overlay.yaml",
-    epilog=EPILOG,
+    epilog=epilog(),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"overlayc {__version__}")
+        raise typer.Exit(Exit.OK)
+
+
+@app.callback()
+def _global_options(
+    no_color: Annotated[bool, typer.Option("--no-color", help="no colour in any output "
+                                           "(also: NO_COLOR set, TERM=dumb)")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    """Declarative compiler from YAML to the kernel state of secure VXLAN overlay networks.
+
+    Example: overlayc validate -f examples/seed/overlay.yaml"""
+    set_no_colour(no_color)
 
 
 # --- shared options: time and node key as inputs of compile (DESIGN.md §4) --------------------
@@ -123,22 +142,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable outpu
 
 
 def load_or_exit(files: list[Path], json_output: bool = False) -> LoadedConfig:
-    """Load and validate the configuration; on problems print them and exit.
-
-    Invalid configuration: every diagnostic (text on stderr, or the JSON envelope on stdout with
-    `json_output`), then exit 65. Unreadable input: one clear line on stderr, exit 1."""
-    try:
-        return load_config(files)
-    except ConfigError as err:
-        if json_output:
-            typer.echo(render_json(err.diagnostics), nl=False)
-        else:
-            colour = sys.stderr.isatty()
-            typer.echo(render_text(err.diagnostics, err.sources, colour=colour), nl=False, err=True)
-        raise typer.Exit(err.exit_code) from None
-    except InputError as err:
-        typer.echo(f"overlayc: error: {err}", err=True)
-        raise typer.Exit(err.exit_code) from None
+    """Load and validate the configuration. Its errors propagate to `OverlaycGroup`, which prints
+    them (every diagnostic; JSON under `--json`) and exits 65 (invalid) or 1 (unreadable)."""
+    return load_config(files)
 
 
 @app.command()
@@ -219,11 +225,21 @@ def _plan_live(netns: str | None, state: str | None, cluster: str) -> Observed:
     return observe_snapshot(state) if state is not None else observe_kernel(netns, cluster)
 
 
-def _plan_node_name(loaded: LoadedConfig, node: str | None, netns: str | None) -> str:
-    """`--node`, or the one configured node whose address is on a local interface of `netns`."""
+def _plan_node_name(loaded: LoadedConfig, node: str | None, netns: str | None,
+                    state: str | None = None, live: KernelState | None = None) -> str:
+    """`--node`; offline (`--state`), the node the snapshot `live` was taken on; otherwise the
+    one configured node whose address is on a local interface of `netns`."""
     from overlayc.observe.addresses import choose_node
+    from overlayc.observe.snapshot import node_of_snapshot
 
-    return choose_node({name: n.address for name, n in loaded.config.nodes.items()}, node, netns)
+    addresses = {name: n.address for name, n in loaded.config.nodes.items()}
+    if node is None and state is not None and live is not None:
+        return node_of_snapshot(addresses, live, state)
+    return choose_node(addresses, node, netns)
+
+
+def _say_lock_written(path: Path, changes: list[str]) -> None:
+    typer.echo(hints.lock_written(path, changes), err=True)
 
 
 PlanNodeOption = Annotated[
@@ -265,18 +281,19 @@ def plan_command(
     from overlayc.render.text import render_text as render_plan_text
 
     loaded = load_or_exit(files, json_output)
-    name = _plan_node_name(loaded, node, netns)
-    assignment = assign_with_lock(loaded, locked=locked)
     live = _plan_live(netns, state, loaded.config.cluster.name)
+    name = _plan_node_name(loaded, node, netns, state, live.owned)
+    assignment = assign_with_lock(loaded, locked=locked, on_write=_say_lock_written)
     plan = plan_node(loaded.config, assignment, name, at=resolve_at(at),
                      private_key=resolve_key(name, key_file), live=live, netns=netns)
     if out is not None:
         save_plan(plan, out)
-        typer.echo(f"overlayc: saved the plan to {out}; `overlayc apply {out}` applies exactly it", err=True)
+        typer.echo(f"overlayc: saved the plan to {out}; `{hints.apply_saved(files, out)}` applies "
+                   "exactly it", err=True)
     if json_output:
         typer.echo(render_plan_json(plan), nl=False)
     else:
-        typer.echo(render_plan_text(plan, color=sys.stdout.isatty()), nl=False)
+        typer.echo(render_plan_text(plan, color=colour_for(sys.stdout)), nl=False)
     if detailed_exitcode and not plan.empty:
         raise typer.Exit(2)
 
@@ -296,23 +313,27 @@ ApplyExitcodeOption = Annotated[
 ]
 
 
-def _confirm_on_terminal(yes: bool, saved: bool) -> Callable[[Plan], bool]:
-    """The confirmation policy: --yes or a saved plan apply without asking; a terminal is asked
-    (after seeing the plan); anything else is refused before a change is made."""
+def _confirm_on_terminal(yes: bool, saved: bool, operation: str = "apply",
+                         show: bool = True) -> Callable[[Plan], bool]:
+    """The confirmation policy: --yes or a saved plan go ahead without asking; a terminal is asked
+    (after seeing the plan, unless `show` is off); anything else is refused before a change is
+    made. A declined prompt raises Declined (exit 5): nothing was changed."""
     from overlayc.render.text import render_text as render_plan_text
 
     def confirm(plan: Plan) -> bool:
-        typer.echo(render_plan_text(plan, color=sys.stdout.isatty()), nl=False)
+        if show:
+            typer.echo(render_plan_text(plan, color=colour_for(sys.stdout)), nl=False)
         if yes or saved:
             return True
         if not sys.stdin.isatty():
-            raise InputError("refusing to apply without confirmation: stdin is not a terminal; "
-                             "pass --yes, or apply a saved plan (`plan -o FILE`, then `apply FILE`)")
-        answer = typer.prompt("Do you want to perform these actions? Only 'yes' will be accepted",
-                              default="", show_default=False)
+            how = "pass --yes" + (", or apply a saved plan (`overlayc plan -f CFG -o FILE`, then "
+                                  "`overlayc apply -f CFG FILE`)" if operation == "apply" else "")
+            raise InputError(f"refusing to {operation} without confirmation: stdin is not a terminal; "
+                             + how)
+        answer = typer.prompt(f"Do you want to {operation} these changes? Only 'yes' will be accepted",
+                              default="", show_default=False, err=True)
         if answer.strip() != "yes":
-            typer.echo("Apply cancelled: nothing was changed.")
-            return False
+            raise Declined(f"{operation} cancelled at the prompt: nothing was changed")
         return True
 
     return confirm
@@ -337,19 +358,26 @@ def _progress_bar(total: int) -> Callable[[int], None] | None:
     return update
 
 
-def _report_apply(applied: Applied, detailed: bool) -> None:
+def _report_apply(applied: Applied, detailed: bool, json_output: bool = False) -> None:
     from overlayc.apply.run import Outcome
+    from overlayc.render import events
 
     result, plan = applied.result, applied.plan
+    code = {Outcome.NOTHING: Exit.OK, Outcome.CHANGED: Exit.CHANGES if detailed else Exit.OK}.get(
+        result.outcome, int(result.outcome))
+    if json_output:
+        typer.echo(events.outcome_event(result.outcome.name.lower(), code, result.executed,
+                                        result.failures, result.rollback_problems))
+        raise typer.Exit(code)
     if result.outcome is Outcome.NOTHING:
         if plan.empty:
             typer.echo(f"No changes. Node {plan.node} matches the configuration.")
-        raise typer.Exit(0)
+        raise typer.Exit(code)
     if result.outcome is Outcome.CHANGED:
         s = plan.summary()
         typer.echo(f"Apply complete for {plan.node}: {s['add']} added, {s['change']} changed, "
                    f"{s['replace']} replaced, {s['destroy']} destroyed; verified against the kernel.")
-        raise typer.Exit(2 if detailed else 0)
+        raise typer.Exit(code)
     for line in result.failures:
         typer.echo(f"overlayc: error: {line}", err=True)
     if result.outcome is Outcome.ROLLED_BACK:
@@ -360,7 +388,52 @@ def _report_apply(applied: Applied, detailed: bool) -> None:
             typer.echo(f"overlayc: error: {line}", err=True)
         typer.echo("overlayc: apply failed and the rollback is INCOMPLETE: run `overlayc plan` "
                    "to see what differs.", err=True)
-    raise typer.Exit(int(result.outcome))
+    raise typer.Exit(code)
+
+
+def _json_confirm(yes: bool, saved: bool, operation: str) -> Callable[[Plan], bool]:
+    """`--json`: the plan as planned_change events, then the confirmation policy of a terminal."""
+    from overlayc.render import events
+
+    ask = _confirm_on_terminal(yes, saved, operation, show=False)
+
+    def confirm(plan: Plan) -> bool:
+        for line in events.planned_events(plan):
+            typer.echo(line)
+        return ask(plan)
+
+    return confirm
+
+
+def _json_progress(total: int) -> Callable[[int], None]:
+    from overlayc.render import events
+
+    return lambda done: typer.echo(events.progress_event(done, total))
+
+
+def _json_stream(operation: str, body: Callable[[], None]) -> None:
+    """Run `body` as a JSON event stream: a version line first, an error event on an error."""
+    from overlayc.render import events
+    from overlayc.render.errors import error_kind
+
+    typer.echo(events.version_event(operation))
+    try:
+        body()
+    except OverlaycError as err:
+        kind = "declined" if isinstance(err, Declined) else error_kind(err)
+        typer.echo(events.error_event(kind, str(err), err.exit_code))
+        raise typer.Exit(err.exit_code) from None
+
+
+def _check_saved_target(saved: Plan, plan_file: Path, node: str | None, netns: str | None,
+                        files: list[Path]) -> None:
+    """A saved plan names its node and namespace; a --node/--netns naming another is refused."""
+    for option, given, planned in (("--node", node, saved.node), ("--netns", netns, saved.netns)):
+        if given is not None and given != planned:
+            again = hints.command("plan", *hints.config_args(files), "--node", node or saved.node,
+                                  *(["--netns", netns] if netns else []), "-o", plan_file)
+            raise InputError(f"{plan_file} is a plan for node {saved.node} (netns {saved.netns or '-'}); "
+                             f"{option} {given} names another target. Make a plan for it: `{again}`")
 
 
 @app.command("apply")
@@ -376,6 +449,8 @@ def apply_command(
     lock_timeout: LockTimeoutOption = 0.0,
     detailed_exitcode: ApplyExitcodeOption = False,
     locked: LockedOption = False,
+    json_output: Annotated[bool, typer.Option("--json", help="a stream of JSON events, one per line, "
+                                              "ending in the outcome (like terraform apply -json)")] = False,
 ) -> None:
     """Make one node's kernel match the configuration: plan, confirm, execute, verify by reading
     the kernel back, and roll back everything on any failure. A second apply changes nothing.
@@ -385,15 +460,26 @@ def apply_command(
     from overlayc.apply.session import Target, apply_target
     from overlayc.plan import load_plan
 
-    loaded = load_or_exit(files)
-    saved = load_plan(plan_file) if plan_file is not None else None
-    name = saved.node if saved is not None else _plan_node_name(loaded, node, netns)
-    target = Target(loaded.config, assign_with_lock(loaded, locked=locked or saved is not None), name,
-                    saved.netns if saved is not None else netns,
-                    saved.at if saved is not None else resolve_at(at), resolve_key(name, key_file))
-    applied = apply_target(target, confirm=_confirm_on_terminal(yes, saved is not None), saved=saved,
-                           lock_timeout=lock_timeout, progress=_progress_bar)
-    _report_apply(applied, detailed_exitcode)
+    def run() -> None:
+        loaded = load_or_exit(files)
+        saved = load_plan(plan_file) if plan_file is not None else None
+        if saved is not None and plan_file is not None:
+            _check_saved_target(saved, plan_file, node, netns, files)
+        name = saved.node if saved is not None else _plan_node_name(loaded, node, netns)
+        assignment = assign_with_lock(
+            loaded, locked=locked or saved is not None, on_write=_say_lock_written,
+            why="--locked" if locked else "a saved plan is applied with the lock it was made with")
+        target = Target(loaded.config, assignment, name, saved.netns if saved is not None else netns,
+                        saved.at if saved is not None else resolve_at(at), resolve_key(name, key_file))
+        confirm = (_json_confirm if json_output else _confirm_on_terminal)(yes, saved is not None, "apply")
+        applied = apply_target(target, confirm=confirm, saved=saved, lock_timeout=lock_timeout,
+                               progress=_json_progress if json_output else _progress_bar)
+        _report_apply(applied, detailed_exitcode, json_output)
+
+    if json_output:
+        _json_stream("apply", run)
+    else:
+        run()
 
 
 @app.command("destroy")
@@ -402,19 +488,29 @@ def destroy_command(
     cluster: Annotated[str | None, typer.Option("--cluster", help="only this cluster's objects")] = None,
     yes: YesOption = False,
     lock_timeout: LockTimeoutOption = 0.0,
+    json_output: Annotated[bool, typer.Option("--json", help="a stream of JSON events, one per line, "
+                                              "ending in the outcome")] = False,
 ) -> None:
     """Remove everything overlayc owns in the namespace (links, FDB/ARP entries, endpoint
-    namespaces, SAs and policies) and nothing else.
+    namespaces, SAs and policies) and nothing else. Exit 0 done (or nothing to do), 5 declined.
 
     Example: overlayc destroy --netns node1 --yes"""
     from overlayc.apply.session import destroy_netns
+    from overlayc.render import events
 
-    applied = destroy_netns(netns, cluster, confirm=_confirm_on_terminal(yes, False),
-                            lock_timeout=lock_timeout)
-    if applied.plan.empty:
-        typer.echo("Nothing to destroy: overlayc owns nothing here.")
-    elif applied.result.executed:
-        typer.echo(f"Destroy complete: {len(applied.plan.changes)} object(s) removed.")
+    def run() -> None:
+        confirm = (_json_confirm if json_output else _confirm_on_terminal)(yes, False, "destroy")
+        applied = destroy_netns(netns, cluster, confirm=confirm, lock_timeout=lock_timeout)
+        done = applied.result.executed
+        message = ("Nothing to destroy: overlayc owns nothing here." if applied.plan.empty
+                   else f"Destroy complete: {done} object(s) removed.")
+        typer.echo(events.outcome_event("changed" if done else "nothing", Exit.OK, done, message=message)
+                   if json_output else message)
+
+    if json_output:
+        _json_stream("destroy", run)
+    else:
+        run()
 
 
 # --- reconcile / status (issue 9): the node agent and its health check --------------------------
@@ -466,18 +562,33 @@ def status_command(
                                           help="read the counters twice this far apart to see them "
                                           "grow (0: once, never judged)")] = 1.0,
 ) -> None:
-    """One node's health: networks (desired vs live), SAs per peer and epoch with their counters,
-    the fail-closed sysctls, XFRM error counters and drift. Exit 0 healthy, 1 degraded. Read-only
-    (the lock file is not updated).
+    """One node's health: networks (desired vs live, one line each), SAs per peer and epoch with
+    their counters, the fail-closed sysctls, XFRM error counters and drift. Read-only (the lock
+    file is not updated). Exit codes as a monitoring plugin: 0 healthy, 1 degraded, 2 critical
+    (fail open, or blocked by a foreign object), 3 unknown (status could not run).
 
     Example: overlayc status -f overlay.yaml --netns node1 --json"""
-    from overlayc.observe.counters import sample_health
-    from overlayc.observe.kernel import observe as observe_kernel
-    from overlayc.status import build_status
     from overlayc.status import render_json as render_status_json
     from overlayc.status import render_text as render_status_text
 
-    loaded = load_or_exit(files, json_output)
+    try:
+        status = _node_status(files, node, netns, at, key_file, sample)
+    except OverlaycError as err:  # could not look: UNKNOWN, whatever the cause
+        report(err, json_output=json_output)
+        raise typer.Exit(StatusExit.UNKNOWN) from None
+    typer.echo(render_status_json(status) if json_output
+               else render_status_text(status, colour=colour_for(sys.stdout)), nl=False)
+    raise typer.Exit(status.exit_code)
+
+
+def _node_status(files: list[Path], node: str | None, netns: str | None, at: str | None,
+                 key_file: Path | None, sample: float) -> Status:
+    """Compile, observe and sample one node into a Status (raises OverlaycError when it cannot)."""
+    from overlayc.observe.counters import sample_health
+    from overlayc.observe.kernel import observe as observe_kernel
+    from overlayc.status import build_status
+
+    loaded = load_config(files)
     name = _plan_node_name(loaded, node, netns)
     config, when = loaded.config, resolve_at(at)
     desired = compile_node(config, assign_with_lock(loaded, locked=True), name, at=when,
@@ -485,24 +596,12 @@ def status_command(
     live = observe_kernel(netns, config.cluster.name)
     first, second = sample_health(netns, config.nodes[name].address, seconds=sample,
                                   sysctls=bool(desired.of_kind("xfrm-policy")))
-    status = build_status(config, name, when, desired, live, first, second)
-    typer.echo(render_status_json(status) if json_output else render_status_text(status), nl=False)
-    raise typer.Exit(status.exit_code)
-
-
-def report(err: OverlaycError) -> int:
-    """Print an error the way users read it (no traceback) and return its exit code."""
-    if isinstance(err, ConfigError):  # every diagnostic, with source lines, never just a count
-        typer.echo(render_text(err.diagnostics, err.sources, colour=sys.stderr.isatty()), nl=False, err=True)
-        return err.exit_code
-    typer.echo(f"overlayc: error: {err}", err=True)
-    return err.exit_code
+    return build_status(config, name, when, desired, live, first, second)
 
 
 def main() -> None:
-    try:
-        app()
-    except OverlaycError as err:  # stages raise, the CLI reports
-        sys.exit(report(err))
-    except KeyboardInterrupt:
-        sys.exit(130)
+    """The console script: `OverlaycGroup` turns every outcome into an exit code."""
+    app()
+
+
+__all__ = ["app", "main", "report"]

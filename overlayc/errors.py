@@ -88,6 +88,12 @@ class LockBusy(EnvironmentProblem):
     exit_code = 75
 
 
+class Declined(OverlaycError):
+    """The user answered the confirmation prompt with anything but `yes`: nothing was changed."""
+
+    exit_code = 5
+
+
 class KernelError(OverlaycError):
     """The kernel refused a request; the message names the object and says what happened."""
 

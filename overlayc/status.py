@@ -2,7 +2,9 @@
 
 Built from the desired state at `at`, the live state and one or two counter readings
 (`overlayc.observe.counters.Health`). The node is HEALTHY (exit 0) unless one of these holds,
-each listed in `problems` (exit 1, DEGRADED):
+each listed in `problems`; exit codes follow the monitoring-plugin convention
+(`overlayc.exitcodes.StatusExit`): CRITICAL (2) for 3. and for "blocked" in 1. (the node cannot be
+brought to its configuration, or its encryption fails open), DEGRADED (1) for the others.
 
 1. drift: the plan from the live kernel to the configuration is not empty (any object missing,
    different or extra — the first few changes are shown), or no plan can be made because a
@@ -27,12 +29,14 @@ from typing import Any
 from overlayc.compile.epoch import epoch_of, epoch_start
 from overlayc.config.model import Config
 from overlayc.diff import Action, Change, PlanError, diff
+from overlayc.exitcodes import StatusExit
 from overlayc.kernel.objects import ALIAS_PREFIX, Bridge, Fdb, Neigh, Vxlan, XfrmState
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.observe.counters import Health, SaCounters
 
 FORMAT_VERSION = "1.0"
 DRIFT_SHOWN = 10
+CRITICAL_PREFIXES = ("blocked: ", "fail open: ")
 _SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-"}
 
 
@@ -95,9 +99,20 @@ class Status:
         return not self.problems
 
     @property
+    def critical(self) -> bool:
+        """Blocked (no plan can be made) or failing open (see the module docstring)."""
+        return any(p.startswith(CRITICAL_PREFIXES) for p in self.problems)
+
+    @property
+    def verdict(self) -> str:
+        return "HEALTHY" if self.healthy else "CRITICAL" if self.critical else "DEGRADED"
+
+    @property
     def exit_code(self) -> int:
-        """0 healthy, 1 degraded (see the module docstring)."""
-        return 0 if self.healthy else 1
+        """0 healthy, 1 degraded, 2 critical (see the module docstring)."""
+        if self.healthy:
+            return StatusExit.HEALTHY
+        return StatusExit.CRITICAL if self.critical else StatusExit.DEGRADED
 
 
 # --- building ---------------------------------------------------------------------------------
@@ -241,7 +256,8 @@ def status_to_json(status: Status) -> dict[str, Any]:
     """The versioned status document (`status --json`); never key material."""
     return {
         "format_version": FORMAT_VERSION, "node": status.node, "address": str(status.address),
-        "at": _time(status.at), "healthy": status.healthy, "problems": list(status.problems),
+        "at": _time(status.at), "healthy": status.healthy, "verdict": status.verdict.lower(),
+        "problems": list(status.problems),
         "epoch": status.epoch, "next_rotation": _time(status.next_rotation),
         "networks": [{"name": n.name, "encrypted": n.encrypted, "on_node": n.on_node,
                       "present": n.present, "vxlan": n.vxlan, "mtu": _count_json(n.mtu),
@@ -250,7 +266,7 @@ def status_to_json(status: Status) -> dict[str, Any]:
                   for p in status.peers],
         "sysctls": dict(status.sysctls), "xfrm_stat": dict(status.xfrm_stat),
         "xfrm_stat_growth": dict(status.xfrm_growth), "blocked": list(status.blocked),
-        "drift": {"count": len(status.drift),
+        "drift": {"count": None if status.blocked else len(status.drift),
                   "changes": [describe_change(c) for c in status.drift[:DRIFT_SHOWN]]},
     }
 
@@ -259,20 +275,30 @@ def render_json(status: Status) -> str:
     return json.dumps(status_to_json(status), indent=2, sort_keys=True) + "\n"
 
 
-def _network_line(n: NetworkStatus) -> str:
+_STYLE = {"ok": "\x1b[32m", "bad": "\x1b[1;31m", "warn": "\x1b[33m", "dim": "\x1b[2m"}
+
+
+def _paint(text: str, style: str, colour: bool) -> str:
+    return f"{_STYLE[style]}{text}\x1b[0m" if colour else text
+
+
+def _network_line(n: NetworkStatus, colour: bool) -> str:
+    """One line per network: name, state, device, MTU and entries desired/live, encryption."""
     if not n.on_node and not n.present:
-        return f"  {n.name:<16} not on this node"
-    state = "present" if n.present else "MISSING"
+        return _paint(f"  {n.name:<16} -        not on this node", "dim", colour)
+    complete = n.present and n.fdb.desired == n.fdb.live and n.neigh.desired == n.neigh.live
+    state = ("ok" if complete else "DRIFT") if n.present else "MISSING"
     mtu = f"mtu {n.mtu.desired}/{n.mtu.live}" if n.mtu else "mtu -"
-    enc = "  encrypted" if n.encrypted else ""
-    return (f"  {n.name:<16} {state:<8} {n.vxlan or '-':<12} {mtu:<14} fdb {n.fdb.desired}/{n.fdb.live}"
-            f"  neigh {n.neigh.desired}/{n.neigh.live}{enc}")
+    enc = "encrypted" if n.encrypted else "plain"
+    mark = _paint(f"{state:<8}", "ok" if state == "ok" else "warn" if state == "DRIFT" else "bad", colour)
+    return (f"  {n.name:<16} {mark} {n.vxlan or '-':<12} {mtu:<14} fdb {n.fdb.desired}/{n.fdb.live}"
+            f"  neigh {n.neigh.desired}/{n.neigh.live}  {enc}")
 
 
-def _sa_line(sa: SaStatus) -> str:
+def _sa_line(sa: SaStatus, colour: bool) -> str:
     head = f"    {sa.direction:<3} e{sa.epoch:<10} spi {sa.spi:#010x}  "
     if not sa.installed:
-        return head + "NOT INSTALLED"
+        return head + _paint("NOT INSTALLED", "bad", colour)
     c = sa.counters
     if c is None:
         return head + "installed"
@@ -282,24 +308,33 @@ def _sa_line(sa: SaStatus) -> str:
     return text
 
 
-def render_text(status: Status) -> str:
-    """The human view: verdict, networks (desired/live), peers and SAs, sysctls, counters, drift."""
-    verdict = "HEALTHY" if status.healthy else "DEGRADED"
-    lines = [f"node {status.node} ({status.address}) at {_time(status.at)}: {verdict}",
+def _drift_lines(status: Status) -> list[str]:
+    if status.blocked:
+        return ["drift: unknown (no plan can be made: blocked, see the problems below)"]
+    lines = [f"drift: {len(status.drift)} change(s)"]
+    lines += [f"  {describe_change(c)}" for c in status.drift[:DRIFT_SHOWN]]
+    if len(status.drift) > DRIFT_SHOWN:
+        lines.append(f"  ... and {len(status.drift) - DRIFT_SHOWN} more (overlayc plan shows all)")
+    return lines
+
+
+def render_text(status: Status, colour: bool = False) -> str:
+    """The human view: verdict, one line per network (state coloured), peers and SAs, sysctls,
+    counters, drift, then every problem."""
+    style = "ok" if status.healthy else "bad" if status.critical else "warn"
+    lines = [f"node {status.node} ({status.address}) at {_time(status.at)}: "
+             + _paint(status.verdict, style, colour),
              "networks (desired/live):"]
-    lines += [_network_line(n) for n in status.networks]
+    lines += [_network_line(n, colour) for n in status.networks]
     if status.epoch is not None:
         lines.append(f"keys: epoch {status.epoch}, next rotation {_time(status.next_rotation)}")
     for peer in status.peers:
         lines.append(f"  peer {peer.node} ({peer.address})")
-        lines += [_sa_line(sa) for sa in peer.sas]
+        lines += [_sa_line(sa, colour) for sa in peer.sas]
     if status.sysctls:
         lines.append("sysctls: " + ", ".join(f"{k}={v}" for k, v in sorted(status.sysctls.items())))
     nonzero = {k: v for k, v in status.xfrm_stat.items() if v}
     lines.append("xfrm_stat: " + (", ".join(f"{k}={v}" for k, v in sorted(nonzero.items())) or "all zero"))
-    lines.append(f"drift: {len(status.drift)} change(s)")
-    lines += [f"  {describe_change(c)}" for c in status.drift[:DRIFT_SHOWN]]
-    if len(status.drift) > DRIFT_SHOWN:
-        lines.append(f"  ... and {len(status.drift) - DRIFT_SHOWN} more (overlayc plan shows all)")
-    lines += [f"problem: {p}" for p in status.problems]
+    lines += _drift_lines(status)
+    lines += [_paint(f"problem: {p}", style, colour) for p in status.problems]
     return "\n".join(lines) + "\n"

@@ -7,6 +7,8 @@ it changed) or, with `locked=True`, raises `LockOutdated` naming every change an
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from overlayc.compile.assign import Assignment, resolve
@@ -17,11 +19,15 @@ if TYPE_CHECKING:  # compile needs only the LoadedConfig interface, not the load
     from overlayc.config.load import LoadedConfig
 
 
-def assign_with_lock(loaded: LoadedConfig, *, locked: bool) -> Assignment:
+def assign_with_lock(
+    loaded: LoadedConfig, *, locked: bool, why: str = "--locked",
+    on_write: Callable[[Path, list[str]], None] | None = None,
+) -> Assignment:
     """Resolve `loaded` against its lock file and keep the file in step.
 
     Raises ConfigError when placement or addressing fails (unsatisfiable constraints, exhausted
-    subnet), LockOutdated when `locked` and the lock would change, InputError on unreadable files."""
+    subnet), LockOutdated (its message naming `why`) when `locked` and the lock would change,
+    InputError on unreadable files. `on_write(path, changes)` is called after the file is written."""
     old = read_lock(loaded.lock_path)
     assignment, new, diags = resolve(loaded.config, old, loaded.locate)
     errors = [d for d in diags if d.severity == Severity.ERROR]
@@ -29,7 +35,9 @@ def assign_with_lock(loaded: LoadedConfig, *, locked: bool) -> Assignment:
         raise ConfigError(list(diags), loaded.sources)
     changes = lock_changes(old, new)
     if changes and locked:
-        raise LockOutdated(loaded.lock_path, changes)
+        raise LockOutdated(loaded.lock_path, changes, why)
     if changes or not loaded.lock_path.exists():
         write_lock(loaded.lock_path, new)
+        if on_write is not None:
+            on_write(loaded.lock_path, changes)
     return assignment
