@@ -31,6 +31,7 @@ from overlayc.render.iproute2 import render_iproute2
 
 if TYPE_CHECKING:
     from overlayc.apply.session import Applied
+    from overlayc.compile import Assignment
     from overlayc.plan import Plan
     from overlayc.status import Status
 
@@ -161,10 +162,23 @@ def validate(files: FileOption, json_output: JsonOption = False) -> None:
                    f"{len(c.networks)} networks, {len(c.services)} services, {len(c.endpoints)} endpoints)")
 
 
+@app.command("nodes")
+def nodes_command(files: FileOption, json_output: JsonOption = False) -> None:
+    """List the configuration's nodes: name, address, role, labels (--json: for CI matrices).
+
+    Example: overlayc nodes -f examples/seed/overlay.yaml --json | jq -r '.nodes[].name'"""
+    from overlayc.render.nodes import render_nodes_json, render_nodes_text
+
+    config = load_or_exit(files, json_output).config
+    typer.echo(render_nodes_json(config) if json_output else render_nodes_text(config), nl=False)
+
+
 # --- render (issue 3): one node's desired state as JSON or as an ip/bridge script ------------
 class RenderFormat(enum.StrEnum):
     json = "json"
     iproute2 = "iproute2"
+    dot = "dot"
+    svg = "svg"
 
 
 LockedOption = Annotated[
@@ -176,22 +190,43 @@ LockedOption = Annotated[
 @app.command("render")
 def render(
     files: FileOption,
-    node: Annotated[str, typer.Option("--node", help="the node to compile for")],
-    fmt: Annotated[RenderFormat, typer.Option("--format", help="json or iproute2")] = RenderFormat.json,
+    node: Annotated[str | None, typer.Option("--node", help="the node to compile for "
+                                             "(json, iproute2; dot and svg show every node)")] = None,
+    fmt: Annotated[RenderFormat, typer.Option("--format", help="json, iproute2, or the cluster "
+                                              "as a Graphviz picture: dot, svg")] = RenderFormat.json,
     at: AtOption = None,
     key_file: KeyFileOption = None,
     locked: LockedOption = False,
 ) -> None:
-    """Print the desired kernel state of one node (updates overlayc.lock unless --locked).
+    """Print the desired kernel state of one node, or a picture of the cluster (updates
+    overlayc.lock unless --locked).
 
-    Example: overlayc render -f examples/seed/overlay.yaml --node node2 --format iproute2"""
+    Examples: overlayc render -f examples/seed/overlay.yaml --node node2 --format iproute2;
+    overlayc render -f examples/seed/overlay.yaml --format svg > seed.svg"""
     loaded = load_or_exit(files)
-    assignment = assign_with_lock(loaded, locked=locked)
-    state = compile_node(
-        loaded.config, assignment, node, at=resolve_at(at), private_key=resolve_key(node, key_file)
-    )
+    assignment = assign_with_lock(loaded, locked=locked, on_write=_say_lock_written)
+    when = resolve_at(at)
+    if fmt in (RenderFormat.dot, RenderFormat.svg):
+        typer.echo(_cluster_picture(loaded, assignment, when, svg=fmt is RenderFormat.svg), nl=False)
+        return
+    if node is None:
+        raise typer.BadParameter(f"--format {fmt.value} renders one node: give --node "
+                                 f"({', '.join(sorted(loaded.config.nodes))})", param_hint="--node")
+    state = compile_node(loaded.config, assignment, node, at=when, private_key=resolve_key(node, key_file))
     text = state.dumps() if fmt is RenderFormat.json else render_iproute2(state, title=node)
     typer.echo(text, nl=False)
+
+
+def _cluster_picture(loaded: LoadedConfig, assignment: Assignment, at: datetime, svg: bool) -> str:
+    """The DOT (or SVG) picture of the whole cluster at `at` (no private keys: SPIs are public)."""
+    from overlayc.render.dot import dot_to_svg, render_dot
+
+    config = loaded.config
+    states = {n: compile_node(config, assignment, n, at=at, private_key=None) for n in sorted(config.nodes)}
+    encrypted = any(net.is_encrypted for net in config.networks.values())
+    epoch = epoch_mod.epoch_of(at, config.cluster.encryption.rotation) if encrypted else None
+    text = render_dot(config, assignment, states, at, epoch)
+    return dot_to_svg(text) if svg else text
 
 
 @app.command()
