@@ -149,17 +149,30 @@ def load_or_exit(files: list[Path], json_output: bool = False) -> LoadedConfig:
 
 
 @app.command()
-def validate(files: FileOption, json_output: JsonOption = False) -> None:
-    """Check the configuration without touching any kernel: exit 0 valid, 65 invalid, 1 unreadable.
+def validate(
+    files: FileOption,
+    json_output: JsonOption = False,
+    locked: Annotated[bool, typer.Option("--locked", help="also fail (exit 1) when overlayc.lock "
+                                         "is not up to date")] = False,
+) -> None:
+    """Check the configuration without touching any kernel or writing any file: everything
+    `plan --state empty` checks (keys, subnets, VNIs, addresses, constraints, placement, subnet
+    exhaustion, the lock file when there is one). Exit 0 valid, 65 invalid, 1 unreadable.
 
     Example: overlayc validate -f examples/seed/overlay.yaml --json"""
+    from overlayc.compile.locked import check_with_lock
+
     loaded = load_or_exit(files, json_output)
+    changes = check_with_lock(loaded, locked=locked)
     if json_output:
         typer.echo(render_json([]), nl=False)
-    else:
-        c = loaded.config
-        typer.echo(f"{', '.join(str(f) for f in loaded.files)}: valid ({len(c.nodes)} nodes, "
-                   f"{len(c.networks)} networks, {len(c.services)} services, {len(c.endpoints)} endpoints)")
+        return
+    c = loaded.config
+    lock = (f"{loaded.lock_path} would change ({len(changes)} entries; plan/apply write it)" if changes
+            else f"{loaded.lock_path} up to date" if loaded.lock_path.exists() else "no lock file yet")
+    typer.echo(f"{', '.join(str(f) for f in loaded.files)}: valid ({len(c.nodes)} nodes, "
+               f"{len(c.networks)} networks, {len(c.services)} services, {len(c.endpoints)} endpoints; "
+               f"{lock})")
 
 
 @app.command("nodes")

@@ -78,7 +78,7 @@ class OverlaycGroup(TyperGroup):
         code = self._run(argv, prog_name or "overlayc", complete_var, **extra)
         if not standalone_mode:
             return code
-        sys.exit(code)
+        sys.exit(int(code))
 
     def _run(self, argv: list[str], prog_name: str, complete_var: str | None, **extra: Any) -> int:
         json_output = wants_json(argv)

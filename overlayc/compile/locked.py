@@ -41,3 +41,21 @@ def assign_with_lock(
         if on_write is not None:
             on_write(loaded.lock_path, changes)
     return assignment
+
+
+def check_with_lock(loaded: LoadedConfig, *, locked: bool = False) -> list[str]:
+    """What `plan --state empty` checks before compiling, writing nothing (`overlayc validate`):
+    placement (constraints), addressing (subnet exhaustion, fixed addresses) and VNIs, resolved
+    against the lock file when there is one (which must parse).
+
+    Returns the changes the lock would need (empty: up to date, or no lock and nothing to pin).
+    Raises ConfigError with every diagnostic, LockOutdated when `locked` and the lock would
+    change, InputError when the lock file is unreadable."""
+    old = read_lock(loaded.lock_path)
+    _, new, diags = resolve(loaded.config, old, loaded.locate)
+    if any(d.severity == Severity.ERROR for d in diags):
+        raise ConfigError(list(diags), loaded.sources)
+    changes = lock_changes(old, new)
+    if changes and locked:
+        raise LockOutdated(loaded.lock_path, changes)
+    return changes
