@@ -639,7 +639,9 @@ def _node_status(files: list[Path], node: str | None, netns: str | None, at: str
     loaded = load_config(files)
     name = _plan_node_name(loaded, node, netns)
     config, when = loaded.config, resolve_at(at)
-    desired = compile_node(config, assign_with_lock(loaded, locked=True), name, at=when,
+    assignment = assign_with_lock(loaded, locked=True, why="status reads the lock as committed; "
+                                  "`overlayc plan` updates it")
+    desired = compile_node(config, assignment, name, at=when,
                            private_key=resolve_key(name, key_file))
     live = observe_kernel(netns, config.cluster.name)
     first, second = sample_health(netns, config.nodes[name].address, seconds=sample,

@@ -27,7 +27,8 @@ def assign_with_lock(
 
     Raises ConfigError when placement or addressing fails (unsatisfiable constraints, exhausted
     subnet), LockOutdated (its message naming `why`) when `locked` and the lock would change,
-    InputError on unreadable files. `on_write(path, changes)` is called after the file is written."""
+    InputError on unreadable files. `on_write(path, changes)` is called after the file is written (`changes` empty when it
+    was created)."""
     old = read_lock(loaded.lock_path)
     assignment, new, diags = resolve(loaded.config, old, loaded.locate)
     errors = [d for d in diags if d.severity == Severity.ERROR]
@@ -36,10 +37,11 @@ def assign_with_lock(
     changes = lock_changes(old, new)
     if changes and locked:
         raise LockOutdated(loaded.lock_path, changes, why)
-    if changes or not loaded.lock_path.exists():
+    existed = loaded.lock_path.exists()
+    if changes or not existed:
         write_lock(loaded.lock_path, new)
         if on_write is not None:
-            on_write(loaded.lock_path, changes)
+            on_write(loaded.lock_path, changes if existed else [])
     return assignment
 
 
