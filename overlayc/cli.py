@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,13 +15,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from overlayc import __version__
+from overlayc import cliflow as flow
 from overlayc.cliapp import OverlaycGroup, colour_for, report, set_no_colour
 from overlayc.compile import assign_with_lock, compile_node
 from overlayc.compile import epoch as epoch_mod
 from overlayc.compile import keys as keys_mod
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.schema import render_schema
-from overlayc.errors import Declined, InputError, OverlaycError
+from overlayc.errors import OverlaycError
 from overlayc.exitcodes import Exit, StatusExit, epilog
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.render import hints
@@ -30,9 +30,7 @@ from overlayc.render.diagnostics import render_json
 from overlayc.render.iproute2 import render_iproute2
 
 if TYPE_CHECKING:
-    from overlayc.apply.session import Applied
     from overlayc.compile import Assignment
-    from overlayc.plan import Plan
     from overlayc.status import Status
 
 app = typer.Typer(
@@ -361,129 +359,6 @@ ApplyExitcodeOption = Annotated[
 ]
 
 
-def _confirm_on_terminal(yes: bool, saved: bool, operation: str = "apply",
-                         show: bool = True) -> Callable[[Plan], bool]:
-    """The confirmation policy: --yes or a saved plan go ahead without asking; a terminal is asked
-    (after seeing the plan, unless `show` is off); anything else is refused before a change is
-    made. A declined prompt raises Declined (exit 5): nothing was changed."""
-    from overlayc.render.text import render_text as render_plan_text
-
-    def confirm(plan: Plan) -> bool:
-        if show:
-            typer.echo(render_plan_text(plan, color=colour_for(sys.stdout)), nl=False)
-        if yes or saved:
-            return True
-        if not sys.stdin.isatty():
-            how = "pass --yes" + (", or apply a saved plan (`overlayc plan -f CFG -o FILE`, then "
-                                  "`overlayc apply -f CFG FILE`)" if operation == "apply" else "")
-            raise InputError(f"refusing to {operation} without confirmation: stdin is not a terminal; "
-                             + how)
-        answer = typer.prompt(f"Do you want to {operation} these changes? Only 'yes' will be accepted",
-                              default="", show_default=False, err=True)
-        if answer.strip() != "yes":
-            raise Declined(f"{operation} cancelled at the prompt: nothing was changed")
-        return True
-
-    return confirm
-
-
-def _progress_bar(total: int) -> Callable[[int], None] | None:
-    """A progress bar on stderr for long plans on a terminal (None otherwise)."""
-    if total < 200 or not sys.stderr.isatty():
-        return None
-    from rich.console import Console
-    from rich.progress import Progress
-
-    bar = Progress(console=Console(stderr=True), transient=True)
-    task = bar.add_task("applying", total=total)
-    bar.start()
-
-    def update(done: int) -> None:
-        bar.update(task, completed=done)
-        if done >= total:
-            bar.stop()
-
-    return update
-
-
-def _report_apply(applied: Applied, detailed: bool, json_output: bool = False) -> None:
-    from overlayc.apply.run import Outcome
-    from overlayc.render import events
-
-    result, plan = applied.result, applied.plan
-    code = {Outcome.NOTHING: Exit.OK, Outcome.CHANGED: Exit.CHANGES if detailed else Exit.OK}.get(
-        result.outcome, int(result.outcome))
-    if json_output:
-        typer.echo(events.outcome_event(result.outcome.name.lower(), code, result.executed,
-                                        result.failures, result.rollback_problems))
-        raise typer.Exit(code)
-    if result.outcome is Outcome.NOTHING:
-        if plan.empty:
-            typer.echo(f"No changes. Node {plan.node} matches the configuration.")
-        raise typer.Exit(code)
-    if result.outcome is Outcome.CHANGED:
-        s = plan.summary()
-        typer.echo(f"Apply complete for {plan.node}: {s['add']} added, {s['change']} changed, "
-                   f"{s['replace']} replaced, {s['destroy']} destroyed; verified against the kernel.")
-        raise typer.Exit(code)
-    for line in result.failures:
-        typer.echo(f"overlayc: error: {line}", err=True)
-    if result.outcome is Outcome.ROLLED_BACK:
-        typer.echo(f"overlayc: apply failed; rolled back {result.executed} change(s): "
-                   "the kernel is as it was before.", err=True)
-    else:
-        for line in result.rollback_problems:
-            typer.echo(f"overlayc: error: {line}", err=True)
-        typer.echo("overlayc: apply failed and the rollback is INCOMPLETE: run `overlayc plan` "
-                   "to see what differs.", err=True)
-    raise typer.Exit(code)
-
-
-def _json_confirm(yes: bool, saved: bool, operation: str) -> Callable[[Plan], bool]:
-    """`--json`: the plan as planned_change events, then the confirmation policy of a terminal."""
-    from overlayc.render import events
-
-    ask = _confirm_on_terminal(yes, saved, operation, show=False)
-
-    def confirm(plan: Plan) -> bool:
-        for line in events.planned_events(plan):
-            typer.echo(line)
-        return ask(plan)
-
-    return confirm
-
-
-def _json_progress(total: int) -> Callable[[int], None]:
-    from overlayc.render import events
-
-    return lambda done: typer.echo(events.progress_event(done, total))
-
-
-def _json_stream(operation: str, body: Callable[[], None]) -> None:
-    """Run `body` as a JSON event stream: a version line first, an error event on an error."""
-    from overlayc.render import events
-    from overlayc.render.errors import error_kind
-
-    typer.echo(events.version_event(operation))
-    try:
-        body()
-    except OverlaycError as err:
-        kind = "declined" if isinstance(err, Declined) else error_kind(err)
-        typer.echo(events.error_event(kind, str(err), err.exit_code))
-        raise typer.Exit(err.exit_code) from None
-
-
-def _check_saved_target(saved: Plan, plan_file: Path, node: str | None, netns: str | None,
-                        files: list[Path]) -> None:
-    """A saved plan names its node and namespace; a --node/--netns naming another is refused."""
-    for option, given, planned in (("--node", node, saved.node), ("--netns", netns, saved.netns)):
-        if given is not None and given != planned:
-            again = hints.command("plan", *hints.config_args(files), "--node", node or saved.node,
-                                  *(["--netns", netns] if netns else []), "-o", plan_file)
-            raise InputError(f"{plan_file} is a plan for node {saved.node} (netns {saved.netns or '-'}); "
-                             f"{option} {given} names another target. Make a plan for it: `{again}`")
-
-
 @app.command("apply")
 def apply_command(
     files: FileOption,
@@ -512,20 +387,21 @@ def apply_command(
         loaded = load_or_exit(files)
         saved = load_plan(plan_file) if plan_file is not None else None
         if saved is not None and plan_file is not None:
-            _check_saved_target(saved, plan_file, node, netns, files)
+            flow.check_saved_target(saved, plan_file, node, netns, files)
         name = saved.node if saved is not None else _plan_node_name(loaded, node, netns)
         assignment = assign_with_lock(
             loaded, locked=locked or saved is not None, on_write=_say_lock_written,
             why="--locked" if locked else "a saved plan is applied with the lock it was made with")
         target = Target(loaded.config, assignment, name, saved.netns if saved is not None else netns,
                         saved.at if saved is not None else resolve_at(at), resolve_key(name, key_file))
-        confirm = (_json_confirm if json_output else _confirm_on_terminal)(yes, saved is not None, "apply")
+        ask = flow.json_confirm if json_output else flow.confirm_on_terminal
+        confirm = ask(yes, saved is not None, "apply")
         applied = apply_target(target, confirm=confirm, saved=saved, lock_timeout=lock_timeout,
-                               progress=_json_progress if json_output else _progress_bar)
-        _report_apply(applied, detailed_exitcode, json_output)
+                               progress=flow.json_progress if json_output else flow.progress_bar)
+        flow.report_apply(applied, detailed_exitcode, json_output)
 
     if json_output:
-        _json_stream("apply", run)
+        flow.json_stream("apply", run)
     else:
         run()
 
@@ -547,7 +423,7 @@ def destroy_command(
     from overlayc.render import events
 
     def run() -> None:
-        confirm = (_json_confirm if json_output else _confirm_on_terminal)(yes, False, "destroy")
+        confirm = (flow.json_confirm if json_output else flow.confirm_on_terminal)(yes, False, "destroy")
         applied = destroy_netns(netns, cluster, confirm=confirm, lock_timeout=lock_timeout)
         done = applied.result.executed
         message = ("Nothing to destroy: overlayc owns nothing here." if applied.plan.empty
@@ -556,7 +432,7 @@ def destroy_command(
                    if json_output else message)
 
     if json_output:
-        _json_stream("destroy", run)
+        flow.json_stream("destroy", run)
     else:
         run()
 

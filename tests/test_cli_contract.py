@@ -128,7 +128,8 @@ def test_nodes_lists_names_addresses_roles_and_labels() -> None:
 def test_every_json_document_says_format_version(config: Path) -> None:
     for args in (["validate"], ["nodes"], ["render", "--node", "node2"],
                  ["plan", "--node", "node2", "--state", "empty"]):
-        code, out, err = run(args[0], "-f", str(config), *args[1:], *(["--json"] if args[0] != "render" else []))
+        json_flag = ["--json"] if args[0] != "render" else []
+        code, out, err = run(args[0], "-f", str(config), *args[1:], *json_flag)
         assert code == 0, err
         doc = json.loads(out)
         assert "format_version" in doc and "format" not in doc, args
@@ -200,7 +201,8 @@ def test_dot_picture_of_the_seed_golden() -> None:
     assert 'label="ESP epoch 40908\\nnode1→node2 spi 0x80e3a360\\nnode2→node1 spi 0x0b963448"' in out
 
 
-@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed (apt-get install graphviz)")
+@pytest.mark.skipif(shutil.which("dot") is None,
+                    reason="Graphviz `dot` is not installed (apt-get install graphviz)")
 def test_svg_picture() -> None:
     code, out, err = run("render", "-f", str(SEED), "--format", "svg", "--locked", *AT)
     assert code == 0, err

@@ -27,8 +27,8 @@ def assign_with_lock(
 
     Raises ConfigError when placement or addressing fails (unsatisfiable constraints, exhausted
     subnet), LockOutdated (its message naming `why`) when `locked` and the lock would change,
-    InputError on unreadable files. `on_write(path, changes)` is called after the file is written (`changes` empty when it
-    was created)."""
+    InputError on unreadable files. `on_write(path, changes)` is called after the file is
+    written (`changes` empty when it was created)."""
     old = read_lock(loaded.lock_path)
     assignment, new, diags = resolve(loaded.config, old, loaded.locate)
     errors = [d for d in diags if d.severity == Severity.ERROR]

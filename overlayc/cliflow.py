@@ -1,0 +1,145 @@
+"""The interactive side of apply and destroy, for `overlayc.cli`: the confirmation policy, progress
+(a bar on a terminal, events under `--json`), the JSON event stream around a command, the outcome
+report and its exit code, and the check that a saved plan is applied to its own target.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from overlayc.cliapp import colour_for
+from overlayc.errors import Declined, InputError, OverlaycError
+from overlayc.exitcodes import Exit
+from overlayc.render import hints
+
+if TYPE_CHECKING:
+    from overlayc.apply.session import Applied
+    from overlayc.plan import Plan
+
+
+def confirm_on_terminal(yes: bool, saved: bool, operation: str = "apply",
+                         show: bool = True) -> Callable[[Plan], bool]:
+    """The confirmation policy: --yes or a saved plan go ahead without asking; a terminal is asked
+    (after seeing the plan, unless `show` is off); anything else is refused before a change is
+    made. A declined prompt raises Declined (exit 5): nothing was changed."""
+    from overlayc.render.text import render_text as render_plan_text
+
+    def confirm(plan: Plan) -> bool:
+        if show:
+            typer.echo(render_plan_text(plan, color=colour_for(sys.stdout)), nl=False)
+        if yes or saved:
+            return True
+        if not sys.stdin.isatty():
+            how = "pass --yes" + (", or apply a saved plan (`overlayc plan -f CFG -o FILE`, then "
+                                  "`overlayc apply -f CFG FILE`)" if operation == "apply" else "")
+            raise InputError(f"refusing to {operation} without confirmation: stdin is not a terminal; "
+                             + how)
+        answer = typer.prompt(f"Do you want to {operation} these changes? Only 'yes' will be accepted",
+                              default="", show_default=False, err=True)
+        if answer.strip() != "yes":
+            raise Declined(f"{operation} cancelled at the prompt: nothing was changed")
+        return True
+
+    return confirm
+
+
+def progress_bar(total: int) -> Callable[[int], None] | None:
+    """A progress bar on stderr for long plans on a terminal (None otherwise)."""
+    if total < 200 or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    bar = Progress(console=Console(stderr=True), transient=True)
+    task = bar.add_task("applying", total=total)
+    bar.start()
+
+    def update(done: int) -> None:
+        bar.update(task, completed=done)
+        if done >= total:
+            bar.stop()
+
+    return update
+
+
+def report_apply(applied: Applied, detailed: bool, json_output: bool = False) -> None:
+    from overlayc.apply.run import Outcome
+    from overlayc.render import events
+
+    result, plan = applied.result, applied.plan
+    code = {Outcome.NOTHING: Exit.OK, Outcome.CHANGED: Exit.CHANGES if detailed else Exit.OK}.get(
+        result.outcome, int(result.outcome))
+    if json_output:
+        typer.echo(events.outcome_event(result.outcome.name.lower(), code, result.executed,
+                                        result.failures, result.rollback_problems))
+        raise typer.Exit(code)
+    if result.outcome is Outcome.NOTHING:
+        if plan.empty:
+            typer.echo(f"No changes. Node {plan.node} matches the configuration.")
+        raise typer.Exit(code)
+    if result.outcome is Outcome.CHANGED:
+        s = plan.summary()
+        typer.echo(f"Apply complete for {plan.node}: {s['add']} added, {s['change']} changed, "
+                   f"{s['replace']} replaced, {s['destroy']} destroyed; verified against the kernel.")
+        raise typer.Exit(code)
+    for line in result.failures:
+        typer.echo(f"overlayc: error: {line}", err=True)
+    if result.outcome is Outcome.ROLLED_BACK:
+        typer.echo(f"overlayc: apply failed; rolled back {result.executed} change(s): "
+                   "the kernel is as it was before.", err=True)
+    else:
+        for line in result.rollback_problems:
+            typer.echo(f"overlayc: error: {line}", err=True)
+        typer.echo("overlayc: apply failed and the rollback is INCOMPLETE: run `overlayc plan` "
+                   "to see what differs.", err=True)
+    raise typer.Exit(code)
+
+
+def json_confirm(yes: bool, saved: bool, operation: str) -> Callable[[Plan], bool]:
+    """`--json`: the plan as planned_change events, then the confirmation policy of a terminal."""
+    from overlayc.render import events
+
+    ask = confirm_on_terminal(yes, saved, operation, show=False)
+
+    def confirm(plan: Plan) -> bool:
+        for line in events.planned_events(plan):
+            typer.echo(line)
+        return ask(plan)
+
+    return confirm
+
+
+def json_progress(total: int) -> Callable[[int], None]:
+    from overlayc.render import events
+
+    return lambda done: typer.echo(events.progress_event(done, total))
+
+
+def json_stream(operation: str, body: Callable[[], None]) -> None:
+    """Run `body` as a JSON event stream: a version line first, an error event on an error."""
+    from overlayc.render import events
+    from overlayc.render.errors import error_kind
+
+    typer.echo(events.version_event(operation))
+    try:
+        body()
+    except OverlaycError as err:
+        kind = "declined" if isinstance(err, Declined) else error_kind(err)
+        typer.echo(events.error_event(kind, str(err), err.exit_code))
+        raise typer.Exit(err.exit_code) from None
+
+
+def check_saved_target(saved: Plan, plan_file: Path, node: str | None, netns: str | None,
+                        files: list[Path]) -> None:
+    """A saved plan names its node and namespace; a --node/--netns naming another is refused."""
+    for option, given, planned in (("--node", node, saved.node), ("--netns", netns, saved.netns)):
+        if given is not None and given != planned:
+            again = hints.command("plan", *hints.config_args(files), "--node", node or saved.node,
+                                  *(["--netns", netns] if netns else []), "-o", plan_file)
+            raise InputError(f"{plan_file} is a plan for node {saved.node} (netns {saved.netns or '-'}); "
+                             f"{option} {given} names another target. Make a plan for it: `{again}`")
