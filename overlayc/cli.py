@@ -395,10 +395,10 @@ def apply_command(
         target = Target(loaded.config, assignment, name, saved.netns if saved is not None else netns,
                         saved.at if saved is not None else resolve_at(at), resolve_key(name, key_file))
         ask = flow.json_confirm if json_output else flow.confirm_on_terminal
-        confirm = ask(yes, saved is not None, "apply")
+        confirm = ask(yes, saved is not None, "apply", files=files)
         applied = apply_target(target, confirm=confirm, saved=saved, lock_timeout=lock_timeout,
                                progress=flow.json_progress if json_output else flow.progress_bar)
-        flow.report_apply(applied, detailed_exitcode, json_output)
+        flow.report_apply(applied, detailed_exitcode, json_output, files)
 
     if json_output:
         flow.json_stream("apply", run)
@@ -515,8 +515,9 @@ def _node_status(files: list[Path], node: str | None, netns: str | None, at: str
     loaded = load_config(files)
     name = _plan_node_name(loaded, node, netns)
     config, when = loaded.config, resolve_at(at)
-    assignment = assign_with_lock(loaded, locked=True, why="status reads the lock as committed; "
-                                  "`overlayc plan` updates it")
+    update = hints.command("plan", *hints.config_args(files), "--node", name, "--state", "empty")
+    assignment = assign_with_lock(loaded, locked=True,
+                                  why=f"status reads the lock as committed; `{update}` updates it")
     desired = compile_node(config, assignment, name, at=when,
                            private_key=resolve_key(name, key_file))
     live = observe_kernel(netns, config.cluster.name)

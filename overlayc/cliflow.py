@@ -6,7 +6,7 @@ report and its exit code, and the check that a saved plan is applied to its own 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,11 +22,16 @@ if TYPE_CHECKING:
     from overlayc.plan import Plan
 
 
-def confirm_on_terminal(yes: bool, saved: bool, operation: str = "apply",
-                         show: bool = True) -> Callable[[Plan], bool]:
+def _node_args(plan: Plan) -> list[str]:
+    return ["--node", plan.node, *(["--netns", plan.netns] if plan.netns else [])]
+
+
+def confirm_on_terminal(yes: bool, saved: bool, operation: str = "apply", show: bool = True,
+                        files: Sequence[Path] = ()) -> Callable[[Plan], bool]:
     """The confirmation policy: --yes or a saved plan go ahead without asking; a terminal is asked
     (after seeing the plan, unless `show` is off); anything else is refused before a change is
-    made. A declined prompt raises Declined (exit 5): nothing was changed."""
+    made, naming the commands that work (with `files`, the configuration given). A declined
+    prompt raises Declined (exit 5): nothing was changed."""
     from overlayc.render.text import render_text as render_plan_text
 
     def confirm(plan: Plan) -> bool:
@@ -35,8 +40,11 @@ def confirm_on_terminal(yes: bool, saved: bool, operation: str = "apply",
         if yes or saved:
             return True
         if not sys.stdin.isatty():
-            how = "pass --yes" + (", or apply a saved plan (`overlayc plan -f CFG -o FILE`, then "
-                                  "`overlayc apply -f CFG FILE`)" if operation == "apply" else "")
+            how = "pass --yes"
+            if operation == "apply" and files:
+                save = hints.command("plan", *hints.config_args(files), *_node_args(plan), "-o", "plan.json")
+                how += (f", or save a plan and apply exactly it: `{save}`, then "
+                        f"`{hints.apply_saved(files, Path('plan.json'))}`")
             raise InputError(f"refusing to {operation} without confirmation: stdin is not a terminal; "
                              + how)
         answer = typer.prompt(f"Do you want to {operation} these changes? Only 'yes' will be accepted",
@@ -55,7 +63,7 @@ def progress_bar(total: int) -> Callable[[int], None] | None:
     from rich.console import Console
     from rich.progress import Progress
 
-    bar = Progress(console=Console(stderr=True), transient=True)
+    bar = Progress(console=Console(stderr=True, no_color=not colour_for(sys.stderr)), transient=True)
     task = bar.add_task("applying", total=total)
     bar.start()
 
@@ -67,7 +75,9 @@ def progress_bar(total: int) -> Callable[[int], None] | None:
     return update
 
 
-def report_apply(applied: Applied, detailed: bool, json_output: bool = False) -> None:
+def report_apply(applied: Applied, detailed: bool, json_output: bool = False,
+                 files: Sequence[Path] = ()) -> None:
+    """Print the outcome (text, or the last event under --json) and exit with its code."""
     from overlayc.apply.run import Outcome
     from overlayc.render import events
 
@@ -95,16 +105,18 @@ def report_apply(applied: Applied, detailed: bool, json_output: bool = False) ->
     else:
         for line in result.rollback_problems:
             typer.echo(f"overlayc: error: {line}", err=True)
-        typer.echo("overlayc: apply failed and the rollback is INCOMPLETE: run `overlayc plan` "
+        again = hints.command("plan", *hints.config_args(files), *_node_args(plan))
+        typer.echo(f"overlayc: apply failed and the rollback is INCOMPLETE: run `{again}` "
                    "to see what differs.", err=True)
     raise typer.Exit(code)
 
 
-def json_confirm(yes: bool, saved: bool, operation: str) -> Callable[[Plan], bool]:
+def json_confirm(yes: bool, saved: bool, operation: str,
+                 files: Sequence[Path] = ()) -> Callable[[Plan], bool]:
     """`--json`: the plan as planned_change events, then the confirmation policy of a terminal."""
     from overlayc.render import events
 
-    ask = confirm_on_terminal(yes, saved, operation, show=False)
+    ask = confirm_on_terminal(yes, saved, operation, show=False, files=files)
 
     def confirm(plan: Plan) -> bool:
         for line in events.planned_events(plan):

@@ -97,7 +97,10 @@ def test_an_error_ends_the_stream_as_an_error_event(netns: str, tmp_path: Path) 
         assert res.returncode == 1  # no terminal and no --yes: refused before any change
         last = events(res.stdout)[-1]
         assert last["type"] == "error" and last["error"]["kind"] == "input"
-        assert "refusing to apply without confirmation" in last["error"]["message"]
+        message = last["error"]["message"]
+        assert "refusing to apply without confirmation" in message
+        assert f"`overlayc plan -f {path} --node a --netns {netns} -o plan.json`, then " \
+               f"`overlayc apply -f {path} plan.json`" in message  # commands that work as shown
         assert len(observe(netns).owned) == 0
     finally:
         remove_namespaces(cluster)

@@ -93,7 +93,8 @@ def check_public_keys(config: Config, smap: SourceMap) -> list[Diagnostic]:
             out.append(error("missing-public-key",
                              f"node '{node}' has no public_key, but it may carry encrypted network "
                              f"'{net}' ({why})", smap.locate_key(("nodes", node)),
-                             "run `overlayc keys gen` on the node and add its public key here"))
+                             f"run `overlayc keys gen --node {node}` on node '{node}' and add the "
+                             "public_key line it prints here"))
     return out
 
 
@@ -109,7 +110,8 @@ def check_public_keys_unique(config: Config, smap: SourceMap) -> list[Diagnostic
             out.append(error("duplicate-public-key",
                              f"node '{name}' has the same public_key as node '{first}'",
                              smap.locate(("nodes", name, "public_key")),
-                             "every node needs its own key pair: run `overlayc keys gen` on the node",
+                             f"every node needs its own key pair: run `overlayc keys gen --node {name}` "
+                             f"on node '{name}'",
                              related=(("the other node", smap.locate(("nodes", first, "public_key"))),)))
         else:
             seen[node.public_key] = name
