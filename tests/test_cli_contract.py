@@ -207,3 +207,13 @@ def test_svg_picture() -> None:
     code, out, err = run("render", "-f", str(SEED), "--format", "svg", "--locked", *AT)
     assert code == 0, err
     assert out.startswith("<?xml") and "<svg" in out and "node1→node2 spi 0x80e3a360" in out
+
+
+def test_a_stale_lock_refusal_names_why_not_a_flag_never_given(config: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "p.json"
+    run("plan", "-f", str(config), "--node", "node2", "--state", "empty", "-o", str(saved))
+    (config.parent / "overlayc.lock").unlink()  # the lock the plan was made with is gone
+    code, _, err = run("apply", "-f", str(config), str(saved), "--yes")
+    assert code == 1
+    assert "is out of date (a saved plan is applied with the lock it was made with)" in err
+    assert "--locked" not in err
