@@ -217,3 +217,14 @@ def test_a_stale_lock_refusal_names_why_not_a_flag_never_given(config: Path, tmp
     assert code == 1
     assert "is out of date (a saved plan is applied with the lock it was made with)" in err
     assert "--locked" not in err
+
+
+@pytest.mark.skipif(shutil.which("dot") is None,
+                    reason="Graphviz `dot` is not installed (apt-get install graphviz)")
+def test_make_demo_writes_the_picture_and_says_where(tmp_path: Path) -> None:
+    from lab.demo_picture import write_picture
+
+    target = tmp_path / "seed.svg"
+    line = write_picture(target)
+    assert line == f"demo: the cluster picture (overlayc render --format svg): {target}"
+    assert "<svg" in target.read_text()
