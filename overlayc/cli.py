@@ -6,9 +6,7 @@ usage errors and colour are handled once, by `overlayc.cliapp.OverlaycGroup`.
 
 from __future__ import annotations
 
-import enum
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,22 +14,42 @@ import typer
 
 from overlayc import __version__
 from overlayc import cliflow as flow
+from overlayc.cli_options import (
+    ApplyExitcodeOption,
+    AtOption,
+    DetailedExitcodeOption,
+    EventsOption,
+    FileOption,
+    JsonOption,
+    KeyFileOption,
+    LockedOption,
+    LockTimeoutOption,
+    PlanNetnsOption,
+    PlanNodeOption,
+    PlanOutOption,
+    RenderFormat,
+    StateOption,
+    YesOption,
+)
 from overlayc.cliapp import OverlaycGroup, colour_for, report, set_no_colour
-from overlayc.compile import assign_with_lock, compile_node
+from overlayc.compile import compile_node
 from overlayc.compile import epoch as epoch_mod
 from overlayc.compile import keys as keys_mod
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.schema import render_schema
 from overlayc.errors import OverlaycError
 from overlayc.exitcodes import Exit, StatusExit, epilog
+from overlayc.files import keys as key_files
+from overlayc.inputs import assign_with_lock, check_with_lock, prepare_saved_target, prepare_target
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.render import hints
-from overlayc.render.diagnostics import render_json
+from overlayc.render.diagnostics import render_diagnostics_json
 from overlayc.render.iproute2 import render_iproute2
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from overlayc.compile import Assignment
-    from overlayc.status import Status
 
 app = typer.Typer(
     name="overlayc",
@@ -67,32 +85,6 @@ def _global_options(
 
 
 # --- shared options: time and node key as inputs of compile (DESIGN.md §4) --------------------
-AtOption = Annotated[
-    str | None,
-    typer.Option(
-        "--at", metavar="RFC3339",
-        help="compile for this instant, e.g. 2026-01-01T12:00:00Z (default: now, UTC); "
-        "shows a key rotation before it happens",
-    ),
-]
-KeyFileOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--key-file", metavar="PATH",
-        help="the node's X25519 private key (default: $OVERLAYC_KEY_DIR or /etc/overlayc/keys, "
-        "<node>.key; when that is missing, keys show as unavailable)",
-    ),
-]
-
-
-def resolve_at(at: str | None) -> datetime:
-    """The instant an `--at` option names (now when absent); InputError when unparsable."""
-    return epoch_mod.parse_at(at)
-
-
-def resolve_key(node: str, key_file: Path | None) -> bytes | None:
-    """The private key a `--key-file` option names for `node`, or None when unavailable."""
-    return keys_mod.resolve_private_key(node, key_file)
 
 
 keys_app = typer.Typer(
@@ -109,8 +101,8 @@ def keys_gen(
     force: Annotated[bool, typer.Option("--force", help="replace an existing key file")] = False,
 ) -> None:
     """Write a new X25519 private key (mode 0600) and print the public key line for the YAML."""
-    path = out if out is not None else keys_mod.default_key_path(node)
-    public = keys_mod.generate_key_file(path, force=force)
+    path = out if out is not None else key_files.default_key_path(node)
+    public = key_files.generate_key_file(path, force=force)
     typer.echo(f"wrote {path} (mode 0600); add under nodes.{node} in the YAML:", err=True)
     typer.echo(f"public_key: {keys_mod.encode_key(public)}")
 
@@ -123,27 +115,23 @@ def keys_show(
     """Print the public key and its fingerprint of a private key file (never the private key)."""
     if (node is None) == (key_file is None):
         raise typer.BadParameter("give exactly one of --node and --key-file")
-    path = key_file if key_file is not None else keys_mod.default_key_path(node or "")
-    public = keys_mod.public_key_of(keys_mod.read_private_key(path))
+    path = key_file if key_file is not None else key_files.default_key_path(node or "")
+    public = keys_mod.public_key_of(key_files.read_private_key(path))
     typer.echo(f"public_key: {keys_mod.encode_key(public)}")
     typer.echo(f"fingerprint: {keys_mod.public_key_fingerprint(public)}")
 
 
 # --- shared options: the configuration (every command that reads one uses these) ------------
-FileOption = Annotated[
-    list[Path],
-    typer.Option(
-        "-f", "--file", metavar="FILE|DIR",
-        help="configuration file, or a directory of *.yaml files; repeat to merge several",
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output (JSON)")]
 
 
 def load_or_exit(files: list[Path], json_output: bool = False) -> LoadedConfig:
     """Load and validate the configuration. Its errors propagate to `OverlaycGroup`, which prints
     them (every diagnostic; JSON under `--json`) and exits 65 (invalid) or 1 (unreadable)."""
     return load_config(files)
+
+
+def _say_lock_written(path: Path, changes: list[str]) -> None:
+    typer.echo(hints.lock_written(path, changes), err=True)
 
 
 @app.command()
@@ -158,12 +146,10 @@ def validate(
     exhaustion, the lock file when there is one). Exit 0 valid, 65 invalid, 1 unreadable.
 
     Example: overlayc validate -f examples/seed/overlay.yaml --json"""
-    from overlayc.compile.locked import check_with_lock
-
     loaded = load_or_exit(files, json_output)
     changes = check_with_lock(loaded, locked=locked)
     if json_output:
-        typer.echo(render_json([]), nl=False)
+        typer.echo(render_diagnostics_json([]), nl=False)
         return
     c = loaded.config
     lock = (f"{loaded.lock_path} would change ({len(changes)} entries; plan/apply write it)" if changes
@@ -185,19 +171,6 @@ def nodes_command(files: FileOption, json_output: JsonOption = False) -> None:
 
 
 # --- render (issue 3): one node's desired state as JSON or as an ip/bridge script ------------
-class RenderFormat(enum.StrEnum):
-    json = "json"
-    iproute2 = "iproute2"
-    dot = "dot"
-    svg = "svg"
-
-
-LockedOption = Annotated[
-    bool,
-    typer.Option("--locked", help="fail (exit 1, listing the changes) instead of updating overlayc.lock"),
-]
-
-
 @app.command("render")
 def render(
     files: FileOption,
@@ -215,15 +188,17 @@ def render(
     Examples: overlayc render -f examples/seed/overlay.yaml --node node2 --format iproute2;
     overlayc render -f examples/seed/overlay.yaml --format svg > seed.svg"""
     loaded = load_or_exit(files)
-    assignment = assign_with_lock(loaded, locked=locked, on_write=_say_lock_written)
-    when = resolve_at(at)
     if fmt in (RenderFormat.dot, RenderFormat.svg):
-        typer.echo(_cluster_picture(loaded, assignment, when, svg=fmt is RenderFormat.svg), nl=False)
+        assignment = assign_with_lock(loaded, locked=locked, on_write=_say_lock_written)
+        picture = _cluster_picture(loaded, assignment, epoch_mod.parse_at(at), svg=fmt is RenderFormat.svg)
+        typer.echo(picture, nl=False)
         return
     if node is None:
         raise typer.BadParameter(f"--format {fmt.value} renders one node: give --node "
                                  f"({', '.join(sorted(loaded.config.nodes))})", param_hint="--node")
-    state = compile_node(loaded.config, assignment, node, at=when, private_key=resolve_key(node, key_file))
+    target = prepare_target(loaded, node=node, at=at, key_file=key_file, locked=locked,
+                            on_write=_say_lock_written)
+    state = compile_node(target.config, target.assignment, node, at=target.at, private_key=target.private_key)
     text = state.dumps() if fmt is RenderFormat.json else render_iproute2(state, title=node)
     typer.echo(text, nl=False)
 
@@ -256,10 +231,10 @@ def observe(
 
     Example: overlayc observe --netns node1 --json"""
     from overlayc.observe.kernel import observe as observe_kernel
-    from overlayc.observe.text import format_observed
+    from overlayc.render.observed import render_observed_text
 
     live = observe_kernel(netns, cluster)
-    typer.echo(live.owned.dumps() if json_output else format_observed(live), nl=False)
+    typer.echo(live.owned.dumps() if json_output else render_observed_text(live), nl=False)
 
 
 # --- plan (issue 6): desired × live → ordered changes; saved plans for `apply PLAN` --------------
@@ -271,38 +246,13 @@ def _plan_live(netns: str | None, state: str | None, cluster: str) -> Observed:
     return observe_snapshot(state) if state is not None else observe_kernel(netns, cluster)
 
 
-def _plan_node_name(loaded: LoadedConfig, node: str | None, netns: str | None,
-                    state: str | None = None, live: KernelState | None = None) -> str:
-    """`--node`; offline (`--state`), the node the snapshot `live` was taken on; otherwise the
-    one configured node whose address is on a local interface of `netns`."""
-    from overlayc.observe.addresses import choose_node
+def _offline_node(loaded: LoadedConfig, node: str | None, state: str | None, live: KernelState) -> str | None:
+    """`--node`; offline (`--state`), the node the snapshot was taken on (never this machine's)."""
     from overlayc.observe.snapshot import node_of_snapshot
 
-    addresses = {name: n.address for name, n in loaded.config.nodes.items()}
-    if node is None and state is not None and live is not None:
-        return node_of_snapshot(addresses, live, state)
-    return choose_node(addresses, node, netns)
-
-
-def _say_lock_written(path: Path, changes: list[str]) -> None:
-    typer.echo(hints.lock_written(path, changes), err=True)
-
-
-PlanNodeOption = Annotated[
-    str | None, typer.Option("--node", help="node to plan for (default: the one whose address is local)")
-]
-PlanNetnsOption = Annotated[str | None, typer.Option("--netns", help="named network namespace to plan for")]
-PlanOutOption = Annotated[
-    Path | None, typer.Option("-o", "--out", metavar="FILE", help="save the plan (JSON) for `apply FILE`")
-]
-DetailedExitcodeOption = Annotated[
-    bool, typer.Option("--detailed-exitcode", help="exit 0 no changes, 1 error, 2 changes present")
-]
-StateOption = Annotated[
-    str | None,
-    typer.Option("--state", metavar="SNAPSHOT|empty",
-                 help="plan offline against `overlayc observe --json` output, or `empty`"),
-]
+    if node is not None or state is None:
+        return node
+    return node_of_snapshot({name: n.address for name, n in loaded.config.nodes.items()}, live, state)
 
 
 @app.command("plan")
@@ -322,16 +272,16 @@ def plan_command(
     unless --locked).
 
     Example: overlayc plan -f examples/seed/overlay.yaml --node node2 --state empty"""
-    from overlayc.plan import plan_node, save_plan
-    from overlayc.render.plan_json import render_json as render_plan_json
-    from overlayc.render.text import render_text as render_plan_text
+    from overlayc.files.plans import save_plan
+    from overlayc.plan import plan_node
+    from overlayc.render.plan import render_plan_json, render_plan_text
 
     loaded = load_or_exit(files, json_output)
     live = _plan_live(netns, state, loaded.config.cluster.name)
-    name = _plan_node_name(loaded, node, netns, state, live.owned)
-    assignment = assign_with_lock(loaded, locked=locked, on_write=_say_lock_written)
-    plan = plan_node(loaded.config, assignment, name, at=resolve_at(at),
-                     private_key=resolve_key(name, key_file), live=live, netns=netns)
+    t = prepare_target(loaded, node=_offline_node(loaded, node, state, live.owned), netns=netns, at=at,
+                       key_file=key_file, locked=locked, on_write=_say_lock_written)
+    plan = plan_node(t.config, t.assignment, t.node, at=t.at, private_key=t.private_key, live=live,
+                     netns=netns)
     if out is not None:
         save_plan(plan, out)
         typer.echo(f"overlayc: saved the plan to {out}; `{hints.apply_saved(files, out)}` applies "
@@ -345,18 +295,6 @@ def plan_command(
 
 
 # --- apply / destroy (issue 6): execute, verify, roll back -------------------------------------
-YesOption = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]
-LockTimeoutOption = Annotated[
-    float,
-    typer.Option("--lock-timeout", metavar="SECONDS",
-                 help="wait this long for another overlayc on the same namespace (then exit 75)"),
-]
-ApplyExitcodeOption = Annotated[
-    bool,
-    typer.Option("--detailed-exitcode",
-                 help="exit 0 nothing to do, 2 changed and verified, 3 failed and rolled back, "
-                 "4 failed and rollback incomplete"),
-]
 
 
 @app.command("apply")
@@ -372,31 +310,27 @@ def apply_command(
     lock_timeout: LockTimeoutOption = 0.0,
     detailed_exitcode: ApplyExitcodeOption = False,
     locked: LockedOption = False,
-    json_output: Annotated[bool, typer.Option("--json", help="a stream of JSON events, one per line, "
-                                              "ending in the outcome (like terraform apply -json)")] = False,
+    json_output: EventsOption = False,
 ) -> None:
     """Make one node's kernel match the configuration: plan, confirm, execute, verify by reading
     the kernel back, and roll back everything on any failure. A second apply changes nothing.
 
     Examples: overlayc apply -f overlay.yaml --node node2 --yes;
     overlayc plan -f overlay.yaml -o p.json && overlayc apply -f overlay.yaml p.json"""
-    from overlayc.apply.session import Target, apply_target
-    from overlayc.plan import load_plan
+    from overlayc.apply.session import apply_target
+    from overlayc.files.plans import load_plan
 
     def run() -> None:
         loaded = load_or_exit(files)
         saved = load_plan(plan_file) if plan_file is not None else None
         if saved is not None and plan_file is not None:
             flow.check_saved_target(saved, plan_file, node, netns, files)
-        name = saved.node if saved is not None else _plan_node_name(loaded, node, netns)
-        assignment = assign_with_lock(
-            loaded, locked=locked or saved is not None, on_write=_say_lock_written,
-            why="--locked" if locked else "a saved plan is applied with the lock it was made with")
-        target = Target(loaded.config, assignment, name, saved.netns if saved is not None else netns,
-                        saved.at if saved is not None else resolve_at(at), resolve_key(name, key_file))
+        target = (prepare_saved_target(loaded, saved, key_file=key_file) if saved is not None else
+                  prepare_target(loaded, node=node, netns=netns, at=at, key_file=key_file, locked=locked,
+                                 on_write=_say_lock_written))
         ask = flow.json_confirm if json_output else flow.confirm_on_terminal
-        confirm = ask(yes, saved is not None, "apply", files=files)
-        applied = apply_target(target, confirm=confirm, saved=saved, lock_timeout=lock_timeout,
+        applied = apply_target(target, confirm=ask(yes, saved is not None, "apply", files=files), saved=saved,
+                               lock_timeout=lock_timeout,
                                progress=flow.json_progress if json_output else flow.progress_bar)
         flow.report_apply(applied, detailed_exitcode, json_output, files)
 
@@ -412,8 +346,7 @@ def destroy_command(
     cluster: Annotated[str | None, typer.Option("--cluster", help="only this cluster's objects")] = None,
     yes: YesOption = False,
     lock_timeout: LockTimeoutOption = 0.0,
-    json_output: Annotated[bool, typer.Option("--json", help="a stream of JSON events, one per line, "
-                                              "ending in the outcome")] = False,
+    json_output: EventsOption = False,
 ) -> None:
     """Remove everything overlayc owns in the namespace (links, FDB/ARP entries, endpoint
     namespaces, SAs and policies) and nothing else. Exit 0 done (or nothing to do), 5 declined.
@@ -421,15 +354,18 @@ def destroy_command(
     Example: overlayc destroy --netns node1 --yes"""
     from overlayc.apply.session import destroy_netns
     from overlayc.render import events
+    from overlayc.render.outcome import render_destroy_outcome
 
     def run() -> None:
-        confirm = (flow.json_confirm if json_output else flow.confirm_on_terminal)(yes, False, "destroy")
-        applied = destroy_netns(netns, cluster, confirm=confirm, lock_timeout=lock_timeout)
+        ask = flow.json_confirm if json_output else flow.confirm_on_terminal
+        applied = destroy_netns(netns, cluster, confirm=ask(yes, False, "destroy"), lock_timeout=lock_timeout)
+        lines = render_destroy_outcome(applied)
+        if not json_output:
+            flow.print_lines(lines)
+            return
         done = applied.result.executed
-        message = ("Nothing to destroy: overlayc owns nothing here." if applied.plan.empty
-                   else f"Destroy complete: {done} object(s) removed.")
-        typer.echo(events.outcome_event("changed" if done else "nothing", Exit.OK, done, message=message)
-                   if json_output else message)
+        typer.echo(events.outcome_event("changed" if done else "nothing", Exit.OK, done,
+                                        message=" ".join(lines.out)))
 
     if json_output:
         flow.json_stream("destroy", run)
@@ -462,7 +398,8 @@ def reconcile_command(
     One JSON line per round on stdout. SIGTERM: finish the round, exit 0; SIGHUP: new round now.
 
     Example: overlayc reconcile -f /etc/overlayc/overlay.yaml --interval 60s --jitter"""
-    from overlayc.reconcile import Settings, parse_interval, run_agent
+    from overlayc.agent.run import Settings, parse_interval, run_agent
+    from overlayc.render.round import render_round_json
 
     try:
         seconds = parse_interval(interval)
@@ -470,7 +407,8 @@ def reconcile_command(
         raise typer.BadParameter(f"{interval!r}: {err}", param_hint="--interval") from None
     settings = Settings(tuple(files), node, netns, key_file, seconds, jitter, lock_timeout, locked)
     code = run_agent(settings, once=once, metrics_port=metrics_port, metrics_address=metrics_address,
-                     out=lambda line: typer.echo(line), note=lambda line: typer.echo(line, err=True))
+                     out=lambda report: typer.echo(render_round_json(report)),
+                     note=lambda line: typer.echo(line, err=True))
     raise typer.Exit(code)
 
 
@@ -492,38 +430,18 @@ def status_command(
     (fail open, or blocked by a foreign object), 3 unknown (status could not run).
 
     Example: overlayc status -f overlay.yaml --netns node1 --json"""
-    from overlayc.status import render_json as render_status_json
-    from overlayc.status import render_text as render_status_text
+    from overlayc.agent.run import node_status
+    from overlayc.render.status import render_status_json, render_status_text
 
     try:
-        status = _node_status(files, node, netns, at, key_file, sample)
+        status = node_status(load_or_exit(files, json_output), node=node, netns=netns, at=at,
+                             key_file=key_file, sample=sample)
     except OverlaycError as err:  # could not look: UNKNOWN, whatever the cause
         report(err, json_output=json_output)
         raise typer.Exit(StatusExit.UNKNOWN) from None
     typer.echo(render_status_json(status) if json_output
                else render_status_text(status, colour=colour_for(sys.stdout)), nl=False)
     raise typer.Exit(status.exit_code)
-
-
-def _node_status(files: list[Path], node: str | None, netns: str | None, at: str | None,
-                 key_file: Path | None, sample: float) -> Status:
-    """Compile, observe and sample one node into a Status (raises OverlaycError when it cannot)."""
-    from overlayc.observe.counters import sample_health
-    from overlayc.observe.kernel import observe as observe_kernel
-    from overlayc.status import build_status
-
-    loaded = load_config(files)
-    name = _plan_node_name(loaded, node, netns)
-    config, when = loaded.config, resolve_at(at)
-    update = hints.command("plan", *hints.config_args(files), "--node", name, "--state", "empty")
-    assignment = assign_with_lock(loaded, locked=True,
-                                  why=f"status reads the lock as committed; `{update}` updates it")
-    desired = compile_node(config, assignment, name, at=when,
-                           private_key=resolve_key(name, key_file))
-    live = observe_kernel(netns, config.cluster.name)
-    first, second = sample_health(netns, config.nodes[name].address, seconds=sample,
-                                  sysctls=bool(desired.of_kind("xfrm-policy")))
-    return build_status(config, name, when, desired, live, first, second)
 
 
 def main() -> None:

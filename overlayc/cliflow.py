@@ -1,6 +1,7 @@
 """The interactive side of apply and destroy, for `overlayc.cli`: the confirmation policy, progress
-(a bar on a terminal, events under `--json`), the JSON event stream around a command, the outcome
-report and its exit code, and the check that a saved plan is applied to its own target.
+(a bar on a terminal, events under `--json`), the JSON event stream around a command, printing
+what `render.outcome` made (or the outcome event) with its exit code, and the check that a saved
+plan is applied to its own target.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import typer
 
 from overlayc.cliapp import colour_for
 from overlayc.errors import Declined, InputError, OverlaycError
-from overlayc.exitcodes import Exit
 from overlayc.render import hints
+from overlayc.render.outcome import Lines
 
 if TYPE_CHECKING:
     from overlayc.apply.session import Applied
@@ -32,7 +33,7 @@ def confirm_on_terminal(yes: bool, saved: bool, operation: str = "apply", show: 
     (after seeing the plan, unless `show` is off); anything else is refused before a change is
     made, naming the commands that work (with `files`, the configuration given). A declined
     prompt raises Declined (exit 5): nothing was changed."""
-    from overlayc.render.text import render_text as render_plan_text
+    from overlayc.render.plan import render_plan_text
 
     def confirm(plan: Plan) -> bool:
         if show:
@@ -75,39 +76,27 @@ def progress_bar(total: int) -> Callable[[int], None] | None:
     return update
 
 
+def print_lines(lines: Lines) -> None:
+    for line in lines.out:
+        typer.echo(line)
+    for line in lines.err:
+        typer.echo(line, err=True)
+
+
 def report_apply(applied: Applied, detailed: bool, json_output: bool = False,
                  files: Sequence[Path] = ()) -> None:
     """Print the outcome (text, or the last event under --json) and exit with its code."""
-    from overlayc.apply.run import Outcome
     from overlayc.render import events
+    from overlayc.render.outcome import render_apply_outcome
 
     result, plan = applied.result, applied.plan
-    code = {Outcome.NOTHING: Exit.OK, Outcome.CHANGED: Exit.CHANGES if detailed else Exit.OK}.get(
-        result.outcome, int(result.outcome))
+    code = result.outcome.exit_code(detailed)
     if json_output:
         typer.echo(events.outcome_event(result.outcome.name.lower(), code, result.executed,
                                         result.failures, result.rollback_problems))
-        raise typer.Exit(code)
-    if result.outcome is Outcome.NOTHING:
-        if plan.empty:
-            typer.echo(f"No changes. Node {plan.node} matches the configuration.")
-        raise typer.Exit(code)
-    if result.outcome is Outcome.CHANGED:
-        s = plan.summary()
-        typer.echo(f"Apply complete for {plan.node}: {s['add']} added, {s['change']} changed, "
-                   f"{s['replace']} replaced, {s['destroy']} destroyed; verified against the kernel.")
-        raise typer.Exit(code)
-    for line in result.failures:
-        typer.echo(f"overlayc: error: {line}", err=True)
-    if result.outcome is Outcome.ROLLED_BACK:
-        typer.echo(f"overlayc: apply failed; rolled back {result.executed} change(s): "
-                   "the kernel is as it was before.", err=True)
     else:
-        for line in result.rollback_problems:
-            typer.echo(f"overlayc: error: {line}", err=True)
         again = hints.command("plan", *hints.config_args(files), *_node_args(plan))
-        typer.echo(f"overlayc: apply failed and the rollback is INCOMPLETE: run `{again}` "
-                   "to see what differs.", err=True)
+        print_lines(render_apply_outcome(applied, again))
     raise typer.Exit(code)
 
 

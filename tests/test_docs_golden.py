@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib.util
 from types import ModuleType
 
-from tests.golden import ROOT, assert_golden
+from tests.support.golden import assert_golden
+from tests.support.host import ROOT
 
 
 def generator() -> ModuleType:
@@ -61,6 +62,6 @@ def test_the_reference_shows_every_constraint_of_the_schema() -> None:
     found = _constraints(config_json_schema(), [])
     assert ("minLength", 8) in found  # cluster.id, which the reference once left out
     for keyword, value in found:
-        shown = value.replace("|", "\\|") if keyword == "pattern" else json.dumps(value)
+        shown = str(value).replace("|", "\\|") if keyword == "pattern" else json.dumps(value)
         assert (f"`{shown}`" if keyword in ("pattern", "enum") else shown) in text, (keyword, value)
     assert "| `id` | string of 8..128 characters | **required** |" in text

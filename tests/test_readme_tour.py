@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import netns_unavailable
-from tests.golden import ROOT
+from tests.support.host import ROOT, netns_unavailable
 
 pytestmark = pytest.mark.kernel
 MARKER = "<!-- tour: tests/test_readme_tour.py runs this block -->"

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from overlayc.cli import app
 from overlayc.config.schema import config_json_schema
-from tests.golden import ROOT
+from tests.support.host import ROOT
 
 SCHEMA = json.loads((ROOT / "schemas" / "overlayc.schema.json").read_text())
 CHECKER = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)

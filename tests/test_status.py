@@ -10,33 +10,28 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from overlayc.compile import Lock, compile_node, resolve
+from overlayc.agent.status import build_status
 from overlayc.compile.epoch import epoch_of
 from overlayc.config.load import load_config
 from overlayc.config.model import Config
+from overlayc.kernel.health import Health, SaCounters
 from overlayc.kernel.objects import Vxlan, XfrmState
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import attr
-from overlayc.observe.counters import (
-    XFRMA_LASTUSED,
-    Health,
-    SaCounters,
-    decode_sa_counters,
-    parse_xfrm_stat,
-)
+from overlayc.observe.counters import XFRMA_LASTUSED, decode_sa_counters, parse_xfrm_stat
 from overlayc.observe.sysctl import fail_closed_sysctls
-from overlayc.status import build_status, render_json, render_text
-from tests.conftest import EXAMPLES
+from overlayc.render.status import render_status_json, render_status_text
+from tests.support.builders import AT_NOV21 as AT
+from tests.support.builders import compile_for
+from tests.support.host import EXAMPLES
 
-AT = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
-SYSCTLS_OK = {name: "0" for name in fail_closed_sysctls("eth0")}
+SYSCTLS_OK: dict[str, str | None] = {name: "0" for name in fail_closed_sysctls("eth0")}
 
 
 def seed(node: str = "node2") -> tuple[Config, KernelState]:
     config = load_config([EXAMPLES / "seed" / "overlay.yaml"]).config
-    assignment, _, _ = resolve(config, Lock())
-    return config, compile_node(config, assignment, node, at=AT, private_key=None)
+    return config, compile_for(config, node, at=AT)
 
 
 def states(desired: KernelState) -> list[XfrmState]:
@@ -57,7 +52,7 @@ def test_a_node_matching_its_configuration_is_healthy() -> None:
     e = status.epoch
     assert [(s.direction, s.epoch, s.installed) for s in peer.sas] == [
         ("in", e - 1, True), ("in", e, True), ("in", e + 1, True), ("out", e, True)]
-    assert "HEALTHY" in render_text(status)
+    assert "HEALTHY" in render_status_text(status)
 
 
 def test_a_missing_peer_sa_and_drift_make_it_degraded() -> None:
@@ -69,10 +64,10 @@ def test_a_missing_peer_sa_and_drift_make_it_degraded() -> None:
     assert status.problems[0] == "drift: 1 change(s) needed to match the configuration"
     assert f"outbound SA of epoch {status.epoch} (spi {outbound.spi:#010x}) is not installed" in \
         status.problems[1]
-    doc = json.loads(render_json(status))
+    doc = json.loads(render_status_json(status))
     assert doc["healthy"] is False and doc["drift"]["count"] == 1
     assert doc["drift"]["changes"] == [f"+ xfrm-state {outbound.dst} esp {outbound.spi:#010x}"]
-    assert "DEGRADED" in render_text(status) and "NOT INSTALLED" in render_text(status)
+    assert "DEGRADED" in render_status_text(status) and "NOT INSTALLED" in render_status_text(status)
 
 
 def test_mtu_and_entry_counts_are_desired_versus_live() -> None:
@@ -119,11 +114,10 @@ def test_growing_sa_drop_counters_are_named_per_peer() -> None:
 
 def test_a_plain_node_has_no_epoch_and_no_sysctls_to_judge() -> None:
     config = load_config([EXAMPLES / "plain" / "overlay.yaml"]).config
-    assignment, _, _ = resolve(config, Lock())
-    desired = compile_node(config, assignment, "host-a", at=AT, private_key=None)
+    desired = compile_for(config, "host-a", at=AT)
     status = build_status(config, "host-a", AT, desired, Observed(KernelState(desired)), Health({}, {}))
     assert status.healthy and status.epoch is None and status.peers == ()
-    assert json.loads(render_json(status))["next_rotation"] is None
+    assert json.loads(render_status_json(status))["next_rotation"] is None
 
 
 def test_parse_xfrm_stat() -> None:
@@ -159,10 +153,10 @@ def test_a_foreign_object_in_the_way_is_reported_as_blocked() -> None:
     live = Observed(KernelState(), foreign_links={vx.name: "vxlan, not overlayc's"})
     status = build_status(config, "node2", AT, desired, live, Health({}, {}, SYSCTLS_OK))
     assert status.exit_code == 2 and status.drift == ()  # CRITICAL: no plan can be made
-    assert "drift: unknown" in render_text(status) and "drift: 0" not in render_text(status)
-    assert json.loads(render_json(status))["drift"]["count"] is None
+    assert "drift: unknown" in render_status_text(status) and "drift: 0" not in render_status_text(status)
+    assert json.loads(render_status_json(status))["drift"]["count"] is None
     assert status.problems[0] == f"blocked: vxlan {vx.name}: link {vx.name} exists: vxlan, not overlayc's"
-    assert json.loads(render_json(status))["blocked"] == [status.problems[0].removeprefix("blocked: ")]
+    assert json.loads(render_status_json(status))["blocked"] == [status.problems[0].removeprefix("blocked: ")]
 
 
 def test_the_text_has_one_line_per_network_and_colours_only_when_asked() -> None:
@@ -170,9 +164,9 @@ def test_the_text_has_one_line_per_network_and_colours_only_when_asked() -> None
     vx = next(o for o in desired if isinstance(o, Vxlan) and o.alias.endswith(":insecure"))
     live = KernelState(o for o in desired if o.key != vx.key)
     status = build_status(config, "node2", AT, desired, Observed(live), Health({}, {}, SYSCTLS_OK))
-    plain = render_text(status)
+    plain = render_status_text(status)
     lines = [ln for ln in plain.splitlines() if ln.startswith("  insecure ") or ln.startswith("  secure ")]
     assert len(lines) == 2 and "MISSING" in lines[0] and " ok " in lines[1]
     assert "\x1b[" not in plain
-    coloured = render_text(status, colour=True)
+    coloured = render_status_text(status, colour=True)
     assert "\x1b[1;31mMISSING" in coloured and "\x1b[32mok" in coloured

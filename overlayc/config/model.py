@@ -39,7 +39,6 @@ VNI_MAX = 16_777_215  # 24 bits
 DOCKER_OPT_ENCRYPTED = "encrypted"
 DOCKER_OPT_MTU = "com.docker.network.driver.mtu"
 DOCKER_OPT_VNI = "com.docker.network.driver.overlay.vxlanid_list"
-DOCKER_OPTS = (DOCKER_OPT_ENCRYPTED, DOCKER_OPT_MTU, DOCKER_OPT_VNI)
 
 NAME_RE = r"^[a-z0-9]([a-z0-9_-]{0,30}[a-z0-9])?$"
 Name = Annotated[

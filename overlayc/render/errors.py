@@ -6,33 +6,23 @@ JSON, for an invalid configuration: the diagnostics envelope of `render.diagnost
     {"format_version": "1.0", "error": {"kind": "input", "message": "...", "exit_code": 1}}
 
 `kind` names who must act: `usage` (the command line), `input` (a file or value given),
-`environment` (privileges, kernel features, locks), `kernel` (the kernel refused), `internal` (a bug).
+`environment` (privileges, kernel features, locks), `kernel` (the kernel refused).
 """
 
 from __future__ import annotations
 
 import json
 
-from overlayc.errors import (
-    ConfigError,
-    EnvironmentProblem,
-    InternalError,
-    KernelError,
-    OverlaycError,
-)
-from overlayc.render.diagnostics import FORMAT_VERSION
-from overlayc.render.diagnostics import render_json as render_diagnostics_json
-from overlayc.render.diagnostics import render_text as render_diagnostics_text
+from overlayc.errors import ConfigError, EnvironmentProblem, ExecutionError, OverlaycError
+from overlayc.render.diagnostics import FORMAT_VERSION, render_diagnostics_json, render_diagnostics_text
 
 
 def error_kind(err: OverlaycError) -> str:
     """Who must act on `err` (see the module docstring)."""
     if isinstance(err, EnvironmentProblem):
         return "environment"
-    if isinstance(err, KernelError):
+    if isinstance(err, ExecutionError):
         return "kernel"
-    if isinstance(err, InternalError):
-        return "internal"
     return "input"
 
 
