@@ -34,6 +34,7 @@ from types import FrameType
 from ruamel.yaml import YAML
 
 from lab import klab, klab_build
+from lab.demo_picture import write_picture
 from lab.demo_report import (
     CLIENT,
     ENCRYPTED_PORT,
@@ -377,9 +378,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        if "--inside" in args or klab.in_lab() or klab.host_has_esp():
+        if "--inside" in args or klab.in_lab():
             return run_demo()
-        return run_in_klab(start)
+        picture = write_picture()  # needs no kernel: drawn on the host, before the lab
+        say(picture)
+        rc = run_demo() if klab.host_has_esp() else run_in_klab(start)
+        say(picture)
+        return rc
     except KeyboardInterrupt:
         print("demo: interrupted; what it had made is removed", file=sys.stderr)
         return 130

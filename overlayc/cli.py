@@ -1,10 +1,7 @@
 """The `overlayc` command line: arguments, calling stages, rendering, exit codes. No logic.
 
-Exit codes (also in `overlayc --help` and the README):
-  0 success / no changes · 1 error · 2 changes present (plan/apply --detailed-exitcode)
-  3 apply failed and was rolled back · 4 apply failed and rollback is incomplete
-  65 invalid configuration · 70 internal error (a bug; the traceback is saved to a file)
-  75 lock busy · 77 needs privileges
+Exit codes: one table in `overlayc.exitcodes` (also in `overlayc --help` and the README); errors,
+usage errors and colour are handled once, by `overlayc.cliapp.OverlaycGroup`.
 """
 
 from __future__ import annotations
@@ -15,11 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from overlayc import __version__
+from overlayc import cliflow as flow
 from overlayc.cli_options import (
     AllowMissingAddressOption,
     ApplyExitcodeOption,
     AtOption,
     DetailedExitcodeOption,
+    EventsOption,
     FileOption,
     FullOption,
     JsonOption,
@@ -33,15 +33,17 @@ from overlayc.cli_options import (
     StateOption,
     YesOption,
 )
-from overlayc.cliflow import confirm_on_terminal, print_lines, print_repaired, progress_bar
+from overlayc.cliapp import OverlaycGroup, colour_for, report, set_no_colour
 from overlayc.compile import compile_node
+from overlayc.compile import epoch as epoch_mod
 from overlayc.compile import keys as keys_mod
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.schema import render_schema
-from overlayc.errors import ConfigError, InputError, OverlaycError
+from overlayc.errors import OverlaycError
+from overlayc.exitcodes import Exit, StatusExit, epilog
 from overlayc.files import keys as key_files
-from overlayc.inputs import prepare_saved_target, prepare_target
-from overlayc.kernel.state import Observed
+from overlayc.inputs import assign_with_lock, check_with_lock, prepare_saved_target, prepare_target
+from overlayc.kernel.state import KernelState, Observed
 from overlayc.options import (
     check_cluster,
     check_interval_seconds,
@@ -53,28 +55,46 @@ from overlayc.options import (
     check_sample,
     port_problem,
 )
-from overlayc.render.diagnostics import render_diagnostics_json, render_diagnostics_text
+from overlayc.render import hints
+from overlayc.render.diagnostics import render_diagnostics_json
 from overlayc.render.iproute2 import render_iproute2
 
 if TYPE_CHECKING:
-    pass
+    from datetime import datetime
 
-EPILOG = (
-    "Exit codes: 0 ok/no changes, 1 error, 2 changes (--detailed-exitcode), 3 apply rolled back, "
-    "4 rollback incomplete, 65 invalid config, 70 internal error (a bug), 75 lock busy, "
-    "77 needs privileges."
-)
+    from overlayc.compile import Assignment
 
 app = typer.Typer(
     name="overlayc",
+    cls=OverlaycGroup,
     help="Declarative compiler from YAML to the kernel state of secure VXLAN overlay networks.\n\n"
     "Example: overlayc validate -f examples/seed/overlay.yaml",
-    epilog=EPILOG,
+    epilog=epilog(),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"overlayc {__version__}")
+        raise typer.Exit(Exit.OK)
+
+
+@app.callback()
+def _global_options(
+    no_color: Annotated[bool, typer.Option("--no-color", help="no colour in any output "
+                                           "(also: NO_COLOR set, TERM=dumb)")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    """Declarative compiler from YAML to the kernel state of secure VXLAN overlay networks.
+
+    Example: overlayc validate -f examples/seed/overlay.yaml"""
+    set_no_colour(no_color)
 
 
 # --- shared options: time and node key as inputs of compile (DESIGN.md §4) --------------------
@@ -119,58 +139,94 @@ def keys_show(
 
 
 def load_or_exit(files: list[Path], json_output: bool = False) -> LoadedConfig:
-    """Load and validate the configuration; on problems print them and exit.
+    """Load and validate the configuration. Its errors propagate to `OverlaycGroup`, which prints
+    them (every diagnostic; JSON under `--json`) and exits 65 (invalid) or 1 (unreadable)."""
+    return load_config(files)
 
-    Invalid configuration: every diagnostic (text on stderr, or the JSON envelope on stdout with
-    `json_output`), then exit 65. Unreadable input: one clear line on stderr, exit 1."""
-    try:
-        return load_config(files)
-    except ConfigError as err:
-        if json_output:
-            typer.echo(render_diagnostics_json(err.diagnostics), nl=False)
-        else:
-            colour = sys.stderr.isatty()
-            text = render_diagnostics_text(err.diagnostics, err.sources, colour=colour)
-            typer.echo(text, nl=False, err=True)
-        raise typer.Exit(err.exit_code) from None
-    except InputError as err:
-        typer.echo(f"overlayc: error: {err}", err=True)
-        raise typer.Exit(err.exit_code) from None
+
+def _say_lock_written(path: Path, changes: list[str]) -> None:
+    typer.echo(hints.lock_written(path, changes), err=True)
 
 
 @app.command()
-def validate(files: FileOption, json_output: JsonOption = False) -> None:
-    """Check the configuration without touching any kernel: exit 0 valid, 65 invalid, 1 unreadable.
+def validate(
+    files: FileOption,
+    json_output: JsonOption = False,
+    locked: Annotated[bool, typer.Option("--locked", help="also fail (exit 1) when overlayc.lock "
+                                         "is not up to date")] = False,
+) -> None:
+    """Check the configuration without touching any kernel or writing any file: everything
+    `plan --state empty` checks (keys, subnets, VNIs, addresses, constraints, placement, subnet
+    exhaustion, the lock file when there is one). Exit 0 valid, 65 invalid, 1 unreadable.
 
     Example: overlayc validate -f examples/seed/overlay.yaml --json"""
     loaded = load_or_exit(files, json_output)
+    changes = check_with_lock(loaded, locked=locked)
     if json_output:
         typer.echo(render_diagnostics_json([]), nl=False)
-    else:
-        c = loaded.config
-        typer.echo(f"{', '.join(str(f) for f in loaded.files)}: valid ({len(c.nodes)} nodes, "
-                   f"{len(c.networks)} networks, {len(c.services)} services, {len(c.endpoints)} endpoints)")
+        return
+    c = loaded.config
+    lock = (f"{loaded.lock_path} would change ({len(changes)} entries; plan/apply write it)" if changes
+            else f"{loaded.lock_path} up to date" if loaded.lock_path.exists() else "no lock file yet")
+    typer.echo(f"{', '.join(str(f) for f in loaded.files)}: valid ({len(c.nodes)} nodes, "
+               f"{len(c.networks)} networks, {len(c.services)} services, {len(c.endpoints)} endpoints; "
+               f"{lock})")
+
+
+@app.command("nodes")
+def nodes_command(files: FileOption, json_output: JsonOption = False) -> None:
+    """List the configuration's nodes: name, address, role, labels (--json: for CI matrices).
+
+    Example: overlayc nodes -f examples/seed/overlay.yaml --json | jq -r '.nodes[].name'"""
+    from overlayc.render.nodes import render_nodes_json, render_nodes_text
+
+    config = load_or_exit(files, json_output).config
+    typer.echo(render_nodes_json(config) if json_output else render_nodes_text(config), nl=False)
 
 
 # --- render (issue 3): one node's desired state as JSON or as an ip/bridge script ------------
-
-
 @app.command("render")
 def render(
     files: FileOption,
-    node: Annotated[str, typer.Option("--node", help="the node to compile for", callback=check_node)],
-    fmt: Annotated[RenderFormat, typer.Option("--format", help="json or iproute2")] = RenderFormat.json,
+    node: Annotated[str | None, typer.Option("--node", callback=check_node, help="the node to compile "
+                                             "for (json, iproute2; dot and svg show every node)")] = None,
+    fmt: Annotated[RenderFormat, typer.Option("--format", help="json, iproute2, or the cluster "
+                                              "as a Graphviz picture: dot, svg")] = RenderFormat.json,
     at: AtOption = None,
     key_file: KeyFileOption = None,
     locked: LockedOption = False,
 ) -> None:
-    """Print the desired kernel state of one node (updates overlayc.lock unless --locked).
+    """Print the desired kernel state of one node, or a picture of the cluster (updates
+    overlayc.lock unless --locked).
 
-    Example: overlayc render -f examples/seed/overlay.yaml --node node2 --format iproute2"""
-    target = prepare_target(load_or_exit(files), node=node, at=at, key_file=key_file, locked=locked)
+    Examples: overlayc render -f examples/seed/overlay.yaml --node node2 --format iproute2;
+    overlayc render -f examples/seed/overlay.yaml --format svg > seed.svg"""
+    loaded = load_or_exit(files)
+    if fmt in (RenderFormat.dot, RenderFormat.svg):
+        assignment = assign_with_lock(loaded, locked=locked, on_write=_say_lock_written)
+        picture = _cluster_picture(loaded, assignment, epoch_mod.parse_at(at), svg=fmt is RenderFormat.svg)
+        typer.echo(picture, nl=False)
+        return
+    if node is None:
+        raise typer.BadParameter(f"--format {fmt.value} renders one node: give --node "
+                                 f"({', '.join(sorted(loaded.config.nodes))})", param_hint="--node")
+    target = prepare_target(loaded, node=node, at=at, key_file=key_file, locked=locked,
+                            on_write=_say_lock_written)
     state = compile_node(target.config, target.assignment, node, at=target.at, private_key=target.private_key)
     text = state.dumps() if fmt is RenderFormat.json else render_iproute2(state, title=node)
     typer.echo(text, nl=False)
+
+
+def _cluster_picture(loaded: LoadedConfig, assignment: Assignment, at: datetime, svg: bool) -> str:
+    """The DOT (or SVG) picture of the whole cluster at `at` (no private keys: SPIs are public)."""
+    from overlayc.render.dot import dot_to_svg, render_dot
+
+    config = loaded.config
+    states = {n: compile_node(config, assignment, n, at=at, private_key=None) for n in sorted(config.nodes)}
+    encrypted = any(net.is_encrypted for net in config.networks.values())
+    epoch = epoch_mod.epoch_of(at, config.cluster.encryption.rotation) if encrypted else None
+    text = render_dot(config, assignment, states, at, epoch)
+    return dot_to_svg(text) if svg else text
 
 
 @app.command()
@@ -206,6 +262,15 @@ def _plan_live(netns: str | None, state: str | None, cluster: str) -> Observed:
     return observe_snapshot(state) if state is not None else observe_kernel(netns, cluster)
 
 
+def _offline_node(loaded: LoadedConfig, node: str | None, state: str | None, live: KernelState) -> str | None:
+    """`--node`; offline (`--state`), the node the snapshot was taken on (never this machine's)."""
+    from overlayc.observe.snapshot import node_of_snapshot
+
+    if node is not None or state is None:
+        return node
+    return node_of_snapshot({name: n.address for name, n in loaded.config.nodes.items()}, live, state)
+
+
 @app.command("plan")
 def plan_command(
     files: FileOption,
@@ -229,18 +294,20 @@ def plan_command(
     from overlayc.render.groups import device_networks
     from overlayc.render.plan import render_plan_json, render_plan_text
 
-    t = prepare_target(load_or_exit(files, json_output), node=node, netns=netns, at=at, key_file=key_file,
-                       locked=locked)
-    live = _plan_live(netns, state, t.config.cluster.name)
+    loaded = load_or_exit(files, json_output)
+    live = _plan_live(netns, state, loaded.config.cluster.name)
+    t = prepare_target(loaded, node=_offline_node(loaded, node, state, live.owned), netns=netns, at=at,
+                       key_file=key_file, locked=locked, on_write=_say_lock_written)
     plan = plan_node(t.config, t.assignment, t.node, at=t.at, private_key=t.private_key, live=live,
                      netns=netns)
     if out is not None:
         save_plan(plan, out)
-        typer.echo(f"overlayc: saved the plan to {out}; `overlayc apply {out}` applies exactly it", err=True)
+        typer.echo(f"overlayc: saved the plan to {out}; `{hints.apply_saved(files, out)}` applies "
+                   "exactly it", err=True)
     if json_output:
         typer.echo(render_plan_json(plan), nl=False)
     else:
-        typer.echo(render_plan_text(plan, color=sys.stdout.isatty(), full=full,
+        typer.echo(render_plan_text(plan, color=colour_for(sys.stdout), full=full,
                                     networks=device_networks(t.assignment.vnis)), nl=False)
     if detailed_exitcode and not plan.empty:
         raise typer.Exit(2)
@@ -262,6 +329,7 @@ def apply_command(
     lock_timeout: LockTimeoutOption = 0.0,
     detailed_exitcode: ApplyExitcodeOption = False,
     locked: LockedOption = False,
+    json_output: EventsOption = False,
     full: FullOption = False,
     allow_missing_address: AllowMissingAddressOption = False,
 ) -> None:
@@ -274,21 +342,29 @@ def apply_command(
     from overlayc.apply.session import apply_target
     from overlayc.files.plans import load_plan
     from overlayc.render.groups import device_networks
-    from overlayc.render.outcome import render_apply_outcome
 
-    loaded = load_or_exit(files)
-    saved = load_plan(plan_file) if plan_file is not None else None
-    if saved is not None and netns is not None and saved.netns != netns:
-        raise InputError(f"{plan_file}: the plan is for netns {saved.netns or '- (the host)'}, not {netns}")
-    target = (prepare_saved_target(loaded, saved, key_file=key_file) if saved is not None else
-              prepare_target(loaded, node=node, netns=netns, at=at, key_file=key_file, locked=locked))
-    confirm = confirm_on_terminal(yes, saved is not None, full, device_networks(target.assignment.vnis))
-    with interrupt.handled():  # SIGTERM/SIGINT while changing the kernel: roll back, exit 3
-        applied = apply_target(target, confirm=confirm, saved=saved, lock_timeout=lock_timeout,
-                               progress=progress_bar, allow_missing_address=allow_missing_address)
-    print_repaired(applied.repaired)
-    print_lines(render_apply_outcome(applied))
-    raise typer.Exit(applied.result.outcome.exit_code(detailed_exitcode))
+    def run() -> None:
+        loaded = load_or_exit(files)
+        saved = load_plan(plan_file) if plan_file is not None else None
+        if saved is not None and plan_file is not None:
+            flow.check_saved_target(saved, plan_file, node, netns, files)
+        target = (prepare_saved_target(loaded, saved, key_file=key_file) if saved is not None else
+                  prepare_target(loaded, node=node, netns=netns, at=at, key_file=key_file, locked=locked,
+                                 on_write=_say_lock_written))
+        confirm = (flow.json_confirm(yes, saved is not None, "apply", files=files) if json_output else
+                   flow.confirm_on_terminal(yes, saved is not None, "apply", files=files, full=full,
+                                            networks=device_networks(target.assignment.vnis)))
+        with interrupt.handled():  # SIGTERM/SIGINT while changing the kernel: roll back, exit 3
+            applied = apply_target(target, confirm=confirm, saved=saved, lock_timeout=lock_timeout,
+                                   progress=flow.json_progress if json_output else flow.progress_bar,
+                                   allow_missing_address=allow_missing_address)
+        flow.print_repaired(applied.repaired)
+        flow.report_apply(applied, detailed_exitcode, json_output, files)
+
+    if json_output:
+        flow.json_stream("apply", run)
+    else:
+        run()
 
 
 @app.command("destroy")
@@ -298,20 +374,35 @@ def destroy_command(
                                                 callback=check_cluster)] = None,
     yes: YesOption = False,
     lock_timeout: LockTimeoutOption = 0.0,
+    json_output: EventsOption = False,
 ) -> None:
     """Remove everything overlayc owns in the namespace (links, FDB/ARP entries, endpoint
-    namespaces, SAs and policies) and nothing else.
+    namespaces, SAs and policies) and nothing else. Exit 0 done (or nothing to do), 5 declined.
 
     Example: overlayc destroy --netns node1 --yes"""
     from overlayc.apply import interrupt
     from overlayc.apply.session import destroy_netns
+    from overlayc.render import events
     from overlayc.render.outcome import render_destroy_outcome
 
-    with interrupt.handled():  # SIGTERM/SIGINT never stop a destroy half-way
-        applied = destroy_netns(netns, cluster, confirm=confirm_on_terminal(yes, False),
-                                lock_timeout=lock_timeout)
-    print_repaired(applied.repaired)
-    print_lines(render_destroy_outcome(applied))
+    def run() -> None:
+        ask = flow.json_confirm if json_output else flow.confirm_on_terminal
+        with interrupt.handled():  # SIGTERM/SIGINT never stop a destroy half-way
+            applied = destroy_netns(netns, cluster, confirm=ask(yes, False, "destroy"),
+                                    lock_timeout=lock_timeout)
+        flow.print_repaired(applied.repaired)
+        lines = render_destroy_outcome(applied)
+        if not json_output:
+            flow.print_lines(lines)
+            return
+        done = applied.result.executed
+        typer.echo(events.outcome_event("changed" if done else "nothing", Exit.OK, done,
+                                        message=" ".join(lines.out)))
+
+    if json_output:
+        flow.json_stream("destroy", run)
+    else:
+        run()
 
 
 # --- reconcile / status (issue 9): the node agent and its health check --------------------------
@@ -373,38 +464,29 @@ def status_command(
                                           help="read the counters twice this far apart to see them "
                                           "grow (0: once, never judged)")] = 1.0,
 ) -> None:
-    """One node's health: networks (desired vs live), SAs per peer and epoch with their counters,
-    the fail-closed sysctls, XFRM error counters and drift. Exit 0 healthy, 1 degraded. Read-only
-    (the lock file is not updated).
+    """One node's health: networks (desired vs live, one line each), SAs per peer and epoch with
+    their counters, the fail-closed sysctls, XFRM error counters and drift. Read-only (the lock
+    file is not updated). Exit codes as a monitoring plugin: 0 healthy, 1 degraded, 2 critical
+    (fail open, or blocked by a foreign object), 3 unknown (status could not run).
 
     Example: overlayc status -f overlay.yaml --netns node1 --json"""
     from overlayc.agent.run import node_status
     from overlayc.render.status import render_status_json, render_status_text
 
-    status = node_status(load_or_exit(files, json_output), node=node, netns=netns, at=at,
-                         key_file=key_file, sample=sample)
-    typer.echo(render_status_json(status) if json_output else render_status_text(status), nl=False)
+    try:
+        status = node_status(load_or_exit(files, json_output), node=node, netns=netns, at=at,
+                             key_file=key_file, sample=sample)
+    except OverlaycError as err:  # could not look: UNKNOWN, whatever the cause
+        report(err, json_output=json_output)
+        raise typer.Exit(StatusExit.UNKNOWN) from None
+    typer.echo(render_status_json(status) if json_output
+               else render_status_text(status, colour=colour_for(sys.stdout)), nl=False)
     raise typer.Exit(status.exit_code)
 
 
-def report(err: OverlaycError) -> int:
-    """Print an error the way users read it (no traceback) and return its exit code."""
-    if isinstance(err, ConfigError):  # every diagnostic, with source lines, never just a count
-        typer.echo(render_diagnostics_text(err.diagnostics, err.sources, colour=sys.stderr.isatty()),
-                   nl=False, err=True)
-        return err.exit_code
-    typer.echo(f"overlayc: error: {err}", err=True)
-    return err.exit_code
-
-
 def main() -> None:
-    try:
-        app()
-    except OverlaycError as err:  # stages raise, the CLI reports
-        sys.exit(report(err))
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as err:  # anything else is a bug: one line, the traceback to a file, exit 70
-        from overlayc.lastresort import report_bug
+    """The console script: `OverlaycGroup` turns every outcome into an exit code."""
+    app()
 
-        sys.exit(report_bug(err))
+
+__all__ = ["app", "main", "report"]

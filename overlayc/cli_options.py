@@ -14,6 +14,8 @@ from overlayc.options import check_key_file, check_lock_timeout, check_netns, ch
 class RenderFormat(enum.StrEnum):
     json = "json"
     iproute2 = "iproute2"
+    dot = "dot"
+    svg = "svg"
 
 
 AtOption = Annotated[
@@ -110,3 +112,7 @@ ApplyExitcodeOption = Annotated[
                  help="exit 0 nothing to do, 2 changed and verified, 3 failed and rolled back, "
                  "4 failed and rollback incomplete"),
 ]
+
+
+EventsOption = Annotated[bool, typer.Option("--json", help="a stream of JSON events, one per line, "
+                                            "ending in the outcome (like terraform apply -json)")]

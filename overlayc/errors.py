@@ -100,15 +100,22 @@ class KeyMismatch(InputError):
 
 
 class LockOutdated(OverlaycError):
-    """`--locked` was given and the lock file would change: the user must review the listed
-    changes and update the lock (run without --locked); the message lists every change."""
+    """The lock file would change but must not (`--locked`, or a command that never writes it,
+    named by `why`): the user must review the listed changes and update the lock (run without
+    --locked); the message lists every change."""
 
     exit_code = 1
 
-    def __init__(self, path: Path, changes: list[str]) -> None:
+    def __init__(self, path: Path, changes: list[str], why: str = "--locked") -> None:
         self.changes = changes
         lines = "\n".join(f"  {c}" for c in changes)
-        super().__init__(f"{path} is out of date (--locked), it would change:\n{lines}")
+        super().__init__(f"{path} is out of date ({why}), it would change:\n{lines}")
+
+
+class Declined(OverlaycError):
+    """The user answered the confirmation prompt with anything but `yes`: nothing was changed."""
+
+    exit_code = 5
 
 
 class PlanError(OverlaycError):

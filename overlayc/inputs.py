@@ -12,7 +12,7 @@ local addresses) happen here, so that `compile/` stays pure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address
@@ -49,10 +49,15 @@ class Target:
         return self.config.nodes[self.node].address
 
 
-def assign_with_lock(loaded: LoadedConfig, *, locked: bool) -> Assignment:
+OnWrite = Callable[[Path, list[str]], None]
+
+
+def assign_with_lock(loaded: LoadedConfig, *, locked: bool, why: str = "--locked",
+                     on_write: OnWrite | None = None) -> Assignment:
     """Resolve `loaded` against its lock file and keep the file in step: write the updated lock
     when it changed (or does not exist yet), or, with `locked`, raise LockOutdated naming every
-    change and write nothing.
+    change (and `why` the lock must not change) and write nothing. `on_write(path, changes)` is
+    called after the file is written (`changes` empty when it was created).
 
     Raises ConfigError when placement or addressing fails (unsatisfiable constraints, exhausted
     subnet), InputError on unreadable files."""
@@ -62,10 +67,31 @@ def assign_with_lock(loaded: LoadedConfig, *, locked: bool) -> Assignment:
         raise ConfigError(list(diags), loaded.sources)
     changes = lock_changes(old, new)
     if changes and locked:
-        raise LockOutdated(loaded.lock_path, changes)
-    if changes or not loaded.lock_path.exists():
+        raise LockOutdated(loaded.lock_path, changes, why)
+    existed = loaded.lock_path.exists()
+    if changes or not existed:
         write_lock(loaded.lock_path, new)
+        if on_write is not None:
+            on_write(loaded.lock_path, changes if existed else [])
     return assignment
+
+
+def check_with_lock(loaded: LoadedConfig, *, locked: bool = False) -> list[str]:
+    """What `plan --state empty` checks before compiling, writing nothing (`overlayc validate`):
+    placement (constraints), addressing (subnet exhaustion, fixed addresses) and VNIs, resolved
+    against the lock file when there is one (which must parse).
+
+    Returns the changes the lock would need (empty: up to date, or no lock and nothing to pin).
+    Raises ConfigError with every diagnostic, LockOutdated when `locked` and the lock would
+    change, InputError when the lock file is unreadable."""
+    old = read_lock(loaded.lock_path)
+    _, new, diags = resolve(loaded.config, old, loaded.locate)
+    if any(d.severity == Severity.ERROR for d in diags):
+        raise ConfigError(list(diags), loaded.sources)
+    changes = lock_changes(old, new)
+    if changes and locked:
+        raise LockOutdated(loaded.lock_path, changes)
+    return changes
 
 
 def choose_node_of(loaded: LoadedConfig, node: str | None, netns: str | None) -> str:
@@ -86,17 +112,20 @@ def prepare_target(
     at: datetime | str | None = None,
     key_file: Path | None = None,
     locked: bool = False,
+    why: str = "--locked",
+    on_write: OnWrite | None = None,
 ) -> Target:
     """Load the configuration (or take an already loaded one), find the node, resolve the lock
     and read the node's key: the Target of one command or one reconcile round.
 
     `at` is an instant, an RFC 3339 text (`--at`) or None for now. Raises ConfigError (invalid
     configuration, placement), LockOutdated (`locked` and the lock would change), InputError
-    (unreadable files, unknown node, bad `--at`), KeyFileError."""
+    (unreadable files, unknown node, bad `--at`), KeyFileError. `why` and `on_write`: as for
+    `assign_with_lock`."""
     loaded = files if isinstance(files, LoadedConfig) else load_config(list(files))
     when = at if isinstance(at, datetime) else parse_at(at)
     name = choose_node_of(loaded, node, netns)
-    assignment = assign_with_lock(loaded, locked=locked)
+    assignment = assign_with_lock(loaded, locked=locked, why=why, on_write=on_write)
     return Target(loaded.config, assignment, name, netns, when, resolve_private_key(name, key_file))
 
 
@@ -104,4 +133,4 @@ def prepare_saved_target(loaded: LoadedConfig, plan: Plan, *, key_file: Path | N
     """The Target a saved plan was made for: its node, namespace and instant, the lock as it is
     (a saved plan never changes the lock: `locked`), and the node's key."""
     return prepare_target(loaded, node=plan.node, netns=plan.netns, at=plan.at, key_file=key_file,
-                          locked=True)
+                          locked=True, why="a saved plan is applied with the lock it was made with")

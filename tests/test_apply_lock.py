@@ -76,3 +76,29 @@ def test_lock_is_released_when_the_holder_dies(lock_dir: Path) -> None:
     start = time.monotonic()
     with lockmod.apply_lock("oct-a", timeout=5, operation="apply"):
         assert time.monotonic() - start < 5
+
+
+def test_no_lock_file_is_left_behind(lock_dir: Path) -> None:
+    for netns in ("oc14-gone", "oc14-never-existed", None):
+        with lockmod.apply_lock(netns, 0, "apply") as path:
+            assert path.exists()
+        assert not path.exists()
+    assert list(lock_dir.iterdir()) == []
+
+
+def test_a_waiter_takes_over_after_the_holder_removed_the_file(lock_dir: Path) -> None:
+    import threading
+
+    got: list[Path] = []
+    with lockmod.apply_lock("oc14-a", 0, "apply"):
+        waiter = threading.Thread(target=lambda: got.append(_hold_once("oc14-a")))
+        waiter.start()
+        time.sleep(0.2)
+    waiter.join(5)
+    assert got and not got[0].exists()
+
+
+def _hold_once(netns: str) -> Path:
+    with lockmod.apply_lock(netns, 5, "apply") as path:
+        assert path.exists()
+        return path

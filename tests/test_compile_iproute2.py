@@ -41,7 +41,7 @@ A, B = IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")
             "ip link set ovx9 mtu 1416 group 28534 alias overlayc:c:n master ovb9",
             "ip link set ovx9 up",
         ]),
-        (Netns(name="c-web.1"), ["ip netns add c-web.1"]),
+        (Netns(name="c-web.1"), ["netns_add c-web.1"]),  # the script's function (NETNS_ADD)
         (Fdb(dev="ovx9", lladdr="02:42:0a:00:00:02", dst=B),
          ["bridge fdb replace 02:42:0a:00:00:02 dev ovx9 dst 192.0.2.2 self permanent"]),
         (Neigh(dev="ovx9", dst=IPv4Address("10.0.0.2"), lladdr="02:42:0a:00:00:02"),

@@ -24,7 +24,8 @@ def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_valid_config_exits_0() -> None:
     res = RUNNER.invoke(app, ["validate", "-f", SEED])
     assert res.exit_code == 0, res.output
-    assert "valid (3 nodes, 2 networks, 1 services, 1 endpoints)" in res.stdout
+    assert "valid (3 nodes, 2 networks, 1 services, 1 endpoints; " in res.stdout
+    assert "examples/seed/overlayc.lock up to date)" in res.stdout
 
 
 def test_valid_config_json() -> None:
@@ -66,7 +67,7 @@ def test_unreadable_input_exits_1_with_a_clear_message() -> None:
 
 def test_file_option_is_required() -> None:
     res = RUNNER.invoke(app, ["validate"])
-    assert res.exit_code == 2
+    assert res.exit_code == 64  # a usage error, never 2 ("changes present")
 
 
 def test_schema_command_prints_the_schema() -> None:

@@ -104,3 +104,17 @@ def test_the_ci_workflow_validates_and_plans_every_seed_node(tmp_path: Path) -> 
         assert f"Plan for {node}" in (tmp_path / "plans" / f"{node}.txt").read_text() or not plan["changes"]
     assert "### node2" in (tmp_path / "summary.md").read_text()
     assert (config_dir / "overlayc.lock").read_text() == (EXAMPLES / "seed" / "overlayc.lock").read_text()
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_the_units_name_documentation_that_exists(name: str) -> None:
+    docs = unit(name)["Unit"]["Documentation"].split()
+    assert docs and all(d.startswith("file:///usr/share/doc/overlayc/") for d in docs)  # no man page
+    shipped = {p.name for p in (EXAMPLES.parent / "docs").glob("*.md")} | {"README.md"}
+    assert {d.rsplit("/", 1)[-1] for d in docs} <= shipped
+
+
+def test_the_workflow_uses_no_python_internals_and_no_placeholder_url() -> None:
+    text = (DEPLOY / "github-workflow.yml").read_text()
+    assert "from overlayc" not in text and "example/overlayc" not in text
+    assert "overlayc nodes -f" in text

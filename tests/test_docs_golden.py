@@ -34,3 +34,34 @@ def test_the_reference_lists_every_key_of_every_type() -> None:
             assert f"| `{key}` |" in text, (name, key)
     assert "| `cluster` | [Cluster](#cluster) | **required** |" in text
     assert "| `networks` | name → [Network](#network) |" in text
+
+
+def _constraints(node: object, out: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    """Every (keyword, value) of a value constraint anywhere in the schema."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("minimum", "maximum", "exclusiveMinimum", "minLength", "maxLength", "pattern"):
+                out.append((key, value))
+            elif key == "enum":
+                out += [("enum", v) for v in value]
+            elif key == "patternProperties":
+                out += [("pattern", p) for p in value]
+            _constraints(value, out)
+    elif isinstance(node, list):
+        for item in node:
+            _constraints(item, out)
+    return out
+
+
+def test_the_reference_shows_every_constraint_of_the_schema() -> None:
+    import json
+
+    from overlayc.config.schema import config_json_schema
+
+    text = generator().generate()
+    found = _constraints(config_json_schema(), [])
+    assert ("minLength", 8) in found  # cluster.id, which the reference once left out
+    for keyword, value in found:
+        shown = str(value).replace("|", "\\|") if keyword == "pattern" else json.dumps(value)
+        assert (f"`{shown}`" if keyword in ("pattern", "enum") else shown) in text, (keyword, value)
+    assert "| `id` | string of 8..128 characters | **required** |" in text

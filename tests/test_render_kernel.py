@@ -69,3 +69,19 @@ def test_rendered_script_produces_the_compiled_state(
     got = observe(netns).owned
     assert got.dumps() == want.dumps()
     assert got == want
+
+
+def test_endpoint_namespaces_survive_a_script_run_under_ip_netns_exec(netns: str, prefix: str,
+                                                                      tmp_path: Path) -> None:
+    want = desired("seed", "node2", prefix)
+    script = tmp_path / "apply.sh"
+    script.write_text(render_iproute2(want, title="node2"))
+    res = subprocess.run(["ip", "netns", "exec", netns, "sh", str(script)], capture_output=True,
+                         text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    endpoint = f"{prefix}seed-web.1"
+    shown = subprocess.run(["ip", "-n", endpoint, "-j", "addr", "show", "dev", "eth0"], capture_output=True,
+                           text=True, check=False)
+    assert shown.returncode == 0, shown.stderr  # a real namespace, not an empty file
+    assert '"local":"198.51.100.1"' in shown.stdout
+    assert observe(netns).owned == want

@@ -60,7 +60,7 @@ def test_a_missing_peer_sa_and_drift_make_it_degraded() -> None:
     outbound = next(s for s in states(desired) if s.src == IPv4Address("192.0.2.2"))
     live = KernelState(o for o in desired if o.key != outbound.key)
     status = build_status(config, "node2", AT, desired, Observed(live), Health({}, {}, SYSCTLS_OK))
-    assert status.exit_code == 1
+    assert (status.exit_code, status.verdict) == (1, "DEGRADED")
     assert status.problems[0] == "drift: 1 change(s) needed to match the configuration"
     assert f"outbound SA of epoch {status.epoch} (spi {outbound.spi:#010x}) is not installed" in \
         status.problems[1]
@@ -82,12 +82,13 @@ def test_mtu_and_entry_counts_are_desired_versus_live() -> None:
     assert not status.healthy
 
 
-def test_a_fail_open_sysctl_makes_it_degraded() -> None:
+def test_a_fail_open_sysctl_makes_it_critical() -> None:
     config, desired = seed()
     values = {**SYSCTLS_OK, "net.ipv4.conf.eth0.disable_xfrm": "1"}
     live = Observed(KernelState(desired))
     status = build_status(config, "node2", AT, desired, live, Health({}, {}, values))
     assert status.problems == ("fail open: net.ipv4.conf.eth0.disable_xfrm = 1 (must be 0)",)
+    assert (status.exit_code, status.verdict) == (2, "CRITICAL")
 
 
 def test_counters_are_judged_only_when_they_grow_between_two_readings() -> None:
@@ -151,6 +152,21 @@ def test_a_foreign_object_in_the_way_is_reported_as_blocked() -> None:
     vx = next(o for o in desired if isinstance(o, Vxlan))
     live = Observed(KernelState(), foreign_links={vx.name: "vxlan, not overlayc's"})
     status = build_status(config, "node2", AT, desired, live, Health({}, {}, SYSCTLS_OK))
-    assert status.exit_code == 1 and status.drift == ()
+    assert status.exit_code == 2 and status.drift == ()  # CRITICAL: no plan can be made
+    assert "drift: unknown" in render_status_text(status) and "drift: 0" not in render_status_text(status)
+    assert json.loads(render_status_json(status))["drift"]["count"] is None
     assert status.problems[0] == f"blocked: vxlan {vx.name}: link {vx.name} exists: vxlan, not overlayc's"
     assert json.loads(render_status_json(status))["blocked"] == [status.problems[0].removeprefix("blocked: ")]
+
+
+def test_the_text_has_one_line_per_network_and_colours_only_when_asked() -> None:
+    config, desired = seed()
+    vx = next(o for o in desired if isinstance(o, Vxlan) and o.alias.endswith(":insecure"))
+    live = KernelState(o for o in desired if o.key != vx.key)
+    status = build_status(config, "node2", AT, desired, Observed(live), Health({}, {}, SYSCTLS_OK))
+    plain = render_status_text(status)
+    lines = [ln for ln in plain.splitlines() if ln.startswith("  insecure ") or ln.startswith("  secure ")]
+    assert len(lines) == 2 and "MISSING" in lines[0] and " ok " in lines[1]
+    assert "\x1b[" not in plain
+    coloured = render_status_text(status, colour=True)
+    assert "\x1b[1;31mMISSING" in coloured and "\x1b[32mok" in coloured

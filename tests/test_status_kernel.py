@@ -19,7 +19,7 @@ def status(a: Agent, *extra: str) -> tuple[int, str]:
     res = subprocess.run([sys.executable, "-m", "overlayc", "status", "-f",
                           str(a.tmp / "overlay.yaml"), "--netns", a.ns, "--sample", "0", *extra],
                          capture_output=True, text=True, timeout=120, check=False, env=a.env(), cwd=a.tmp)
-    assert res.returncode in (0, 1), res.stderr
+    assert res.returncode in (0, 1, 2, 3), res.stderr
     return res.returncode, res.stdout
 
 
@@ -63,7 +63,7 @@ KEYS = "  a: {address: 192.0.2.1, public_key: QWfOvszOZ62logBnaao7jh0X6y/XVbZjTw
        "  b: {address: 192.0.2.2, public_key: 4ddMdhAY7GOroEOfyAUqle2h1wW5qPkoj4KiUzmp4V4=}\n"
 
 
-def test_a_fail_open_sysctl_degrades_status_and_fails_every_round(agent: Agent) -> None:
+def test_a_fail_open_sysctl_is_critical_and_fails_every_round(agent: Agent) -> None:
     agent.write(LONELY, nodes=KEYS)
     assert agent.once()[0] == 2
     assert "block" in run_in(agent.ns, "ip", "xfrm", "policy", "show").stdout
@@ -75,8 +75,17 @@ def test_a_fail_open_sysctl_degrades_status_and_fails_every_round(agent: Agent) 
                               "net.ipv4.conf.oct-u.disable_xfrm": "0"}
     run_in(agent.ns, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/oct-u/disable_xfrm")
     code, out = status(agent, "--json")
-    assert code == 1
+    assert code == 2  # CRITICAL: the encryption fails open
     assert json.loads(out)["problems"] == ["fail open: net.ipv4.conf.oct-u.disable_xfrm = 1 (must be 0)"]
     code, report = agent.once()
     assert code == 1 and report["outcome"] == "error"
     assert "net.ipv4.conf.oct-u.disable_xfrm = 1 (must be 0)" in report["error"]
+
+
+def test_status_that_cannot_look_is_unknown(agent: Agent) -> None:
+    agent.write(GOOD)
+    code, out = status(agent, "--netns", "oc14-no-such-namespace")  # the last --netns wins
+    assert code == 3
+    (agent.tmp / "overlay.yaml").write_text("version: 1\ncluster: {name: x}\n")
+    code, out = status(agent, "--json")
+    assert code == 3 and json.loads(out)["valid"] is False  # the diagnostics, as JSON

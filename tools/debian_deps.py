@@ -19,6 +19,7 @@ NEEDED = {
     "ping": "iputils-ping",  # reachability checks across the overlay (tests, demo)
     "tcpdump": "tcpdump",  # the sniff test: captures on the lab underlay
     "strace": "strace",  # captures the netlink requests iproute2 sends (codec tests)
+    "dot": "graphviz",  # `render --format svg` (its test; make demo draws the cluster)
 }
 
 

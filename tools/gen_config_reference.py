@@ -25,8 +25,17 @@ Generated from the JSON Schema (`overlayc schema`, checked in as `schemas/overla
 listed here is an error (`error[unknown-key]`, with a "did you mean" when one is close), and so is a
 misspelled Docker `driver_opts` option. Durations are `30s`, `90m`, `12h`, `1d` or seconds.
 
+Types are strict, and the JSON Schema accepts exactly what `overlayc validate` accepts: an integer
+is a YAML integer (`replicas: "2"` is an error), a boolean is `true` or `false`, or the strings
+`"true"`/`"false"` that Docker's documentation writes (`yes`, `off`, `1` are errors: YAML 1.1 reads
+`yes` as true, YAML 1.2 as a string, and a config must not mean two things). Docker's `driver_opts`
+values may be strings, as `docker network create --opt` gives them (`"1400"`, `"4097"`, and
+`encrypted: ""` meaning on); `version` may be `1` or `"1"`. A subnet needs its prefix length
+(`10.88.0.0/24`; `10.88.0.0` alone is an error, not a /32).
+
 A name (of a node, network, service or endpoint) is 1-32 characters: lower-case letters, digits,
-`-` and `_`, not at the ends.
+`-` and `_`, not at the ends. Every pattern a value must match is listed under
+[Patterns](#patterns) at the end.
 """
 
 
@@ -39,13 +48,43 @@ def _link(name: str) -> str:
 
 
 def _bounds(s: dict[str, Any]) -> str:
-    lo = s.get("minimum", s.get("exclusiveMinimum", s.get("gt")))
+    lo = s.get("minimum", s.get("exclusiveMinimum"))
     hi = s.get("maximum")
     if lo is None and hi is None:
         return ""
-    if "gt" in s or "exclusiveMinimum" in s:
+    if "exclusiveMinimum" in s:
         return f" > {lo}"
     return f" {lo if lo is not None else ''}..{hi if hi is not None else ''}"
+
+
+def _lengths(s: dict[str, Any]) -> str:
+    lo, hi = s.get("minLength"), s.get("maxLength")
+    if lo is None and hi is None:
+        return ""
+    return f" of {lo if lo is not None else 0}..{hi if hi is not None else ''} characters"
+
+
+def named_patterns() -> dict[str, str]:
+    """Patterns shown by name in the tables, each spelled out once in "Patterns" below them."""
+    sys.path.insert(0, str(ROOT))
+    from overlayc.config import model
+
+    return {f"^{model.NAME_RE.strip('^$')}$": "name", model.IPV4_PATTERN: "IPv4 address",
+            model.SUBNET_PATTERN: "IPv4 subnet", model.PUBLIC_KEY_PATTERN: "base64 of 32 bytes",
+            model.DIGITS_PATTERN: "digits", model.DURATION_PATTERN: "duration"}
+
+
+def _pattern(s: dict[str, Any]) -> str:
+    if "pattern" not in s:
+        return ""
+    name = named_patterns().get(s["pattern"])
+    return f" ({name})" if name else f" matching `{s['pattern']}`"
+
+
+def patterns_section() -> list[str]:
+    lines = ["## Patterns", "", "| pattern | regular expression (JSON Schema `pattern`) |", "|---|---|"]
+    lines += [f"| {name} | `{_cell(regex)}` |" for regex, name in named_patterns().items()]
+    return [*lines, ""]
 
 
 def type_of(s: dict[str, Any]) -> str:
@@ -58,18 +97,19 @@ def type_of(s: dict[str, Any]) -> str:
         return text + (" or null" if len(parts) < len(s["anyOf"]) else "")
     if "const" in s:
         return f"`{json.dumps(s['const'])}`"
-    if "enum" in s:
-        return "one of " + ", ".join(f"`{v}`" for v in s["enum"])
+    if "enum" in s:  # JSON spelling: "true" is a string, true a boolean
+        return "one of " + ", ".join(f"`{json.dumps(v)}`" for v in s["enum"])
     kind = s.get("type")
     if kind == "array":
         return f"list of {type_of(s.get('items', {}))}"
     if kind == "object" and "patternProperties" in s:
-        (inner,) = s["patternProperties"].values()
-        return f"name → {type_of(inner)}"
+        ((pattern, inner),) = s["patternProperties"].items()
+        key = named_patterns().get(pattern, f"key matching `{pattern}`")
+        return f"{key} → {type_of(inner)}"
     if kind == "object" and isinstance(s.get("additionalProperties"), dict):
         return f"mapping → {type_of(s['additionalProperties'])}"
     fmt = f" ({s['format']})" if "format" in s else ""
-    return f"{kind or 'any'}{fmt}{_bounds(s)}"
+    return f"{kind or 'any'}{fmt}{_bounds(s)}{_lengths(s)}{_pattern(s)}"
 
 
 def _default(s: dict[str, Any], required: bool) -> str:
@@ -104,6 +144,7 @@ def render_reference(schema: dict[str, Any]) -> str:
                                                     "(several files or a directory are merged)."})]
     for name, sub in sorted(schema.get("$defs", {}).items()):
         lines += section(name, sub)
+    lines += patterns_section()
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -120,11 +120,16 @@ def node_status(loaded: LoadedConfig, *, node: str | None, netns: str | None, at
                 key_file: Path | None, sample: float) -> Status:
     """`overlayc status`: the node's desired state (the lock read, never written), the live
     kernel of `netns`, one or two counter readings `sample` seconds apart, judged."""
+    from overlayc.inputs import choose_node_of
     from overlayc.netlink.netns import Namespace
     from overlayc.observe.counters import sample_health
     from overlayc.observe.kernel import observe
+    from overlayc.render import hints
 
-    target = prepare_target(loaded, node=node, netns=netns, at=at, key_file=key_file, locked=True)
+    name = choose_node_of(loaded, node, netns)
+    update = hints.command("plan", *hints.config_args(loaded.files), "--node", name, "--state", "empty")
+    target = prepare_target(loaded, node=name, netns=netns, at=at, key_file=key_file, locked=True,
+                            why=f"status reads the lock as committed; `{update}` updates it")
     config = target.config
     desired = compile_node(config, target.assignment, target.node, at=target.at,
                            private_key=target.private_key)

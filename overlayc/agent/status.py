@@ -2,7 +2,9 @@
 
 Built from the desired state at `at`, the live state and one or two counter readings
 (`overlayc.observe.counters.Health`). The node is HEALTHY (exit 0) unless one of these holds,
-each listed in `problems` (exit 1, DEGRADED):
+each listed in `problems`; exit codes follow the monitoring-plugin convention
+(`overlayc.exitcodes.StatusExit`): CRITICAL (2) for 3. and for "blocked" in 1. (the node cannot be
+brought to its configuration, or its encryption fails open), DEGRADED (1) for the others.
 
 1. drift: the plan from the live kernel to the configuration is not empty (any object missing,
    different or extra — the first few changes are shown), or no plan can be made because a
@@ -26,10 +28,13 @@ from overlayc.compile.epoch import epoch_of, epoch_start
 from overlayc.config.model import Config
 from overlayc.diff import Change, diff
 from overlayc.errors import PlanError
+from overlayc.exitcodes import StatusExit
 from overlayc.kernel.health import Health, SaCounters
 from overlayc.kernel.objects import Bridge, Fdb, Neigh, Vxlan, XfrmState
 from overlayc.kernel.ownership import key_text, parse_alias
 from overlayc.kernel.state import KernelState, Observed
+
+CRITICAL_PREFIXES = ("blocked: ", "fail open: ")
 
 
 @dataclass(frozen=True)
@@ -91,9 +96,20 @@ class Status:
         return not self.problems
 
     @property
+    def critical(self) -> bool:
+        """Blocked (no plan can be made) or failing open (see the module docstring)."""
+        return any(p.startswith(CRITICAL_PREFIXES) for p in self.problems)
+
+    @property
+    def verdict(self) -> str:
+        return "HEALTHY" if self.healthy else "CRITICAL" if self.critical else "DEGRADED"
+
+    @property
     def exit_code(self) -> int:
-        """0 healthy, 1 degraded (see the module docstring)."""
-        return 0 if self.healthy else 1
+        """0 healthy, 1 degraded, 2 critical (see the module docstring)."""
+        if self.healthy:
+            return StatusExit.HEALTHY
+        return StatusExit.CRITICAL if self.critical else StatusExit.DEGRADED
 
 
 # --- building ---------------------------------------------------------------------------------

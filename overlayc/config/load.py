@@ -6,7 +6,7 @@ API (stable, used by every command that reads a config):
     LoadedConfig.files                     the files read, in order
     LoadedConfig.locate(path)              Location of a YAML path like ("networks", "web", "subnet")
     LoadedConfig.sources                   file → source lines (to render diagnostics raised later)
-    LoadedConfig.lock_path                 where overlayc.lock lives (next to the first config)
+    LoadedConfig.lock_path                 where overlayc.lock lives (`lock_dir`)
 
 Several files (or a directory of `*.yaml`/`*.yml`, sorted by name) are merged: the sections
 `nodes`, `networks`, `services` and `endpoints` are unions of their entries; a name defined twice,
@@ -16,6 +16,7 @@ or any other top-level key (`cluster`, ...) set in two files, is an error showin
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,15 @@ def load_config(paths: Sequence[Path]) -> LoadedConfig:
     diagnostics += validate_config(config, smap)
     if any(d.severity is Severity.ERROR for d in diagnostics):
         raise ConfigError(diagnostics, smap.lines)
-    first = Path(paths[0])
-    lock_dir = first if first.is_dir() else first.parent
-    return LoadedConfig(config, tuple(files), lock_dir / LOCK_NAME, smap)
+    return LoadedConfig(config, tuple(files), lock_dir(paths) / LOCK_NAME, smap)
+
+
+def lock_dir(paths: Sequence[Path]) -> Path:
+    """Where `overlayc.lock` lives: the deepest directory holding every `-f` given (a directory
+    given counts as itself), so that it does not depend on the order of the `-f` options."""
+    dirs = [str(p.resolve() if p.is_dir() else p.resolve().parent) for p in paths]
+    common = Path(os.path.commonpath(dirs))
+    try:  # shown relative when under the working directory, as the user wrote it
+        return common.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return common

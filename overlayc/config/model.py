@@ -28,11 +28,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_validator,
 )
 
 from overlayc.kernel.objects import canonical_mac
 
+CONFIG_VERSION = 1
+VNI_MAX = 16_777_215  # 24 bits
 DOCKER_OPT_ENCRYPTED = "encrypted"
 DOCKER_OPT_MTU = "com.docker.network.driver.mtu"
 DOCKER_OPT_VNI = "com.docker.network.driver.overlay.vxlanid_list"
@@ -46,15 +49,26 @@ Name = Annotated[
     ),
 ]
 
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
+# --- scalar types: what the validator accepts is exactly what the JSON Schema says -----------
+# One rule for loose values (docs/config-reference.md, "Types"): a YAML integer or boolean is
+# required where the model wants one; `replicas: "2"`, `encrypted: yes`, `off` or `1` are refused
+# (YAML 1.1 and 1.2 disagree on what `yes`/`off` are, and a quoted number is usually a mistake).
+# The exceptions are the forms Docker documents, kept so that Docker-style YAML works unchanged:
+# the strings "true"/"false" for flags, `encrypted: ""` (Docker tests presence), string-valued
+# `driver_opts` ("1400", "4097") and durations written as text (`12h`).
+DURATION_PATTERN = r"^[0-9]*[1-9][0-9]*[smhd]?$"
+_DURATION_RE = re.compile(r"^([0-9]+)([smhd])?$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4_PATTERN = rf"^({_OCTET}\.){{3}}{_OCTET}$"
+SUBNET_PATTERN = rf"^({_OCTET}\.){{3}}{_OCTET}/(3[0-2]|[12]?[0-9])$"
+PUBLIC_KEY_PATTERN = r"^[A-Za-z0-9+/]{43}=$"
+DIGITS_PATTERN = r"^[0-9]+$"
 
 
 def parse_duration(value: Any) -> int:
-    """`12h` / `90m` / `30s` / `1d` / `3600` → seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 12h, 90m or 30s")
-    if isinstance(value, int):
+    """`12h` / `90m` / `30s` / `1d` / `3600` (an integer or digits: seconds) → seconds."""
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str):
         m = _DURATION_RE.match(value)
@@ -68,15 +82,12 @@ def _mac(value: Any) -> Any:
 
 
 def _strict_bool(value: Any) -> Any:
-    """YAML `true`/`false` and the strings Docker users write ("true", "false", "")."""
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("true", "yes", "on", "1", ""):
-            return True
-        if lowered in ("false", "no", "off", "0"):
-            return False
-        raise ValueError(f"expected true or false, got {value!r}")
-    return value
+    """YAML `true`/`false`, or the strings "true"/"false" Docker's documentation writes."""
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError(f"expected true or false, got {show_value(value)}")
 
 
 def show_kind(value: Any) -> str:
@@ -84,6 +95,15 @@ def show_kind(value: Any) -> str:
     if isinstance(value, int | float):
         return "a number"
     return {dict: "a mapping", list: "a list", type(None): "nothing (null)"}.get(type(value), repr(value))
+
+
+def show_value(value: Any) -> str:
+    """A scalar as written in YAML (`yes` → 'yes', 1 → 1), other values by kind."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return show_kind(value)
 
 
 def _address_text(value: Any) -> Any:
@@ -95,12 +115,50 @@ def _address_text(value: Any) -> Any:
     raise ValueError(f"expected an IPv4 address or subnet such as 192.0.2.1 or 10.0.1.0/24, got {got}")
 
 
-Address = Annotated[IPv4Address, BeforeValidator(_address_text)]
-Subnet = Annotated[IPv4Network, BeforeValidator(_address_text)]
+def _subnet_text(value: Any) -> Any:
+    """A subnet names its prefix length: `10.88.0.0` alone would be a /32, which holds no endpoint."""
+    value = _address_text(value)
+    if isinstance(value, str) and "/" not in value:
+        raise ValueError(f"subnet {value!r} has no prefix length; did you mean '{value.strip()}/24'?")
+    return value
+
+
+def _docker_int(value: Any) -> Any:
+    """Docker's driver options are strings: `"1400"` is 1400; a YAML integer is taken as is."""
+    if isinstance(value, str) and re.fullmatch(DIGITS_PATTERN, value):
+        return int(value)
+    return value
+
+
+def _version(value: Any) -> Any:
+    """`version: 1` or `version: "1"` (compose files quote their version); nothing else."""
+    if value == "1" or (type(value) is int and value == CONFIG_VERSION):
+        return CONFIG_VERSION
+    raise ValueError(f"expected 1 (the only configuration format version), got {show_value(value)}")
+
+
+def _schema(**schema: Any) -> WithJsonSchema:
+    return WithJsonSchema(schema)
+
+
+def _int_or_digits(minimum: int, maximum: int) -> WithJsonSchema:
+    return _schema(anyOf=[{"type": "integer", "minimum": minimum, "maximum": maximum},
+                          {"type": "string", "pattern": DIGITS_PATTERN}])
+
+
+_FLAG_SCHEMA = [{"type": "boolean"}, {"enum": ["true", "false"]}]
+Address = Annotated[IPv4Address, BeforeValidator(_address_text),
+                    _schema(type="string", format="ipv4", pattern=IPV4_PATTERN)]
+Subnet = Annotated[IPv4Network, BeforeValidator(_subnet_text),
+                   _schema(type="string", pattern=SUBNET_PATTERN,
+                           description="IPv4 subnet with its prefix length, host bits zero")]
 Mac = Annotated[str, BeforeValidator(_mac), Field(description="MAC address, e.g. 02:42:0a:00:01:02")]
-Flag = Annotated[bool, BeforeValidator(_strict_bool)]
-Seconds = Annotated[int, BeforeValidator(parse_duration), Field(gt=0)]
-Port = Annotated[int, Field(ge=1, le=65535)]
+Flag = Annotated[bool, BeforeValidator(_strict_bool), _schema(anyOf=_FLAG_SCHEMA)]
+Seconds = Annotated[int, BeforeValidator(parse_duration), Field(gt=0),
+                    _schema(anyOf=[{"type": "integer", "minimum": 1},
+                                   {"type": "string", "pattern": DURATION_PATTERN}])]
+Port = Annotated[int, Field(ge=1, le=65535, strict=True)]
+Version = Annotated[Literal[1], BeforeValidator(_version), _schema(enum=[1, "1"])]
 
 
 class Model(BaseModel):
@@ -126,13 +184,15 @@ class Cluster(Model):
     encrypted_data_port: Port = Field(
         default=4800, description="VXLAN UDP port of encrypted networks (protected by XFRM policies)"
     )
-    underlay_mtu: int = Field(default=1500, ge=1280, le=65535, description="MTU of the node network")
+    underlay_mtu: int = Field(default=1500, ge=1280, le=65535, strict=True,
+                              description="MTU of the node network")
     encryption: Encryption = Field(default_factory=Encryption)
 
 
 class Node(Model):
     address: Address = Field(description="underlay (VTEP) address of the node")
-    public_key: str | None = Field(
+    public_key: Annotated[str | None, _schema(anyOf=[{"type": "string", "pattern": PUBLIC_KEY_PATTERN},
+                                                      {"type": "null"}])] = Field(
         default=None, description="X25519 public key, base64 (from `overlayc keys gen`)"
     )
     labels: dict[str, str] = Field(
@@ -161,17 +221,17 @@ class Node(Model):
 
 def _docker_presence(value: Any) -> Any:
     """Docker tests `encrypted` for presence: `encrypted:` / `encrypted: ""` mean on."""
-    return True if value is None else _strict_bool(value)
+    return True if value is None or value == "" else _strict_bool(value)
 
 
 def _vni_list(value: Any) -> Any:
-    """`com.docker.network.driver.overlay.vxlanid_list`: exactly one VNI (one subnet per network)."""
+    """`com.docker.network.driver.overlay.vxlanid_list`: exactly one VNI (one subnet per network),
+    an integer or its digits."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    parts = [p.strip() for p in str(value).split(",") if p.strip()]
-    if len(parts) != 1 or not parts[0].isdigit():
-        raise ValueError(f"{DOCKER_OPT_VNI} must hold exactly one VNI (one subnet per network)")
-    return int(parts[0])
+    if isinstance(value, str) and re.fullmatch(DIGITS_PATTERN, value):
+        return int(value)
+    raise ValueError(f"{DOCKER_OPT_VNI} must hold exactly one VNI (one subnet per network)")
 
 
 class DriverOpts(Model):
@@ -179,28 +239,34 @@ class DriverOpts(Model):
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    encrypted: Annotated[bool | None, BeforeValidator(_docker_presence)] = Field(
+    encrypted: Annotated[bool | None, BeforeValidator(_docker_presence),
+                         _schema(anyOf=[*_FLAG_SCHEMA, {"enum": [""]}, {"type": "null"}])] = Field(
         default=None, alias=DOCKER_OPT_ENCRYPTED,
         description="Docker's --opt encrypted; unlike Docker, \"false\" means off",
     )
-    mtu: int | None = Field(
-        default=None, alias=DOCKER_OPT_MTU, ge=576, le=65535,
+    mtu: Annotated[int | None, BeforeValidator(_docker_int), _int_or_digits(576, 65535)] = Field(
+        default=None, alias=DOCKER_OPT_MTU, ge=576, le=65535, strict=True,
         description="underlay MTU of this network (Docker semantics); inner MTU = this − overhead",
     )
-    vxlanid_list: Annotated[int | None, BeforeValidator(_vni_list)] = Field(
+    vxlanid_list: Annotated[int | None, BeforeValidator(_vni_list),
+                            _schema(anyOf=[{"type": "integer", "minimum": 1, "maximum": VNI_MAX},
+                                           {"type": "string", "pattern": DIGITS_PATTERN}])] = Field(
         default=None, alias=DOCKER_OPT_VNI, description="exactly one VNI for the network's one subnet"
     )
 
 
 class Network(Model):
     subnet: Subnet = Field(description="IPv4 subnet of the network, e.g. 10.0.1.0/24")
-    vni: int | None = Field(default=None, description="VXLAN id 1..16777215; auto-assigned from 4096")
+    vni: Annotated[int | None, _schema(anyOf=[{"type": "integer", "minimum": 1, "maximum": VNI_MAX},
+                                              {"type": "null"}])] = Field(default=None, strict=True,
+                            description="VXLAN id 1..16777215; auto-assigned from 4096")
     encrypted: Flag = Field(default=False, description="IPsec ESP between node pairs")
     attachable: Flag = Field(default=False, description="standalone endpoints may join")
     all_nodes: Flag = Field(
         default=False, description="present on every node, not only where a task or endpoint is"
     )
-    mtu: int | None = Field(default=None, ge=68, description="inner MTU; default: underlay − overhead")
+    mtu: int | None = Field(default=None, ge=68, strict=True,
+                            description="inner MTU; default: underlay − overhead")
     gateway: Address | None = Field(default=None, description="address of the bridge (optional)")
     driver: Literal["overlay"] = Field(default="overlay", description="only `overlay` (Docker compat)")
     driver_opts: DriverOpts | None = Field(
@@ -255,7 +321,7 @@ class EndpointAttachment(Model):
 
 
 class Service(Model):
-    replicas: int | None = Field(default=None, ge=0, description="number of tasks (default 1)")
+    replicas: int | None = Field(default=None, ge=0, strict=True, description="number of tasks (default 1)")
     mode: Literal["replicated", "global"] = Field(
         default="replicated", description="`global`: one task on every eligible node (no replicas)"
     )
@@ -270,7 +336,7 @@ class Service(Model):
         default_factory=list,
         description="Docker placement constraints: node.hostname|node.role|node.labels.<k> ==|!= value",
     )
-    managed: bool = Field(
+    managed: Flag = Field(
         default=True, description="overlayc creates each local task's netns and veth pairs"
     )
 
@@ -288,7 +354,7 @@ class StandaloneEndpoint(Model):
             json_schema_input_type=list[Name] | dict[Name, EndpointAttachment | None],
         ),
     ] = Field(default_factory=dict, description="networks the endpoint joins: a list, or a mapping")
-    managed: bool = Field(default=True, description="overlayc creates its netns and veth pairs")
+    managed: Flag = Field(default=True, description="overlayc creates its netns and veth pairs")
 
     def attachments(self) -> dict[str, EndpointAttachment]:
         """Network name → attachment, in the order written (a bare name gets the defaults)."""
@@ -296,7 +362,7 @@ class StandaloneEndpoint(Model):
 
 
 class Config(Model):
-    version: Literal[1] = Field(description="config format version (1)")
+    version: Version = Field(description="config format version: 1 (or \"1\")")
     cluster: Cluster
     nodes: dict[Name, Node] = Field(default_factory=dict)
     networks: dict[Name, Network] = Field(default_factory=dict)

@@ -76,14 +76,16 @@ def missing_public_key(node: str, carried: tuple[str, str] | None, locate_key: L
                else "it shares an encrypted network")
     return error("missing-public-key", f"node '{node}' has no public_key, but {carries}",
                  locate_key(("nodes", node)),
-                 "run `overlayc keys gen` on the node and add its public key here")
+                 f"run `overlayc keys gen --node {node}` on node '{node}' and add the public_key line "
+                 "it prints here")
 
 
 def duplicate_public_key(node: str, first: str, locate: Locate) -> Diagnostic:
     """`duplicate-public-key`: `node` has the public key of `first`."""
     return error("duplicate-public-key", f"node '{node}' has the same public_key as node '{first}'",
                  locate(("nodes", node, "public_key")),
-                 "every node needs its own key pair: run `overlayc keys gen` on the node",
+                 f"every node needs its own key pair: run `overlayc keys gen --node {node}` "
+                 f"on node '{node}'",
                  related=(("the other node", locate(("nodes", first, "public_key"))),))
 
 

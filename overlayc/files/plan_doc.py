@@ -27,7 +27,7 @@ from overlayc.files.limits import LIMITS
 from overlayc.files.safe import read_input
 from overlayc.kernel.objects import KINDS, KernelObject, from_json
 from overlayc.kernel.ownership import Key
-from overlayc.kernel.state import STATE_FORMAT, KernelState
+from overlayc.kernel.state import LEGACY_FORMAT, STATE_FORMAT_VERSION, KernelState
 from overlayc.options import netns_problem, node_problem
 from overlayc.plan import PLAN_FORMAT_VERSION, Plan
 
@@ -181,9 +181,14 @@ def read_snapshot(path: Path) -> KernelState:
     """The state snapshot at `path` (`overlayc observe --json`); InputError otherwise."""
     data = loads_json(read_input(path, LIMITS.json_bytes, "state snapshot"), str(path))
     try:
-        d = _keys(data, "snapshot", frozenset({"format", "objects"}))
-        _require(d["format"] == STATE_FORMAT and type(d["format"]) is int, "format",
-                 f"must be {STATE_FORMAT}")
+        legacy = isinstance(data, dict) and "format" in data  # written before format_version
+        d = _keys(data, "snapshot", frozenset({"format" if legacy else "format_version", "objects"}))
+        if legacy:
+            _require(d["format"] == LEGACY_FORMAT and type(d["format"]) is int, "format",
+                     f"must be {LEGACY_FORMAT}")
+        else:
+            _require(d["format_version"] == STATE_FORMAT_VERSION, "format_version",
+                     f"must be {STATE_FORMAT_VERSION!r}")
         _require(isinstance(d["objects"], list), "objects", "must be a list")
         objects = [strict_object(o, f"objects[{n}]") for n, o in enumerate(d["objects"])]
         try:

@@ -11,7 +11,8 @@ from typing import Any
 from overlayc.kernel.objects import KIND_ORDER, KernelObject, from_json, to_json
 from overlayc.kernel.ownership import Key
 
-STATE_FORMAT = 1
+STATE_FORMAT_VERSION = "1.0"  # the one `format_version` key of every JSON document overlayc writes
+LEGACY_FORMAT = 1  # snapshots written before: {"format": 1, ...}; still read
 
 
 _KIND_RANK = {kind: rank for rank, kind in enumerate(KIND_ORDER)}
@@ -87,15 +88,18 @@ class KernelState:
 
     # --- JSON ---------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        return {"format": STATE_FORMAT, "objects": [to_json(o) for o in self]}
+        return {"format_version": STATE_FORMAT_VERSION, "objects": [to_json(o) for o in self]}
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> KernelState:
-        if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
-            raise ValueError(f"not an overlayc state document of format {STATE_FORMAT}")
+        major = str(data.get("format_version", "")).split(".")[0] if isinstance(data, dict) else ""
+        if major != STATE_FORMAT_VERSION.split(".")[0] and not (
+            isinstance(data, dict) and data.get("format") == LEGACY_FORMAT
+        ):
+            raise ValueError(f"not an overlayc state document of format_version {STATE_FORMAT_VERSION}")
         return cls(from_json(o) for o in data["objects"])
 
     @classmethod

@@ -1,6 +1,7 @@
 """A KernelState as the `ip`/`bridge` shell script that creates it in an empty namespace (pure).
 
-Run with `sh` inside the node's network namespace. Objects come in dependency order (bridges,
+Run with `sh` inside the node's network namespace (`ip netns exec NODE sh FILE` or `nsenter
+--net=/run/netns/NODE sh FILE`). Objects come in dependency order (bridges,
 vxlans, netns, endpoints, fdb, neigh, SAs, policies). Key material is never printed: each SA
 reads its key from a shell variable `OVERLAYC_KEY_<dst hex>_<spi hex>` (`set -u` stops the
 script when it is unset), with the key's fingerprint in a comment.
@@ -31,6 +32,8 @@ SHEBANG = "#!/bin/sh\nset -eu"
 def render_iproute2(state: KernelState, *, title: str = "") -> str:
     """The script creating `state`; `title` (e.g. the node name) goes into the header comment."""
     lines = [SHEBANG, f"# overlayc desired state{f' of {title}' if title else ''}: {len(state)} objects"]
+    if state.of_kind("netns"):
+        lines.append(NETNS_ADD)
     for obj in state:
         lines.extend(commands(obj))
     return "\n".join(lines) + "\n"
@@ -43,7 +46,7 @@ def commands(obj: KernelObject) -> list[str]:
     if isinstance(obj, Vxlan):
         return _vxlan(obj)
     if isinstance(obj, Netns):
-        return [f"ip netns add {_q(obj.name)}"]
+        return [_netns_add(obj.name)]
     if isinstance(obj, Endpoint):
         return _endpoint(obj)
     if isinstance(obj, Fdb):
@@ -57,6 +60,26 @@ def commands(obj: KernelObject) -> list[str]:
 
 def _q(text: str) -> str:
     return shlex.quote(text)
+
+
+# `ip netns exec NODE sh FILE` runs the script in a private mount namespace (ip netns exec
+# unshares one and makes `/` a slave of the caller's): a namespace added there is a bind mount
+# nobody else sees, and /run/netns/NAME is left an empty file once the script ends. So endpoint
+# namespaces are added in the caller's mount namespace when it differs (ip execs the shell, so
+# the caller is its parent): the bind mount lands under the shared /run/netns and propagates
+# into the script's slave copy as well. (PID 1's namespace is no choice: sandboxes refuse it.)
+NETNS_ADD = """\
+netns_add() {  # ip netns add, in the caller's mount namespace when ip netns exec gave us our own
+  if [ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/$PPID/ns/mnt)" ]; then
+    nsenter --mount=/proc/$PPID/ns/mnt ip netns add "$1"
+  else
+    ip netns add "$1"
+  fi
+}"""
+
+
+def _netns_add(name: str) -> str:
+    return f"netns_add {_q(name)}"
 
 
 def _owned(dev: str, mtu: int, alias: str, netns: str = "") -> str:

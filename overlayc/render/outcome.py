@@ -19,8 +19,9 @@ class Lines:
     err: tuple[str, ...] = ()
 
 
-def render_apply_outcome(applied: Applied) -> Lines:
-    """`No changes…`, `Apply complete…`, or the failures and what the rollback achieved."""
+def render_apply_outcome(applied: Applied, again: str = "overlayc plan") -> Lines:
+    """`No changes…`, `Apply complete…`, or the failures and what the rollback achieved (`again`:
+    the plan command that shows what differs after an incomplete rollback)."""
     result, plan = applied.result, applied.plan
     if result.outcome is Outcome.NOTHING:
         return Lines(out=(f"No changes. Node {plan.node} matches the configuration.",) if plan.empty else ())
@@ -35,7 +36,7 @@ def render_apply_outcome(applied: Applied) -> Lines:
                    "the kernel is as it was before.")
     else:
         err += [f"overlayc: error: {line}" for line in result.rollback_problems]
-        err.append("overlayc: apply failed and the rollback is INCOMPLETE: run `overlayc plan` "
+        err.append(f"overlayc: apply failed and the rollback is INCOMPLETE: run `{again}` "
                    "to see what differs.")
     return Lines(err=tuple(err))
 

@@ -48,7 +48,8 @@ def status_to_json(status: Status) -> dict[str, Any]:
     """The versioned status document (`status --json`); never key material."""
     return {
         "format_version": FORMAT_VERSION, "node": status.node, "address": str(status.address),
-        "at": _time(status.at), "healthy": status.healthy, "problems": list(status.problems),
+        "at": _time(status.at), "healthy": status.healthy, "verdict": status.verdict.lower(),
+        "problems": list(status.problems),
         "epoch": status.epoch, "next_rotation": _time(status.next_rotation),
         "networks": [{"name": n.name, "encrypted": n.encrypted, "on_node": n.on_node,
                       "present": n.present, "vxlan": n.vxlan, "mtu": _count_json(n.mtu),
@@ -57,7 +58,7 @@ def status_to_json(status: Status) -> dict[str, Any]:
                   for p in status.peers],
         "sysctls": dict(status.sysctls), "xfrm_stat": dict(status.xfrm_stat),
         "xfrm_stat_growth": dict(status.xfrm_growth), "blocked": list(status.blocked),
-        "drift": {"count": len(status.drift),
+        "drift": {"count": None if status.blocked else len(status.drift),
                   "changes": [change_line(c) for c in status.drift[:DRIFT_SHOWN]]},
     }
 
@@ -66,20 +67,30 @@ def render_status_json(status: Status) -> str:
     return json.dumps(status_to_json(status), indent=2, sort_keys=True) + "\n"
 
 
-def _network_line(n: NetworkStatus) -> str:
+_STYLE = {"ok": "\x1b[32m", "bad": "\x1b[1;31m", "warn": "\x1b[33m", "dim": "\x1b[2m"}
+
+
+def _paint(text: str, style: str, colour: bool) -> str:
+    return f"{_STYLE[style]}{text}\x1b[0m" if colour else text
+
+
+def _network_line(n: NetworkStatus, colour: bool) -> str:
+    """One line per network: name, state, device, MTU and entries desired/live, encryption."""
     if not n.on_node and not n.present:
-        return f"  {n.name:<16} not on this node"
-    state = "present" if n.present else "MISSING"
+        return _paint(f"  {n.name:<16} -        not on this node", "dim", colour)
+    complete = n.present and n.fdb.desired == n.fdb.live and n.neigh.desired == n.neigh.live
+    state = ("ok" if complete else "DRIFT") if n.present else "MISSING"
     mtu = f"mtu {n.mtu.desired}/{n.mtu.live}" if n.mtu else "mtu -"
-    enc = "  encrypted" if n.encrypted else ""
-    return (f"  {n.name:<16} {state:<8} {n.vxlan or '-':<12} {mtu:<14} fdb {n.fdb.desired}/{n.fdb.live}"
-            f"  neigh {n.neigh.desired}/{n.neigh.live}{enc}")
+    enc = "encrypted" if n.encrypted else "plain"
+    mark = _paint(f"{state:<8}", "ok" if state == "ok" else "warn" if state == "DRIFT" else "bad", colour)
+    return (f"  {n.name:<16} {mark} {n.vxlan or '-':<12} {mtu:<14} fdb {n.fdb.desired}/{n.fdb.live}"
+            f"  neigh {n.neigh.desired}/{n.neigh.live}  {enc}")
 
 
-def _sa_line(sa: SaStatus) -> str:
+def _sa_line(sa: SaStatus, colour: bool) -> str:
     head = f"    {sa.direction:<3} e{sa.epoch:<10} spi {sa.spi:#010x}  "
     if not sa.installed:
-        return head + "NOT INSTALLED"
+        return head + _paint("NOT INSTALLED", "bad", colour)
     c = sa.counters
     if c is None:
         return head + "installed"
@@ -89,24 +100,33 @@ def _sa_line(sa: SaStatus) -> str:
     return text
 
 
-def render_status_text(status: Status) -> str:
-    """The human view: verdict, networks (desired/live), peers and SAs, sysctls, counters, drift."""
-    verdict = "HEALTHY" if status.healthy else "DEGRADED"
-    lines = [f"node {status.node} ({status.address}) at {_time(status.at)}: {verdict}",
+def _drift_lines(status: Status) -> list[str]:
+    if status.blocked:
+        return ["drift: unknown (no plan can be made: blocked, see the problems below)"]
+    lines = [f"drift: {len(status.drift)} change(s)"]
+    lines += [f"  {change_line(c)}" for c in status.drift[:DRIFT_SHOWN]]
+    if len(status.drift) > DRIFT_SHOWN:
+        lines.append(f"  ... and {len(status.drift) - DRIFT_SHOWN} more (overlayc plan shows all)")
+    return lines
+
+
+def render_status_text(status: Status, colour: bool = False) -> str:
+    """The human view: verdict, one line per network (state coloured), peers and SAs, sysctls,
+    counters, drift, then every problem."""
+    style = "ok" if status.healthy else "bad" if status.critical else "warn"
+    lines = [f"node {status.node} ({status.address}) at {_time(status.at)}: "
+             + _paint(status.verdict, style, colour),
              "networks (desired/live):"]
-    lines += [_network_line(n) for n in status.networks]
+    lines += [_network_line(n, colour) for n in status.networks]
     if status.epoch is not None:
         lines.append(f"keys: epoch {status.epoch}, next rotation {_time(status.next_rotation)}")
     for peer in status.peers:
         lines.append(f"  peer {peer.node} ({peer.address})")
-        lines += [_sa_line(sa) for sa in peer.sas]
+        lines += [_sa_line(sa, colour) for sa in peer.sas]
     if status.sysctls:
         lines.append("sysctls: " + ", ".join(f"{k}={v}" for k, v in sorted(status.sysctls.items())))
     nonzero = {k: v for k, v in status.xfrm_stat.items() if v}
     lines.append("xfrm_stat: " + (", ".join(f"{k}={v}" for k, v in sorted(nonzero.items())) or "all zero"))
-    lines.append(f"drift: {len(status.drift)} change(s)")
-    lines += [f"  {change_line(c)}" for c in status.drift[:DRIFT_SHOWN]]
-    if len(status.drift) > DRIFT_SHOWN:
-        lines.append(f"  ... and {len(status.drift) - DRIFT_SHOWN} more (overlayc plan shows all)")
-    lines += [f"problem: {p}" for p in status.problems]
+    lines += _drift_lines(status)
+    lines += [_paint(f"problem: {p}", style, colour) for p in status.problems]
     return "\n".join(lines) + "\n"

@@ -1,6 +1,13 @@
 #!/bin/sh
 set -eu
 # overlayc desired state of db1: 54 objects
+netns_add() {  # ip netns add, in the caller's mount namespace when ip netns exec gave us our own
+  if [ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/$PPID/ns/mnt)" ]; then
+    nsenter --mount=/proc/$PPID/ns/mnt ip netns add "$1"
+  else
+    ip netns add "$1"
+  fi
+}
 ip link add ovb4096 address 0e:78:8b:18:ed:04 type bridge
 ip link set ovb4096 mtu 8900 group 28534 alias overlayc:shop:back
 ip link set ovb4096 up
@@ -19,8 +26,8 @@ ip link set ovx4097 up
 ip link add ovx4099 address 0e:46:31:2c:4d:02 type vxlan id 4099 local 172.16.2.1 dstport 4789 nolearning proxy
 ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
 ip link set ovx4099 up
-ip netns add shop-db.1
-ip netns add shop-node-exporter.db1
+netns_add shop-db.1
+netns_add shop-node-exporter.db1
 ip link add ov4623f8ac27 address 0e:b0:b0:75:3f:23 type veth peer name eth0 netns shop-db.1
 ip link set ov4623f8ac27 mtu 8900 group 28534 alias overlayc:shop:back:shop-db.1 master ovb4096
 ip link set ov4623f8ac27 up

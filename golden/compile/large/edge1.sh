@@ -1,6 +1,13 @@
 #!/bin/sh
 set -eu
 # overlayc desired state of edge1: 34 objects
+netns_add() {  # ip netns add, in the caller's mount namespace when ip netns exec gave us our own
+  if [ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/$PPID/ns/mnt)" ]; then
+    nsenter --mount=/proc/$PPID/ns/mnt ip netns add "$1"
+  else
+    ip netns add "$1"
+  fi
+}
 ip link add ovb4097 address 0e:24:62:b2:31:6a type bridge
 ip link set ovb4097 mtu 1350 group 28534 alias overlayc:shop:monitoring
 ip link set ovb4097 up
@@ -20,9 +27,9 @@ ip link set ovx4098 up
 ip link add ovx4099 address 0e:46:31:2c:4d:02 type vxlan id 4099 local 172.16.3.1 dstport 4789 nolearning proxy
 ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
 ip link set ovx4099 up
-ip netns add shop-node-exporter.edge1
-ip netns add shop-proxy.1
-ip netns add shop-proxy.2
+netns_add shop-node-exporter.edge1
+netns_add shop-proxy.1
+netns_add shop-proxy.2
 ip link add ovb7b3c65401 address 0e:0f:1a:ad:93:b5 type veth peer name eth0 netns shop-node-exporter.edge1
 ip link set ovb7b3c65401 mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-node-exporter.edge1 master ovb4097
 ip link set ovb7b3c65401 up

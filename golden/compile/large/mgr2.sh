@@ -1,6 +1,13 @@
 #!/bin/sh
 set -eu
 # overlayc desired state of mgr2: 20 objects
+netns_add() {  # ip netns add, in the caller's mount namespace when ip netns exec gave us our own
+  if [ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/$PPID/ns/mnt)" ]; then
+    nsenter --mount=/proc/$PPID/ns/mnt ip netns add "$1"
+  else
+    ip netns add "$1"
+  fi
+}
 ip link add ovb4097 address 0e:24:62:b2:31:6a type bridge
 ip link set ovb4097 mtu 1350 group 28534 alias overlayc:shop:monitoring
 ip link set ovb4097 up
@@ -13,8 +20,8 @@ ip link set ovx4097 up
 ip link add ovx4099 address 0e:46:31:2c:4d:02 type vxlan id 4099 local 172.16.0.2 dstport 4789 nolearning proxy
 ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
 ip link set ovx4099 up
-ip netns add shop-debug-shell
-ip netns add shop-node-exporter.mgr2
+netns_add shop-debug-shell
+netns_add shop-node-exporter.mgr2
 ip link add ovaa0045be71 address 0e:00:4a:e0:78:fb type veth peer name eth0 netns shop-debug-shell
 ip link set ovaa0045be71 mtu 8950 group 28534 alias overlayc:shop:tools:shop-debug-shell master ovb4099
 ip link set ovaa0045be71 up

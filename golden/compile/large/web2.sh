@@ -1,6 +1,13 @@
 #!/bin/sh
 set -eu
 # overlayc desired state of web2: 66 objects
+netns_add() {  # ip netns add, in the caller's mount namespace when ip netns exec gave us our own
+  if [ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/$PPID/ns/mnt)" ]; then
+    nsenter --mount=/proc/$PPID/ns/mnt ip netns add "$1"
+  else
+    ip netns add "$1"
+  fi
+}
 ip link add ovb4096 address 0e:78:8b:18:ed:04 type bridge
 ip link set ovb4096 mtu 8900 group 28534 alias overlayc:shop:back
 ip link set ovb4096 up
@@ -26,9 +33,9 @@ ip link set ovx4098 up
 ip link add ovx4099 address 0e:46:31:2c:4d:02 type vxlan id 4099 local 172.16.1.2 dstport 4789 nolearning proxy
 ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
 ip link set ovx4099 up
-ip netns add shop-node-exporter.web2
-ip netns add shop-web.2
-ip netns add shop-web.4
+netns_add shop-node-exporter.web2
+netns_add shop-web.2
+netns_add shop-web.4
 ip link add ovc4b36d89ad address 0e:21:19:dd:73:04 type veth peer name eth0 netns shop-node-exporter.web2
 ip link set ovc4b36d89ad mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-node-exporter.web2 master ovb4097
 ip link set ovc4b36d89ad up

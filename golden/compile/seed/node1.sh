@@ -1,6 +1,13 @@
 #!/bin/sh
 set -eu
 # overlayc desired state of node1: 19 objects
+netns_add() {  # ip netns add, in the caller's mount namespace when ip netns exec gave us our own
+  if [ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/$PPID/ns/mnt)" ]; then
+    nsenter --mount=/proc/$PPID/ns/mnt ip netns add "$1"
+  else
+    ip netns add "$1"
+  fi
+}
 ip link add ovb4096 address 0e:92:7f:8a:ea:50 type bridge
 ip link set ovb4096 mtu 1450 group 28534 alias overlayc:seed:insecure
 ip link set ovb4096 up
@@ -13,7 +20,7 @@ ip link set ovx4096 up
 ip link add ovx4097 address 0e:28:e3:fe:e0:6c type vxlan id 4097 local 192.0.2.1 dstport 4800 nolearning proxy
 ip link set ovx4097 mtu 1416 group 28534 alias overlayc:seed:secure master ovb4097
 ip link set ovx4097 up
-ip netns add seed-probe
+netns_add seed-probe
 ip link add ovddf5e5a7d4 address 0e:c1:f2:43:95:95 type veth peer name eth0 netns seed-probe
 ip link set ovddf5e5a7d4 mtu 1450 group 28534 alias overlayc:seed:insecure:seed-probe master ovb4096
 ip link set ovddf5e5a7d4 up
