@@ -14,6 +14,8 @@ import typer
 
 from overlayc import __version__
 from overlayc import cliflow as flow
+from overlayc.cli_agent import reconcile_command, status_command
+from overlayc.cli_keys import keys_app
 from overlayc.cli_options import (
     AllowMissingAddressOption,
     ApplyExitcodeOption,
@@ -36,24 +38,15 @@ from overlayc.cli_options import (
 from overlayc.cliapp import OverlaycGroup, colour_for, report, set_no_colour
 from overlayc.compile import compile_node
 from overlayc.compile import epoch as epoch_mod
-from overlayc.compile import keys as keys_mod
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.schema import render_schema
-from overlayc.errors import OverlaycError
-from overlayc.exitcodes import Exit, StatusExit, epilog
-from overlayc.files import keys as key_files
+from overlayc.exitcodes import Exit, epilog
 from overlayc.inputs import assign_with_lock, check_with_lock, prepare_saved_target, prepare_target
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.options import (
     check_cluster,
-    check_interval_seconds,
-    check_key_file,
-    check_metrics_address,
-    check_metrics_port,
     check_netns,
     check_node,
-    check_sample,
-    port_problem,
 )
 from overlayc.render import hints
 from overlayc.render.diagnostics import render_diagnostics_json
@@ -97,45 +90,9 @@ def _global_options(
     set_no_colour(no_color)
 
 
-# --- shared options: time and node key as inputs of compile (DESIGN.md §4) --------------------
-
-
-keys_app = typer.Typer(
-    help="Node key pairs: the private key stays on the node, the public key goes in the YAML.",
-    no_args_is_help=True,
-)
 app.add_typer(keys_app, name="keys")
 
 
-@keys_app.command("gen")
-def keys_gen(
-    node: Annotated[str, typer.Option("--node", help="node name, as in the YAML")],
-    out: Annotated[Path | None, typer.Option("--out", metavar="PATH", help="where to write the key")] = None,
-    force: Annotated[bool, typer.Option("--force", help="replace an existing key file")] = False,
-) -> None:
-    """Write a new X25519 private key (mode 0600) and print the public key line for the YAML."""
-    path = out if out is not None else key_files.default_key_path(node)
-    public = key_files.generate_key_file(path, force=force)
-    typer.echo(f"wrote {path} (mode 0600); add under nodes.{node} in the YAML:", err=True)
-    typer.echo(f"public_key: {keys_mod.encode_key(public)}")
-
-
-@keys_app.command("show")
-def keys_show(
-    node: Annotated[str | None, typer.Option("--node", help="read the node's default key file")] = None,
-    key_file: Annotated[Path | None, typer.Option("--key-file", metavar="PATH",
-                                                  callback=check_key_file)] = None,
-) -> None:
-    """Print the public key and its fingerprint of a private key file (never the private key)."""
-    if (node is None) == (key_file is None):
-        raise typer.BadParameter("give exactly one of --node and --key-file")
-    path = key_file if key_file is not None else key_files.default_key_path(node or "")
-    public = keys_mod.public_key_of(key_files.read_private_key(path))
-    typer.echo(f"public_key: {keys_mod.encode_key(public)}")
-    typer.echo(f"fingerprint: {keys_mod.public_key_fingerprint(public)}")
-
-
-# --- shared options: the configuration (every command that reads one uses these) ------------
 
 
 def load_or_exit(files: list[Path], json_output: bool = False) -> LoadedConfig:
@@ -405,83 +362,9 @@ def destroy_command(
         run()
 
 
-# --- reconcile / status (issue 9): the node agent and its health check --------------------------
-@app.command("reconcile")
-def reconcile_command(
-    files: FileOption,
-    node: PlanNodeOption = None,
-    netns: PlanNetnsOption = None,
-    key_file: KeyFileOption = None,
-    interval: Annotated[str, typer.Option("--interval", metavar="DURATION",
-                                          help="time between rounds, e.g. 60s, 5m")] = "60s",
-    jitter: Annotated[bool, typer.Option("--jitter", help="spread rounds by ±10 % of the interval")] = False,
-    once: Annotated[bool, typer.Option("--once", help="one round, exit with apply's detailed codes "
-                                       "(0 nothing, 2 changed, 3 rolled back, 4 incomplete, "
-                                       "65 invalid config, 1 error)")] = False,
-    metrics_port: Annotated[int | None, typer.Option("--metrics-port", metavar="PORT",
-                                                     callback=check_metrics_port,
-                                                     help="serve Prometheus metrics on this port")] = None,
-    metrics_address: Annotated[str, typer.Option("--metrics-address", metavar="ADDR",
-                                                 callback=check_metrics_address,
-                                                 help="address of the metrics server")] = "127.0.0.1",
-    lock_timeout: LockTimeoutOption = 10.0,
-    locked: LockedOption = False,
-    allow_missing_address: AllowMissingAddressOption = False,
-) -> None:
-    """Keep one node's kernel matching the configuration: every round re-reads it, plans,
-    applies without asking and verifies; a round also runs right after each key epoch begins.
-    One JSON line per round on stdout. SIGTERM: finish the round, exit 0; SIGHUP: new round now.
-
-    Example: overlayc reconcile -f /etc/overlayc/overlay.yaml --interval 60s --jitter"""
-    from overlayc.agent.run import Settings, parse_interval, run_agent
-    from overlayc.render.round import render_round_json
-
-    try:
-        seconds = check_interval_seconds(parse_interval(interval))
-    except (ValueError, OverflowError) as err:
-        raise typer.BadParameter(f"{interval[:60]!r}: {err}", param_hint="--interval") from None
-    except typer.BadParameter as err:
-        raise typer.BadParameter(err.message, param_hint="--interval") from None
-    if metrics_port is not None and (busy := port_problem(metrics_address, metrics_port)) is not None:
-        raise typer.BadParameter(busy, param_hint="--metrics-port")
-    settings = Settings(tuple(files), node, netns, key_file, seconds, jitter, lock_timeout, locked,
-                        allow_missing_address)
-    code = run_agent(settings, once=once, metrics_port=metrics_port, metrics_address=metrics_address,
-                     out=lambda report: typer.echo(render_round_json(report)),
-                     note=lambda line: typer.echo(line, err=True))
-    raise typer.Exit(code)
-
-
-@app.command("status")
-def status_command(
-    files: FileOption,
-    node: PlanNodeOption = None,
-    netns: PlanNetnsOption = None,
-    at: AtOption = None,
-    key_file: KeyFileOption = None,
-    json_output: JsonOption = False,
-    sample: Annotated[float, typer.Option("--sample", metavar="SECONDS", callback=check_sample,
-                                          help="read the counters twice this far apart to see them "
-                                          "grow (0: once, never judged)")] = 1.0,
-) -> None:
-    """One node's health: networks (desired vs live, one line each), SAs per peer and epoch with
-    their counters, the fail-closed sysctls, XFRM error counters and drift. Read-only (the lock
-    file is not updated). Exit codes as a monitoring plugin: 0 healthy, 1 degraded, 2 critical
-    (fail open, or blocked by a foreign object), 3 unknown (status could not run).
-
-    Example: overlayc status -f overlay.yaml --netns node1 --json"""
-    from overlayc.agent.run import node_status
-    from overlayc.render.status import render_status_json, render_status_text
-
-    try:
-        status = node_status(load_or_exit(files, json_output), node=node, netns=netns, at=at,
-                             key_file=key_file, sample=sample)
-    except OverlaycError as err:  # could not look: UNKNOWN, whatever the cause
-        report(err, json_output=json_output)
-        raise typer.Exit(StatusExit.UNKNOWN) from None
-    typer.echo(render_status_json(status) if json_output
-               else render_status_text(status, colour=colour_for(sys.stdout)), nl=False)
-    raise typer.Exit(status.exit_code)
+# --- reconcile / status (cli_agent) and keys (cli_keys) ----------------------------------------
+app.command("reconcile")(reconcile_command)
+app.command("status")(status_command)
 
 
 def main() -> None:

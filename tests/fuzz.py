@@ -237,7 +237,8 @@ OPTION_VALUES = st.one_of(st.text(max_size=40), st.sampled_from(
 
 def check_options(workdir: Path, cfg: Path, option: str, value: str) -> str:
     """`overlayc plan` (offline) with one fuzzed option value, in this process: any exit but
-    0/1/2/65 (70: the last-resort handler caught a bug) or an escaping exception is a traceback."""
+    0/1/2/64/65 (64: a usage error; 70: the last-resort handler caught a bug) or an escaping
+    exception is a traceback."""
     args = ["plan", "-f", str(cfg), "--node", "host-a", "--state", "empty", option, value]
     out = io.StringIO()
     saved = sys.argv
@@ -250,7 +251,7 @@ def check_options(workdir: Path, cfg: Path, option: str, value: str) -> str:
         code = exc.code if isinstance(exc.code, int) else 1
     finally:
         sys.argv = saved
-    if code not in (0, 1, 2, 65) or "Traceback" in out.getvalue():
+    if code not in (0, 1, 2, 64, 65) or "Traceback" in out.getvalue():
         raise RuntimeError(f"exit {code}: {out.getvalue()[-2000:]}")
     return f"exit {code}"
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from overlayc.cli import main
+from overlayc.exitcodes import Exit
 from tests.support.host import EXAMPLES
 
 
@@ -156,32 +157,34 @@ def snapshot_bytes(value: Any) -> bytes:
 
 # (name, argument list after the command's -f FILE, exit code, words of the message); the
 # commands read examples/plain (see plain_copy); `{dir}` is a directory, `{cfg}` the config
+USAGE = Exit.USAGE  # 64: click's usage errors, never 2 (`--detailed-exitcode`'s changes)
 BAD_OPTIONS: list[tuple[str, list[str], int, str]] = [
-    ("netns-traversal", ["plan", "--netns", "../../../../tmp/x/victim", "--state", "empty"], 2,
+    ("netns-traversal", ["plan", "--netns", "../../../../tmp/x/victim", "--state", "empty"], USAGE,
      "is not a network namespace name"),
-    ("netns-proc", ["plan", "--netns", "../../proc/1/ns/net", "--state", "empty"], 2, "no '/'"),
-    ("netns-dotdot", ["plan", "--netns", "..", "--state", "empty"], 2, "not '.' or '..'"),
-    ("netns-long", ["plan", "--netns", "n" * 300, "--state", "empty"], 2, "1 to 255 bytes"),
-    ("netns-status", ["status", "--netns", "a/b"], 2, "no '/'"),
-    ("node-path", ["plan", "--node", "../x", "--state", "empty"], 2, "is not a node name"),
-    ("key-dir", ["plan", "--node", "host-a", "--state", "empty", "--key-file", "{dir}"], 2,
+    ("netns-proc", ["plan", "--netns", "../../proc/1/ns/net", "--state", "empty"], USAGE, "no '/'"),
+    ("netns-dotdot", ["plan", "--netns", "..", "--state", "empty"], USAGE, "not '.' or '..'"),
+    ("netns-long", ["plan", "--netns", "n" * 300, "--state", "empty"], USAGE, "1 to 255 bytes"),
+    ("netns-status", ["status", "--netns", "a/b"], USAGE, "no '/'"),
+    ("node-path", ["plan", "--node", "../x", "--state", "empty"], USAGE, "is not a node name"),
+    ("key-dir", ["plan", "--node", "host-a", "--state", "empty", "--key-file", "{dir}"], USAGE,
      "is a directory, not a regular file"),
     ("at-9", ["render", "--node", "host-a", "--at", "9"], 1, "is not an RFC 3339 date-time"),
     ("at-11", ["render", "--node", "host-a", "--at", "11"], 1, "is not an RFC 3339 date-time"),
     ("at-year-0", ["render", "--node", "host-a", "--at", "0001-01-01T00:00:00+01:00"], 1,
      "is not a valid date-time"),
     ("at-date-only", ["render", "--node", "host-a", "--at", "2026-01-01"], 1, "RFC 3339"),
-    ("sample-nan", ["status", "--node", "host-a", "--sample", "nan"], 2, "nan is not a number of seconds"),
-    ("sample-inf", ["status", "--node", "host-a", "--sample", "inf"], 2, "is not a number of seconds"),
-    ("sample-negative", ["status", "--node", "host-a", "--sample", "-1"], 2, "from 0 to 3600"),
-    ("port-negative", ["reconcile", "--metrics-port", "-1"], 2, "is not a TCP port"),
-    ("port-70000", ["reconcile", "--metrics-port", "70000"], 2, "is not a TCP port"),
-    ("address", ["reconcile", "--metrics-port", "9", "--metrics-address", "not-an-address"], 2,
+    ("sample-nan", ["status", "--node", "host-a", "--sample", "nan"], USAGE,
+     "nan is not a number of seconds"),
+    ("sample-inf", ["status", "--node", "host-a", "--sample", "inf"], USAGE, "is not a number of seconds"),
+    ("sample-negative", ["status", "--node", "host-a", "--sample", "-1"], USAGE, "from 0 to 3600"),
+    ("port-negative", ["reconcile", "--metrics-port", "-1"], USAGE, "is not a TCP port"),
+    ("port-70000", ["reconcile", "--metrics-port", "70000"], USAGE, "is not a TCP port"),
+    ("address", ["reconcile", "--metrics-port", "9", "--metrics-address", "not-an-address"], USAGE,
      "is not an IP address"),
-    ("interval-huge", ["reconcile", "--interval", "99999999999d"], 2, "from 0.001 to 604800"),
-    ("interval-garbage", ["reconcile", "--interval", "soon"], 2, "--interval"),
-    ("lock-timeout-inf", ["apply", "--lock-timeout", "inf", "--yes"], 2, "is not a number of seconds"),
-    ("state-dev-zero", ["plan", "--node", "host-a", "--state", "/dev/zero"], 2, "a device or socket"),
-    ("state-dir", ["plan", "--node", "host-a", "--state", "{dir}"], 2, "is a directory"),
-    ("cluster", ["destroy", "--cluster", "../x", "--yes"], 2, "is not a cluster name"),
+    ("interval-huge", ["reconcile", "--interval", "99999999999d"], USAGE, "from 0.001 to 604800"),
+    ("interval-garbage", ["reconcile", "--interval", "soon"], USAGE, "--interval"),
+    ("lock-timeout-inf", ["apply", "--lock-timeout", "inf", "--yes"], USAGE, "is not a number of seconds"),
+    ("state-dev-zero", ["plan", "--node", "host-a", "--state", "/dev/zero"], USAGE, "a device or socket"),
+    ("state-dir", ["plan", "--node", "host-a", "--state", "{dir}"], USAGE, "is a directory"),
+    ("cluster", ["destroy", "--cluster", "../x", "--yes"], USAGE, "is not a cluster name"),
 ]
