@@ -46,6 +46,13 @@ def events(stdout: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stdout.splitlines()]
 
 
+def give_address(netns: str) -> None:
+    """Node a's underlay address on an interface of `netns` (apply refuses a node without it)."""
+    for cmd in (["link", "add", "oc14u", "type", "veth", "peer", "name", "oc14p"],
+                ["addr", "add", "192.0.2.1/24", "dev", "oc14u"]):
+        subprocess.run(["ip", "-n", netns, *cmd], check=True)
+
+
 def remove_namespaces(cluster: str) -> None:
     for name in os.listdir("/run/netns") if os.path.isdir("/run/netns") else []:
         if name.startswith(cluster):
@@ -54,6 +61,7 @@ def remove_namespaces(cluster: str) -> None:
 
 def test_apply_and_destroy_stream_json_events_and_a_decline_exits_5(netns: str, tmp_path: Path) -> None:
     path, cluster = config(tmp_path)
+    give_address(netns)
     try:
         res = overlayc(tmp_path, "apply", "-f", str(path), "--node", "a", "--netns", netns, "--yes", "--json")
         assert res.returncode == 0, res.stderr
@@ -92,6 +100,7 @@ def test_apply_and_destroy_stream_json_events_and_a_decline_exits_5(netns: str, 
 
 def test_an_error_ends_the_stream_as_an_error_event(netns: str, tmp_path: Path) -> None:
     path, cluster = config(tmp_path)
+    give_address(netns)
     try:
         res = overlayc(tmp_path, "apply", "-f", str(path), "--node", "a", "--netns", netns, "--json")
         assert res.returncode == 1  # no terminal and no --yes: refused before any change

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from overlayc.compile import Lock, Pin, resolve
-from overlayc.errors import InputError
+from overlayc.errors import ConfigError, InputError
 from overlayc.files import lock as lock_file
 from overlayc.files.lock import dumps_lock, format_lock, parse_lock, read_lock, write_lock
 from tests.support.gen import generate_config
@@ -122,13 +122,21 @@ def test_a_line_the_writer_would_not_write_leaves_the_fast_path(line: str) -> No
         ("tasks: [1, 2]\n", "not an overlayc lock file: tasks"),
         ("version: 1\ntasks: {web.1: node1}\nextra: 1\n", "not an overlayc lock file: extra"),
         (OLD_LOCK.replace("10.0.0.2", "10.0.0.256"), "not an overlayc lock file"),
-        ("version: 1\ntasks: {a: [\n", "not valid YAML"),
-        ("version: 1\nvnis:\n  a: 1\n  a: 2\n", "not valid YAML"),
     ],
 )
 def test_bad_lock_files_are_input_errors(text: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_lock(text.encode(), "overlayc.lock")
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("version: 1\ntasks: {a: [\n", "yaml-syntax"), ("version: 1\nvnis:\n  a: 1\n  a: 2\n", "duplicate-key")],
+)
+def test_lock_files_that_are_not_yaml_are_located_diagnostics(text: str, code: str) -> None:
+    with pytest.raises(ConfigError) as err:  # the configuration's bounded loader reads them
+        parse_lock(text.encode(), "overlayc.lock")
+    assert [(d.code, d.location.file) for d in err.value.diagnostics] == [(code, "overlayc.lock")]
 
 
 def test_unreadable_files(tmp_path: Path) -> None:

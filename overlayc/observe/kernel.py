@@ -135,7 +135,7 @@ def unclaimed_netns(claimed: Iterable[str], cluster: str | None,
     owned: list[Netns] = []
     foreign: dict[Key, str] = {}
     for name in names:
-        if name in mine:
+        if name in mine or _identity(name) == owner:  # the node's own namespace is no endpoint's
             continue
         why = netns_owner(name, cluster, owner)
         if why is None:
@@ -143,6 +143,14 @@ def unclaimed_netns(claimed: Iterable[str], cluster: str | None,
         else:
             foreign[("netns", name)] = why
     return owned, foreign
+
+
+def _identity(name: str) -> str | None:
+    """`ns<inode>` of /run/netns/<name> (None when it is gone), as `namespace_id` names it."""
+    try:
+        return f"ns{os.stat(os.path.join(NETNS_DIR, name)).st_ino}"
+    except OSError:
+        return None
 
 
 DUMP_ATTEMPTS = 3
