@@ -23,11 +23,12 @@ from overlayc.compile import keys as keys_mod
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.schema import render_schema
 from overlayc.errors import ConfigError, InputError, OverlaycError
-from overlayc.kernel.state import Observed
+from overlayc.kernel.state import KernelState, Observed
 from overlayc.render.diagnostics import render_json, render_text
 from overlayc.render.iproute2 import render_iproute2
 
 if TYPE_CHECKING:
+    from overlayc.apply.counters import Counters
     from overlayc.apply.session import Applied
     from overlayc.plan import Plan
 
@@ -63,6 +64,14 @@ KeyFileOption = Annotated[
         "--key-file", metavar="PATH",
         help="the node's X25519 private key (default: $OVERLAYC_KEY_DIR or /etc/overlayc/keys, "
         "<node>.key; when that is missing, keys show as unavailable)",
+    ),
+]
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir", metavar="DIR",
+        help="the node's state directory, where SA counters are saved so that they survive "
+        "restarts (default: $OVERLAYC_STATE_DIR or /var/lib/overlayc)",
     ),
 ]
 
@@ -210,6 +219,24 @@ def observe(
     typer.echo(live.owned.dumps() if json_output else format_observed(live), nl=False)
 
 
+def _desired_with_counters(
+    loaded: LoadedConfig, node: str, at: datetime, private_key: bytes | None, live: Observed,
+    netns: str | None, state_dir: Path | None, *, locked: bool,
+) -> tuple[KernelState, Counters | None, tuple[str, ...]]:
+    """The node's desired state as apply would compile it against `live` (outbound SAs on the
+    send epoch its saved counters call for), the saved counters and lines about them."""
+    from overlayc.apply.continuity import view_counters
+
+    assignment = assign_with_lock(loaded, locked=locked)
+    config = loaded.config
+
+    def build(send: int | None) -> KernelState:
+        return compile_node(config, assignment, node, at=at, private_key=private_key, send_epoch=send)
+
+    return view_counters(config, at, config.nodes[node].address, (netns, state_dir), build(None),
+                         live.owned, build)
+
+
 # --- plan (issue 6): desired × live → ordered changes; saved plans for `apply PLAN` --------------
 def _plan_live(netns: str | None, state: str | None, cluster: str) -> Observed:
     """The live side of a plan: a snapshot (`--state FILE|empty`) or the kernel of `netns`."""
@@ -255,6 +282,7 @@ def plan_command(
     detailed_exitcode: DetailedExitcodeOption = False,
     locked: LockedOption = False,
     state: StateOption = None,
+    state_dir: StateDirOption = None,
 ) -> None:
     """Show what apply would change on one node, in execution order (updates overlayc.lock
     unless --locked).
@@ -268,8 +296,14 @@ def plan_command(
     name = _plan_node_name(loaded, node, netns)
     assignment = assign_with_lock(loaded, locked=locked)
     live = _plan_live(netns, state, loaded.config.cluster.name)
-    plan = plan_node(loaded.config, assignment, name, at=resolve_at(at),
-                     private_key=resolve_key(name, key_file), live=live, netns=netns)
+    when, private_key = resolve_at(at), resolve_key(name, key_file)
+    send = None
+    if state is None:  # against this node's kernel: the send epoch its saved counters call for
+        from overlayc.apply.continuity import send_epoch_for
+
+        send = send_epoch_for(loaded.config, assignment, name, when, (netns, state_dir), live.owned)
+    plan = plan_node(loaded.config, assignment, name, at=when, private_key=private_key, live=live,
+                     netns=netns, send_epoch=send)
     if out is not None:
         save_plan(plan, out)
         typer.echo(f"overlayc: saved the plan to {out}; `overlayc apply {out}` applies exactly it", err=True)
@@ -341,6 +375,8 @@ def _report_apply(applied: Applied, detailed: bool) -> None:
     from overlayc.apply.run import Outcome
 
     result, plan = applied.result, applied.plan
+    for line in applied.notes:
+        typer.echo(f"overlayc: note: {line}", err=True)
     if result.outcome is Outcome.NOTHING:
         if plan.empty:
             typer.echo(f"No changes. Node {plan.node} matches the configuration.")
@@ -376,6 +412,7 @@ def apply_command(
     lock_timeout: LockTimeoutOption = 0.0,
     detailed_exitcode: ApplyExitcodeOption = False,
     locked: LockedOption = False,
+    state_dir: StateDirOption = None,
 ) -> None:
     """Make one node's kernel match the configuration: plan, confirm, execute, verify by reading
     the kernel back, and roll back everything on any failure. A second apply changes nothing.
@@ -390,7 +427,7 @@ def apply_command(
     name = saved.node if saved is not None else _plan_node_name(loaded, node, netns)
     target = Target(loaded.config, assign_with_lock(loaded, locked=locked or saved is not None), name,
                     saved.netns if saved is not None else netns,
-                    saved.at if saved is not None else resolve_at(at), resolve_key(name, key_file))
+                    saved.at if saved is not None else resolve_at(at), resolve_key(name, key_file), state_dir)
     applied = apply_target(target, confirm=_confirm_on_terminal(yes, saved is not None), saved=saved,
                            lock_timeout=lock_timeout, progress=_progress_bar)
     _report_apply(applied, detailed_exitcode)
@@ -436,10 +473,12 @@ def reconcile_command(
                                                  help="address of the metrics server")] = "127.0.0.1",
     lock_timeout: LockTimeoutOption = 10.0,
     locked: LockedOption = False,
+    state_dir: StateDirOption = None,
 ) -> None:
     """Keep one node's kernel matching the configuration: every round re-reads it, plans,
     applies without asking and verifies; a round also runs right after each key epoch begins.
-    One JSON line per round on stdout. SIGTERM: finish the round, exit 0; SIGHUP: new round now.
+    One JSON line per round on stdout. SIGTERM: finish the round, save the SA counters, exit 0;
+    SIGHUP: new round now.
 
     Example: overlayc reconcile -f /etc/overlayc/overlay.yaml --interval 60s --jitter"""
     from overlayc.reconcile import Settings, parse_interval, run_agent
@@ -448,7 +487,7 @@ def reconcile_command(
         seconds = parse_interval(interval)
     except ValueError as err:
         raise typer.BadParameter(f"{interval!r}: {err}", param_hint="--interval") from None
-    settings = Settings(tuple(files), node, netns, key_file, seconds, jitter, lock_timeout, locked)
+    settings = Settings(tuple(files), node, netns, key_file, seconds, jitter, lock_timeout, locked, state_dir)
     code = run_agent(settings, once=once, metrics_port=metrics_port, metrics_address=metrics_address,
                      out=lambda line: typer.echo(line), note=lambda line: typer.echo(line, err=True))
     raise typer.Exit(code)
@@ -465,6 +504,7 @@ def status_command(
     sample: Annotated[float, typer.Option("--sample", metavar="SECONDS",
                                           help="read the counters twice this far apart to see them "
                                           "grow (0: once, never judged)")] = 1.0,
+    state_dir: StateDirOption = None,
 ) -> None:
     """One node's health: networks (desired vs live), SAs per peer and epoch with their counters,
     the fail-closed sysctls, XFRM error counters and drift. Exit 0 healthy, 1 degraded. Read-only
@@ -480,12 +520,13 @@ def status_command(
     loaded = load_or_exit(files, json_output)
     name = _plan_node_name(loaded, node, netns)
     config, when = loaded.config, resolve_at(at)
-    desired = compile_node(config, assign_with_lock(loaded, locked=True), name, at=when,
-                           private_key=resolve_key(name, key_file))
     live = observe_kernel(netns, config.cluster.name)
+    desired, counters, lines = _desired_with_counters(loaded, name, when, resolve_key(name, key_file),
+                                                      live, netns, state_dir, locked=True)
     first, second = sample_health(netns, config.nodes[name].address, seconds=sample,
                                   sysctls=bool(desired.of_kind("xfrm-policy")))
-    status = build_status(config, name, when, desired, live, first, second)
+    status = build_status(config, name, when, desired, live, first, second, counters=counters,
+                          continuity=lines)
     typer.echo(render_status_json(status) if json_output else render_status_text(status), nl=False)
     raise typer.Exit(status.exit_code)
 

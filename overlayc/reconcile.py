@@ -12,7 +12,9 @@ survives what a GitOps node meets in practice:
   was rolled back, ENOBUFS/EBUSY...): retried within the round with exponential backoff,
   at most `RetryPolicy.attempts` times;
 - SIGTERM: the current round finishes, then the loop returns (exit 0); during a sleep it
-  returns at once. SIGHUP: the current round finishes, then a new round starts immediately
+  returns at once. Either way the SA counters are read from the kernel and saved once more
+  (`on_stop`), so that a reboot that follows loses none of them (DESIGN.md §4). SIGHUP: the
+  current round finishes, then a new round starts immediately
   (re-reading everything a round reads) instead of sleeping.
 
 Scheduling: the next round starts at min(now + interval (± 10 % with jitter), the next epoch
@@ -88,6 +90,7 @@ class RoundReport:
     diagnostics: tuple[str, ...] = ()
     attempts: int = 0
     enforced: str = "none"
+    notes: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -113,6 +116,8 @@ class RoundReport:
             out["error"] = self.error
         if self.diagnostics:
             out["diagnostics"] = list(self.diagnostics)
+        if self.notes:
+            out["notes"] = list(self.notes)
         return out
 
 
@@ -192,12 +197,14 @@ class Control:
 Prepare = Callable[[datetime], Target]
 ApplyFn = Callable[[Target], Applied]
 Sink = Callable[[RoundReport], None]
+OnStop = Callable[[Target], None]
 
 
 @dataclass
 class Reconciler:
     """The loop. `prepare(at)` reads the input into a Target (raises ConfigError when invalid);
-    `apply(target)` applies it; `clock()` is Unix time; `sleep(s)` waits (interruptibly)."""
+    `apply(target)` applies it; `clock()` is Unix time; `sleep(s)` waits (interruptibly);
+    `on_stop(target)` runs once after a stop request, with the last good target at that time."""
 
     prepare: Prepare
     apply: ApplyFn
@@ -212,6 +219,7 @@ class Reconciler:
     node_hint: str | None = None
     last_good: Target | None = None
     rounds: int = 0
+    on_stop: OnStop | None = None
 
     def _sleep(self, seconds: float) -> None:
         (self.sleep or self.control.sleep)(seconds)
@@ -230,6 +238,10 @@ class Reconciler:
             now = self.clock()
             wake = next_wake(now, self.interval, rotation=rotation, jitter=self.jitter, rand=self.rand)
             self._sleep(wake - now)
+        if self.control.stop and self.on_stop is not None:
+            target = self._last_good_at(datetime.fromtimestamp(self.clock(), UTC))
+            if target is not None:
+                self.on_stop(target)
         return last
 
     def run_round(self) -> RoundReport:
@@ -295,11 +307,12 @@ class Reconciler:
                 error = _join(error, "; ".join(applied.result.failures[:3]))
         if outcome is None:
             outcome = _FROM_APPLY[applied.result.outcome] if applied is not None else RoundOutcome.ERROR
+        notes = applied.notes if applied is not None else ()
         node = target.node if target is not None else self.node_hint
         rotation = rotation_of(target.config) if target is not None else None
         epoch = epoch_of(at, rotation) if rotation is not None else None
         return RoundReport(at, node, self.rounds, outcome, changes, max(0.0, self.clock() - start), epoch,
-                           error, diags, attempts, enforced)
+                           error, diags, attempts, enforced, notes)
 
 
 def _join(a: str | None, b: str | None) -> str | None:
@@ -319,6 +332,7 @@ class Settings:
     jitter: bool = False
     lock_timeout: float = 10.0
     locked: bool = False
+    state_dir: Path | None = None
 
 
 def parse_interval(text: str) -> float:
@@ -344,15 +358,17 @@ def prepare_target(settings: Settings, at: datetime) -> Target:
     name = choose_node(nodes, settings.node, settings.netns)
     assignment = assign_with_lock(loaded, locked=settings.locked)
     return Target(loaded.config, assignment, name, settings.netns, at,
-                  resolve_private_key(name, settings.key_file))
+                  resolve_private_key(name, settings.key_file), settings.state_dir)
 
 
-def kernel_reconciler(settings: Settings, control: Control, sinks: Sequence[Sink]) -> Reconciler:
+def kernel_reconciler(settings: Settings, control: Control, sinks: Sequence[Sink],
+                      note: Callable[[str], None] = lambda line: None) -> Reconciler:
     """A Reconciler on the real kernel: `prepare_target` + `apply_target` without a prompt.
 
     A round that changes nothing still checks the fail-closed sysctls (apply checks them only
-    around changes), so a fail-open node fails every round, naming the sysctl."""
-    from overlayc.apply.session import apply_target, check_fail_closed
+    around changes), so a fail-open node fails every round, naming the sysctl. On a stop, the
+    SA counters are saved once more (`save_counters`), its notes going to `note`."""
+    from overlayc.apply.session import apply_target, check_fail_closed, save_counters
 
     def apply(target: Target) -> Applied:
         applied = apply_target(target, confirm=lambda plan: True, lock_timeout=settings.lock_timeout)
@@ -360,9 +376,16 @@ def kernel_reconciler(settings: Settings, control: Control, sinks: Sequence[Sink
             check_fail_closed(target, applied.desired)
         return applied
 
+    def on_stop(target: Target) -> None:
+        try:
+            for line in save_counters(target, lock_timeout=settings.lock_timeout):
+                note(f"overlayc: {line}")
+        except (OverlaycError, OSError) as err:
+            note(f"overlayc: could not save the SA counters on exit: {err}")
+
     return Reconciler(prepare=lambda at: prepare_target(settings, at), apply=apply,
                       interval=settings.interval, control=control, sinks=sinks, jitter=settings.jitter,
-                      node_hint=settings.node)
+                      node_hint=settings.node, on_stop=on_stop)
 
 
 def _install_signals(control: Control) -> dict[int, Any]:
@@ -405,7 +428,7 @@ def run_agent(settings: Settings, *, once: bool, metrics_port: int | None, metri
         sinks.append(sink)
     previous = _install_signals(control)
     try:
-        last = kernel_reconciler(settings, control, sinks).run(once=once)
+        last = kernel_reconciler(settings, control, sinks, note).run(once=once)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

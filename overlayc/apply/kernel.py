@@ -15,7 +15,14 @@ from types import TracebackType
 
 from overlayc.apply.links import LinkOps, StepFailed
 from overlayc.apply.messages import describe, explain
-from overlayc.apply.requests import ROUTE_KINDS, XFRM_KINDS, MissingDevice, entry_messages, requests_for
+from overlayc.apply.requests import (
+    ROUTE_KINDS,
+    XFRM_KINDS,
+    MissingDevice,
+    StartOf,
+    entry_messages,
+    requests_for,
+)
 from overlayc.diff import Change
 from overlayc.errors import NeedsPrivileges, OverlaycError
 from overlayc.kernel.objects import LINK_GROUP, KernelObject
@@ -77,11 +84,13 @@ def _refused(
 class KernelHandle:
     """Netlink access to one network namespace (None: the current one). A context manager.
 
-    `cluster` only scopes `observe()` (see overlayc.observe.kernel.observe)."""
+    `cluster` only scopes `observe()` (see overlayc.observe.kernel.observe). `starts`, when set,
+    says where the counters of each SA this handle creates begin (saved counters, DESIGN §4)."""
 
     def __init__(self, netns: str | None, cluster: str | None = None) -> None:
         self.netns = netns
         self.cluster = cluster
+        self.starts: StartOf | None = None
         self.rt = NetlinkSocket(NETLINK_ROUTE, netns)
         self.xs = NetlinkSocket(NETLINK_XFRM, netns)
         self.links = LinkOps(self.rt)
@@ -141,7 +150,7 @@ class KernelHandle:
         owner: list[int] = []
         for i in idx:
             try:
-                reqs = requests_for(changes[i], ifindex)
+                reqs = requests_for(changes[i], ifindex, self.starts)
             except MissingDevice as exc:
                 failures.append((i, f"{describe(_obj(changes[i]))}: device {exc} does not exist"))
                 continue

@@ -11,8 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address
+from pathlib import Path
 
 from overlayc.apply import preflight
+from overlayc.apply.continuity import CounterKeeper, keep_counters
 from overlayc.apply.kernel import KernelHandle
 from overlayc.apply.lock import apply_lock
 from overlayc.apply.run import ApplyResult, Outcome, Progress, apply_changes
@@ -31,7 +33,8 @@ Confirm = Callable[[Plan], bool]
 
 @dataclass(frozen=True)
 class Target:
-    """What to apply: the checked config, placement, node, namespace, time and the node's key."""
+    """What to apply: the checked config, placement, node, namespace, time and the node's key;
+    `state_dir` moves the node's state directory (None: $OVERLAYC_STATE_DIR or the default)."""
 
     config: Config
     assignment: Assignment
@@ -39,6 +42,7 @@ class Target:
     netns: str | None
     at: datetime
     private_key: bytes | None
+    state_dir: Path | None = None
 
     @property
     def address(self) -> IPv4Address:
@@ -47,12 +51,13 @@ class Target:
 
 @dataclass(frozen=True)
 class Applied:
-    """The plan that was (or would have been) executed, its outcome, and the desired state it
-    was made for (empty for destroy)."""
+    """The plan that was (or would have been) executed, its outcome, the desired state it
+    was made for (empty for destroy), and notes for the user (about the saved SA counters)."""
 
     plan: Plan
     result: ApplyResult
     desired: KernelState = dataclasses.field(default_factory=KernelState)
+    notes: tuple[str, ...] = ()
 
 
 def check_fail_closed(target: Target, desired: KernelState) -> None:
@@ -120,6 +125,7 @@ def apply_target(
     with apply_lock(target.netns, lock_timeout, "apply"), \
             KernelHandle(target.netns, target.config.cluster.name) as kernel:
         live = kernel.observe()
+        desired, keeper = _keep_counters(target, desired, live, kernel)
         if saved is None:
             plan = make_plan(target.node, target.netns, target.at, config_digest(target.config),
                              diff(desired, live), live, target.address)
@@ -129,14 +135,47 @@ def apply_target(
             _check_saved(saved, target, live)
             changes = rehydrate(saved, desired, live)
         if not changes:
-            return Applied(plan, ApplyResult(Outcome.NOTHING), desired)
+            return Applied(plan, ApplyResult(Outcome.NOTHING), desired, _notes(keeper))
         _preflight(target, desired, changes)
         if not confirm(plan):
-            return Applied(plan, ApplyResult(Outcome.NOTHING), desired)
+            return Applied(plan, ApplyResult(Outcome.NOTHING), desired, _notes(keeper))
         result = apply_changes(kernel, desired, changes, progress=progress(len(changes)),
                                after_execute=lambda: check_fail_closed(target, desired),
                                prior=live.owned)
-    return Applied(plan, result, desired)
+        if keeper is not None:  # the SAs just created, at their starting counters
+            keeper.record(desired, kernel.xs)
+    return Applied(plan, result, desired, _notes(keeper))
+
+
+def _keep_counters(target: Target, desired: KernelState, live: Observed,
+                   kernel: KernelHandle) -> tuple[KernelState, CounterKeeper | None]:
+    """Counters that survive restarts (overlayc.apply.continuity): the desired state on the right
+    send epoch, its counters saved before anything changes, and SAs created through `kernel`
+    starting where their saved counters stood."""
+    desired, keeper = keep_counters(
+        target.config, target.at, target.address,
+        (target.netns, target.state_dir), desired, live.owned,
+        lambda send: compile_node(target.config, target.assignment, target.node, at=target.at,
+                                  private_key=target.private_key, send_epoch=send))
+    if keeper is not None:
+        keeper.record(desired, kernel.xs)
+        kernel.starts = keeper.start_of
+    return desired, keeper
+
+
+def _notes(keeper: CounterKeeper | None) -> tuple[str, ...]:
+    return () if keeper is None else tuple(keeper.notes)
+
+
+def save_counters(target: Target, *, lock_timeout: float = 0.0) -> tuple[str, ...]:
+    """Read the SA counters of `target`'s kernel and save them, changing nothing in the kernel
+    (what `reconcile` does when it stops). Returns the notes for the user."""
+    desired = compile_node(target.config, target.assignment, target.node, at=target.at,
+                           private_key=target.private_key)
+    with apply_lock(target.netns, lock_timeout, "apply"), \
+            KernelHandle(target.netns, target.config.cluster.name) as kernel:
+        _desired, keeper = _keep_counters(target, desired, kernel.observe(), kernel)
+    return _notes(keeper)
 
 
 def _check_saved(saved: Plan, target: Target, live: Observed) -> None:

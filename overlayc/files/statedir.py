@@ -27,5 +27,10 @@ def state_root(explicit: Path | None = None) -> Path:
 
 def target_state_dir(netns: str | None, explicit: Path | None = None) -> Path:
     """The directory of one target namespace, created 0700 (its parent too) on first use."""
-    root = ensure_dir(state_root(explicit), 0o700)
-    return ensure_dir(root / (f"netns-{netns}" if netns else "host"), 0o700)
+    ensure_dir(state_root(explicit), 0o700)
+    return ensure_dir(target_state_path(netns, explicit), 0o700)
+
+
+def target_state_path(netns: str | None, explicit: Path | None = None) -> Path:
+    """Where `target_state_dir` is, without creating anything (for read-only commands)."""
+    return state_root(explicit) / (f"netns-{netns}" if netns else "host")
