@@ -311,7 +311,7 @@ def _sa_line(sa: SaStatus) -> str:
         return head + "NOT INSTALLED"
     c = sa.counters
     if c is None:
-        return head + "installed"
+        return head + "installed" + ("  counters restored" if sa.restored else "")
     text = head + f"installed  {c.packets} pkts {c.bytes} B  errors {c.errors}  replays {_replays(c)}"
     if sa.direction == "out":
         text += f"  seq headroom {'2^64' if c.esn else '2^32'}-{c.oseq}"

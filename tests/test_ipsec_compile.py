@@ -178,7 +178,8 @@ def test_sending_on_the_next_epoch_uses_the_sa_every_peer_already_holds() -> Non
     at_b = states(compile_ipsec(config, "b", ["a"], AT, PRIVATE["b"]))
     (out,) = [s for s in states(shifted) if s.src == a]
     held = next(s for s in at_b if s.src == a and s.epoch == epoch + 1)
-    assert out.epoch == epoch + 1 and (out.spi, out.key_fp, out.secret) == (held.spi, held.key_fp, held.secret)
+    assert out.epoch == epoch + 1
+    assert (out.spi, out.key_fp, out.secret) == (held.spi, held.key_fp, held.secret)
     assert [o for o in shifted if not (isinstance(o, XfrmState) and o.src == a)] == \
         [o for o in normal if not (isinstance(o, XfrmState) and o.src == a)]
     assert compile_ipsec(config, "a", ["b"], AT, PRIVATE["a"], send_epoch=epoch) == normal

@@ -169,7 +169,8 @@ def test_a_peer_dropped_as_replays_is_degraded_with_the_reason_and_restored_sas_
     from overlayc.apply.counters import Counters, SavedSa
 
     config, desired = seed()
-    sa = next(s for s in states(desired) if s.dst == IPv4Address("192.0.2.2") and s.epoch == epoch_of(AT, 43200))
+    epoch = epoch_of(AT, 43200)
+    sa = next(s for s in states(desired) if s.dst == IPv4Address("192.0.2.2") and s.epoch == epoch)
     fp = "sha256:0123456789ab"
     sa = XfrmState(**{**{f: getattr(sa, f) for f in sa.__slots__}, "key_fp": fp})
     desired = KernelState(sa if o.key == sa.key else o for o in desired)

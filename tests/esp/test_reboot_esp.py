@@ -155,6 +155,13 @@ def drops(seed: SeedLab, node: str) -> dict[str, int]:
     return {k: stat[k] for k in DROPS}
 
 
+def sa_drops(seed: SeedLab, node: str) -> dict[str, tuple[int, int, int]]:
+    """Per SA of `node` (src>dst/spi): (outside the window, replayed, failed integrity)."""
+    with NetlinkSocket(nx.NETLINK_XFRM, seed.lab.netns(node)) as xs:
+        return {f"{sa.src}>{sa.dst}/{sa.spi:#x}":
+                (c.replay_window_drops, c.replay_drops, c.integrity_failures) for sa, c in live_sas(xs)}
+
+
 def state_file(seed: SeedLab, node: str) -> Path:
     return target_state_path(seed.lab.netns(node)) / FILE_NAME
 
@@ -225,21 +232,26 @@ def test_a_sender_whose_state_directory_is_lost_sends_on_the_next_epochs_sas(see
             assert seed.apply(node, at=later) == 2  # both nodes two epochs on
         heard_at_once(seed)
         before, running = drops(seed, "node1"), streams(seed, 9203)
+        phases = [("start", drops(seed, "node1"), sa_drops(seed, "node1"))]
         try:
             burst(web.netns, probe.ip, BURST)
             (spi,) = counters(seed, "node2", "node2", "node1")
             assert spi & 3 == epoch % 4
+            phases.append(("burst", drops(seed, "node1"), sa_drops(seed, "node1")))
             began = reboot(seed, "node2")
             shutil.rmtree(state_file(seed, "node2").parent)
+            phases.append(("reboot", drops(seed, "node1"), sa_drops(seed, "node1")))
             assert seed.apply("node2", at=later) == 2
             windows.append((began, time.monotonic() + GRACE))
+            phases.append(("apply", drops(seed, "node1"), sa_drops(seed, "node1")))
             heard_at_once(seed)
         finally:
             for s in running:
                 s.stop()
+        phases.append(("end", drops(seed, "node1"), sa_drops(seed, "node1")))
         (spi,) = counters(seed, "node2", "node2", "node1")
         assert spi & 3 == (epoch + 1) % 4, f"node2 sends on spi {spi:#x}, not on epoch {epoch + 1}'s"
-        assert drops(seed, "node1") == before, "node1 dropped node2's packets"
+        assert drops(seed, "node1") == before, f"node1 dropped node2's packets: {phases}"
         for s in running:
             assert len(s.sent_at) > 20 and s.lost_outside(windows) == []
         saved = loads(state_file(seed, "node2").read_bytes())
