@@ -30,6 +30,7 @@ from overlayc.render.iproute2 import render_iproute2
 if TYPE_CHECKING:
     from overlayc.apply.counters import Counters
     from overlayc.apply.session import Applied
+    from overlayc.compile import Assignment
     from overlayc.plan import Plan
 
 EPILOG = (
@@ -237,6 +238,13 @@ def _desired_with_counters(
                          live.owned, build)
 
 
+def _send_epoch(loaded: LoadedConfig, assignment: Assignment, node: str, at: datetime, netns: str | None,
+                state_dir: Path | None, live: Observed) -> int | None:
+    from overlayc.apply.continuity import send_epoch_for
+
+    return send_epoch_for(loaded.config, assignment, node, at, (netns, state_dir), live.owned)
+
+
 # --- plan (issue 6): desired × live → ordered changes; saved plans for `apply PLAN` --------------
 def _plan_live(netns: str | None, state: str | None, cluster: str) -> Observed:
     """The live side of a plan: a snapshot (`--state FILE|empty`) or the kernel of `netns`."""
@@ -297,11 +305,8 @@ def plan_command(
     assignment = assign_with_lock(loaded, locked=locked)
     live = _plan_live(netns, state, loaded.config.cluster.name)
     when, private_key = resolve_at(at), resolve_key(name, key_file)
-    send = None
-    if state is None:  # against this node's kernel: the send epoch its saved counters call for
-        from overlayc.apply.continuity import send_epoch_for
-
-        send = send_epoch_for(loaded.config, assignment, name, when, (netns, state_dir), live.owned)
+    # against this node's kernel: the send epoch its saved counters call for (offline: none)
+    send = None if state is not None else _send_epoch(loaded, assignment, name, when, netns, state_dir, live)
     plan = plan_node(loaded.config, assignment, name, at=when, private_key=private_key, live=live,
                      netns=netns, send_epoch=send)
     if out is not None:

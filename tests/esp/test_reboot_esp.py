@@ -155,6 +155,18 @@ def drops(seed: SeedLab, node: str) -> dict[str, int]:
     return {k: stat[k] for k in DROPS}
 
 
+def settled(seed: SeedLab) -> dict[str, int]:
+    """`drops(node1)` once node1 has processed node2's last burst: its window top reached node2's
+    counter, plus 2 s for stragglers. A burst under TCG is decrypted partly through cryptd, out
+    of order: a packet more than the window (128) behind is then read as the next 2^32 block and
+    fails its ICV (XfrmInStateProtoError) — the burst's doing, not a reboot's, which a baseline
+    taken here leaves out (seen: 1 and 95 such drops in a 10,000-datagram burst)."""
+    (sent, _), = counters(seed, "node2", "node2", "node1").values()
+    wait_until(lambda: max(seq for _, seq in counters(seed, "node1", "node2", "node1").values()) >= sent, 60)
+    time.sleep(2.0)
+    return drops(seed, "node1")
+
+
 def sa_drops(seed: SeedLab, node: str) -> dict[str, tuple[int, int, int]]:
     """Per SA of `node` (src>dst/spi): (outside the window, replayed, failed integrity)."""
     with NetlinkSocket(nx.NETLINK_XFRM, seed.lab.netns(node)) as xs:
@@ -188,26 +200,32 @@ def test_a_sender_rebooting_twice_mid_epoch_is_heard_at_once(seed: SeedLab) -> N
     probe = seed.member("secure", "probe")
     web = seed.member("secure", "web.1")
     assert ping(web.netns, probe.ip) == 1 and ping(probe.netns, web.ip) == 1
-    before, windows = drops(seed, "node1"), []
+    windows: list[tuple[float, float]] = []
+    grown: list[dict[str, int]] = []
     running = streams(seed, 9201)
     try:
         burst(web.netns, probe.ip, BURST)
         (oseq, _), = counters(seed, "node2", "node2", "node1").values()
         assert oseq >= BURST, f"node2 sent {oseq} ESP packets, not {BURST}"
+        before = settled(seed)
         tops = [seq for _, seq in counters(seed, "node1", "node2", "node1").values()]
         assert max(tops) >= BURST, f"node1's window top is {max(tops)}"
         reboot_and_apply(seed, "node2", windows)  # its counters were saved BEFORE the burst
         heard_at_once(seed)
+        grown.append({k: v - before[k] for k, v in drops(seed, "node1").items()})
         burst(web.netns, probe.ip, 1000)
+        before = settled(seed)
         assert seed.apply("node2") == 0  # a round: nothing to change, the counters saved
         reboot_and_apply(seed, "node2", windows)  # the second one continues from the first
         heard_at_once(seed)
+        time.sleep(2.0)
+        grown.append({k: v - before[k] for k, v in drops(seed, "node1").items()})
     finally:
         for s in running:
             s.stop()
     (oseq, _), = counters(seed, "node2", "node2", "node1").values()
     assert oseq > 2 * MARGIN, f"node2's counter {oseq:#x} did not continue past both restores"
-    assert drops(seed, "node1") == before, "node1 dropped node2's packets"
+    assert grown == [dict.fromkeys(DROPS, 0)] * 2, f"node1 dropped node2's packets: {grown}"
     for s in running:
         assert len(s.sent_at) > 20 and s.lost_outside(windows) == [], (len(s.sent_at), windows)
     saved = loads(state_file(seed, "node2").read_bytes())
@@ -231,13 +249,13 @@ def test_a_sender_whose_state_directory_is_lost_sends_on_the_next_epochs_sas(see
         for node in ("node1", "node2"):
             assert seed.apply(node, at=later) == 2  # both nodes two epochs on
         heard_at_once(seed)
-        before, running = drops(seed, "node1"), streams(seed, 9203)
-        phases = [("start", drops(seed, "node1"), sa_drops(seed, "node1"))]
+        running = streams(seed, 9203)
         try:
             burst(web.netns, probe.ip, BURST)
             (spi,) = counters(seed, "node2", "node2", "node1")
             assert spi & 3 == epoch % 4
-            phases.append(("burst", drops(seed, "node1"), sa_drops(seed, "node1")))
+            before = settled(seed)
+            phases = [("burst", before, sa_drops(seed, "node1"))]
             began = reboot(seed, "node2")
             shutil.rmtree(state_file(seed, "node2").parent)
             phases.append(("reboot", drops(seed, "node1"), sa_drops(seed, "node1")))
@@ -245,13 +263,14 @@ def test_a_sender_whose_state_directory_is_lost_sends_on_the_next_epochs_sas(see
             windows.append((began, time.monotonic() + GRACE))
             phases.append(("apply", drops(seed, "node1"), sa_drops(seed, "node1")))
             heard_at_once(seed)
+            time.sleep(2.0)
+            phases.append(("end", drops(seed, "node1"), sa_drops(seed, "node1")))
         finally:
             for s in running:
                 s.stop()
-        phases.append(("end", drops(seed, "node1"), sa_drops(seed, "node1")))
         (spi,) = counters(seed, "node2", "node2", "node1")
         assert spi & 3 == (epoch + 1) % 4, f"node2 sends on spi {spi:#x}, not on epoch {epoch + 1}'s"
-        assert drops(seed, "node1") == before, f"node1 dropped node2's packets: {phases}"
+        assert phases[-1][1] == before, f"node1 dropped node2's packets: {phases}"
         for s in running:
             assert len(s.sent_at) > 20 and s.lost_outside(windows) == []
         saved = loads(state_file(seed, "node2").read_bytes())
