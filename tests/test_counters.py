@@ -298,3 +298,23 @@ def test_counters_cannot_be_restored_on_a_non_esn_sa() -> None:
         nx.encode_sa(state, start=nx.ReplayStart(oseq=1))
     with pytest.raises(ValueError, match="64-bit"):
         nx.ReplayStart(oseq=SEQ_SPACE)
+
+
+def test_a_state_directory_that_cannot_be_made_is_a_note_and_the_fallback(tmp_path: Path) -> None:
+    """A planted symbolic link (or a read-only /var/lib) must not take the network down: the
+    counters are treated as lost, the apply says why and sends on the next epoch's SAs."""
+    from datetime import UTC, datetime
+
+    from overlayc.apply.continuity import keep_counters
+    from tests.test_status import seed
+
+    config, desired = seed()
+    root = tmp_path / "state"
+    root.mkdir()
+    (root / "netns-n2").symlink_to(tmp_path)
+    at = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
+    shifted, keeper = keep_counters(config, at, IPv4Address("192.0.2.2"), ("n2", root), desired,
+                                    KernelState(), lambda send: KernelState([sa(B, A, 0x1000, send)]))
+    assert keeper is not None and "symbolic link" in keeper.notes[0] and "cannot be kept" in keeper.notes[0]
+    assert [o.epoch for o in shifted if isinstance(o, XfrmState)] == [at.timestamp() // 43200 + 1]
+    assert "sending on the SAs of epoch" in keeper.notes[1]

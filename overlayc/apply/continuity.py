@@ -172,7 +172,10 @@ def keep_counters(config: Config, at: datetime, local: IPv4Address, where: tuple
     for another send epoch."""
     if not desired.of_kind("xfrm-state"):
         return desired, None
-    loaded = load_counters(counters_path(*where, create=True))
+    try:
+        loaded = load_counters(counters_path(*where, create=True))
+    except InputError as err:  # the directory cannot be made (read-only, a planted link): as lost
+        loaded = Loaded(counters_path(*where, create=False), None, f"{err}; the SA counters cannot be kept")
     desired, fallback = _decide(config, at, local, loaded, desired, live, recompile)
     keeper = CounterKeeper(loaded, config.cluster.id, local,
                            epoch_of(at, config.cluster.encryption.rotation) - 1, fallback)
