@@ -318,3 +318,18 @@ def test_a_state_directory_that_cannot_be_made_is_a_note_and_the_fallback(tmp_pa
     assert keeper is not None and "symbolic link" in keeper.notes[0] and "cannot be kept" in keeper.notes[0]
     assert [o.epoch for o in shifted if isinstance(o, XfrmState)] == [at.timestamp() // 43200 + 1]
     assert "sending on the SAs of epoch" in keeper.notes[1]
+
+
+def test_counters_that_did_not_move_are_not_written_again(tmp_path: Path) -> None:
+    path = counters_path(None, tmp_path, create=True)
+    desired = KernelState([sa(A, B, 0x1000, E)])
+    first = CounterKeeper(load_counters(path), "c", A, E - 1, None)
+    first.record(desired, _NoSas())
+    stamp = os.stat(path).st_mtime_ns, os.stat(path).st_ino
+    again = CounterKeeper(load_counters(path), "c", A, E - 1, None)
+    again.record(desired, _NoSas())
+    again.record(desired, _NoSas())
+    assert (os.stat(path).st_mtime_ns, os.stat(path).st_ino) == stamp  # not replaced
+    moved = CounterKeeper(load_counters(path), "c", A, E - 1, None)
+    moved.record(KernelState([sa(A, B, 0x1000, E), sa(B, A, 0x2000, E)]), _NoSas())
+    assert os.stat(path).st_ino != stamp[1] and len(loads(path.read_bytes()).sas) == 2

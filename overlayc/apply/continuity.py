@@ -51,11 +51,13 @@ READ_LIMIT = 16 * MiB
 
 @dataclass(frozen=True)
 class Loaded:
-    """The state file as read: its counters, or None with the reason in words (`problem`)."""
+    """The state file as read: its counters, or None with the reason in words (`problem`);
+    `data`: its bytes (None when unreadable)."""
 
     path: Path
     counters: Counters | None
     problem: str | None = None
+    data: bytes | None = None
 
 
 def counters_path(netns: str | None, state_dir: Path | None, *, create: bool) -> Path:
@@ -66,8 +68,10 @@ def counters_path(netns: str | None, state_dir: Path | None, *, create: bool) ->
 
 def load_counters(path: Path) -> Loaded:
     """Read the counters file. Missing, unreadable or corrupt: counters None and why."""
+    data = None
     try:
-        return Loaded(path, loads(read_capped(path, READ_LIMIT)))
+        data = read_capped(path, READ_LIMIT)
+        return Loaded(path, loads(data), data=data)
     except CountersUnusable as err:
         return Loaded(path, None, f"{path}: saved counters unusable ({err}); they are ignored")
     except InputError as err:
@@ -123,6 +127,7 @@ class CounterKeeper:
     current: Counters | None = None
     restored: set[SaId] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    written: bytes | None = field(default=None, init=False)
 
     def start_of(self, sa: XfrmState) -> nx.ReplayStart | None:
         """Where the counters of `sa`, about to be created, begin (None: at 0)."""
@@ -144,10 +149,17 @@ class CounterKeeper:
         base = self.current if self.current is not None else self.loaded.counters
         self.current = merge(base, readings(sas, live_sas(xs), self.restored),
                              oldest_epoch=self.oldest_epoch, fallback=self.fallback)
+        data = dumps(self.current, self.cluster)
+        if data == self.written:
+            return  # nothing moved (an idle node): no write, no fsync
         try:
-            write_atomic(self.loaded.path, dumps(self.current, self.cluster), FILE_MODE)
+            write_atomic(self.loaded.path, data, FILE_MODE)
+            self.written = data
         except InputError as err:
             self.notes.append(f"could not save the SA counters: {err}")
+
+    def __post_init__(self) -> None:
+        self.written = self.loaded.data
 
 
 def _decide(config: Config, at: datetime, local: IPv4Address, loaded: Loaded, desired: KernelState,
