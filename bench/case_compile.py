@@ -1,4 +1,4 @@
-"""compile: generated clusters (tests/gen.py, 20 tasks per node) of growing size.
+"""compile: generated clusters (tests/support/gen.py, 20 tasks per node) of growing size.
 
 Per size, each round (interleaving nothing: compile is pure CPU, rounds are back to back):
   load        load_config of the cluster written as YAML (ruamel + pydantic + validate); separate
@@ -27,7 +27,7 @@ from bench.core import CaseResult, Figure, Rounds, Target
 from overlayc.compile import Lock, compile_node, resolve
 from overlayc.config.load import load_config
 from overlayc.config.model import Config
-from tests.gen import config_dict
+from tests.support.gen import config_dict
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 TASKS_PER_NODE = 20

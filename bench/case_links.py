@@ -16,7 +16,7 @@ from pathlib import Path
 from bench.core import CaseResult, Figure, Rounds, Target, Variant, drop_namespace, measure, new_namespace, sh
 from bench.fixtures import CLUSTER, network_del_lines, network_link_lines
 from overlayc.apply.kernel import KernelHandle
-from overlayc.kernel.objects import LINK_GROUP
+from overlayc.kernel.ownership import LINK_GROUP
 from overlayc.observe.kernel import observe
 
 

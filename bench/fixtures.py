@@ -17,9 +17,6 @@ from overlayc.compile import Assignment, Lock, compile_node, resolve
 from overlayc.config.model import Config
 from overlayc.diff import Action, Change, Reason
 from overlayc.kernel.objects import (
-    PRIO_BLOCK,
-    PRIO_PEER,
-    REQID,
     Bridge,
     Fdb,
     KernelObject,
@@ -28,6 +25,7 @@ from overlayc.kernel.objects import (
     XfrmPolicy,
     XfrmTemplate,
 )
+from overlayc.kernel.ownership import PRIO_BLOCK, PRIO_PEER, REQID
 from overlayc.kernel.state import KernelState
 
 CLUSTER = "ocb"

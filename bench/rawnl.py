@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 import struct
 
-from overlayc.netlink.sock import in_netns
+from overlayc.netlink.netns import Namespace
 
 SO_RCVBUFFORCE = 33
 SOL_NETLINK, NETLINK_CAP_ACK = 270, 10
@@ -28,7 +28,7 @@ def chunks(messages: list[bytes], per_send: int) -> list[tuple[int, bytes]]:
 
 
 def open_route_socket(netns: str) -> socket.socket:
-    with in_netns(netns):
+    with Namespace(netns) as ns, ns.entered():
         sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0)
     sock.bind((0, 0))
     sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)

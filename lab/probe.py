@@ -11,7 +11,7 @@ retries refused connections for a while: the server may still be starting.
 from __future__ import annotations
 
 import json
-import os
+import secrets
 import socket
 import struct
 import sys
@@ -21,39 +21,53 @@ import urllib.request
 from typing import Any
 
 
-def _checksum(data: bytes) -> int:
+def checksum(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of `data` (ICMP, IPv4 headers)."""
     if len(data) % 2:
         data += b"\x00"
     total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    return int(~(total + (total >> 16)) & 0xFFFF)
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return int(~total & 0xFFFF)
 
 
 def ping(dst: str, count: int = 3, wait: float = 2.0) -> dict[str, Any]:
-    """ICMP echo over a raw socket (needs root; the host may have no ping binary)."""
+    """ICMP echo from the calling thread's namespace over a raw socket (needs root; the host may
+    have no ping binary): `wait` s for each answer. The identifier is random, not the PID, so
+    threads of one process can ping at once."""
     rtts: list[float] = []
+    ident = secrets.randbits(16)
     with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as s:
-        s.settimeout(wait)
-        ident = os.getpid() & 0xFFFF
         for seq in range(count):
-            body = struct.pack("!HH", ident, seq) + b"overlayc-demo-ping"
+            body = struct.pack("!HH", ident, seq) + b"overlayc-lab-ping"
             start = time.monotonic()
-            s.sendto(struct.pack("!BBH", 8, 0, _checksum(b"\x08\x00\x00\x00" + body)) + body, (dst, 0))
-            if _await_reply(s, ident, seq, start + wait):
+            s.sendto(struct.pack("!BBH", 8, 0, checksum(b"\x08\x00\x00\x00" + body)) + body, (dst, 0))
+            if _await_reply(s, dst, ident, seq, start + wait):
                 rtts.append(round((time.monotonic() - start) * 1000, 2))
     return {"sent": count, "received": len(rtts), "rtt_ms": rtts}
 
 
-def _await_reply(s: socket.socket, ident: int, seq: int, deadline: float) -> bool:
-    while time.monotonic() < deadline:
+def _await_reply(s: socket.socket, dst: str, ident: int, seq: int, deadline: float) -> bool:
+    while (left := deadline - time.monotonic()) > 0:
+        s.settimeout(left)
         try:
-            pkt = s.recv(2048)
+            pkt, (src, _) = s.recvfrom(2048)
         except TimeoutError:
             return False
         icmp = pkt[(pkt[0] & 0x0F) * 4 :]
-        if icmp[0] == 0 and icmp[4:8] == struct.pack("!HH", ident, seq):
+        if src == dst and icmp[0] == 0 and icmp[4:8] == struct.pack("!HH", ident, seq):
             return True
     return False
+
+
+def get(url: str, timeout: float = 10.0) -> tuple[int, bytes]:
+    """GET `url` from the calling thread's namespace, never through an environment proxy: the
+    status and the body; urllib's errors propagate."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=timeout) as resp:
+        status: int = resp.status
+        body: bytes = resp.read()
+    return status, body
 
 
 def http_get(url: str, marker: str, patience: float = 30.0) -> dict[str, Any]:
@@ -63,10 +77,9 @@ def http_get(url: str, marker: str, patience: float = 30.0) -> dict[str, Any]:
         attempts += 1
         start = time.monotonic()
         try:
-            with urllib.request.urlopen(url, timeout=10) as resp:
-                body = resp.read()
+            status, body = get(url)
             ms = round((time.monotonic() - start) * 1000, 1)
-            return {"status": resp.status, "bytes": len(body), "marker": marker.encode() in body,
+            return {"status": status, "bytes": len(body), "marker": marker.encode() in body,
                     "ms": ms, "attempts": attempts, "error": ""}  # fmt: skip
         except (urllib.error.URLError, OSError) as exc:
             refused = isinstance(getattr(exc, "reason", exc), ConnectionRefusedError)

@@ -43,6 +43,17 @@ class Packet:
     dport: int
     frame: bytes
 
+    @property
+    def payload(self) -> bytes:
+        """The IPv4 payload, up to the header's total length (without Ethernet padding)."""
+        total = struct.unpack("!H", self.frame[16:18])[0]
+        return self.frame[14 + (self.frame[14] & 0x0F) * 4 : 14 + total]
+
+    @property
+    def udp_ports(self) -> tuple[int, int] | None:
+        """(source, destination) port of a UDP packet; None for any other protocol."""
+        return (self.sport, self.dport) if self.proto == PROTO_UDP else None
+
     def describe(self) -> str:
         """A tcpdump-like one-line summary (ESP SPI/seq, VXLAN VNI and inner packet)."""
         ip = _ip_payload(self.frame)

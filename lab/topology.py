@@ -22,39 +22,14 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 
+from lab import probe
+from lab.netns import in_netns
+
 UNDERLAY_DEV = "eth0"
 BRIDGE = "br0"
-# ICMP echo with a raw socket: the host may have no `ping` binary (Debian's iputils-ping is optional)
-_PING_PY = """
-import os, socket, struct, sys, time
-dst, count, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-s.settimeout(wait)
-def csum(b):
-    t = sum(struct.unpack("!%dH" % (len(b) // 2), b)); t = (t >> 16) + (t & 0xFFFF)
-    return ~(t + (t >> 16)) & 0xFFFF
-ident, got = os.getpid() & 0xFFFF, 0
-for seq in range(count):
-    body = struct.pack("!HH", ident, seq) + b"overlayc-lab-ping"
-    hdr = struct.pack("!BBH", 8, 0, csum(b"\\x08\\x00\\x00\\x00" + body + b"\\x00"))
-    s.sendto(hdr + body, (dst, 0))
-    end = time.monotonic() + wait
-    while time.monotonic() < end:
-        try:
-            pkt = s.recv(2048)
-        except TimeoutError:
-            break
-        icmp = pkt[(pkt[0] & 0x0F) * 4:]
-        if icmp[0] == 0 and icmp[4:8] == struct.pack("!HH", ident, seq):
-            got += 1
-            break
-print(f"{got}/{count}")
-sys.exit(0 if got == count else 1)
-"""
 
 
 class LabError(RuntimeError):
@@ -119,8 +94,8 @@ class Lab:
 
     def ping(self, node: str, dst: ipaddress.IPv4Address | str, count: int = 1, wait: float = 2.0) -> bool:
         """True when every one of `count` ICMP echo requests from `node` to `dst` is answered."""
-        res = self.exec(node, sys.executable, "-c", _PING_PY, str(dst), str(count), str(wait), check=False)
-        return res.returncode == 0
+        answered = in_netns(self.netns(node), probe.ping, str(dst), count, wait)["received"]
+        return bool(answered == count)
 
     def __enter__(self) -> Lab:
         try:

@@ -10,9 +10,10 @@ import enum
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 
-from overlayc.errors import OverlaycError
+from overlayc.errors import PlanError
 from overlayc.gcpause import paused_gc
-from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Key, Neigh, Vxlan, XfrmState
+from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Vxlan, XfrmState
+from overlayc.kernel.ownership import Key
 from overlayc.kernel.state import KernelState, Observed, sort_key
 
 
@@ -73,18 +74,7 @@ UPDATABLE: dict[str, frozenset[str]] = {
 }
 
 
-class PlanError(OverlaycError):
-    """The plan cannot be made: a foreign object collides with desired ones. Lists every collision."""
 
-    exit_code = 1
-
-    def __init__(self, collisions: list[tuple[Key, str]]) -> None:
-        self.collisions = collisions
-        lines = [f"  {' '.join(key)}: {what}" for key, what in collisions]
-        super().__init__(
-            f"{len(collisions)} object(s) overlayc must create already exist and are not overlayc's "
-            "(remove or rename them, overlayc never touches foreign objects):\n" + "\n".join(lines)
-        )
 
 
 def _link_name(obj: KernelObject) -> str | None:

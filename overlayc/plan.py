@@ -28,7 +28,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from ipaddress import IPv4Address
-from pathlib import Path
 from typing import Any
 
 from overlayc.compile import Assignment, compile_node
@@ -38,12 +37,12 @@ from overlayc.errors import InputError
 from overlayc.kernel.objects import (
     KIND_ORDER,
     KernelObject,
-    Key,
     XfrmPolicy,
     XfrmState,
     from_json,
     to_json,
 )
+from overlayc.kernel.ownership import Key
 from overlayc.kernel.state import Observed
 
 PLAN_FORMAT_VERSION = "1.0"
@@ -223,24 +222,3 @@ def plan_from_json(data: Mapping[str, Any]) -> Plan:
 
 def dumps(plan: Plan) -> str:
     return json.dumps(plan_to_json(plan), indent=2, sort_keys=True) + "\n"
-
-
-def save_plan(plan: Plan, path: Path) -> None:
-    """Write the plan document to `path` (mode 0644; it holds no secrets)."""
-    try:
-        path.write_text(dumps(plan))
-    except OSError as err:
-        raise InputError(f"{path}: cannot write the plan: {err.strerror}") from None
-
-
-def load_plan(path: Path) -> Plan:
-    """Read a plan saved by `save_plan`; raises InputError when unreadable or malformed."""
-    try:
-        data = json.loads(path.read_text())
-    except OSError as err:
-        raise InputError(f"{path}: cannot read the plan: {err.strerror}") from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not a plan document: {err}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: not a plan document")
-    return plan_from_json(data)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,37 +12,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
-NETNS_PREFIX = "oct-"
-
-
-def _ip_netns_works() -> str | None:
-    """None when `ip netns` can be used, else the reason it cannot."""
-    if os.geteuid() != 0:
-        return "needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN) to create network namespaces"
-    if shutil.which("ip") is None:
-        return "iproute2 `ip` is not installed"
-    probe = f"{NETNS_PREFIX}probe-{secrets.token_hex(3)}"
-    res = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        return f"cannot create a network namespace: {res.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", probe], check=False)
-    return None
-
-
-_NETNS_REASON: list[str | None] = []
-
-
-def netns_unavailable() -> str | None:
-    if not _NETNS_REASON:
-        _NETNS_REASON.append(_ip_netns_works())
-    return _NETNS_REASON[0]
-
-
-def run_in(ns: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run a command inside namespace `ns` (e.g. `run_in(ns, "ip", "-j", "link")`)."""
-    return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, check=check)
+from tests.support.agent import Agent, make_agent
+from tests.support.host import NETNS_PREFIX, netns_unavailable, run_in
 
 
 @pytest.fixture
@@ -111,3 +81,25 @@ def lab_factory() -> Iterator[Callable[..., Any]]:
     yield make
     for lab in reversed(labs):
         lab.close()
+
+
+@pytest.fixture
+def agent(make_netns: Callable[[], str], tmp_path: Path) -> Iterator[Agent]:
+    """A node namespace and config for `overlayc reconcile` (tests/support/agent.py); the
+    cluster's endpoint namespaces are removed at teardown."""
+    yield from make_agent(make_netns, tmp_path)
+
+
+@pytest.fixture
+def endpoint_netns() -> Iterator[Callable[[], str]]:
+    """Names for endpoint namespaces overlayc will create (`ovep-<hex>`), removed at teardown."""
+    made: list[str] = []
+
+    def name() -> str:
+        made.append(f"ovep-{secrets.token_hex(3)}")
+        return made[-1]
+
+    yield name
+    for n in made:
+        if os.path.exists(f"/run/netns/{n}"):
+            subprocess.run(["ip", "netns", "del", n], check=False)

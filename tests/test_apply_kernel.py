@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from overlayc.apply.kernel import ExecutionError, KernelHandle
+from overlayc.apply.kernel import KernelHandle
 from overlayc.apply.run import Outcome, Progress, apply_changes
-from overlayc.compile import Lock, compile_node, resolve
 from overlayc.config.load import load_config
 from overlayc.diff import Change, diff
+from overlayc.errors import ExecutionError
 from overlayc.kernel.state import Observed
 from overlayc.plan import order
-from tests.conftest import run_in
+from tests.support.agent import node_namespace
+from tests.support.builders import compile_for
+from tests.support.counters import netns_list
+from tests.support.host import run_in
 
 pytestmark = pytest.mark.kernel
 
@@ -96,15 +99,10 @@ def dump(ns: str, cluster: str) -> str:
         parts[name] = _scrub(json.loads(run_in(ns, *cmd).stdout or "[]"))
     parts["fdb"] = _configured(parts["fdb"])
     parts["xfrm-policy"] = run_in(ns, "ip", "xfrm", "policy", "show").stdout
-    endpoints = sorted(n for n in _netns_list() if n.startswith(f"{cluster}-"))
+    endpoints = sorted(n for n in netns_list() if n.startswith(f"{cluster}-"))
     for ep in endpoints:
         parts[f"ep:{ep}"] = _scrub(_addresses(ep, "-d"))
     return json.dumps(parts, indent=1, sort_keys=True)
-
-
-def _netns_list() -> list[str]:
-    out = subprocess.run(["ip", "-j", "netns", "list"], capture_output=True, text=True, check=True).stdout
-    return [n["name"] for n in json.loads(out or "[]")]
 
 
 @dataclass
@@ -131,16 +129,8 @@ class Node:
 
 @pytest.fixture
 def node(make_netns: Callable[[], str], tmp_path: Path) -> Iterator[Node]:
-    ns = make_netns()
-    peer = make_netns()
-    run_in(ns, "ip", "link", "add", "oct-u", "type", "veth", "peer", "name", "oct-p", "netns", peer)
-    run_in(ns, "ip", "addr", "add", "192.0.2.1/24", "dev", "oct-u")
-    run_in(ns, "ip", "link", "set", "oct-u", "up")
-    cluster = f"k{secrets.token_hex(3)}"
-    yield Node(ns, cluster, tmp_path)
-    for name in _netns_list():
-        if name.startswith(f"{cluster}-"):
-            subprocess.run(["ip", "netns", "del", name], check=False)
+    with node_namespace(make_netns) as (ns, cluster):
+        yield Node(ns, cluster, tmp_path)
 
 
 NETWORKS = """\
@@ -225,10 +215,7 @@ def test_a_failure_at_every_position_rolls_back_to_an_identical_dump(node: Node)
     assert node.overlayc("apply", "-f", str(node.tmp / "overlay.yaml"), "--node", "a", "--netns",
                          node.ns, "--yes").returncode == 0
     config = load_config([node.config(CHANGED, data_port=4790)]).config
-    assignment, _, _ = resolve(config, Lock())
-    from datetime import UTC, datetime
-
-    desired = compile_node(config, assignment, "a", at=datetime.now(UTC), private_key=None)
+    desired = compile_for(config, "a", at=datetime.now(UTC))
     prior_dump = dump(node.ns, node.cluster)
     with KernelHandle(node.ns, node.cluster) as handle:
         changes = order(diff(desired, handle.observe()), before_cfg.nodes["a"].address)
@@ -305,12 +292,12 @@ def test_destroy_removes_what_overlayc_owns_and_nothing_else(node: Node) -> None
     foreign_before = dump(node.ns, node.cluster)
     cfg = node.config(NETWORKS)
     assert node.overlayc("apply", "-f", str(cfg), "--node", "a", "--netns", node.ns, "--yes").returncode == 0
-    assert [n for n in _netns_list() if n.startswith(f"{node.cluster}-")]
+    assert [n for n in netns_list() if n.startswith(f"{node.cluster}-")]
     gone = node.overlayc("destroy", "--netns", node.ns, "--yes")
     assert gone.returncode == 0, gone.stderr
     assert "Destroy complete" in gone.stdout
     assert dump(node.ns, node.cluster) == foreign_before
-    assert not [n for n in _netns_list() if n.startswith(f"{node.cluster}-")]
+    assert not [n for n in netns_list() if n.startswith(f"{node.cluster}-")]
 
 
 EXAMPLE_PUBLIC_KEY = "QWfOvszOZ62logBnaao7jh0X6y/XVbZjTwQaNfEtah0="  # examples/seed/keys/node1.key (EXAMPLE)

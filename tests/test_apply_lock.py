@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.synchronize
 import time
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
@@ -29,13 +30,19 @@ def _hold(lock_dir: str, ready: Event, release: Event) -> None:
         release.wait(10)
 
 
-def test_second_holder_times_out_naming_the_first(lock_dir: Path) -> None:
+def _holder(lock_dir: Path) -> tuple[BaseProcess, Event]:
+    """A forked process holding the apply lock of `oct-a` (asserted) until the event is set."""
     ctx = multiprocessing.get_context("fork")
     ready, release = ctx.Event(), ctx.Event()
     proc = ctx.Process(target=_hold, args=(str(lock_dir), ready, release))
     proc.start()
+    assert ready.wait(10)
+    return proc, release
+
+
+def test_second_holder_times_out_naming_the_first(lock_dir: Path) -> None:
+    proc, release = _holder(lock_dir)
     try:
-        assert ready.wait(10)
         with pytest.raises(LockBusy) as info, lockmod.apply_lock("oct-a", timeout=0.2, operation="apply"):
             pass
         assert f"pid {proc.pid}" in str(info.value)
@@ -47,11 +54,7 @@ def test_second_holder_times_out_naming_the_first(lock_dir: Path) -> None:
 
 
 def test_waiter_gets_the_lock_when_the_holder_finishes(lock_dir: Path) -> None:
-    ctx = multiprocessing.get_context("fork")
-    ready, release = ctx.Event(), ctx.Event()
-    proc = ctx.Process(target=_hold, args=(str(lock_dir), ready, release))
-    proc.start()
-    assert ready.wait(10)
+    proc, release = _holder(lock_dir)
     release.set()
     with lockmod.apply_lock("oct-a", timeout=10, operation="apply") as path:
         assert path == lock_dir / "netns-oct-a.lock"
@@ -67,11 +70,7 @@ def test_locks_of_different_namespaces_are_independent(lock_dir: Path) -> None:
 
 
 def test_lock_is_released_when_the_holder_dies(lock_dir: Path) -> None:
-    ctx = multiprocessing.get_context("fork")
-    ready, release = ctx.Event(), ctx.Event()
-    proc = ctx.Process(target=_hold, args=(str(lock_dir), ready, release))
-    proc.start()
-    assert ready.wait(10)
+    proc, _ = _holder(lock_dir)
     proc.kill()
     proc.join(10)
     start = time.monotonic()

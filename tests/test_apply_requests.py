@@ -11,12 +11,14 @@ from overlayc.diff import Action, Change, Reason, diff
 from overlayc.kernel.objects import Fdb, Neigh, from_json, to_json
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink.core import NLM_F_ACK, NLM_F_REQUEST, pack_msg
-from tests.planobjects import bridge, fdb, neigh, vxlan
+from tests.support.planobjects import bridge, fdb, neigh, vxlan
 
 MAC = "02:42:0a:01:00:06"
-ENTRIES = [Fdb("ovx1", MAC, IPv4Address("10.0.0.2")), Neigh("ovx1", IPv4Address("10.1.0.6"), MAC),
-           Fdb("ovx2", "0e:00:00:00:00:01", IPv4Address("192.0.2.255")),
-           Neigh("ovx2", IPv4Address("172.16.0.1"), "0e:00:00:00:00:01")]
+ENTRIES: list[Fdb | Neigh] = [
+    Fdb("ovx1", MAC, IPv4Address("10.0.0.2")), Neigh("ovx1", IPv4Address("10.1.0.6"), MAC),
+    Fdb("ovx2", "0e:00:00:00:00:01", IPv4Address("192.0.2.255")),
+    Neigh("ovx2", IPv4Address("172.16.0.1"), "0e:00:00:00:00:01"),
+]
 IFINDEX = {"ovx1": 7, "ovx2": 300}
 
 

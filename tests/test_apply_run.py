@@ -3,29 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from overlayc.apply.kernel import ExecutionError
 from overlayc.apply.run import Outcome, Progress, apply_changes
-from overlayc.compile import Lock, compile_node, resolve
 from overlayc.diff import Change
+from overlayc.errors import ExecutionError
 from overlayc.kernel.state import KernelState, Observed
-from tests.gen import generate_config
-from tests.simkernel import SimError, SimKernel
-from tests.test_plan_properties import plan, states
-
-AT = datetime(2026, 1, 1, tzinfo=UTC)
+from tests.support.builders import compile_for
+from tests.support.gen import generate_config
+from tests.support.simkernel import SimError, SimKernel
+from tests.support.strategies import plan, states
 
 
 def compiled(seed: int, node_index: int = 0) -> KernelState:
     """A realistic node state: a generated cluster compiled for one of its nodes (no keys)."""
     config = generate_config(4, 3, seed)
-    assignment, _, _ = resolve(config, Lock())
-    node = sorted(config.nodes)[node_index]
-    return compile_node(config, assignment, node, at=AT, private_key=None)
+    return compile_for(config, sorted(config.nodes)[node_index])
 
 
 class SimAdapter:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, netns_unavailable
+from tests.support.host import ROOT, netns_unavailable
 
 pytestmark = pytest.mark.kernel
 

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any
 
 import pytest
 
-from overlayc.compile import Lock, compile_node, resolve
+from overlayc.compile import Lock, resolve
 from overlayc.compile import node as node_mod
 from overlayc.compile.addressing import mac_from_ip
 from overlayc.config.model import Config
 from overlayc.errors import InputError, Location
 from overlayc.kernel.objects import Bridge, Endpoint, Fdb, Neigh, Netns, Vxlan, XfrmPolicy, device_mac
 from overlayc.kernel.state import KernelState
-
-AT = datetime(2026, 1, 1, tzinfo=UTC)
+from tests.support.builders import assign, compile_for
 
 
 def seedlike(**extra: Any) -> dict[str, Any]:
@@ -41,10 +40,7 @@ def seedlike(**extra: Any) -> dict[str, Any]:
 
 
 def compiled(data: dict[str, Any], node: str) -> KernelState:
-    config = Config.model_validate(data)
-    assignment, _, diags = resolve(config, Lock())
-    assert diags == []
-    return compile_node(config, assignment, node, at=AT, private_key=None)
+    return compile_for(Config.model_validate(data), node, clean=True)
 
 
 def test_vnis_skip_fixed_ones_and_addresses_skip_gateway() -> None:
@@ -136,9 +132,9 @@ def test_docker_mtu_option_and_explicit_macs() -> None:
 
 def test_unknown_node_is_an_input_error() -> None:
     config = Config.model_validate(seedlike())
-    assignment, _, _ = resolve(config, Lock())
+    assignment = assign(config)
     with pytest.raises(InputError, match="unknown node 'node9'"):
-        compile_node(config, assignment, "node9", at=AT, private_key=None)
+        compile_for(config, "node9", assignment=assignment)
 
 
 def test_encrypted_network_uses_its_port_and_asks_ipsec_for_peers(monkeypatch: pytest.MonkeyPatch) -> None:

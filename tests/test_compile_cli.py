@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-AT = "2026-01-01T00:00:00Z"
+from tests.support.builders import AT, cli_at
+from tests.support.host import ROOT
+
+WHEN = cli_at(AT)
 
 
 def overlayc(*args: str) -> subprocess.CompletedProcess[str]:
@@ -26,24 +28,24 @@ def plain(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(("fmt", "ext"), [("json", "json"), ("iproute2", "sh")])
 def test_render_matches_the_golden_and_writes_the_lock(plain: Path, fmt: str, ext: str) -> None:
-    res = overlayc("render", "-f", str(plain), "--node", "host-a", "--format", fmt, "--at", AT)
+    res = overlayc("render", "-f", str(plain), "--node", "host-a", "--format", fmt, "--at", WHEN)
     assert res.returncode == 0, res.stderr
     assert res.stdout == (ROOT / "golden" / "compile" / "plain" / f"host-a.{ext}").read_text()
     assert "api.2: host-b" in (plain.parent / "overlayc.lock").read_text()
 
 
 def test_locked_render_fails_naming_what_would_change(plain: Path) -> None:
-    assert overlayc("render", "-f", str(plain), "--node", "host-a", "--at", AT).returncode == 0
+    assert overlayc("render", "-f", str(plain), "--node", "host-a", "--at", WHEN).returncode == 0
     lock = (plain.parent / "overlayc.lock").read_text()
-    assert overlayc("render", "-f", str(plain), "--node", "host-a", "--locked", "--at", AT).returncode == 0
+    assert overlayc("render", "-f", str(plain), "--node", "host-a", "--locked", "--at", WHEN).returncode == 0
     plain.write_text(plain.read_text().replace("replicas: 2", "replicas: 3"))
-    res = overlayc("render", "-f", str(plain), "--node", "host-a", "--locked", "--at", AT)
+    res = overlayc("render", "-f", str(plain), "--node", "host-a", "--locked", "--at", WHEN)
     assert res.returncode == 1
     assert "+ task api.3: host-a" in res.stderr
     assert (plain.parent / "overlayc.lock").read_text() == lock
 
 
 def test_unknown_node_is_an_error(plain: Path) -> None:
-    res = overlayc("render", "-f", str(plain), "--node", "nope", "--at", AT)
+    res = overlayc("render", "-f", str(plain), "--node", "nope", "--at", WHEN)
     assert res.returncode == 1
     assert "unknown node 'nope'" in res.stderr

@@ -8,19 +8,16 @@ Regenerate with `make golden` and review the git diff.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
-
 import pytest
 
-from overlayc.compile import compile_node, lock_changes, read_lock, resolve
+from overlayc.compile import lock_changes, read_lock, resolve
 from overlayc.config.load import load_config
 from overlayc.render.iproute2 import render_iproute2
-from tests.golden import GOLDEN, assert_golden
+from tests.support.builders import compile_for
+from tests.support.golden import GOLDEN, assert_golden
+from tests.support.host import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(p.parent.name for p in (ROOT / "examples").glob("*/overlay.yaml"))
-AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("example", EXAMPLES)
@@ -33,7 +30,7 @@ def test_golden_compile(example: str) -> None:
         assert lock_changes(lock, new_lock) == [], f"{loaded.lock_path} is stale"
     out = GOLDEN / "compile" / example
     for node in sorted(loaded.config.nodes):
-        state = compile_node(loaded.config, assignment, node, at=AT, private_key=None)
+        state = compile_for(loaded.config, node, assignment=assignment)
         assert_golden(out / f"{node}.json", state.dumps())
         assert_golden(out / f"{node}.sh", render_iproute2(state, title=node))
     expected = {f"{n}.{ext}" for n in loaded.config.nodes for ext in ("json", "sh")}

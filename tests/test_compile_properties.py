@@ -1,21 +1,20 @@
-"""Properties of resolve + compile_node on generated clusters (tests/gen.py)."""
+"""Properties of resolve + compile_node on generated clusters (tests/support/gen.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overlayc.compile import Assignment, Lock, compile_node, resolve
+from overlayc.compile import Assignment, Lock, resolve
 from overlayc.compile.naming import vxlan_name
 from overlayc.config.model import Config
 from overlayc.kernel.objects import IFNAMSIZ, Bridge, Endpoint, Fdb, Neigh, Vxlan
 from overlayc.kernel.state import KernelState
-from tests.gen import config_dict, configs
+from tests.support.builders import compile_for
+from tests.support.gen import config_dict, configs
 
-AT = datetime(2026, 1, 1, tzinfo=UTC)
 FAST = settings(max_examples=25, deadline=None)
 
 
@@ -26,7 +25,7 @@ def resolved(config: Config, lock: Lock | None = None) -> tuple[Assignment, Lock
 
 
 def states(config: Config, assignment: Assignment) -> dict[str, KernelState]:
-    return {n: compile_node(config, assignment, n, at=AT, private_key=None) for n in config.nodes}
+    return {n: compile_for(config, n, assignment=assignment) for n in config.nodes}
 
 
 @FAST

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from overlayc.cli import app
 from overlayc.config.schema import config_json_schema
-from tests.golden import ROOT
+from tests.support.host import ROOT
 
 RUNNER = CliRunner()
 SEED = "examples/seed/overlay.yaml"

@@ -10,9 +10,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from overlayc.config.load import load_config
-from tests.golden import ROOT
+from tests.support.host import EXAMPLES
 
-EXAMPLES = ROOT / "examples"
 VALID = sorted(p for p in EXAMPLES.glob("*/overlay.yaml") if p.parent.name != "invalid")
 
 

@@ -11,8 +11,9 @@ import pytest
 from overlayc.config.load import load_config
 from overlayc.config.schema import render_schema
 from overlayc.errors import ConfigError
-from overlayc.render.diagnostics import render_json, render_text
-from tests.golden import GOLDEN, ROOT, assert_golden
+from overlayc.render.diagnostics import render_diagnostics_json, render_diagnostics_text
+from tests.support.golden import GOLDEN, assert_golden
+from tests.support.host import ROOT
 
 INVALID = ROOT / "examples" / "invalid"
 CASES = sorted(p for p in INVALID.iterdir() if p.is_dir() or p.suffix == ".yaml")
@@ -37,13 +38,14 @@ def test_there_are_enough_invalid_cases() -> None:
 def test_invalid_case_golden_text(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     err = _diagnose(case, monkeypatch)
     assert err.diagnostics, "an invalid case must produce diagnostics"
-    assert_golden(GOLDEN / "errors" / f"{_case_name(case)}.txt", render_text(err.diagnostics, err.sources))
+    text = render_diagnostics_text(err.diagnostics, err.sources)
+    assert_golden(GOLDEN / "errors" / f"{_case_name(case)}.txt", text)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_name)
 def test_invalid_case_golden_json(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     err = _diagnose(case, monkeypatch)
-    text = render_json(err.diagnostics)
+    text = render_diagnostics_json(err.diagnostics)
     doc = json.loads(text)
     assert doc["valid"] is False and doc["error_count"] == len(err.diagnostics)
     assert_golden(GOLDEN / "errors" / f"{_case_name(case)}.json", text)

@@ -9,7 +9,7 @@ import pytest
 from overlayc.config.load import LOCK_NAME, load_config
 from overlayc.config.source import SourceMap, parse_yaml
 from overlayc.errors import ConfigError, InputError, Location
-from tests.config_helpers import BASE, diagnose, load_ok, write
+from tests.support.config import BASE, diagnose, load_ok, write
 
 
 def test_source_map_locates_values_keys_and_list_items() -> None:

@@ -13,7 +13,7 @@ from ruamel.yaml import YAML
 
 from overlayc.config.load import load_config
 from overlayc.errors import ConfigError
-from tests.golden import ROOT
+from tests.support.host import ROOT
 
 SOURCES = [ROOT / "examples" / name / "overlay.yaml" for name in ("seed", "plain", "large")]
 TEXTS = [p.read_text() for p in SOURCES]

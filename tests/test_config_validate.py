@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from overlayc.config.constraints import ConstraintSyntaxError, parse_constraint
+from overlayc.config.constraints import parse_constraint
 from overlayc.config.model import Node
-from tests.config_helpers import BASE, diagnose, load_ok
+from overlayc.errors import ConstraintSyntaxError
+from tests.support.config import BASE, diagnose, load_ok
 
 KEY1 = "QWfOvszOZ62logBnaao7jh0X6y/XVbZjTwQaNfEtah0="
 NET = "networks:\n  front: {subnet: 10.0.1.0/24, attachable: true}\n"

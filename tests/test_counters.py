@@ -33,11 +33,11 @@ from overlayc.apply.counters import (
     replay_start,
     send_epoch,
 )
+from overlayc.kernel.health import SaCounters
 from overlayc.kernel.objects import XfrmState
 from overlayc.kernel.state import KernelState
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import Message, parse_attrs
-from overlayc.observe.counters import SaCounters
 
 A, B = IPv4Address("192.0.2.1"), IPv4Address("192.0.2.2")
 E = 40910

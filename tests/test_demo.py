@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import demo
+from lab import demo, klab
 from lab.demo_report import Check, format_report, reach_checks, sniff_check
 from lab.sniff import read_pcap, sniff_stats
-from tests.conftest import ROOT, netns_unavailable
+from tests.support.host import ROOT, netns_unavailable
 
 
 def _netns_with(prefix: str) -> set[str]:
@@ -28,7 +28,7 @@ def test_non_root_is_refused_with_what_it_needs(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    monkeypatch.setattr(demo.klab, "setup", lambda: pytest.fail("set up the ESP lab without root"))
+    monkeypatch.setattr(klab, "setup", lambda: pytest.fail("set up the ESP lab without root"))
     assert demo.main([]) == 1
     err = capsys.readouterr().err
     assert "needs root" in err and "network namespaces" in err and "qemu-system-x86" in err

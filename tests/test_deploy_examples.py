@@ -18,7 +18,7 @@ import typer
 from ruamel.yaml import YAML
 
 from overlayc.cli import app
-from tests.conftest import EXAMPLES
+from tests.support.host import EXAMPLES
 
 DEPLOY = EXAMPLES / "deploy"
 SERVICES = ["overlayc-reconcile.service", "overlayc-apply.service"]

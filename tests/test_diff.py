@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from overlayc.diff import Action, Change, PlanError, Reason, diff
-from overlayc.kernel.objects import KernelObject, Key
+from overlayc.diff import Action, Change, Reason, diff
+from overlayc.errors import PlanError
+from overlayc.kernel.objects import KernelObject
+from overlayc.kernel.ownership import Key
 from overlayc.kernel.state import KernelState, Observed
-from tests.planobjects import LOCAL, PEERS, bridge, endpoint, fdb, neigh, netns, sa, vxlan
+from tests.support.planobjects import LOCAL, PEERS, bridge, endpoint, fdb, neigh, netns, sa, vxlan
 
 MAC = "02:42:0a:01:00:02"
 

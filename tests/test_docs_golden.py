@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib.util
 from types import ModuleType
 
-from tests.golden import ROOT, assert_golden
+from tests.support.golden import assert_golden
+from tests.support.host import ROOT
 
 
 def generator() -> ModuleType:

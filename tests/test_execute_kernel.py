@@ -4,6 +4,7 @@ are attributed to exactly the failing change."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import subprocess
@@ -12,12 +13,10 @@ from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
-from overlayc.apply.kernel import ExecutionError, KernelHandle
+from overlayc.apply.kernel import KernelHandle
 from overlayc.diff import Action, Change, Reason
+from overlayc.errors import ExecutionError
 from overlayc.kernel.objects import (
-    LINK_GROUP,
-    PRIO_BLOCK,
-    PRIO_PEER,
     Endpoint,
     Fdb,
     KernelObject,
@@ -28,26 +27,24 @@ from overlayc.kernel.objects import (
     XfrmTemplate,
     fingerprint,
 )
+from overlayc.kernel.ownership import LINK_GROUP, PRIO_BLOCK, PRIO_PEER
 from overlayc.kernel.state import KernelState
 from overlayc.observe.kernel import observe
-from tests.conftest import run_in
-from tests.kernel_helpers import (
+from tests.support.host import ip_json, run_in
+from tests.support.kernel import (
     ALIAS,
     HOST_MAC,
     bridge,
     create,
     delete,
-    endpoint_netns,
     foreign_snapshot,
     iface,
-    ip_json,
     link,
     sh,
     vxlan,
 )
 
 pytestmark = pytest.mark.kernel
-__all__ = ["endpoint_netns"]  # fixture re-export
 
 A, B = IPv4Address("10.0.0.1"), IPv4Address("10.0.0.2")
 POLICIES = [
@@ -258,10 +255,29 @@ def test_one_failing_xfrm_request_in_a_batch_is_reported_alone(netns: str) -> No
     assert run_in(netns, "ip", "xfrm", "policy").stdout == before
 
 
-def test_privilege_failures_carry_exit_code_77() -> None:
-    err = ExecutionError((0,), ((1, "vxlan ovx1: create: the kernel refused: needs CAP_NET_ADMIN"),))
+def test_the_exit_code_comes_from_the_kernels_errnos_not_the_message() -> None:
+    refused = ((1, "vxlan ovx1: create: the kernel refused: needs CAP_NET_ADMIN"),)
+    err = ExecutionError((0,), refused, errnos=frozenset({errno.EPERM}))
     assert err.exit_code == 77 and err.applied == (0,)
-    assert ExecutionError((), ((0, "fdb x: create: the kernel refused: boom"),)).exit_code == 1
+    assert ExecutionError((), refused, errnos=frozenset({errno.EACCES})).exit_code == 77
+    assert ExecutionError((), refused, errnos=frozenset({errno.EEXIST})).exit_code == 1
+    assert ExecutionError((), refused).exit_code == 1  # the words alone decide nothing
+
+
+def test_the_executor_carries_the_kernels_errno(netns: str) -> None:
+    sh(netns, "ip link add ovx4096 type bridge")
+    with KernelHandle(netns) as h, pytest.raises(ExecutionError) as caught:
+        h.execute([create(bridge()), create(vxlan("ovx4096"))])
+    assert caught.value.errnos == {errno.EEXIST} and caught.value.exit_code == 1
+
+
+
+def test_a_batch_refusal_carries_its_errno(netns: str) -> None:
+    apply_all(netns, network(0))
+    missing = Neigh("ovx1", IPv4Address("10.3.3.3"), "02:00:00:00:00:33")
+    with KernelHandle(netns) as h, pytest.raises(ExecutionError) as caught:
+        h.execute([delete(missing)])
+    assert caught.value.errnos == {errno.ENOENT} and caught.value.exit_code == 1
 
 
 

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
+from overlayc import errors
 from overlayc.compile import ipsec, keys
 from overlayc.compile.ipsec import compile_ipsec, receiver_spis
 from overlayc.config.model import Cluster, Config, Encryption, Node
 from overlayc.errors import ConfigError
-from overlayc.kernel.objects import PRIO_BLOCK, PRIO_PEER, REQID, XfrmPolicy, XfrmState, XfrmTemplate
+from overlayc.kernel.objects import XfrmPolicy, XfrmState, XfrmTemplate
+from overlayc.kernel.ownership import PRIO_BLOCK, PRIO_PEER, REQID
+from tests.support.builders import AT_NOV21 as AT
 
 CLUSTER_ID = "cluster-under-test"
 PRIVATE = {name: hashlib.sha256(name.encode()).digest() for name in ("a", "b", "c")}
 PUBLIC = {name: keys.public_key_of(k) for name, k in PRIVATE.items()}
 ADDR = {"a": "192.0.2.1", "b": "192.0.2.2", "c": "192.0.2.3"}
-AT = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
 
 
 def make_config(algorithm: str = "aes-128-gcm", keyless: tuple[str, ...] = ()) -> Config:
@@ -136,7 +137,7 @@ def test_no_peer_yet_still_blocks_the_encrypted_port() -> None:
 
 
 def test_private_key_of_another_node_is_refused() -> None:
-    with pytest.raises(keys.KeyMismatch, match="does not belong to it"):
+    with pytest.raises(errors.KeyMismatch, match="does not belong to it"):
         compile_ipsec(make_config(), "a", ["b"], AT, PRIVATE["b"])
 
 

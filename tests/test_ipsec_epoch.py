@@ -11,6 +11,7 @@ import pytest
 
 from overlayc.compile.epoch import epoch_of, epoch_start, parse_at, unix_seconds
 from overlayc.errors import InputError
+from tests.support.host import EXAMPLES
 
 
 @pytest.mark.parametrize(
@@ -63,7 +64,7 @@ def test_naive_times_are_refused() -> None:
 
 
 def test_cli_reports_a_bad_at_as_an_error_not_a_traceback(tmp_path: Path) -> None:
-    seed = Path(__file__).resolve().parent.parent / "examples" / "seed" / "overlay.yaml"
+    seed = EXAMPLES / "seed" / "overlay.yaml"
     (tmp_path / "overlay.yaml").write_bytes(seed.read_bytes())  # render may write a lock next to it
     res = subprocess.run(
         [sys.executable, "-m", "overlayc", "render", "-f", str(tmp_path / "overlay.yaml"),

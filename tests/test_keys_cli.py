@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from overlayc import errors
 from overlayc.compile import keys
 from overlayc.errors import InputError
+from overlayc.files import keys as key_files
 
 
 def overlayc(key_dir: Path, *args: str, umask: int | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, keys.KEY_DIR_ENV: str(key_dir)}
+    env = {**os.environ, key_files.KEY_DIR_ENV: str(key_dir)}
     return subprocess.run(
         [sys.executable, "-m", "overlayc", *args], capture_output=True, text=True, env=env, check=False,
         preexec_fn=None if umask is None else (lambda: os.umask(umask) and None),
@@ -74,7 +76,7 @@ def test_gen_refuses_a_node_name_that_is_not_one(tmp_path: Path) -> None:
 
 def test_show_prints_public_key_and_fingerprint_by_node_and_by_file(tmp_path: Path) -> None:
     private = keys.generate_private_key()
-    keys.write_private_key(tmp_path / "db.key", private)
+    key_files.write_private_key(tmp_path / "db.key", private)
     public = keys.public_key_of(private)
     expected = f"{public_line(private)}\nfingerprint: {keys.public_key_fingerprint(public)}\n"
     for args in (("--node", "db"), ("--key-file", str(tmp_path / "db.key"))):
@@ -87,7 +89,7 @@ def test_show_prints_public_key_and_fingerprint_by_node_and_by_file(tmp_path: Pa
 @pytest.mark.parametrize("bad_mode", [0o640, 0o604, 0o660, 0o610])
 def test_show_refuses_a_key_readable_by_others_saying_how_to_fix_it(tmp_path: Path, bad_mode: int) -> None:
     path = tmp_path / "n1.key"
-    keys.write_private_key(path, keys.generate_private_key())
+    key_files.write_private_key(path, keys.generate_private_key())
     path.chmod(bad_mode)
     res = overlayc(tmp_path, "keys", "show", "--key-file", str(path))
     assert res.returncode == 1
@@ -125,21 +127,21 @@ def test_show_of_a_missing_key_says_how_to_make_one(tmp_path: Path) -> None:
 
 
 def test_resolving_the_key_for_compile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(keys.KEY_DIR_ENV, str(tmp_path))
-    assert keys.resolve_private_key("n1", None) is None  # default path missing: unavailable
+    monkeypatch.setenv(key_files.KEY_DIR_ENV, str(tmp_path))
+    assert key_files.resolve_private_key("n1", None) is None  # default path missing: unavailable
     with pytest.raises(InputError, match="does not exist"):
-        keys.resolve_private_key("n1", tmp_path / "typo.key")  # an explicit path must exist
+        key_files.resolve_private_key("n1", tmp_path / "typo.key")  # an explicit path must exist
     private = keys.generate_private_key()
-    keys.write_private_key(tmp_path / "n1.key", private)
-    assert keys.resolve_private_key("n1", None) == private
+    key_files.write_private_key(tmp_path / "n1.key", private)
+    assert key_files.resolve_private_key("n1", None) == private
     (tmp_path / "n1.key").chmod(0o644)
-    with pytest.raises(keys.KeyFileError, match="chmod 600"):
-        keys.resolve_private_key("n1", None)
+    with pytest.raises(errors.KeyFileError, match="chmod 600"):
+        key_files.resolve_private_key("n1", None)
 
 
 def test_a_symlinked_key_file_is_refused(tmp_path: Path) -> None:
     real = tmp_path / "real.key"
-    keys.write_private_key(real, keys.generate_private_key())
+    key_files.write_private_key(real, keys.generate_private_key())
     (tmp_path / "n1.key").symlink_to(real)
-    with pytest.raises(keys.KeyFileError, match="symbolic link"):
-        keys.load_private_key(tmp_path / "n1.key")
+    with pytest.raises(errors.KeyFileError, match="symbolic link"):
+        key_files.load_private_key(tmp_path / "n1.key")

@@ -8,6 +8,7 @@ import hmac
 
 import pytest
 
+from overlayc import errors
 from overlayc.compile import keys
 from overlayc.errors import InputError
 
@@ -114,7 +115,7 @@ def test_public_key_fingerprint_is_unpadded_sha256_base64() -> None:
 
 def test_check_key_pair_names_public_keys_only() -> None:
     keys.check_key_pair(ALICE_PRIV, ALICE_PUB, "alice")
-    with pytest.raises(keys.KeyMismatch, match="does not belong") as info:
+    with pytest.raises(errors.KeyMismatch, match="does not belong") as info:
         keys.check_key_pair(ALICE_PRIV, BOB_PUB, "bob")
     message = str(info.value)
     assert keys.encode_key(BOB_PUB) in message

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lab.topology import Lab, LabError, list_netns
-from tests.conftest import netns_unavailable
+from tests.support.host import netns_unavailable
 
 pytestmark = pytest.mark.kernel
 

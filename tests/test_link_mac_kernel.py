@@ -13,7 +13,7 @@ from overlayc.diff import Action, Change, Reason
 from overlayc.kernel.objects import Endpoint, KernelObject, Netns
 from overlayc.kernel.state import KernelState
 from overlayc.observe.kernel import observe
-from tests.kernel_helpers import (
+from tests.support.kernel import (
     ALIAS,
     BRIDGE_MAC,
     HOST_MAC,
@@ -21,7 +21,6 @@ from tests.kernel_helpers import (
     bridge,
     create,
     delete,
-    endpoint_netns,
     iface,
     link,
     sh,
@@ -29,7 +28,6 @@ from tests.kernel_helpers import (
 )
 
 pytestmark = pytest.mark.kernel
-__all__ = ["endpoint_netns"]  # fixture re-export
 
 LOW_MAC = "02:00:00:00:00:01"  # smaller than every 0e:… MAC: a bridge following its ports takes it
 

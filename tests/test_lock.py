@@ -9,9 +9,7 @@ import pytest
 
 from overlayc.compile import (
     Lock,
-    LockOutdated,
     Pin,
-    assign_with_lock,
     dumps_lock,
     lock_changes,
     read_lock,
@@ -20,7 +18,8 @@ from overlayc.compile import (
 )
 from overlayc.config.load import LoadedConfig
 from overlayc.config.model import Config
-from overlayc.errors import ConfigError, InputError
+from overlayc.errors import ConfigError, InputError, LockOutdated
+from overlayc.inputs import assign_with_lock
 
 CONFIG = {
     "version": 1,

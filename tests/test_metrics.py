@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from overlayc.metrics import Metrics, MetricsServer, serve
-from overlayc.reconcile import RoundOutcome, RoundReport
+from overlayc.agent.metrics import Metrics, MetricsServer, serve
+from overlayc.agent.report import RoundOutcome, RoundReport
 
 TS = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
 

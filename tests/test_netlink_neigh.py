@@ -9,8 +9,9 @@ from ipaddress import IPv4Address
 import pytest
 
 from overlayc.apply.messages import explain
-from overlayc.apply.requests import CREATE_REPLACE, MissingDevice, requests_for
+from overlayc.apply.requests import CREATE_REPLACE, requests_for
 from overlayc.diff import Action, Change, Reason
+from overlayc.errors import MissingDevice
 from overlayc.kernel.objects import Fdb, Neigh, Vxlan
 from overlayc.netlink import neigh as nn
 from overlayc.netlink.core import (

@@ -1,30 +1,22 @@
 """XFRM codec: round trips for every message type, and byte equality with what iproute2 sends
-(requests captured with strace into tests/data/xfrm-*.json by tests/strace_capture.py)."""
+(requests captured with strace into tests/data/xfrm-*.json by tests/support/strace_capture.py)."""
 
 from __future__ import annotations
 
 import json
 from ipaddress import IPv4Address, IPv4Network
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from overlayc.apply.requests import requests_for
 from overlayc.diff import Action, Change, Reason
-from overlayc.kernel.objects import (
-    PRIO_BLOCK,
-    PRIO_PEER,
-    REQID,
-    XfrmPolicy,
-    XfrmState,
-    XfrmTemplate,
-    fingerprint,
-)
+from overlayc.kernel.objects import XfrmPolicy, XfrmState, XfrmTemplate, fingerprint
+from overlayc.kernel.ownership import PRIO_BLOCK, PRIO_PEER, REQID
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import NLM_F_ACK, NLM_F_REQUEST, parse_attrs
+from tests.support.host import DATA
 
-DATA = Path(__file__).parent / "data"
 KEY20 = bytes(range(1, 21))
 A, B = IPv4Address("10.0.0.1"), IPv4Address("10.0.0.2")
 

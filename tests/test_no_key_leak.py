@@ -20,8 +20,9 @@ import pytest
 from overlayc.compile import keys
 from overlayc.compile.epoch import epoch_of, parse_at
 from overlayc.config.load import load_config
+from overlayc.files import keys as key_files
+from tests.support.host import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "examples" / "seed"
 GOLDEN = ROOT / "golden"
 # a fixed time right at an epoch boundary of the default 12 h rotation, and one inside an epoch
@@ -57,7 +58,7 @@ def _secrets() -> dict[str, str]:
     """{spelling: what it is} for the private keys, pair secrets and SA keys of the seed nodes."""
     config = load_config([SEED]).config
     files = _key_files()
-    private = {n: keys.read_private_key(_private_copy(p)) for n, p in files.items()}
+    private = {n: key_files.read_private_key(_private_copy(p)) for n, p in files.items()}
     public = {n: node.public_key_bytes() for n, node in config.nodes.items()}
     found: dict[str, str] = {}
     for name, key in private.items():
@@ -152,7 +153,7 @@ def test_cli_output_holds_no_key_material(
         pytest.skip(f"`overlayc {command}` does not exist yet")
     config_dir = tmp_path / "seed"  # render/plan may write overlayc.lock next to the config
     shutil.copytree(SEED, config_dir, ignore=shutil.ignore_patterns("keys"))
-    env = {**os.environ, keys.KEY_DIR_ENV: str(tmp_path / "no-default-keys")}
+    env = {**os.environ, key_files.KEY_DIR_ENV: str(tmp_path / "no-default-keys")}
     times = [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in _times()]
     ran = 0
     for node, key_file in _key_files().items():

@@ -12,12 +12,14 @@ from typer.testing import CliRunner
 
 from overlayc.cli import app
 from overlayc.errors import EnvironmentProblem
-from overlayc.kernel.objects import PRIO_BLOCK, PRIO_PEER, Fdb, Neigh, XfrmPolicy, XfrmTemplate
+from overlayc.kernel.objects import Fdb, Neigh, XfrmPolicy, XfrmTemplate
+from overlayc.kernel.ownership import PRIO_BLOCK, PRIO_PEER, parse_alias
 from overlayc.kernel.state import KernelState
 from overlayc.netlink import xfrm as nx
-from overlayc.observe.kernel import observe, parse_alias
-from tests.kernel_helpers import ALIAS, BRIDGE_MAC, VXLAN_MAC, bridge, iface, sh, vxlan
-from tests.strace_capture import CASES, DATA, capture
+from overlayc.observe.kernel import observe
+from tests.support.host import DATA
+from tests.support.kernel import ALIAS, BRIDGE_MAC, VXLAN_MAC, bridge, iface, sh, vxlan
+from tests.support.strace_capture import CASES, capture
 
 pytestmark = pytest.mark.kernel
 

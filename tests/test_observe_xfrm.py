@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from ipaddress import IPv4Address, IPv4Network
 
-from overlayc.kernel.objects import PRIO_PEER, XfrmPolicy, XfrmState, XfrmTemplate, fingerprint
+from overlayc.kernel.objects import XfrmPolicy, XfrmState, XfrmTemplate, fingerprint
+from overlayc.kernel.ownership import PRIO_PEER
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import Message
 from overlayc.observe.xfrm import observe_xfrm

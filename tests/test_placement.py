@@ -62,13 +62,19 @@ def test_constraints_select_nodes_for_global_services(constraint: str, expected:
 def test_invalid_constraint_is_a_diagnostic_not_a_crash() -> None:
     placement = place(cfg({"web": {"replicas": 2, "constraints": ["node.colour == red"]}}), {})
     assert dict(placement.tasks) == {}
-    assert {d.code for d in placement.diagnostics} == {"bad-constraint", "unsatisfiable"}
+    # one diagnostic, from the config stage's producer (a constraint that does not parse is not
+    # also reported as unsatisfiable, as validation does not)
+    (diag,) = placement.diagnostics
+    assert diag.code == "bad-constraint"
+    assert diag.message == "service 'web': constraint 'node.colour == red': unknown field 'node.colour'"
+    assert diag.hint == "did you mean 'node.role'?"
 
 
 def test_unsatisfiable_constraint_is_reported() -> None:
     placement = place(cfg({"web": {"replicas": 1, "constraints": ["node.hostname == nowhere"]}}), {})
     assert [d.code for d in placement.diagnostics] == ["unsatisfiable"]
-    assert "web" in placement.diagnostics[0].message
+    expected = "service 'web': no node satisfies constraint 'node.hostname == nowhere'"
+    assert placement.diagnostics[0].message == expected
 
 
 def test_locked_task_stays_while_constraints_hold() -> None:

@@ -12,12 +12,13 @@ from typer.testing import CliRunner
 
 from overlayc.cli import app, report
 from overlayc.errors import InputError, OverlaycError
+from overlayc.files.plans import load_plan
 from overlayc.kernel.state import KernelState
 from overlayc.observe.addresses import node_by_address
-from overlayc.plan import load_plan
-from tests.golden import ROOT
+from tests.support.builders import AT_NOON, cli_at
+from tests.support.host import ROOT
 
-AT = ["--at", "2026-01-01T12:00:00Z"]
+AT_ARGS = ["--at", cli_at(AT_NOON)]
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def run(*args: str) -> tuple[int, str, str]:
 
 def test_changes_exit_2_with_detailed_exitcode_and_the_lock_is_written(config: Path) -> None:
     code, out, _ = run("plan", "-f", str(config), "--node", "node2", "--state", "empty",
-                       "--detailed-exitcode", *AT)
+                       "--detailed-exitcode", *AT_ARGS)
     assert code == 2
     assert out.endswith("Plan for node2: 19 to add, 0 to change, 0 to replace, 0 to destroy.\n")
     assert "\x1b[" not in out  # no colour when not on a terminal
@@ -46,23 +47,23 @@ def test_changes_exit_2_with_detailed_exitcode_and_the_lock_is_written(config: P
 
 
 def test_changes_exit_0_without_detailed_exitcode(config: Path) -> None:
-    assert run("plan", "-f", str(config), "--node", "node2", "--state", "empty", *AT)[0] == 0
+    assert run("plan", "-f", str(config), "--node", "node2", "--state", "empty", *AT_ARGS)[0] == 0
 
 
 def test_no_changes_against_a_snapshot_of_the_desired_state(config: Path, tmp_path: Path) -> None:
-    code, out, _ = run("render", "-f", str(config), "--node", "node2", *AT)
+    code, out, _ = run("render", "-f", str(config), "--node", "node2", *AT_ARGS)
     assert code == 0
     snapshot = tmp_path / "live.json"
     snapshot.write_text(KernelState.loads(out).dumps())
     code, out, _ = run("plan", "-f", str(config), "--node", "node2", "--state", str(snapshot),
-                       "--detailed-exitcode", *AT)
+                       "--detailed-exitcode", *AT_ARGS)
     assert (code, out) == (0, "No changes. Node node2 matches the configuration.\n")
 
 
 def test_json_output_and_saved_plan_agree(config: Path, tmp_path: Path) -> None:
     saved = tmp_path / "plan.json"
     code, out, err = run("plan", "-f", str(config), "--node", "node1", "--state", "empty", "--json",
-                         "-o", str(saved), *AT)
+                         "-o", str(saved), *AT_ARGS)
     assert code == 0 and f"saved the plan to {saved}" in err
     doc = json.loads(out)
     assert doc["format_version"] == "1.0" and doc["node"] == "node1"
@@ -72,7 +73,7 @@ def test_json_output_and_saved_plan_agree(config: Path, tmp_path: Path) -> None:
 
 
 def test_locked_fails_when_the_lock_would_change(config: Path) -> None:
-    code, _, err = run("plan", "-f", str(config), "--node", "node2", "--state", "empty", "--locked", *AT)
+    code, _, err = run("plan", "-f", str(config), "--node", "node2", "--state", "empty", "--locked", *AT_ARGS)
     assert code == 1 and "is out of date (--locked)" in err
     assert not (config.parent / "overlayc.lock").exists()
 

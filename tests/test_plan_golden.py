@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from overlayc.compile import compile_node, read_lock, resolve
 from overlayc.compile.epoch import parse_at
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.errors import OverlaycError
@@ -31,9 +30,10 @@ from overlayc.kernel.objects import KernelObject
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.observe.snapshot import observe_snapshot
 from overlayc.plan import plan_node
-from overlayc.render.plan_json import render_json
-from overlayc.render.text import render_text
-from tests.golden import GOLDEN, ROOT, assert_golden
+from overlayc.render.plan import render_plan_json, render_plan_text
+from tests.support.builders import assign_loaded, compile_for
+from tests.support.golden import GOLDEN, assert_golden
+from tests.support.host import ROOT
 
 CASES = sorted(p.parent for p in (GOLDEN / "plan").glob("*/case.yaml"))
 
@@ -44,8 +44,7 @@ def _config(case_dir: Path, name: str) -> LoadedConfig:
 
 
 def _compiled(loaded: LoadedConfig, node: str, at: str) -> KernelState:
-    assignment, _, _ = resolve(loaded.config, read_lock(loaded.lock_path), loaded.locate)
-    return compile_node(loaded.config, assignment, node, at=parse_at(at), private_key=None)
+    return compile_for(loaded.config, node, at=parse_at(at), assignment=assign_loaded(loaded))
 
 
 def _edited(state: KernelState, spec: dict[str, Any]) -> KernelState:
@@ -73,15 +72,15 @@ def _live(case_dir: Path, case: dict[str, Any]) -> Observed:
 def test_golden_plan(case_dir: Path) -> None:
     case = YAML(typ="safe").load((case_dir / "case.yaml").read_text())
     loaded = _config(case_dir, case["config"])
-    assignment, _, _ = resolve(loaded.config, read_lock(loaded.lock_path), loaded.locate)
+    assignment = assign_loaded(loaded)
     try:
         plan = plan_node(loaded.config, assignment, case["node"], at=parse_at(str(case["at"])),
                          private_key=None, live=_live(case_dir, case))
     except OverlaycError as err:
         assert_golden(case_dir / "error.txt", f"{type(err).__name__} (exit {err.exit_code}): {err}\n")
         return
-    assert_golden(case_dir / "plan.txt", render_text(plan))
-    assert_golden(case_dir / "plan.json", render_json(plan))
+    assert_golden(case_dir / "plan.txt", render_plan_text(plan))
+    assert_golden(case_dir / "plan.json", render_plan_json(plan))
 
 
 def test_there_are_golden_plan_cases() -> None:

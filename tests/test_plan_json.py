@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from overlayc.diff import diff
 from overlayc.errors import InputError
+from overlayc.files.plans import load_plan, save_plan
 from overlayc.kernel.state import KernelState, Observed
-from overlayc.plan import Plan, load_plan, make_plan, plan_from_json, plan_to_json, save_plan, stale_keys
-from tests.planobjects import LOCAL, PEERS, bridge, fdb, neigh, sa, vxlan
+from overlayc.plan import Plan, make_plan, plan_from_json, plan_to_json, stale_keys
+from tests.support.builders import AT_NOON as AT
+from tests.support.planobjects import LOCAL, PEERS, bridge, fdb, neigh, sa, vxlan
 
-AT = datetime(2026, 1, 1, 12, tzinfo=UTC)
 MAC = "02:42:0a:01:00:02"
 SECRET = b"\x13" * 20
 

@@ -7,7 +7,7 @@ import random
 from overlayc.diff import Action, Change, Reason
 from overlayc.kernel.objects import KernelObject
 from overlayc.plan import order
-from tests.planobjects import (
+from tests.support.planobjects import (
     LOCAL,
     PEERS,
     block_policy,

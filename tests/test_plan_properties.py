@@ -11,90 +11,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from overlayc.compile import Lock, compile_node, resolve
 from overlayc.config.load import load_config
 from overlayc.diff import Action, Change, Reason, diff
-from overlayc.kernel.objects import KernelObject, XfrmPolicy, XfrmState
+from overlayc.kernel.objects import XfrmPolicy, XfrmState
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.plan import order
-from tests.golden import ROOT
-from tests.planobjects import (
+from tests.support.builders import assign_loaded, compile_for
+from tests.support.host import ROOT
+from tests.support.planobjects import (
     LOCAL,
     PEERS,
     block_policy,
     bridge,
-    endpoint,
     fdb,
     neigh,
-    netns,
     peer_policy,
     sa,
     vxlan,
 )
-from tests.simkernel import SimError, SimKernel, _missing_dependency
-
-NETS = ("a", "b", "c")
-MACS = ("02:42:0a:01:00:02", "02:42:0a:01:00:03")
-
-
-@st.composite
-def links(draw: st.DrawFn) -> list[KernelObject]:
-    objs: list[KernelObject] = []
-    for i, net in enumerate(NETS):
-        if draw(st.booleans()):
-            objs.append(bridge(net, mtu=draw(st.sampled_from((1450, 1400)))))
-        if draw(st.booleans()):
-            master = f"ov-{draw(st.sampled_from((net, NETS[(i + 1) % 3])))}"
-            objs.append(vxlan(net, vni=draw(st.sampled_from((100 + i, 200 + i))),
-                              port=draw(st.sampled_from((4789, 4800))),
-                              mtu=draw(st.sampled_from((1450, 1400))), master=master))
-        for mac in MACS:
-            if draw(st.booleans()):
-                objs.append(fdb(net, mac, draw(st.sampled_from(PEERS))))
-            if draw(st.booleans()):
-                objs.append(neigh(net, f"10.1.{i}.{MACS.index(mac) + 2}", draw(st.sampled_from(MACS))))
-    for ns in ("t0", "t1"):
-        if draw(st.booleans()):
-            objs.append(netns(ns))
-        if draw(st.booleans()):
-            objs.append(endpoint(ns, draw(st.sampled_from(NETS)), "10.1.0.9/24", MACS[0],
-                                 host=draw(st.sampled_from((f"ve-{ns}", f"vh-{ns}"))),
-                                 mtu=draw(st.sampled_from((1450, 1400)))))
-    return objs
-
-
-@st.composite
-def ipsec(draw: st.DrawFn, unknown_keys: bool) -> list[KernelObject]:
-    fps = ("sha256:aaaaaaaaaaaa", "sha256:bbbbbbbbbbbb", *((None,) if unknown_keys else ()))
-    objs: list[KernelObject] = []
-    for p, peer in enumerate(PEERS):
-        for epoch in range(3):
-            if draw(st.booleans()):
-                objs.append(sa(peer, LOCAL, 0x1000 + 16 * p + epoch, draw(st.sampled_from(fps))))
-            if draw(st.booleans()):
-                objs.append(sa(LOCAL, peer, 0x2000 + 16 * p + epoch, draw(st.sampled_from(fps))))
-        for direction in ("in", "out"):
-            if draw(st.booleans()):
-                objs.append(peer_policy(direction, peer, priority=draw(st.sampled_from((0x6F00, 0x6F01)))))
-    objs.extend(block_policy(d) for d in ("in", "out") if draw(st.booleans()))
-    return objs
-
-
-def consistent(objs: list[KernelObject]) -> KernelState:
-    """Keep only objects whose dependencies are present (a state a kernel can hold)."""
-    kept: dict[tuple[str, ...], KernelObject] = {}
-    for obj in KernelState(objs):  # dependency order
-        if _missing_dependency(kept, obj) is None:
-            kept[obj.key] = obj
-    return KernelState(kept.values())
-
-
-def states(unknown_keys: bool) -> st.SearchStrategy[KernelState]:
-    return st.builds(lambda a, b: consistent(a + b), links(), ipsec(unknown_keys))
-
-
-def plan(desired: KernelState, live: KernelState) -> list[Change]:
-    return order(diff(desired, Observed(live)), LOCAL)
+from tests.support.simkernel import SimError, SimKernel
+from tests.support.strategies import MACS, consistent, plan, states
 
 
 def _policies_without_sa(state: KernelState) -> set[tuple[str, ...]]:
@@ -236,7 +172,7 @@ def test_the_ordering_checker_catches_break_before_make() -> None:
 
 # --- the compiler's output: the seed on any node, at any time, against any other compiled state
 SEED = load_config([ROOT / "examples/seed/overlay.yaml"])
-SEED_ASSIGNMENT = resolve(SEED.config, Lock(), SEED.locate)[0]
+SEED_ASSIGNMENT = assign_loaded(SEED)
 BOUNDARY = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 
@@ -244,7 +180,7 @@ BOUNDARY = datetime(2026, 1, 1, 12, tzinfo=UTC)
 def compiled(draw: st.DrawFn) -> tuple[KernelState, IPv4Address]:
     node = draw(st.sampled_from(sorted(SEED.config.nodes)))
     at = BOUNDARY + timedelta(seconds=draw(st.integers(-2 * 43200, 2 * 43200)))
-    state = compile_node(SEED.config, SEED_ASSIGNMENT, node, at=at, private_key=None)
+    state = compile_for(SEED.config, node, at=at, assignment=SEED_ASSIGNMENT)
     return state, SEED.config.nodes[node].address
 
 

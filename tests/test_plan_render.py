@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from overlayc.diff import diff
 from overlayc.kernel.objects import KernelObject
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.plan import make_plan
-from overlayc.render.text import UNKNOWN_KEY, render_text
-from tests.planobjects import LOCAL, PEERS, bridge, sa, vxlan
-
-AT = datetime(2026, 1, 1, 12, tzinfo=UTC)
+from overlayc.render.plan import UNKNOWN_KEY, render_plan_text
+from tests.support.builders import AT_NOON as AT
+from tests.support.planobjects import LOCAL, PEERS, bridge, sa, vxlan
 
 
 def _text(desired: list[KernelObject], live: list[KernelObject], color: bool = False) -> str:
     live_state = Observed(KernelState(live))
     changes = diff(KernelState(desired), live_state)
-    return render_text(make_plan("node2", None, AT, "d", changes, live_state, LOCAL), color)
+    return render_plan_text(make_plan("node2", None, AT, "d", changes, live_state, LOCAL), color)
 
 
 def test_empty_plan_is_one_line() -> None:

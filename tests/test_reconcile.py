@@ -12,28 +12,28 @@ from typing import Any
 
 import pytest
 
-from overlayc.apply.run import ApplyResult, Outcome
-from overlayc.apply.session import Applied, Target
-from overlayc.compile import Lock, resolve
-from overlayc.config.load import load_config
-from overlayc.diff import Action, Change, Reason
-from overlayc.errors import ConfigError, Diagnostic, EnvironmentProblem, Location, LockBusy, Severity
-from overlayc.kernel.objects import Netns
-from overlayc.plan import Plan
-from overlayc.reconcile import (
+from overlayc.agent.loop import (
     EPOCH_DELAY,
     Control,
     Reconciler,
     RetryPolicy,
-    RoundOutcome,
-    RoundReport,
-    _install_signals,
     is_transient,
     next_epoch_wake,
     next_wake,
-    parse_interval,
 )
-from tests.conftest import EXAMPLES
+from overlayc.agent.report import RoundOutcome, RoundReport
+from overlayc.agent.run import _install_signals, parse_interval
+from overlayc.apply.run import ApplyResult, Outcome
+from overlayc.apply.session import Applied
+from overlayc.config.load import load_config
+from overlayc.diff import Action, Change, Reason
+from overlayc.errors import ConfigError, Diagnostic, EnvironmentProblem, Location, LockBusy, Severity
+from overlayc.inputs import Target
+from overlayc.kernel.objects import Netns
+from overlayc.plan import Plan
+from overlayc.render.round import round_to_json
+from tests.support.builders import assign
+from tests.support.host import EXAMPLES
 
 T0 = 1_800_000_005.0  # 5 s into an epoch of 20 s (1_800_000_000 is a multiple of 20)
 BAD = ConfigError([Diagnostic(Severity.ERROR, "unknown-key", "unknown key 'encrypt' in network 'secure'",
@@ -45,8 +45,7 @@ def target(example: str = "plain", node: str = "host-a", rotation: int | None = 
     if rotation is not None:
         enc = config.cluster.encryption.model_copy(update={"rotation": rotation})
         config = config.model_copy(update={"cluster": config.cluster.model_copy(update={"encryption": enc})})
-    assignment, _, _ = resolve(config, Lock())
-    return Target(config, assignment, node, None, datetime.fromtimestamp(T0, UTC), None)
+    return Target(config, assign(config), node, None, datetime.fromtimestamp(T0, UTC), None)
 
 
 def applied(outcome: Outcome, creates: int = 0) -> Applied:
@@ -105,7 +104,7 @@ def test_a_good_round_applies_and_becomes_the_last_good() -> None:
     assert report.changes == {"create": 3, "update": 0, "replace": 0, "delete": 0}
     assert (report.node, report.enforced, report.attempts, report.epoch) == ("host-a", "config", 1, None)
     assert rec.last_good is not None and rec.last_good.node == "host-a"
-    line = report.to_json()
+    line = round_to_json(report)
     assert {"ts", "node", "round", "outcome", "changes", "duration_s", "epoch"} <= set(line)
     assert "error" not in line and reports == [report]
 
@@ -124,10 +123,10 @@ def test_a_bad_config_keeps_enforcing_the_last_good_and_reports_the_diagnostics(
     bad = rec.run_round()
     assert bad.outcome is RoundOutcome.INVALID_CONFIG and bad.failed and bad.exit_code == 65
     assert bad.enforced == "last-good"
-    assert bad.diagnostics == ("overlay.yaml:12:5: error[unknown-key]: unknown key 'encrypt' in network "
-                               "'secure'",)
+    assert bad.diagnostics == tuple(BAD.diagnostics)
     assert bad.error is not None and "invalid configuration" in bad.error
-    assert bad.to_json()["diagnostics"] == list(bad.diagnostics)
+    assert round_to_json(bad)["diagnostics"] == [
+        "overlay.yaml:12:5: error[unknown-key]: unknown key 'encrypt' in network 'secure'"]
     # the last good input was applied again, at the new instant (keys keep rotating)
     assert seen[1].config == good.config and seen[1].at.timestamp() == T0 + 60
     assert rec.last_good is good
@@ -135,7 +134,12 @@ def test_a_bad_config_keeps_enforcing_the_last_good_and_reports_the_diagnostics(
 
 def test_a_bad_config_without_a_last_good_touches_nothing() -> None:
     calls: list[Target] = []
-    rec, _ = make(scripted(BAD), lambda t: calls.append(t) or applied(Outcome.NOTHING), FakeTime())
+
+    def apply(t: Target) -> Applied:
+        calls.append(t)
+        return applied(Outcome.NOTHING)
+
+    rec, _ = make(scripted(BAD), apply, FakeTime())
     report = rec.run_round()
     assert (report.outcome, report.enforced, report.attempts, calls) == (
         RoundOutcome.INVALID_CONFIG, "none", 0, [])
@@ -212,7 +216,9 @@ def test_the_loop_wakes_right_after_every_epoch_boundary() -> None:
     starts = [r.ts.timestamp() for r in reports]
     assert starts == [T0, T0 + 17, T0 + 37, T0 + 57]  # boundaries at T0+15, +35, +55, each + 2 s
     epochs = [r.epoch for r in reports]
-    assert epochs[1:] == [epochs[0] + 1, epochs[0] + 2, epochs[0] + 3]
+    first = epochs[0]
+    assert first is not None
+    assert epochs[1:] == [first + 1, first + 2, first + 3]
 
 
 def test_a_stop_during_a_round_finishes_it_then_ends_the_loop() -> None:
@@ -350,7 +356,7 @@ def test_apply_notes_reach_the_round_log_line() -> None:
 
     rec, reports = make(lambda at: target(), apply, FakeTime())
     rec.run(once=True)
-    assert reports[0].notes == (note,) and reports[0].to_json()["notes"] == [note]
+    assert reports[0].notes == (note,) and round_to_json(reports[0])["notes"] == [note]
     quiet, more = make(lambda at: target(), lambda t: applied(Outcome.NOTHING), FakeTime())
     quiet.run(once=True)
-    assert "notes" not in more[0].to_json()
+    assert "notes" not in round_to_json(more[0])

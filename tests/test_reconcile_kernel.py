@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
 import select
 import signal
 import subprocess
-import sys
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import run_in
+from tests.support.agent import BAD, GOOD, Agent
+from tests.support.counters import netns_list
+from tests.support.host import run_in
 
 pytestmark = pytest.mark.kernel
-
-GOOD = """\
-networks:
-  front: {subnet: 10.31.0.0/24, vni: 5101}
-services:
-  web: {replicas: 2, networks: [front]}
-"""
-NODES = "  a: {address: 192.0.2.1}\n  b: {address: 192.0.2.2}\n"
-BAD = GOOD.replace("vni: 5101}", "vni: 5101, encrypt: true}")  # a typo'd option pushed to git
-
 
 VOLATILE = {"stats", "stats64", "used", "updated", "confirmed", "operstate"}
 
@@ -53,56 +39,9 @@ def dump(ns: str, cluster: str) -> str:
     for name, cmd in commands.items():
         parts[name] = _scrub(json.loads(run_in(ns, *cmd).stdout or "[]"))
     parts["xfrm"] = [run_in(ns, "ip", "xfrm", what, "show").stdout for what in ("policy", "state")]
-    for ep in sorted(n for n in _netns_list() if n.startswith(f"{cluster}-")):
+    for ep in sorted(n for n in netns_list() if n.startswith(f"{cluster}-")):
         parts[ep] = _scrub(json.loads(run_in(ep, "ip", "-4", "-d", "-j", "addr", "show").stdout or "[]"))
     return json.dumps(parts, indent=1, sort_keys=True)
-
-
-def _netns_list() -> list[str]:
-    out = subprocess.run(["ip", "-j", "netns", "list"], capture_output=True, text=True, check=True).stdout
-    return [n["name"] for n in json.loads(out or "[]")]
-
-
-@dataclass
-class Agent:
-    """A node namespace (underlay 192.0.2.1 on a veth) and a config file for `reconcile`."""
-
-    ns: str
-    cluster: str
-    tmp: Path
-
-    def write(self, body: str, nodes: str = NODES) -> Path:
-        path = self.tmp / "overlay.yaml"
-        path.write_text(f"version: 1\ncluster: {{name: {self.cluster}, id: test-cluster-{self.cluster}}}\n"
-                        f"nodes:\n{nodes}{body}")
-        return path
-
-    def args(self, *extra: str) -> list[str]:
-        return [sys.executable, "-m", "overlayc", "reconcile", "-f", str(self.tmp / "overlay.yaml"),
-                "--netns", self.ns, *extra]
-
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "OVERLAYC_LOCK_DIR": str(self.tmp / "locks")}
-
-    def once(self) -> tuple[int, dict[str, Any]]:
-        res = subprocess.run(self.args("--once"), capture_output=True, text=True, timeout=120, check=False,
-                             env=self.env(), cwd=self.tmp)
-        lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
-        assert len(lines) == 1, (res.stdout, res.stderr)
-        return res.returncode, json.loads(lines[0])
-
-
-@pytest.fixture
-def agent(make_netns: Callable[[], str], tmp_path: Path) -> Iterator[Agent]:
-    ns, peer = make_netns(), make_netns()
-    run_in(ns, "ip", "link", "add", "oct-u", "type", "veth", "peer", "name", "oct-p", "netns", peer)
-    run_in(ns, "ip", "addr", "add", "192.0.2.1/24", "dev", "oct-u")
-    run_in(ns, "ip", "link", "set", "oct-u", "up")
-    cluster = f"k{secrets.token_hex(3)}"
-    yield Agent(ns, cluster, tmp_path)
-    for name in _netns_list():
-        if name.startswith(f"{cluster}-"):
-            subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def test_once_applies_then_changes_nothing_and_a_bad_config_touches_nothing(agent: Agent) -> None:
@@ -141,9 +80,7 @@ def scrape(port: int) -> str:
 
 def test_the_loop_survives_a_bad_config_and_ends_cleanly_on_sigterm(agent: Agent) -> None:
     agent.write(GOOD)
-    proc = subprocess.Popen(agent.args("--interval", "1s", "--metrics-port", "0"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=agent.env(), cwd=agent.tmp, bufsize=1)
-    try:
+    with agent.loop("--interval", "1s", "--metrics-port", "0") as proc:
         assert proc.stderr is not None
         note = proc.stderr.readline()
         port = int(re.search(r"http://127\.0\.0\.1:(\d+)/metrics", note).group(1))  # type: ignore[union-attr]
@@ -161,30 +98,16 @@ def test_the_loop_survives_a_bad_config_and_ends_cleanly_on_sigterm(agent: Agent
         metrics = scrape(port)
         assert re.search(r'overlayc_reconcile_rounds_total\{outcome="invalid_config"\} [1-9]', metrics)
         assert re.search(r'overlayc_reconcile_rounds_total\{outcome="changed"\} 1\.0', metrics)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert dump(agent.ns, agent.cluster) == before
 
 
 def test_sighup_starts_a_round_at_once(agent: Agent) -> None:
     agent.write(GOOD)
-    proc = subprocess.Popen(agent.args("--interval", "1h"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=agent.env(), cwd=agent.tmp, bufsize=1)
-    try:
+    with agent.loop("--interval", "1h") as proc:
         assert read_json_line(proc)["round"] == 1
         run_in(agent.ns, "ip", "link", "set", "ovx5101", "mtu", "1300")  # drift, repaired on SIGHUP
         proc.send_signal(signal.SIGHUP)
         second = read_json_line(proc)
         assert second["round"] == 2 and second["outcome"] == "changed" and second["changes"]["update"] == 1
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     mtu = json.loads(run_in(agent.ns, "ip", "-j", "link", "show", "ovx5101").stdout)[0]["mtu"]
     assert mtu == 1450

@@ -10,22 +10,21 @@ import secrets
 import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from overlayc.compile import assign_with_lock, compile_node
 from overlayc.config.load import load_config
+from overlayc.inputs import assign_with_lock
 from overlayc.kernel.objects import Endpoint, KernelObject, Netns
 from overlayc.kernel.state import KernelState
 from overlayc.observe.kernel import observe
 from overlayc.render.iproute2 import render_iproute2
-from tests.conftest import EXAMPLES
+from tests.support.builders import compile_for
+from tests.support.host import EXAMPLES
 
 pytestmark = pytest.mark.kernel
 
-AT = datetime(2026, 1, 1, tzinfo=UTC)
 CASES = [(ex, node) for ex in ("plain", "seed", "large")
          for node in load_config([EXAMPLES / ex / "overlay.yaml"]).config.nodes]
 
@@ -41,7 +40,7 @@ def _rename(obj: KernelObject, prefix: str) -> KernelObject:
 
 def desired(example: str, node: str, prefix: str) -> KernelState:
     loaded = load_config([EXAMPLES / example / "overlay.yaml"])
-    state = compile_node(loaded.config, assign_with_lock(loaded, locked=True), node, at=AT, private_key=None)
+    state = compile_for(loaded.config, node, assignment=assign_with_lock(loaded, locked=True))
     return KernelState(_rename(o, prefix) for o in state if o.kind != "xfrm-state")
 
 

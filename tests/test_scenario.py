@@ -17,21 +17,10 @@ from lab.topology import Lab
 from overlayc.compile import read_lock
 from overlayc.kernel.objects import Fdb, Neigh
 from overlayc.observe.kernel import observe
-from tests.scenario_helpers import (
-    HTTP_PORT,
-    HttpServer,
-    Member,
-    apply_api,
-    apply_cli,
-    http_get,
-    ip_json,
-    matrix,
-    members,
-    netns_list,
-    seed_workdir,
-    unreachable,
-    write_config,
-)
+from tests.support.cluster import Member, apply_api, apply_cli, matrix, members, seed_workdir, write_config
+from tests.support.counters import netns_list
+from tests.support.host import ip_json
+from tests.support.traffic import HTTP_PORT, HttpServer, http_get, unreachable
 
 pytestmark = pytest.mark.kernel
 

@@ -10,33 +10,28 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from overlayc.compile import Lock, compile_node, resolve
+from overlayc.agent.status import build_status
 from overlayc.compile.epoch import epoch_of
 from overlayc.config.load import load_config
 from overlayc.config.model import Config
+from overlayc.kernel.health import Health, SaCounters
 from overlayc.kernel.objects import Vxlan, XfrmState
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import attr
-from overlayc.observe.counters import (
-    XFRMA_LASTUSED,
-    Health,
-    SaCounters,
-    decode_sa_counters,
-    parse_xfrm_stat,
-)
+from overlayc.observe.counters import XFRMA_LASTUSED, decode_sa_counters, parse_xfrm_stat
 from overlayc.observe.sysctl import fail_closed_sysctls
-from overlayc.status import build_status, render_json, render_text
-from tests.conftest import EXAMPLES
+from overlayc.render.status import render_status_json, render_status_text
+from tests.support.builders import AT_NOV21 as AT
+from tests.support.builders import compile_for
+from tests.support.host import EXAMPLES
 
-AT = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
-SYSCTLS_OK = {name: "0" for name in fail_closed_sysctls("eth0")}
+SYSCTLS_OK: dict[str, str | None] = {name: "0" for name in fail_closed_sysctls("eth0")}
 
 
 def seed(node: str = "node2") -> tuple[Config, KernelState]:
     config = load_config([EXAMPLES / "seed" / "overlay.yaml"]).config
-    assignment, _, _ = resolve(config, Lock())
-    return config, compile_node(config, assignment, node, at=AT, private_key=None)
+    return config, compile_for(config, node, at=AT)
 
 
 def states(desired: KernelState) -> list[XfrmState]:
@@ -57,7 +52,7 @@ def test_a_node_matching_its_configuration_is_healthy() -> None:
     e = status.epoch
     assert [(s.direction, s.epoch, s.installed) for s in peer.sas] == [
         ("in", e - 1, True), ("in", e, True), ("in", e + 1, True), ("out", e, True)]
-    assert "HEALTHY" in render_text(status)
+    assert "HEALTHY" in render_status_text(status)
 
 
 def test_a_missing_peer_sa_and_drift_make_it_degraded() -> None:
@@ -69,10 +64,10 @@ def test_a_missing_peer_sa_and_drift_make_it_degraded() -> None:
     assert status.problems[0] == "drift: 1 change(s) needed to match the configuration"
     assert f"outbound SA of epoch {status.epoch} (spi {outbound.spi:#010x}) is not installed" in \
         status.problems[1]
-    doc = json.loads(render_json(status))
+    doc = json.loads(render_status_json(status))
     assert doc["healthy"] is False and doc["drift"]["count"] == 1
     assert doc["drift"]["changes"] == [f"+ xfrm-state {outbound.dst} esp {outbound.spi:#010x}"]
-    assert "DEGRADED" in render_text(status) and "NOT INSTALLED" in render_text(status)
+    assert "DEGRADED" in render_status_text(status) and "NOT INSTALLED" in render_status_text(status)
 
 
 def test_mtu_and_entry_counts_are_desired_versus_live() -> None:
@@ -118,11 +113,10 @@ def test_growing_sa_drop_counters_are_named_per_peer() -> None:
 
 def test_a_plain_node_has_no_epoch_and_no_sysctls_to_judge() -> None:
     config = load_config([EXAMPLES / "plain" / "overlay.yaml"]).config
-    assignment, _, _ = resolve(config, Lock())
-    desired = compile_node(config, assignment, "host-a", at=AT, private_key=None)
+    desired = compile_for(config, "host-a", at=AT)
     status = build_status(config, "host-a", AT, desired, Observed(KernelState(desired)), Health({}, {}))
     assert status.healthy and status.epoch is None and status.peers == ()
-    assert json.loads(render_json(status))["next_rotation"] is None
+    assert json.loads(render_status_json(status))["next_rotation"] is None
 
 
 def test_parse_xfrm_stat() -> None:
@@ -159,7 +153,7 @@ def test_a_foreign_object_in_the_way_is_reported_as_blocked() -> None:
     status = build_status(config, "node2", AT, desired, live, Health({}, {}, SYSCTLS_OK))
     assert status.exit_code == 1 and status.drift == ()
     assert status.problems[0] == f"blocked: vxlan {vx.name}: link {vx.name} exists: vxlan, not overlayc's"
-    assert json.loads(render_json(status))["blocked"] == [status.problems[0].removeprefix("blocked: ")]
+    assert json.loads(render_status_json(status))["blocked"] == [status.problems[0].removeprefix("blocked: ")]
 
 
 def test_a_peer_dropped_as_replays_is_degraded_with_the_reason_and_restored_sas_are_shown() -> None:
@@ -191,9 +185,9 @@ def test_a_peer_dropped_as_replays_is_degraded_with_the_reason_and_restored_sas_
     assert inbound.restored and inbound.replay_growth == 7
     others = [s for s in status.peers[0].sas if s.spi != sa.spi]
     assert not any(s.restored for s in others)
-    doc = json.loads(render_json(status))
+    doc = json.loads(render_status_json(status))
     sas = {s["spi"]: s for s in doc["peers"][0]["sas"]}
     assert sas[f"{sa.spi:#010x}"]["restored"] is True and sas[f"{sa.spi:#010x}"]["replay_drops_growth"] == 7
     assert sas[f"{sa.spi:#010x}"]["counters"]["replay_drops"] == 5 and doc["counters"] == ["saved in /x"]
-    text = render_text(status)
+    text = render_status_text(status)
     assert "replays 7  counters restored" in text and "counters: saved in /x" in text

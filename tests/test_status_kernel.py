@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_in
-from tests.test_reconcile_kernel import GOOD, Agent, agent  # noqa: F401  (the fixture)
+from tests.support.agent import GOOD, Agent
+from tests.support.host import run_in
 
 pytestmark = pytest.mark.kernel
 
@@ -23,7 +23,7 @@ def status(a: Agent, *extra: str) -> tuple[int, str]:
     return res.returncode, res.stdout
 
 
-def test_status_is_healthy_after_apply_and_degraded_with_the_drift_listed(agent: Agent) -> None:  # noqa: F811
+def test_status_is_healthy_after_apply_and_degraded_with_the_drift_listed(agent: Agent) -> None:
     agent.write(GOOD)
     assert agent.once()[0] == 2
     code, text = status(agent, "--json")
@@ -63,7 +63,7 @@ KEYS = "  a: {address: 192.0.2.1, public_key: QWfOvszOZ62logBnaao7jh0X6y/XVbZjTw
        "  b: {address: 192.0.2.2, public_key: 4ddMdhAY7GOroEOfyAUqle2h1wW5qPkoj4KiUzmp4V4=}\n"
 
 
-def test_a_fail_open_sysctl_degrades_status_and_fails_every_round(agent: Agent) -> None:  # noqa: F811
+def test_a_fail_open_sysctl_degrades_status_and_fails_every_round(agent: Agent) -> None:
     agent.write(LONELY, nodes=KEYS)
     assert agent.once()[0] == 2
     assert "block" in run_in(agent.ns, "ip", "xfrm", "policy", "show").stdout

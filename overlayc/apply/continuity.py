@@ -38,10 +38,12 @@ from overlayc.config.model import Config
 from overlayc.errors import InputError
 from overlayc.files.safe import MiB, read_capped, write_atomic
 from overlayc.files.statedir import target_state_dir, target_state_path
-from overlayc.kernel.objects import REQID, XfrmState
+from overlayc.kernel.health import SaCounters
+from overlayc.kernel.objects import XfrmState
+from overlayc.kernel.ownership import REQID
 from overlayc.kernel.state import KernelState
 from overlayc.netlink import xfrm as nx
-from overlayc.observe.counters import SaCounters, decode_sa_counters
+from overlayc.observe.counters import decode_sa_counters
 from overlayc.observe.xfrm import Dumper
 
 FILE_NAME = "counters.json"

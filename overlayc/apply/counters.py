@@ -33,9 +33,9 @@ from dataclasses import dataclass, field, replace
 from ipaddress import AddressValueError, IPv4Address
 from typing import Any
 
+from overlayc.kernel.health import SaCounters
 from overlayc.kernel.objects import XfrmState
 from overlayc.netlink.xfrm import ReplayStart
-from overlayc.observe.counters import SaCounters
 
 MARGIN = 1 << 31
 SEQ_SPACE = 1 << 64  # ESN: 64-bit sequence numbers

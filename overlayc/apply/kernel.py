@@ -1,6 +1,7 @@
 """The executor: performs an ordered list of Changes on a kernel (the only writing side effects).
 
-`KernelHandle(netns)` opens raw netlink sockets inside the namespace; `execute(changes)` performs
+`KernelHandle(netns)` works through the namespace handle's two sockets (route and XFRM), which
+`observe()` uses too; `execute(changes)` performs
 them in the given order. Consecutive fdb/neigh changes, and consecutive xfrm changes, are sent
 batched (many requests per send, each acknowledged and attributed by its seq); links, endpoints and
 namespaces go one at a time. On failure the changes after the failing batch are not attempted and
@@ -13,42 +14,26 @@ import errno as E
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 
-from overlayc.apply.links import LinkOps, StepFailed
-from overlayc.apply.messages import describe, explain
-from overlayc.apply.requests import (
-    ROUTE_KINDS,
-    XFRM_KINDS,
-    MissingDevice,
-    StartOf,
-    entry_messages,
-    requests_for,
-)
+from overlayc.apply.links import LinkOps
+from overlayc.apply.messages import explain, object_label
+from overlayc.apply.requests import ROUTE_KINDS, XFRM_KINDS, StartOf, entry_messages, requests_for
 from overlayc.diff import Change
-from overlayc.errors import NeedsPrivileges, OverlaycError
-from overlayc.kernel.objects import LINK_GROUP, KernelObject
+from overlayc.errors import ExecutionError, MissingDevice, StepFailed
+from overlayc.kernel.objects import KernelObject
+from overlayc.kernel.ownership import LINK_GROUP, parse_alias
 from overlayc.kernel.state import Observed
 from overlayc.netlink import link as nl
 from overlayc.netlink.core import attr_u32
+from overlayc.netlink.netns import Namespace, NamespaceRef
 from overlayc.netlink.sock import NetlinkSocket, Request
-from overlayc.netlink.xfrm import NETLINK_XFRM
-from overlayc.observe.kernel import observe, parse_alias, read_links
+from overlayc.observe.kernel import observe, read_links
 
-NETLINK_ROUTE = 0
-PRIVILEGE_ERRNOS = (E.EPERM, E.EACCES)
+Failure = tuple[int, str, int]  # change index, message in words, errno (0: not the kernel's)
 
 
-class ExecutionError(OverlaycError):
-    """Some changes failed. `applied`: indices of changes fully applied (roll back exactly these);
-    `failures`: (index, message in words). `exit_code` is 77 when a failure was a missing privilege."""
-
-    def __init__(self, applied: tuple[int, ...], failures: tuple[tuple[int, str], ...]) -> None:
-        self.applied = applied
-        self.failures = failures
-        if any("needs CAP_NET_ADMIN" in msg for _, msg in failures):
-            self.exit_code = NeedsPrivileges.exit_code
-        first = failures[0][1] if failures else "unknown failure"
-        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-        super().__init__(first + more)
+def _error(applied: Sequence[int], failures: Sequence[Failure]) -> ExecutionError:
+    return ExecutionError(tuple(applied), tuple((i, msg) for i, msg, _ in failures),
+                          errnos=frozenset(err for _, _, err in failures if err))
 
 
 def _segments(changes: Sequence[Change]) -> Iterator[tuple[str, list[int]]]:
@@ -75,29 +60,38 @@ def _obj(change: Change) -> KernelObject:
 
 def _refused(
     changes: Sequence[Change], owner: Sequence[int], results: Sequence[tuple[int, str]]
-) -> list[tuple[int, str]]:
-    """(change index, message) per request the kernel refused; request n performs change owner[n]."""
-    return [(owner[n], explain(_obj(changes[owner[n]]), str(changes[owner[n]].action), err, text))
+) -> list[Failure]:
+    """(change index, message, errno) per request the kernel refused; request n performs change
+    owner[n]."""
+    return [(owner[n], explain(_obj(changes[owner[n]]), str(changes[owner[n]].action), err, text), err)
             for n, (err, text) in enumerate(results) if err]
 
 
 class KernelHandle:
-    """Netlink access to one network namespace (None: the current one). A context manager.
+    """Netlink access to one network namespace through its handle's route and XFRM sockets. A
+    context manager. `netns` is a handle (left open on close) or a name (None: the current
+    namespace), for which a handle is opened and closed with this one.
 
     `cluster` only scopes `observe()` (see overlayc.observe.kernel.observe). `starts`, when set,
     says where the counters of each SA this handle creates begin (saved counters, DESIGN §4)."""
 
-    def __init__(self, netns: str | None, cluster: str | None = None) -> None:
-        self.netns = netns
+    def __init__(self, netns: NamespaceRef, cluster: str | None = None) -> None:
+        self._owns_ns = not isinstance(netns, Namespace)
+        self.ns = netns if isinstance(netns, Namespace) else Namespace(netns)
+        self.netns = self.ns.name
         self.cluster = cluster
         self.starts: StartOf | None = None
-        self.rt = NetlinkSocket(NETLINK_ROUTE, netns)
-        self.xs = NetlinkSocket(NETLINK_XFRM, netns)
-        self.links = LinkOps(self.rt)
+        try:
+            self.rt = self.ns.route
+            self.xs = self.ns.xfrm
+            self.links = LinkOps(self.rt)
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
-        self.rt.close()
-        self.xs.close()
+        if self._owns_ns:
+            self.ns.close()
 
     def __enter__(self) -> KernelHandle:
         return self
@@ -108,8 +102,8 @@ class KernelHandle:
         self.close()
 
     def observe(self) -> Observed:
-        """The live state of this handle's namespace (fresh sockets; see observe())."""
-        return observe(self.netns, self.cluster)
+        """The live state of this handle's namespace, read over its sockets (see observe())."""
+        return observe(self.ns, self.cluster)
 
     def execute(self, changes: Sequence[Change], progress: Callable[[int], None] | None = None) -> None:
         """Perform `changes` in order. `progress(n)` is called with the number of changes done so
@@ -120,50 +114,50 @@ class KernelHandle:
                 failures = self._run_link(changes[idx[0]], idx[0])
             else:
                 failures = self._run_batch(changes, idx, self.rt if cls == "route" else self.xs)
-            failed = {i for i, _ in failures}
+            failed = {i for i, _, _ in failures}
             applied.extend(i for i in idx if i not in failed)
             if failures:
-                raise ExecutionError(tuple(applied), tuple(failures))
+                raise _error(applied, failures)
             if progress is not None:
                 progress(len(applied))
 
-    def _run_link(self, change: Change, i: int) -> list[tuple[int, str]]:
+    def _run_link(self, change: Change, i: int) -> list[Failure]:
         try:
             self.links.run(change)
         except StepFailed as exc:
             self.links.refresh()
-            return [(i, explain(exc.obj, exc.action, exc.errno, exc.extack))]
+            return [(i, explain(exc.obj, exc.action, exc.errno, exc.extack), exc.errno)]
         return []
 
     def _run_batch(
         self, changes: Sequence[Change], idx: list[int], sock: NetlinkSocket
-    ) -> list[tuple[int, str]]:
-        """One batch; failures (index, message), the first per change only."""
+    ) -> list[Failure]:
+        """One batch; failures (index, message, errno), the first per change only."""
         ifindex = {name: info.index for name, info in self.links.links.items()}
         if sock is self.rt:
             base = sock.reserve(len(idx))
             messages = entry_messages([changes[i] for i in idx], ifindex, base)
             if messages is not None:  # the bulk case: one request per change, packed in one go
                 return _refused(changes, idx, sock.send_acked(base, messages))
-        failures: list[tuple[int, str]] = []
+        failures: list[Failure] = []
         requests: list[Request] = []
         owner: list[int] = []
         for i in idx:
             try:
                 reqs = requests_for(changes[i], ifindex, self.starts)
             except MissingDevice as exc:
-                failures.append((i, f"{describe(_obj(changes[i]))}: device {exc} does not exist"))
+                failures.append((i, f"{object_label(_obj(changes[i]))}: device {exc} does not exist", 0))
                 continue
             except ValueError as exc:
-                failures.append((i, f"{describe(_obj(changes[i]))}: {exc}"))
+                failures.append((i, f"{object_label(_obj(changes[i]))}: {exc}", 0))
                 continue
             requests.extend(reqs)
             owner.extend([i] * len(reqs))
         failures += _refused(changes, owner, sock.transact(requests))
-        first: dict[int, str] = {}
-        for i, msg in failures:
-            first.setdefault(i, msg)
-        return sorted(first.items())
+        first: dict[int, Failure] = {}
+        for failure in failures:
+            first.setdefault(failure[0], failure)
+        return [first[i] for i in sorted(first)]
 
     def destroy_all(self, cluster: str | None = None) -> list[str]:
         """Delete every overlayc-owned link (of `cluster`, or of any cluster when None); returns
@@ -183,8 +177,8 @@ class KernelHandle:
         results = self.rt.transact(reqs)
         self.links.refresh()
         bad = [(n, f"link {ours[n].name if len(reqs) > 1 else 'group'}: delete: "
-                   f"the kernel refused: {text or E.errorcode.get(err, err)}")
+                   f"the kernel refused: {text or E.errorcode.get(err, err)}", err)
                for n, (err, text) in enumerate(results) if err and err != E.ENODEV]
         if bad:
-            raise ExecutionError((), tuple(bad))
+            raise _error((), bad)
         return sorted(i.name for i in ours)

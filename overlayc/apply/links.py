@@ -14,24 +14,18 @@ import os
 from collections.abc import Sequence
 from ipaddress import IPv4Interface
 
-from overlayc.apply import netns as nsops
 from overlayc.diff import Action, Change
-from overlayc.kernel.objects import LINK_GROUP, Bridge, Endpoint, KernelObject, Netns, Vxlan
+from overlayc.errors import StepFailed
+from overlayc.kernel.objects import Bridge, Endpoint, KernelObject, Netns, Vxlan
+from overlayc.kernel.ownership import LINK_GROUP, parse_alias
 from overlayc.netlink import link as nl
 from overlayc.netlink.core import NLM_F_CREATE, NLM_F_EXCL, attr_str, attr_u32
 from overlayc.netlink.link import LinkInfo
+from overlayc.netlink.netns import NETNS_DIR, Namespace, create_netns, remove_netns
 from overlayc.netlink.sock import NetlinkSocket, Request
-from overlayc.observe.kernel import parse_alias, read_links
+from overlayc.observe.kernel import read_links
 
 CREATE = NLM_F_CREATE | NLM_F_EXCL
-
-
-class StepFailed(Exception):
-    """One request of a change failed: errno, the kernel's extack text, and what we were doing."""
-
-    def __init__(self, obj: KernelObject, action: str, errno: int, extack: str = "") -> None:
-        self.obj, self.action, self.errno, self.extack = obj, action, errno, extack
-        super().__init__(f"{obj.kind} {action}: errno {errno} {extack}")
 
 
 def _set_alias(name: str, alias: str) -> Request:
@@ -91,7 +85,7 @@ class LinkOps:
     def create(self, obj: KernelObject) -> None:
         if isinstance(obj, Netns):
             try:
-                nsops.create_netns(obj.name)
+                create_netns(obj.name)
             except OSError as exc:
                 raise StepFailed(obj, "create", exc.errno or E.EIO, str(exc)) from None
             return
@@ -133,7 +127,7 @@ class LinkOps:
 
     def _create_endpoint(self, ep: Endpoint) -> None:
         try:
-            fd = os.open(os.path.join(nsops.NETNS_DIR, ep.netns), os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(os.path.join(NETNS_DIR, ep.netns), os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
             raise StepFailed(ep, "create (open netns)", exc.errno or E.ENOENT, str(exc)) from None
         try:
@@ -144,7 +138,8 @@ class LinkOps:
             self._send(ep, "set alias", [_set_alias(ep.host, ep.alias)])
         finally:
             os.close(fd)
-        with NetlinkSocket(0, ep.netns) as inner:
+        with Namespace(ep.netns) as ns:
+            inner = ns.route
             peers, _ = read_links(inner)
             index = {i.name: i.index for i in peers.values()}
             self._send(ep, "configure inside netns", [
@@ -164,7 +159,8 @@ class LinkOps:
         elif isinstance(after, Endpoint) and isinstance(before, Endpoint):
             mac = after.host_mac if after.host_mac != before.host_mac else None
             self._setlink(after, after.host, after.mtu, after.alias, after.bridge, mac)
-            with NetlinkSocket(0, after.netns) as inner:
+            with Namespace(after.netns) as ns:
+                inner = ns.route
                 peers, _ = read_links(inner)
                 idx = next((i.index for i in peers.values() if i.name == after.ifname), 0)
                 body = nl.ifinfo(idx) + attr_u32(nl.IFLA_MTU, after.mtu) + nl.lladdr(after.mac)
@@ -198,7 +194,7 @@ class LinkOps:
     def delete(self, obj: KernelObject) -> None:
         if isinstance(obj, Netns):
             try:
-                nsops.remove_netns(obj.name)
+                remove_netns(obj.name)
             except OSError as exc:
                 raise StepFailed(obj, "delete", exc.errno or E.EIO, str(exc)) from None
             return

@@ -21,7 +21,7 @@ from overlayc.kernel.objects import (
 )
 
 
-def describe(obj: KernelObject) -> str:
+def object_label(obj: KernelObject) -> str:
     """A short name for `obj` as a network engineer would say it."""
     match obj:
         case Bridge() | Vxlan():
@@ -68,7 +68,7 @@ def _what(obj: KernelObject, code: int, extack: str) -> str:
 
 def explain(obj: KernelObject, action: str, code: int, extack: str = "") -> str:
     """`vxlan ovx4096: create: the kernel refused: device exists and is not overlayc's (extack)`."""
-    text = f"{describe(obj)}: {action}: the kernel refused: {_what(obj, code, extack)}"
+    text = f"{object_label(obj)}: {action}: the kernel refused: {_what(obj, code, extack)}"
     if extack:
         text += f" (kernel says: {extack})"
     return text

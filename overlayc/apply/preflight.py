@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from overlayc.errors import EnvironmentProblem, NeedsPrivileges
 from overlayc.kernel.state import KernelState
@@ -50,8 +50,7 @@ def missing_esp_features(config_text: str | None, modules: set[str] | None) -> l
     """Which of ESP_FEATURES the kernel cannot provide, from its build config and module tree.
 
     A feature is missing when the config says `# CONFIG_X is not set`, or when it is `=m` and
-    the module is not in the module tree. Without a config nothing can be concluded (empty list):
-    the probe SA decides then.
+    the module is not in the module tree. Without a config nothing can be concluded (empty list).
     """
     if config_text is None:
         return []
@@ -64,24 +63,13 @@ def missing_esp_features(config_text: str | None, modules: set[str] | None) -> l
     return missing
 
 
-def check_esp(
-    desired: KernelState,
-    config_text: str | None,
-    modules: set[str] | None,
-    probe: Callable[[], str | None] | None = None,
-) -> None:
-    """Refuse (EnvironmentProblem) when `desired` holds SAs and the kernel cannot install them.
-
-    `probe` installs and removes a throw-away SA in a scratch namespace and returns the
-    kernel's error text, or None on success; it is the final word when the config is silent.
-    """
+def check_esp(desired: KernelState, config_text: str | None, modules: set[str] | None) -> None:
+    """Refuse (EnvironmentProblem) when `desired` holds SAs and the kernel's build config and
+    module tree show it cannot install them. When they are silent, the SA install itself decides
+    (a refused SA fails the apply, which is then rolled back)."""
     if not desired.of_kind("xfrm-state"):
         return
     missing = missing_esp_features(config_text, modules)
-    if not missing and probe is not None:
-        error = probe()
-        if error is not None:
-            missing = [f"the kernel refused a test SA: {error}"]
     if missing:
         raise EnvironmentProblem(
             "this kernel cannot do IPsec ESP with AES-GCM, needed by the encrypted networks; "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from overlayc.diff import Action, Change
+from overlayc.errors import MissingDevice
 from overlayc.kernel.objects import Fdb, KernelObject, Neigh, XfrmPolicy, XfrmState
 from overlayc.netlink import neigh as nn
 from overlayc.netlink import xfrm as nx
@@ -22,10 +23,6 @@ StartOf = Callable[[XfrmState], nx.ReplayStart | None]
 ROUTE_KINDS = frozenset({"fdb", "neigh"})
 XFRM_KINDS = frozenset({"xfrm-state", "xfrm-policy"})
 CREATE_REPLACE = NLM_F_CREATE | NLM_F_REPLACE
-
-
-class MissingDevice(LookupError):
-    """The device an fdb/neigh entry lives on does not exist (nothing was sent)."""
 
 
 def _index(ifindex: Mapping[str, int], dev: str) -> int:

@@ -1,8 +1,9 @@
 """Apply: execute an ordered plan, verify by re-observing, roll back on any failure.
 
-The kernel is reached only through the `Kernel` protocol (observe + execute), so the same code
-runs against the real kernel (`overlayc.apply.kernel.KernelHandle` + `overlayc.observe`) and
-against the simulated kernel of the tests.
+The kernel is reached only through the `Kernel` protocol (observe + execute; execute raises
+ExecutionError naming what it applied), so the same code runs against the real kernel
+(`overlayc.apply.kernel.KernelHandle` + `overlayc.observe`) and against the simulated kernel of
+the tests.
 
 Outcomes map onto `apply --detailed-exitcode`: NOTHING 0, CHANGED 2, ROLLED_BACK 3,
 ROLLBACK_INCOMPLETE 4.
@@ -16,17 +17,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from overlayc.diff import Change, diff
-from overlayc.errors import OverlaycError
+from overlayc.errors import ExecutionError, OverlaycError
+from overlayc.kernel.ownership import key_text
 from overlayc.kernel.state import KernelState, Observed
 
 Progress = Callable[[int], None]
-
-
-class ExecutionFailure(Protocol):
-    """What a kernel's execute raises: the indices it applied, and (index, message) failures."""
-
-    applied: tuple[int, ...]
-    failures: tuple[tuple[int, str], ...]
 
 
 class Kernel(Protocol):
@@ -36,10 +31,16 @@ class Kernel(Protocol):
 
 
 class Outcome(enum.IntEnum):
+    """How an apply ended; the values are `apply --detailed-exitcode`'s exit codes."""
+
     NOTHING = 0
     CHANGED = 2
     ROLLED_BACK = 3
     ROLLBACK_INCOMPLETE = 4
+
+    def exit_code(self, detailed: bool) -> int:
+        """The command's exit code: a successful change is 0 unless `--detailed-exitcode`."""
+        return 0 if self is Outcome.CHANGED and not detailed else int(self)
 
 
 @dataclass
@@ -50,12 +51,8 @@ class ApplyResult:
     rollback_problems: list[str] = field(default_factory=list)
 
 
-def describe(change: Change) -> str:
-    return f"{change.action} {' '.join(change.key)}"
-
-
-def _failure_of(err: Exception) -> ExecutionFailure | None:
-    return err if hasattr(err, "applied") and hasattr(err, "failures") else None
+def change_label(change: Change) -> str:
+    return f"{change.action} {key_text(change.key)}"
 
 
 def apply_changes(
@@ -83,13 +80,11 @@ def apply_changes(
     failures: list[str] = []
     try:
         kernel.execute(changes, progress)
+    except ExecutionError as err:
+        applied = err.applied
+        failures = [f"{change_label(changes[i])}: {msg}" for i, msg in err.failures]
     except OverlaycError as err:
-        failure = _failure_of(err)
-        if failure is None:
-            applied, failures = (), [str(err)]  # nothing is known to be applied: check below
-        else:
-            applied = failure.applied
-            failures = [f"{describe(changes[i])}: {msg}" for i, msg in failure.failures]
+        applied, failures = (), [str(err)]  # nothing is known to be applied: check below
     if not failures:
         failures = _verify(kernel, desired, after_execute)
     if not failures:
@@ -107,7 +102,7 @@ def _verify(kernel: Kernel, desired: KernelState, after_execute: Callable[[], No
         except OverlaycError as err:
             return [str(err)]
     remaining = diff(desired, kernel.observe())
-    return [f"verification: after apply the kernel still needs {describe(c)}" for c in remaining]
+    return [f"verification: after apply the kernel still needs {change_label(c)}" for c in remaining]
 
 
 def rollback(kernel: Kernel, applied: Sequence[Change], prior: KernelState) -> list[str]:
@@ -122,20 +117,19 @@ def rollback(kernel: Kernel, applied: Sequence[Change], prior: KernelState) -> l
         try:
             kernel.execute(inverses)
             break
-        except OverlaycError as err:
-            failure = _failure_of(err)
-            if failure is None:
-                problems.append(f"rollback: {err}")
-                break
-            failed = {i for i, _ in failure.failures}
-            problems += [f"rollback: {describe(inverses[i])}: {msg}" for i, msg in failure.failures]
-            done = set(failure.applied) | failed
+        except ExecutionError as err:
+            failed = {i for i, _ in err.failures}
+            problems += [f"rollback: {change_label(inverses[i])}: {msg}" for i, msg in err.failures]
+            done = set(err.applied) | failed
             inverses = [c for i, c in enumerate(inverses) if i not in done]
             if not done:
                 break
+        except OverlaycError as err:
+            problems.append(f"rollback: {err}")
+            break
     still = diff(prior, kernel.observe())
     if still:
-        problems += [f"not restored: {describe(c)}" for c in still]
+        problems += [f"not restored: {change_label(c)}" for c in still]
     elif problems:
         problems = []  # every failed inverse turned out not to matter: the prior state is back
     return problems

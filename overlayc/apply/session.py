@@ -10,43 +10,25 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from ipaddress import IPv4Address
-from pathlib import Path
 
 from overlayc.apply import preflight
 from overlayc.apply.continuity import CounterKeeper, keep_counters
 from overlayc.apply.kernel import KernelHandle
 from overlayc.apply.lock import apply_lock
 from overlayc.apply.run import ApplyResult, Outcome, Progress, apply_changes
-from overlayc.compile import Assignment, compile_node
-from overlayc.config.model import Config
+from overlayc.compile import compile_node
 from overlayc.diff import Change, diff
 from overlayc.errors import EnvironmentProblem, InputError
+from overlayc.inputs import Target
 from overlayc.kernel.objects import XfrmState
+from overlayc.kernel.ownership import key_text
 from overlayc.kernel.state import KernelState, Observed
+from overlayc.netlink.netns import Namespace, opened
 from overlayc.observe.addresses import underlay_device
 from overlayc.observe.sysctl import fail_closed_sysctls, kernel_config, loadable_modules, read_sysctls
 from overlayc.plan import Plan, config_digest, make_plan, stale_keys
 
 Confirm = Callable[[Plan], bool]
-
-
-@dataclass(frozen=True)
-class Target:
-    """What to apply: the checked config, placement, node, namespace, time and the node's key;
-    `state_dir` moves the node's state directory (None: $OVERLAYC_STATE_DIR or the default)."""
-
-    config: Config
-    assignment: Assignment
-    node: str
-    netns: str | None
-    at: datetime
-    private_key: bytes | None
-    state_dir: Path | None = None
-
-    @property
-    def address(self) -> IPv4Address:
-        return self.config.nodes[self.node].address
 
 
 @dataclass(frozen=True)
@@ -60,18 +42,20 @@ class Applied:
     notes: tuple[str, ...] = ()
 
 
-def check_fail_closed(target: Target, desired: KernelState) -> None:
-    """Refuse when a sysctl would let the XFRM policies fail open (only with encrypted networks)."""
+def check_fail_closed(target: Target, desired: KernelState, ns: Namespace | None = None) -> None:
+    """Refuse when a sysctl would let the XFRM policies fail open (only with encrypted networks).
+    Reads through `ns` (None: a handle opened on `target.netns` for this check)."""
     if not desired.of_kind("xfrm-policy"):
         return
-    device = underlay_device(target.netns, target.address)
-    if device is None:
-        raise EnvironmentProblem(
-            f"node {target.node}: its address {target.address} is on no interface"
-            + (f" of network namespace {target.netns}" if target.netns else "")
-            + "; encrypted networks need it (the XFRM policies protect that address)"
-        )
-    preflight.check_sysctls(read_sysctls(target.netns, fail_closed_sysctls(device)))
+    with opened(ns if ns is not None else target.netns) as handle:
+        device = underlay_device(handle, target.address)
+        if device is None:
+            raise EnvironmentProblem(
+                f"node {target.node}: its address {target.address} is on no interface"
+                + (f" of network namespace {target.netns}" if target.netns else "")
+                + "; encrypted networks need it (the XFRM policies protect that address)"
+            )
+        preflight.check_sysctls(read_sysctls(handle, fail_closed_sysctls(device)))
 
 
 def check_keys(target: Target, changes: Sequence[Change]) -> None:
@@ -83,11 +67,11 @@ def check_keys(target: Target, changes: Sequence[Change]) -> None:
         )
 
 
-def _preflight(target: Target, desired: KernelState, changes: Sequence[Change]) -> None:
+def _preflight(ns: Namespace, target: Target, desired: KernelState, changes: Sequence[Change]) -> None:
     check_keys(target, changes)
     if any(isinstance(c.after, XfrmState) for c in changes):
         preflight.check_esp(desired, kernel_config(), loadable_modules())
-    check_fail_closed(target, desired)
+    check_fail_closed(target, desired, ns)
 
 
 def rehydrate(plan: Plan, desired: KernelState, live: Observed) -> list[Change]:
@@ -100,7 +84,7 @@ def rehydrate(plan: Plan, desired: KernelState, live: Observed) -> list[Change]:
         if (change.after is not None and after != change.after) or (
             change.before is not None and before != change.before
         ):
-            raise InputError(f"the saved plan does not match the configuration for {' '.join(change.key)}")
+            raise InputError(f"the saved plan does not match the configuration for {key_text(change.key)}")
         out.append(dataclasses.replace(change, after=after, before=before))
     return out
 
@@ -122,8 +106,8 @@ def apply_target(
     preflight.check_privileges("apply")
     desired = compile_node(target.config, target.assignment, target.node, at=target.at,
                            private_key=target.private_key)
-    with apply_lock(target.netns, lock_timeout, "apply"), \
-            KernelHandle(target.netns, target.config.cluster.name) as kernel:
+    with apply_lock(target.netns, lock_timeout, "apply"), Namespace(target.netns) as ns, \
+            KernelHandle(ns, target.config.cluster.name) as kernel:
         live = kernel.observe()
         desired, keeper = _keep_counters(target, desired, live, kernel)
         if saved is None:
@@ -136,11 +120,11 @@ def apply_target(
             changes = rehydrate(saved, desired, live)
         if not changes:
             return Applied(plan, ApplyResult(Outcome.NOTHING), desired, _notes(keeper))
-        _preflight(target, desired, changes)
+        _preflight(ns, target, desired, changes)
         if not confirm(plan):
             return Applied(plan, ApplyResult(Outcome.NOTHING), desired, _notes(keeper))
         result = apply_changes(kernel, desired, changes, progress=progress(len(changes)),
-                               after_execute=lambda: check_fail_closed(target, desired),
+                               after_execute=lambda: check_fail_closed(target, desired, ns),
                                prior=live.owned)
         if keeper is not None:  # the SAs just created, at their starting counters
             keeper.record(desired, kernel.xs)
@@ -172,8 +156,8 @@ def save_counters(target: Target, *, lock_timeout: float = 0.0) -> tuple[str, ..
     (what `reconcile` does when it stops). Returns the notes for the user."""
     desired = compile_node(target.config, target.assignment, target.node, at=target.at,
                            private_key=target.private_key)
-    with apply_lock(target.netns, lock_timeout, "apply"), \
-            KernelHandle(target.netns, target.config.cluster.name) as kernel:
+    with apply_lock(target.netns, lock_timeout, "apply"), Namespace(target.netns) as ns, \
+            KernelHandle(ns, target.config.cluster.name) as kernel:
         _desired, keeper = _keep_counters(target, desired, kernel.observe(), kernel)
     return _notes(keeper)
 
@@ -186,7 +170,7 @@ def _check_saved(saved: Plan, target: Target, live: Observed) -> None:
         raise InputError("the configuration changed since the plan was made; make a new plan")
     drift = stale_keys(saved, live)
     if drift:
-        listed = "\n".join(f"  {' '.join(k)}: {what}" for k, what in drift)
+        listed = "\n".join(f"  {key_text(k)}: {what}" for k, what in drift)
         raise InputError(f"the saved plan is stale: the kernel changed since it was made:\n{listed}\n"
                          "Make a new plan.")
 
@@ -212,5 +196,5 @@ def destroy_netns(
         left = kernel.observe().owned
     if len(left):
         raise EnvironmentProblem(f"destroy: {len(left)} owned objects are still present: "
-                                 + ", ".join(" ".join(o.key) for o in list(left)[:5]))
+                                 + ", ".join(key_text(o.key) for o in list(left)[:5]))
     return Applied(plan, ApplyResult(Outcome.CHANGED, executed=len(plan.changes)))

@@ -2,13 +2,13 @@
 
     resolve(config, lock) -> (Assignment, new_lock, diagnostics)   placement, VNIs, addresses
     compile_node(config, assignment, node, at=, private_key=) -> KernelState
-    assign_with_lock(loaded, locked=) -> Assignment            read/resolve/check/write the lock
-    read_lock(path) / write_lock(path, lock) / lock_changes(old, new)
+    lock_changes(old, new)                                     what a new lock changes
+
+Reading and writing the lock file is the inputs edge's job (`overlayc.inputs`).
 """
 
 from overlayc.compile.assign import Assignment, Attachment, resolve
-from overlayc.compile.lock import Lock, LockOutdated, Pin, dumps_lock, lock_changes, read_lock, write_lock
-from overlayc.compile.locked import assign_with_lock
+from overlayc.compile.lock import Lock, Pin, dumps_lock, lock_changes, read_lock, write_lock
 from overlayc.compile.node import compile_node, ipsec_peers
 from overlayc.compile.placement import Placement, eligible_nodes, place
 
@@ -16,10 +16,8 @@ __all__ = [
     "Assignment",
     "Attachment",
     "Lock",
-    "LockOutdated",
     "Pin",
     "Placement",
-    "assign_with_lock",
     "compile_node",
     "dumps_lock",
     "eligible_nodes",

@@ -31,16 +31,11 @@ from ipaddress import IPv4Address, IPv4Network
 from overlayc.compile.epoch import epoch_of
 from overlayc.compile.keys import ALGORITHM_KEY_LEN, check_key_pair, derive_sa_key, x25519
 from overlayc.config.model import Config
-from overlayc.errors import ConfigError, Diagnostic, Location, Severity
-from overlayc.kernel.objects import (
-    PRIO_BLOCK,
-    PRIO_PEER,
-    REQID,
-    XfrmPolicy,
-    XfrmState,
-    XfrmTemplate,
-    fingerprint,
-)
+from overlayc.config.source import YamlPath
+from overlayc.config.validate_placement import duplicate_public_key, hosts_of_encrypted, missing_public_key
+from overlayc.errors import ConfigError, Location
+from overlayc.kernel.objects import XfrmPolicy, XfrmState, XfrmTemplate, fingerprint
+from overlayc.kernel.ownership import PRIO_BLOCK, PRIO_PEER, REQID
 
 SPI_INFO = b"overlayc/spi"
 SPI_MIN = 0x100  # 0..255 are reserved by IANA (RFC 4303 §2.1)
@@ -87,27 +82,21 @@ def _keyed_nodes(config: Config) -> dict[str, bytes]:
         if pub is None:
             continue
         if pub in owner:
-            raise ConfigError([
-                Diagnostic(
-                    Severity.ERROR, "duplicate-public-key",
-                    f"nodes {owner[pub]!r} and {name!r} have the same public_key", Location("<config>"),
-                    hint="each node needs its own key pair: run `overlayc keys gen` on each",
-                )
-            ])
+            raise ConfigError([duplicate_public_key(name, owner[pub], _no_location)])
         keyed[name], owner[pub] = pub, name
     return keyed
 
 
-def _public_key(keyed: dict[str, bytes], node: str) -> bytes:
+def _public_key(config: Config, keyed: dict[str, bytes], node: str) -> bytes:
     if node not in keyed:
-        raise ConfigError([
-            Diagnostic(
-                Severity.ERROR, "missing-public-key",
-                f"node {node!r} shares an encrypted network but has no public_key",
-                Location("<config>"), hint=f"run `overlayc keys gen --node {node}` on that node",
-            )
-        ])
+        carried = hosts_of_encrypted(config).get(node)
+        raise ConfigError([missing_public_key(node, carried, _no_location)])
     return keyed[node]
+
+
+def _no_location(path: YamlPath) -> Location:
+    """compile has no source map: its diagnostics name the configuration as a whole."""
+    return Location("<config>")
 
 
 # --- SAs and policies -------------------------------------------------------------------------
@@ -207,7 +196,7 @@ def compile_ipsec(
     is not the node's. Output is deterministic: per peer in name order, SAs by epoch.
     """
     keyed = _keyed_nodes(config)
-    pub_me = _public_key(keyed, node)
+    pub_me = _public_key(config, keyed, node)
     if private_key is not None:
         check_key_pair(private_key, pub_me, node)
     cid, senders = config.cluster.id, tuple(keyed.values())
@@ -224,7 +213,7 @@ def compile_ipsec(
     out: list[XfrmState | XfrmPolicy] = []
     for peer in sorted(set(peers) - {node}):
         addr = config.nodes[peer].address
-        out.extend(_peer_states(local, _public_key(keyed, peer), addr))
+        out.extend(_peer_states(local, _public_key(config, keyed, peer), addr))
         out.extend(peer_policies(local.address, addr, port))
     out.extend(block_policies(port))
     return out

@@ -23,7 +23,7 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from overlayc.compile.naming import natural_key
 from overlayc.config.model import Mac
-from overlayc.errors import InputError, OverlaycError
+from overlayc.errors import InputError
 
 LOCK_VERSION = 1
 HEADER = (
@@ -31,17 +31,6 @@ HEADER = (
     "# It pins task placement, endpoint addresses and auto-assigned VNIs, so that editing the\n"
     "# configuration never moves or renumbers what already runs. Delete an entry to let it move.\n"
 )
-
-
-class LockOutdated(OverlaycError):
-    """`--locked` was given and the lock file would change; the message lists every change."""
-
-    exit_code = 1
-
-    def __init__(self, path: Path, changes: list[str]) -> None:
-        self.changes = changes
-        lines = "\n".join(f"  {c}" for c in changes)
-        super().__init__(f"{path} is out of date (--locked), it would change:\n{lines}")
 
 
 # Plain frozen dataclasses, not pydantic models: `resolve` builds one Pin per endpoint and network

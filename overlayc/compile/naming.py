@@ -1,4 +1,4 @@
-"""Deterministic kernel names and ownership tags of compiled objects (pure).
+"""Deterministic kernel names of compiled objects (pure; ownership tags: kernel/ownership.py).
 
 Every link name is at most 15 characters (IFNAMSIZ − 1): bridge `ovb<vni>` and vxlan `ovx<vni>`
 (a VNI has at most 8 digits, so at most 11 chars), veth host side `ov` + 10 hex digits.
@@ -7,8 +7,6 @@ Every link name is at most 15 characters (IFNAMSIZ − 1): bridge `ovb<vni>` and
 from __future__ import annotations
 
 import hashlib
-
-from overlayc.kernel.objects import ALIAS_PREFIX
 
 
 def bridge_name(vni: int) -> str:
@@ -19,16 +17,6 @@ def bridge_name(vni: int) -> str:
 def vxlan_name(vni: int) -> str:
     """Name of the VXLAN device of the network with VXLAN id `vni`."""
     return f"ovx{vni}"
-
-
-def network_alias(cluster: str, network: str) -> str:
-    """IFLA_IFALIAS of the bridge and the vxlan of `network`: `overlayc:<cluster>:<network>`."""
-    return f"{ALIAS_PREFIX}{cluster}:{network}"
-
-
-def endpoint_alias(cluster: str, network: str, netns: str) -> str:
-    """IFLA_IFALIAS of a veth host side: `overlayc:<cluster>:<network>:<netns>`."""
-    return f"{ALIAS_PREFIX}{cluster}:{network}:{netns}"
 
 
 def netns_name(cluster: str, endpoint: str) -> str:

@@ -6,18 +6,11 @@ from collections.abc import Sequence
 from ipaddress import IPv4Interface
 
 from overlayc.compile.assign import Assignment, Attachment
-from overlayc.compile.naming import (
-    bridge_name,
-    container_ifname,
-    endpoint_alias,
-    host_ifname,
-    netns_name,
-    network_alias,
-    vxlan_name,
-)
+from overlayc.compile.naming import bridge_name, container_ifname, host_ifname, netns_name, vxlan_name
 from overlayc.config.model import Config
 from overlayc.config.mtu import inner_mtu
 from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Netns, Vxlan, device_mac
+from overlayc.kernel.ownership import endpoint_alias, network_alias
 
 
 def network_mtu(config: Config, network: str) -> int:

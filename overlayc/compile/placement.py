@@ -15,9 +15,10 @@ import heapq
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from overlayc.config.constraints import Constraint, ConstraintSyntaxError, parse_constraint
+from overlayc.config.constraints import Constraint, parse_constraint
 from overlayc.config.model import Config, Service
-from overlayc.errors import Diagnostic, Location, Severity
+from overlayc.config.validate_placement import constraint_diagnostics, unsatisfiable
+from overlayc.errors import ConstraintSyntaxError, Diagnostic, Location
 
 Locate = Callable[[tuple[str | int, ...]], Location]
 
@@ -38,17 +39,13 @@ def eligible_nodes(
 ) -> tuple[list[str], list[Diagnostic]]:
     """Sorted names of the nodes satisfying every constraint of `service`.
 
-    A constraint that does not parse (the config stage reports it too) makes no node eligible."""
+    A constraint that does not parse makes no node eligible (the diagnostics say which: the
+    config stage's `bad-constraint`)."""
+    try:
+        parsed: list[Constraint] = [parse_constraint(text) for text in config.services[service].constraints]
+    except ConstraintSyntaxError:
+        return [], constraint_diagnostics(config, service, locate)
     diags: list[Diagnostic] = []
-    parsed: list[Constraint] = []
-    for i, text in enumerate(config.services[service].constraints):
-        try:
-            parsed.append(parse_constraint(text))
-        except ConstraintSyntaxError as err:
-            loc = locate(("services", service, "constraints", i))
-            diags.append(Diagnostic(Severity.ERROR, "bad-constraint", str(err), loc, hint=err.hint))
-    if diags:
-        return [], diags
     nodes = sorted(n for n, node in config.nodes.items() if all(c.matches(n, node) for c in parsed))
     return nodes, diags
 
@@ -98,7 +95,7 @@ def place(config: Config, locked: Mapping[str, str], locate: Locate = _no_locati
             heapq.heapify(pools[key])
         fast = _spread_fresh(tasks, len(eligible), kept, total, pools[key])
         if fast is None:
-            fast = _spread(name, tasks, eligible, kept, total, diags, locate)
+            fast = _spread(config, name, tasks, eligible, kept, total, diags, locate)
         placed.update(fast)
     return Placement(placed, tuple(diags))
 
@@ -137,7 +134,7 @@ def _spread_fresh(
 
 
 def _spread(
-    name: str, tasks: list[str], eligible: list[str], kept: Mapping[str, str],
+    config: Config, name: str, tasks: list[str], eligible: list[str], kept: Mapping[str, str],
     total: dict[str, int], diags: list[Diagnostic], locate: Locate,
 ) -> dict[str, str]:
     """Tasks of one replicated service: locked ones stay, new ones go to the least loaded node."""
@@ -152,11 +149,9 @@ def _spread(
         if task in kept:
             out[task] = kept[task]
             continue
-        if not heap:
-            loc = locate(("services", name, "constraints"))
-            diags.append(Diagnostic(
-                Severity.ERROR, "unsatisfiable", f"no node satisfies the constraints of service {name!r}", loc
-            ))
+        if not heap:  # no eligible node (a constraint that does not parse was reported already)
+            found = unsatisfiable(config, name, locate)
+            diags.extend([found] if found is not None else [])
             return out
         own, overall, node = heapq.heappop(heap)
         out[task] = node

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from overlayc.config.model import Node
+from overlayc.errors import ConstraintSyntaxError
 
-FIELDS = ("node.hostname", "node.role", "node.labels")
 SUPPORTED = ["node.hostname", "node.role", "node.labels.<key>"]
 _RE = re.compile(r"^\s*(?P<field>[^\s=!]+)\s*(?P<op>==|!=)\s*(?P<value>\S(?:.*\S)?)\s*$")
 _LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
@@ -20,14 +20,6 @@ _LABEL_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
 
 _Op = Literal["==", "!="]
 _Field = Literal["node.hostname", "node.role", "node.labels"]
-
-
-class ConstraintSyntaxError(ValueError):
-    """A constraint that cannot be parsed; `hint` suggests the fix."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 @dataclass(frozen=True, slots=True)

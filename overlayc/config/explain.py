@@ -54,7 +54,7 @@ def attachment_path(kind: str, owner: str, network: str, names: list[str], smap:
     return (kind, owner, "networks", names.index(network))
 
 
-def describe(path: YamlPath) -> str:
+def path_words(path: YamlPath) -> str:
     """`("networks", "web", "driver_opts")` → `network 'web' (driver_opts)`; `()` → `the top level`."""
     if len(path) >= 2 and path[0] in KINDS:
         base, rest = f"{KINDS[str(path[0])]} '{path[1]}'", path[2:]
@@ -126,9 +126,9 @@ def _unknown_key(path: YamlPath, smap: SourceMap) -> Diagnostic:
     hint = did_you_mean(key, allowed) or (f"expected one of: {', '.join(allowed)}" if allowed else None)
     if parent and parent[-1] == "driver_opts":
         return Diagnostic(Severity.ERROR, "unknown-driver-option",
-                          f"unknown driver option '{key}' in {describe(parent[:-1])}",
+                          f"unknown driver option '{key}' in {path_words(parent[:-1])}",
                           smap.locate_key(path), hint)
-    return Diagnostic(Severity.ERROR, "unknown-key", f"unknown key '{key}' in {describe(parent)}",
+    return Diagnostic(Severity.ERROR, "unknown-key", f"unknown key '{key}' in {path_words(parent)}",
                       smap.locate_key(path), hint)
 
 
@@ -136,7 +136,7 @@ def _missing(path: YamlPath, smap: SourceMap) -> Diagnostic:
     parent = path[:-1]
     loc = smap.locate_key(parent) if parent else smap.locate(())
     return Diagnostic(Severity.ERROR, "missing-key",
-                      f"missing required key '{path[-1]}' in {describe(parent)}", loc)
+                      f"missing required key '{path[-1]}' in {path_words(parent)}", loc)
 
 
 def _explain(err: ErrorDetails) -> tuple[str, str]:
@@ -168,14 +168,14 @@ def _value_error(err: ErrorDetails, smap: SourceMap) -> Diagnostic:
         path = loc[:-1]
         if err["type"] == "string_pattern_mismatch":
             return Diagnostic(Severity.ERROR, "invalid-name",
-                              f"'{path[-1]}' is not a valid name in {describe(path[:-2] or path[:1])}",
+                              f"'{path[-1]}' is not a valid name in {path_words(path[:-2] or path[:1])}",
                               smap.locate_key(path),
                               NAME_HINT)
         code, words = _explain(err)
         return Diagnostic(Severity.ERROR, code, f"key '{path[-1]}': {words}", smap.locate_key(path))
     if err["type"] == "string_pattern_mismatch" and err["ctx"].get("pattern") == NAME_RE:
         return Diagnostic(Severity.ERROR, "invalid-name",
-                          f"{describe(loc)}: {show(err.get('input'))} is not a valid name",
+                          f"{path_words(loc)}: {show(err.get('input'))} is not a valid name",
                           smap.locate(loc),
                           NAME_HINT)
     code, words = _explain(err)
@@ -183,7 +183,7 @@ def _value_error(err: ErrorDetails, smap: SourceMap) -> Diagnostic:
         words = f"expected a list of network names or a mapping, got {show(err.get('input'))}"
     if loc and loc[-1] == "public_key":
         code = "bad-public-key"
-    return Diagnostic(Severity.ERROR, code, f"{describe(loc)}: {words}", smap.locate(loc))
+    return Diagnostic(Severity.ERROR, code, f"{path_words(loc)}: {words}", smap.locate(loc))
 
 
 def diagnostics_from_validation(error: ValidationError, smap: SourceMap) -> list[Diagnostic]:

@@ -33,11 +33,9 @@ from pydantic import (
 
 from overlayc.kernel.objects import canonical_mac
 
-CONFIG_VERSION = 1
 DOCKER_OPT_ENCRYPTED = "encrypted"
 DOCKER_OPT_MTU = "com.docker.network.driver.mtu"
 DOCKER_OPT_VNI = "com.docker.network.driver.overlay.vxlanid_list"
-DOCKER_OPTS = (DOCKER_OPT_ENCRYPTED, DOCKER_OPT_MTU, DOCKER_OPT_VNI)
 
 NAME_RE = r"^[a-z0-9]([a-z0-9_-]{0,30}[a-z0-9])?$"
 Name = Annotated[

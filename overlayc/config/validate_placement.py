@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from overlayc.config.constraints import Constraint, ConstraintSyntaxError, eligible, parse_constraint
+from overlayc.config.constraints import Constraint, eligible, parse_constraint
 from overlayc.config.explain import error
 from overlayc.config.model import Config, Service
-from overlayc.config.source import SourceMap
-from overlayc.errors import Diagnostic
+from overlayc.config.source import SourceMap, YamlPath
+from overlayc.errors import ConstraintSyntaxError, Diagnostic, Location
+
+Locate = Callable[[YamlPath], Location]
 
 
 def parsed_constraints(service: Service) -> list[Constraint] | None:
@@ -24,43 +26,77 @@ def parsed_constraints(service: Service) -> list[Constraint] | None:
         return None
 
 
+# --- the producers of these codes (compile reports the same problems through them) ----------
+def bad_constraint(service: str, index: int, err: ConstraintSyntaxError, locate: Locate) -> Diagnostic:
+    """`bad-constraint`: constraint `index` of `service` does not parse."""
+    return error("bad-constraint", f"service '{service}': {err}",
+                 locate(("services", service, "constraints", index)), err.hint)
+
+
+def constraint_diagnostics(config: Config, service: str, locate: Locate) -> list[Diagnostic]:
+    """A `bad-constraint` per constraint of `service` that does not parse."""
+    out = []
+    for i, text in enumerate(config.services[service].constraints):
+        try:
+            parse_constraint(text)
+        except ConstraintSyntaxError as err:
+            out.append(bad_constraint(service, i, err, locate))
+    return out
+
+
+def unsatisfiable(config: Config, service: str, locate: Locate, locate_key: Locate | None = None
+                  ) -> Diagnostic | None:
+    """`unsatisfiable` when `service` has tasks but no eligible node, naming the constraint that
+    leaves no node (constraints are applied in the order written); None when it has a node, no
+    tasks, or a constraint that does not parse (that is `bad-constraint`)."""
+    svc = config.services[service]
+    constraints = parsed_constraints(svc)
+    if constraints is None or (svc.mode == "replicated" and svc.replicas == 0):
+        return None
+    if not config.nodes:
+        return error("unsatisfiable", f"service '{service}' has tasks but there are no nodes",
+                     (locate_key or locate)(("services", service)))
+    nodes = dict(config.nodes)
+    for i, c in enumerate(constraints):
+        left = eligible([c], nodes)
+        if not left:
+            return error("unsatisfiable",
+                         f"service '{service}': no node satisfies constraint '{c}'"
+                         + (" (together with the constraints before it)" if i else ""),
+                         locate(("services", service, "constraints", i)),
+                         f"candidates were: {', '.join(nodes)}")
+        nodes = {n: nodes[n] for n in left}
+    return None
+
+
+def missing_public_key(node: str, carried: tuple[str, str] | None, locate_key: Locate) -> Diagnostic:
+    """`missing-public-key`: `node` has no key but carries an encrypted network (`carried`: the
+    network and who puts it there, as `hosts_of_encrypted` says; None when unknown)."""
+    carries = (f"it may carry encrypted network '{carried[0]}' ({carried[1]})" if carried
+               else "it shares an encrypted network")
+    return error("missing-public-key", f"node '{node}' has no public_key, but {carries}",
+                 locate_key(("nodes", node)),
+                 "run `overlayc keys gen` on the node and add its public key here")
+
+
+def duplicate_public_key(node: str, first: str, locate: Locate) -> Diagnostic:
+    """`duplicate-public-key`: `node` has the public key of `first`."""
+    return error("duplicate-public-key", f"node '{node}' has the same public_key as node '{first}'",
+                 locate(("nodes", node, "public_key")),
+                 "every node needs its own key pair: run `overlayc keys gen` on the node",
+                 related=(("the other node", locate(("nodes", first, "public_key"))),))
+
+
+# --- the checks -------------------------------------------------------------------------------
 def check_constraint_syntax(config: Config, smap: SourceMap) -> list[Diagnostic]:
     """Each constraint reads `node.hostname|node.role|node.labels.<key> ==|!= value`."""
-    out = []
-    for sname, svc in config.services.items():
-        for i, text in enumerate(svc.constraints):
-            try:
-                parse_constraint(text)
-            except ConstraintSyntaxError as err:
-                out.append(error("bad-constraint", f"service '{sname}': {err}",
-                                 smap.locate(("services", sname, "constraints", i)), err.hint))
-    return out
+    return [d for sname in config.services for d in constraint_diagnostics(config, sname, smap.locate)]
 
 
 def check_satisfiable(config: Config, smap: SourceMap) -> list[Diagnostic]:
-    """A service with tasks has at least one eligible node; the error names the constraint that
-    leaves no node (constraints are applied in the order written)."""
-    out = []
-    for sname, svc in config.services.items():
-        constraints = parsed_constraints(svc)
-        if constraints is None or (svc.mode == "replicated" and svc.replicas == 0):
-            continue
-        if not config.nodes:
-            out.append(error("unsatisfiable", f"service '{sname}' has tasks but there are no nodes",
-                             smap.locate_key(("services", sname))))
-            continue
-        nodes = dict(config.nodes)
-        for i, c in enumerate(constraints):
-            left = eligible([c], nodes)
-            if not left:
-                out.append(error("unsatisfiable",
-                                 f"service '{sname}': no node satisfies constraint '{c}'"
-                                 + (" (together with the constraints before it)" if i else ""),
-                                 smap.locate(("services", sname, "constraints", i)),
-                                 f"candidates were: {', '.join(nodes)}"))
-                break
-            nodes = {n: nodes[n] for n in left}
-    return out
+    """A service with tasks has at least one eligible node."""
+    found = (unsatisfiable(config, sname, smap.locate, smap.locate_key) for sname in config.services)
+    return [d for d in found if d is not None]
 
 
 def hosts_of_encrypted(config: Config) -> dict[str, tuple[str, str]]:
@@ -87,14 +123,9 @@ def hosts_of_encrypted(config: Config) -> dict[str, tuple[str, str]]:
 
 def check_public_keys(config: Config, smap: SourceMap) -> list[Diagnostic]:
     """Every node that may carry an encrypted network has a public key."""
-    out = []
-    for node, (net, why) in sorted(hosts_of_encrypted(config).items()):
-        if config.nodes[node].public_key is None:
-            out.append(error("missing-public-key",
-                             f"node '{node}' has no public_key, but it may carry encrypted network "
-                             f"'{net}' ({why})", smap.locate_key(("nodes", node)),
-                             "run `overlayc keys gen` on the node and add its public key here"))
-    return out
+    return [missing_public_key(node, carried, smap.locate_key)
+            for node, carried in sorted(hosts_of_encrypted(config).items())
+            if config.nodes[node].public_key is None]
 
 
 def check_public_keys_unique(config: Config, smap: SourceMap) -> list[Diagnostic]:
@@ -105,12 +136,7 @@ def check_public_keys_unique(config: Config, smap: SourceMap) -> list[Diagnostic
         if node.public_key is None:
             continue
         if node.public_key in seen:
-            first = seen[node.public_key]
-            out.append(error("duplicate-public-key",
-                             f"node '{name}' has the same public_key as node '{first}'",
-                             smap.locate(("nodes", name, "public_key")),
-                             "every node needs its own key pair: run `overlayc keys gen` on the node",
-                             related=(("the other node", smap.locate(("nodes", first, "public_key"))),)))
+            out.append(duplicate_public_key(name, seen[node.public_key], smap.locate))
         else:
             seen[node.public_key] = name
     return out

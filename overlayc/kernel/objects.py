@@ -3,16 +3,14 @@
 Canonical values are fixed at construction (lower-case MACs, `ipaddress` objects, ints), on the
 desired and on the live side alike, so that diff only compares. Keys use names, never ifindex.
 
-Ownership (DESIGN.md §1): links carry the name prefix and an IFLA_IFALIAS tag and sit in
-`LINK_GROUP`; fdb/neigh entries live on owned vxlan devices; XFRM objects carry `REQID` and a
-priority in the `PRIO_*` band. Secret fields (`XfrmState.key`) are `repr=False`, excluded from
+How overlayc marks the objects it owns (alias tag, link group, reqid, priority band) lives in
+`overlayc.kernel.ownership`. Secret fields (`XfrmState.key`) are `repr=False`, excluded from
 comparison, and appear in JSON only as their fingerprint.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 import socket
 import sys
@@ -20,19 +18,10 @@ from dataclasses import dataclass, field, fields
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from typing import Any, ClassVar, Literal, TypeAlias
 
-# --- ownership tags --------------------------------------------------------------------------
-ALIAS_PREFIX = "overlayc:"  # IFLA_IFALIAS of every owned link: "overlayc:<cluster>:<network>[:<netns>]"
-LINK_GROUP = 0x6F76  # IFLA_GROUP of every owned link ("ov"), so all can be removed in one request
-REQID = 0x6F7663  # reqid of every owned SA and policy template ("ovc")
-PRIO_PEER = 0x6F00  # per-peer ESP policies
-PRIO_BLOCK = 0x6F10  # fail-closed catch-all block policies (numerically larger = evaluated later)
-PRIO_BAND = range(0x6F00, 0x7000)  # a policy with a priority in this band is overlayc's
+from overlayc.kernel.ownership import REQID, Key
 
 IFNAMSIZ = 15
 _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-
-Key: TypeAlias = tuple[str, ...]
-
 
 def canonical_mac(value: str) -> str:
     """`02-42-0A-00-01-02` / `02:42:a:0:1:2` → `02:42:0a:00:01:02`; raises ValueError otherwise."""
@@ -329,8 +318,3 @@ def from_json(data: dict[str, Any]) -> KernelObject:
                 proto=t.get("proto", "esp"), mode=t.get("mode", "transport"),
             )
     return cls(**data)
-
-
-def ip(value: str) -> IPv4Address:
-    """Shorthand used by tests and parsers: a canonical IPv4 address."""
-    return ipaddress.IPv4Address(value)

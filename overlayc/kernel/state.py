@@ -8,7 +8,8 @@ from collections.abc import ItemsView, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from overlayc.kernel.objects import KIND_ORDER, KernelObject, Key, from_json, to_json
+from overlayc.kernel.objects import KIND_ORDER, KernelObject, from_json, to_json
+from overlayc.kernel.ownership import Key
 
 STATE_FORMAT = 1
 

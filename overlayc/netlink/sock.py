@@ -1,4 +1,4 @@
-"""A raw netlink socket (AF_NETLINK, SOCK_RAW) opened inside a named netns, with batched requests
+"""A raw netlink socket (AF_NETLINK, SOCK_RAW), with batched requests
 and byte-level dumps. This is transport, not policy: `observe/` and `apply/` decide what to send.
 
 Batching: many requests go out in one send(), each with NLM_F_ACK and its own sequence number,
@@ -12,14 +12,13 @@ beyond roughly 256 outstanding ones. We also raise SO_RCVBUF(FORCE) and ask for 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno as errno_mod
 import os
 import socket
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 
-from overlayc.errors import EnvironmentProblem, NeedsPrivileges
+from overlayc.errors import DumpInterrupted, EnvironmentProblem, NeedsPrivileges
 from overlayc.netlink.core import (
     HDR,
     NETLINK_CAP_ACK,
@@ -36,7 +35,7 @@ from overlayc.netlink.core import (
     split_msgs,
 )
 
-CLONE_NEWNET = 0x40000000
+NETLINK_ROUTE = 0
 SO_RCVBUFFORCE = 33
 RCVBUF = 8 << 20
 WINDOW = 200
@@ -48,54 +47,15 @@ NLM_F_DUMP_INTR = 0x10
 Request = tuple[int, int, bytes]  # message type, flags (NLM_F_REQUEST|NLM_F_ACK added), body
 
 
-class DumpInterrupted(OSError):
-    """The kernel flagged a dump NLM_F_DUMP_INTR: the table changed while it was read."""
-
-
-def _setns(fd: int, what: str) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        if err == errno_mod.EPERM:
-            raise NeedsPrivileges(f"entering network namespace {what} needs CAP_SYS_ADMIN")
-        if err == errno_mod.EINVAL:  # an empty file left where no namespace is bind-mounted
-            raise EnvironmentProblem(f"/run/netns/{what} is not a network namespace (a stale file?)")
-        raise EnvironmentProblem(f"cannot enter network namespace {what}: {os.strerror(err)}")
-
-
-@contextlib.contextmanager
-def in_netns(netns: str | None) -> Iterator[None]:
-    """Run the body with this thread inside /run/netns/<netns> (None: stay), then come back.
-
-    Sockets created inside stay bound to that namespace after we leave it."""
-    if netns is None:
-        yield
-        return
-    try:
-        target = os.open(f"/run/netns/{netns}", os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise EnvironmentProblem(f"network namespace {netns!r} does not exist") from None
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        _setns(target, netns)
-        try:
-            yield
-        finally:
-            _setns(home, "of this thread")
-    finally:
-        os.close(target)
-        os.close(home)
-
-
 class NetlinkSocket:
-    """One raw netlink socket of protocol `proto` (0 = NETLINK_ROUTE, 6 = NETLINK_XFRM)."""
+    """One raw netlink socket of protocol `proto` (NETLINK_ROUTE, NETLINK_XFRM), in the namespace of
+    the calling thread (`overlayc.netlink.netns.Namespace` makes them inside a named namespace)."""
 
-    def __init__(self, proto: int, netns: str | None = None, window: int = WINDOW) -> None:
-        with in_netns(netns):
-            try:
-                self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, proto)
-            except PermissionError:
-                raise NeedsPrivileges("opening a netlink socket needs CAP_NET_ADMIN") from None
+    def __init__(self, proto: int, window: int = WINDOW) -> None:
+        try:
+            self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, proto)
+        except PermissionError:
+            raise NeedsPrivileges("opening a netlink socket needs CAP_NET_ADMIN") from None
         self.sock.bind((0, 0))
         with contextlib.suppress(OSError):  # SO_RCVBUFFORCE needs CAP_NET_ADMIN; fall back to rmem_max
             self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RCVBUF)
@@ -173,7 +133,7 @@ class NetlinkSocket:
             off += (n + 3) & ~3
         return done
 
-    def dump_raw(self, msg_type: int, body: bytes) -> Iterator[bytes]:
+    def dump_raw(self, msg_type: int, body: bytes) -> Generator[bytes, None, None]:
         """recv() buffers of a dump, as the kernel sent them (NLMSG_DONE/ERROR handled here)."""
         seq = self.seq
         self.seq += 1
@@ -192,7 +152,11 @@ class NetlinkSocket:
                     break
                 off += (n + 3) & ~3
             if last is None:
-                yield buf
+                try:
+                    yield buf
+                except GeneratorExit:  # left mid-dump: read the rest, the socket is reused
+                    self._drain(seq)
+                    raise
                 continue
             yield buf[:off]
             if last[0] == NLMSG_ERROR:
@@ -204,6 +168,17 @@ class NetlinkSocket:
             if interrupted:
                 raise DumpInterrupted(errno_mod.EAGAIN, "dump interrupted by a concurrent change")
             return
+
+    def _drain(self, seq: int) -> None:
+        """Read and drop the rest of dump `seq`, up to its NLMSG_DONE or NLMSG_ERROR."""
+        while True:
+            buf = self._recv()
+            off = 0
+            while off + 16 <= len(buf):
+                n, t, _f, mseq = HDR.unpack_from(buf, off)[:4]
+                if t in (NLMSG_DONE, NLMSG_ERROR) and mseq == seq:
+                    return
+                off += (n + 3) & ~3
 
     def dump(self, msg_type: int, body: bytes) -> Iterator[Message]:
         """Messages of a dump (convenient for the few-entry dumps: links, policies)."""

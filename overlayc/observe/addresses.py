@@ -6,29 +6,29 @@ from collections.abc import Iterable, Mapping
 from ipaddress import IPv4Address
 
 from overlayc.errors import InputError
-from overlayc.netlink.sock import NetlinkSocket
-from overlayc.observe.kernel import NETLINK_ROUTE, read_links
+from overlayc.netlink.netns import Namespace, NamespaceRef, opened
+from overlayc.observe.kernel import read_links
 
 
-def local_addresses(netns: str | None) -> set[IPv4Address]:
-    """Every IPv4 address on an interface of `netns` (None: the current namespace)."""
-    with NetlinkSocket(NETLINK_ROUTE, netns) as rt:
-        _, addrs = read_links(rt)
+def local_addresses(ns: Namespace) -> set[IPv4Address]:
+    """Every IPv4 address on an interface of namespace `ns`."""
+    _, addrs = read_links(ns.route)
     return {iface.ip for ifaces in addrs.values() for iface in ifaces}
 
 
-def choose_node(nodes: Mapping[str, IPv4Address], node: str | None, netns: str | None) -> str:
+def choose_node(nodes: Mapping[str, IPv4Address], node: str | None, netns: NamespaceRef) -> str:
     """`node` when given, else the one configured node whose address is on an interface of
-    `netns` (InputError listing the candidates when none or several)."""
+    `netns` (a handle, or a name: None is the current namespace); InputError listing the
+    candidates when none or several."""
     if node is not None:
         return node
-    return node_by_address(nodes, local_addresses(netns), netns)
+    with opened(netns) as ns:
+        return node_by_address(nodes, local_addresses(ns), ns.name)
 
 
-def underlay_device(netns: str | None, address: IPv4Address) -> str | None:
-    """The interface of `netns` that holds `address` (the node's underlay), if any."""
-    with NetlinkSocket(NETLINK_ROUTE, netns) as rt:
-        links, addrs = read_links(rt)
+def underlay_device(ns: Namespace, address: IPv4Address) -> str | None:
+    """The interface of namespace `ns` that holds `address` (the node's underlay), if any."""
+    links, addrs = read_links(ns.route)
     for index, ifaces in addrs.items():
         if any(i.ip == address for i in ifaces) and index in links:
             return links[index].name

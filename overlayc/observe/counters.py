@@ -1,7 +1,7 @@
 """Health counters of a namespace (read-only): /proc/net/xfrm_stat, per-SA counters, sysctls.
 
-- `/proc/net/xfrm_stat` is per network namespace; it is read from a thread that entered the
-  namespace (`sysctl.in_netns`). It exists only with CONFIG_XFRM_STATISTICS: absent → `{}`.
+- `/proc/net/xfrm_stat` is per network namespace; it is read by the namespace handle's worker
+  thread (`Namespace.run`). It exists only with CONFIG_XFRM_STATISTICS: absent → `{}`.
 - Per SA, from the XFRM_MSG_GETSA dump (struct xfrm_usersa_info, linux/xfrm.h): `curlft`
   (bytes, packets, add_time, use_time), `stats` (replay_window, replay, integrity_failed: packets
   dropped), XFRMA_REPLAY_ESN_VAL (oseq/seq with their high halves, ESN SAs) or XFRMA_REPLAY_VAL
@@ -14,16 +14,16 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from pathlib import Path
 
-from overlayc.kernel.objects import REQID, Key
+from overlayc.kernel.health import Health, SaCounters
+from overlayc.kernel.ownership import REQID, Key
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import parse_attrs
-from overlayc.netlink.sock import NetlinkSocket
+from overlayc.netlink.netns import Namespace, NamespaceRef, opened
 from overlayc.observe.addresses import underlay_device
-from overlayc.observe.sysctl import fail_closed_sysctls, in_netns, read_sysctls
+from overlayc.observe.sysctl import fail_closed_sysctls, read_sysctls
 from overlayc.observe.xfrm import sa_key
 
 XFRM_STAT = Path("/proc/net/xfrm_stat")
@@ -32,31 +32,6 @@ REPLAY_STATE = struct.Struct("=III")  # oseq seq bitmap
 STATS = struct.Struct("=III")  # replay_window replay integrity_failed
 _CURLFT_AT = nx.SELECTOR.size + nx.XFRM_ID.size + 16 + nx.LIFETIME_CFG.size
 _STATS_AT = _CURLFT_AT + nx.LIFETIME_CUR.size
-
-
-@dataclass(frozen=True, slots=True)
-class SaCounters:
-    """Counters of one SA. `oseq` is the last sequence number sent (64-bit with ESN)."""
-
-    bytes: int
-    packets: int
-    replay_window_drops: int
-    replay_drops: int
-    integrity_failures: int
-    oseq: int
-    seq: int
-    esn: bool
-    last_used: int | None = None
-
-    @property
-    def errors(self) -> int:
-        """Packets this SA dropped: outside the replay window, replayed, failed integrity."""
-        return self.replay_window_drops + self.replay_drops + self.integrity_failures
-
-    @property
-    def headroom(self) -> int:
-        """Sequence numbers left before the SA can send no more: 2^64 − oseq (ESN), else 2^32 − oseq."""
-        return (1 << (64 if self.esn else 32)) - self.oseq
 
 
 def parse_xfrm_stat(text: str) -> dict[str, int]:
@@ -69,8 +44,9 @@ def parse_xfrm_stat(text: str) -> dict[str, int]:
     return out
 
 
-def read_xfrm_stat(netns: str | None) -> dict[str, int]:
-    """/proc/net/xfrm_stat of `netns` (None: the current namespace); {} when the kernel has none."""
+def read_xfrm_stat(netns: NamespaceRef) -> dict[str, int]:
+    """/proc/net/xfrm_stat of `netns` (a handle, or a name: None is the current namespace); {}
+    when the kernel has none."""
 
     def read() -> dict[str, int]:
         try:
@@ -78,7 +54,8 @@ def read_xfrm_stat(netns: str | None) -> dict[str, int]:
         except OSError:
             return {}
 
-    return in_netns(netns, read)
+    with opened(netns) as ns:
+        return ns.run(read)
 
 
 def decode_sa_counters(body: bytes | memoryview) -> tuple[Key, SaCounters]:
@@ -103,42 +80,36 @@ def decode_sa_counters(body: bytes | memoryview) -> tuple[Key, SaCounters]:
     return sa_key(head.dst, head.spi), counters
 
 
-def read_sa_counters(netns: str | None) -> dict[Key, SaCounters]:
-    """Counters of every overlayc-owned ESP SA of `netns`, by SA key."""
+def read_sa_counters(ns: Namespace) -> dict[Key, SaCounters]:
+    """Counters of every overlayc-owned ESP SA of namespace `ns`, by SA key."""
     out: dict[Key, SaCounters] = {}
-    with NetlinkSocket(nx.NETLINK_XFRM, netns) as xs:
-        for msg in xs.dump(nx.XFRM_MSG_GETSA, b""):
-            if msg.type != nx.XFRM_MSG_NEWSA:
-                continue
-            head = nx.decode_sa_header(msg.body)
-            if head.reqid == REQID and head.proto == nx.IPPROTO_ESP and head.family == nx.AF_INET:
-                key, counters = decode_sa_counters(msg.body)
-                out[key] = counters
+    for msg in ns.xfrm.dump(nx.XFRM_MSG_GETSA, b""):
+        if msg.type != nx.XFRM_MSG_NEWSA:
+            continue
+        head = nx.decode_sa_header(msg.body)
+        if head.reqid == REQID and head.proto == nx.IPPROTO_ESP and head.family == nx.AF_INET:
+            key, counters = decode_sa_counters(msg.body)
+            out[key] = counters
     return out
 
 
-@dataclass(frozen=True)
-class Health:
-    """One reading of a namespace's counters (`sysctls` only read when asked for)."""
-
-    xfrm_stat: dict[str, int]
-    sa_counters: dict[Key, SaCounters]
-    sysctls: dict[str, str | None] = field(default_factory=dict)
-
-
-def read_health(netns: str | None, address: IPv4Address, *, sysctls: bool) -> Health:
-    """xfrm_stat, per-SA counters and (with `sysctls`) the fail-closed sysctls of `netns`."""
-    values: dict[str, str | None] = {}
-    if sysctls:
-        values = read_sysctls(netns, fail_closed_sysctls(underlay_device(netns, address)))
-    return Health(read_xfrm_stat(netns), read_sa_counters(netns), values)
+def read_health(netns: NamespaceRef, address: IPv4Address, *, sysctls: bool) -> Health:
+    """xfrm_stat, per-SA counters and (with `sysctls`) the fail-closed sysctls of `netns` (a
+    handle, or a name: None is the current namespace)."""
+    with opened(netns) as ns:
+        values: dict[str, str | None] = {}
+        if sysctls:
+            values = read_sysctls(ns, fail_closed_sysctls(underlay_device(ns, address)))
+        return Health(read_xfrm_stat(ns), read_sa_counters(ns), values)
 
 
-def sample_health(netns: str | None, address: IPv4Address, *, sysctls: bool, seconds: float,
+def sample_health(netns: NamespaceRef, address: IPv4Address, *, sysctls: bool, seconds: float,
                   sleep: Callable[[float], None] = time.sleep) -> tuple[Health, Health | None]:
-    """Two readings `seconds` apart (to see counters grow), or one when `seconds` <= 0."""
-    first = read_health(netns, address, sysctls=sysctls)
-    if seconds <= 0:
-        return first, None
-    sleep(seconds)
-    return first, read_health(netns, address, sysctls=sysctls)
+    """Two readings `seconds` apart (to see counters grow), or one when `seconds` <= 0; one
+    namespace handle serves both."""
+    with opened(netns) as ns:
+        first = read_health(ns, address, sysctls=sysctls)
+        if seconds <= 0:
+            return first, None
+        sleep(seconds)
+        return first, read_health(ns, address, sysctls=sysctls)

@@ -9,51 +9,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 
-from overlayc.errors import EnvironmentProblem
+from overlayc.errors import DumpInterrupted, EnvironmentProblem
 from overlayc.gcpause import paused_gc
-from overlayc.kernel.objects import (
-    ALIAS_PREFIX,
-    Bridge,
-    Endpoint,
-    Fdb,
-    KernelObject,
-    Key,
-    Neigh,
-    Netns,
-    Vxlan,
-)
+from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Netns, Vxlan
+from overlayc.kernel.ownership import Alias, Key, parse_alias
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import link as nl_link
 from overlayc.netlink import neigh as nl_neigh
 from overlayc.netlink.link import LinkInfo
-from overlayc.netlink.sock import DumpInterrupted, NetlinkSocket
-from overlayc.netlink.xfrm import NETLINK_XFRM
+from overlayc.netlink.netns import NETNS_DIR, Namespace, NamespaceRef, opened
+from overlayc.netlink.sock import NetlinkSocket
 from overlayc.observe.xfrm import observe_xfrm
-
-NETLINK_ROUTE = 0
-NETNS_DIR = "/run/netns"
-
-
-@dataclass(frozen=True, slots=True)
-class Alias:
-    """A parsed ownership tag `overlayc:<cluster>:<network>[:<netns>]`."""
-
-    cluster: str
-    network: str
-    netns: str | None
-
-
-def parse_alias(alias: str) -> Alias | None:
-    """The tag in an IFLA_IFALIAS, or None when the link is not overlayc's."""
-    if not alias.startswith(ALIAS_PREFIX):
-        return None
-    parts = alias[len(ALIAS_PREFIX):].split(":")
-    if len(parts) not in (2, 3) or not all(parts):
-        return None
-    return Alias(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
 
 
 def read_links(rt: NetlinkSocket) -> tuple[dict[int, LinkInfo], dict[int, list[IPv4Interface]]]:
@@ -104,8 +72,8 @@ def read_endpoint(host: LinkInfo, tag: Alias, links: dict[int, LinkInfo]) -> tup
     ns = tag.netns
     if ns is None or not os.path.exists(os.path.join(NETNS_DIR, ns)):
         return [], f"veth tagged as overlayc's, but its namespace {ns} is gone"
-    with NetlinkSocket(NETLINK_ROUTE, ns) as rt:
-        peer_links, peer_addrs = read_links(rt)
+    with Namespace(ns) as inner:
+        peer_links, peer_addrs = read_links(inner.route)
     peer = peer_links.get(host.peer)
     addr = sorted(peer_addrs.get(peer.index, [])) if peer is not None else []
     if peer is None or not addr:
@@ -147,50 +115,51 @@ def foreign_netns(owned: Iterable[str]) -> dict[Key, str]:
 DUMP_ATTEMPTS = 3
 
 
-def observe(netns: str | None, cluster: str | None = None) -> Observed:
-    """The owned live state of namespace `netns` (None: the current one).
+def observe(netns: NamespaceRef, cluster: str | None = None) -> Observed:
+    """The owned live state of namespace `netns`: a handle (its sockets are used), or a name
+    (None: the current namespace) for which a handle is opened for this call.
 
     `cluster` None observes every overlayc-owned link; else only links tagged with that cluster
     (links of other clusters are then reported as foreign). XFRM objects carry no cluster: every
     owned SA and policy is observed. A dump the kernel marks as interrupted (a table changed while
     it was read) is read again, up to DUMP_ATTEMPTS times. Raises NeedsPrivileges /
     EnvironmentProblem."""
-    for _ in range(DUMP_ATTEMPTS - 1):
+    with opened(netns) as ns:
+        for _ in range(DUMP_ATTEMPTS - 1):
+            try:
+                return _observe_once(ns, cluster)
+            except DumpInterrupted:
+                continue
         try:
-            return _observe_once(netns, cluster)
+            return _observe_once(ns, cluster)
         except DumpInterrupted:
-            continue
-    try:
-        return _observe_once(netns, cluster)
-    except DumpInterrupted:
-        raise EnvironmentProblem("the kernel tables kept changing while overlayc read them") from None
+            raise EnvironmentProblem("the kernel tables kept changing while overlayc read them") from None
 
 
 @paused_gc()
-def _observe_once(netns: str | None, cluster: str | None) -> Observed:
+def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
     objects: list[KernelObject] = []
     foreign_links: dict[str, str] = {}
-    with NetlinkSocket(NETLINK_ROUTE, netns) as rt:
-        links, addrs = read_links(rt)
-        vxlans: dict[int, str] = {}
-        for info in links.values():
-            tag, why = _owner(info, cluster)
-            if tag is None:
-                foreign_links[info.name] = why or ""
-            elif info.kind == "veth":
-                found, broken = read_endpoint(info, tag, links)
-                objects.extend(found)
-                if broken:
-                    foreign_links[info.name] = broken
-            elif (obj := _link_object(info, links, addrs)) is not None:
-                objects.append(obj)
-                if info.kind == "vxlan":
-                    vxlans[info.index] = info.name
-            else:
-                foreign_links[info.name] = f"{info.kind} tagged as overlayc's, but not as overlayc makes it"
-        objects.extend(read_fdb_neigh(rt, vxlans))
-    with NetlinkSocket(NETLINK_XFRM, netns) as xs:
-        xfrm_owned, foreign = observe_xfrm(xs)
+    rt = ns.route
+    links, addrs = read_links(rt)
+    vxlans: dict[int, str] = {}
+    for info in links.values():
+        tag, why = _owner(info, cluster)
+        if tag is None:
+            foreign_links[info.name] = why or ""
+        elif info.kind == "veth":
+            found, broken = read_endpoint(info, tag, links)
+            objects.extend(found)
+            if broken:
+                foreign_links[info.name] = broken
+        elif (obj := _link_object(info, links, addrs)) is not None:
+            objects.append(obj)
+            if info.kind == "vxlan":
+                vxlans[info.index] = info.name
+        else:
+            foreign_links[info.name] = f"{info.kind} tagged as overlayc's, but not as overlayc makes it"
+    objects.extend(read_fdb_neigh(rt, vxlans))
+    xfrm_owned, foreign = observe_xfrm(ns.xfrm)
     objects.extend(xfrm_owned)
     foreign.update(foreign_netns(o.name for o in objects if isinstance(o, Netns)))
     return Observed(owned=KernelState(objects), foreign_links=foreign_links, foreign=foreign)

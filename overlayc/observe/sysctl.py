@@ -1,61 +1,18 @@
 """Read sysctls and kernel facts of a network namespace (read-only side effects).
 
-`/proc/sys/net` shows the network namespace of the task that opens it, and `setns(2)` with
-CLONE_NEWNET changes only the calling thread, so a short-lived thread that enters the
-namespace reads that namespace's values without touching the rest of the process.
+`/proc/sys/net` shows the network namespace of the task that opens it, so sysctls are read by
+the namespace handle's worker thread (`Namespace.run`), which has entered the namespace.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gzip
 import os
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
-from overlayc.errors import EnvironmentProblem
-
-CLONE_NEWNET = 0x40000000
-NETNS_RUN_DIR = Path("/run/netns")
-T = TypeVar("T")
-
-
-def in_netns(netns: str | None, fn: Callable[[], T]) -> T:
-    """Run `fn` in a thread that has entered namespace `netns` (None: the current one)."""
-    if netns is None:
-        return fn()
-    path = NETNS_RUN_DIR / netns
-    result: list[T] = []
-    error: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError as err:
-            error.append(EnvironmentProblem(f"network namespace {netns!r}: {err.strerror}"))
-            return
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            if libc.setns(fd, CLONE_NEWNET) != 0:
-                errno = ctypes.get_errno()
-                reason = os.strerror(errno)
-                error.append(EnvironmentProblem(f"cannot enter network namespace {netns!r}: {reason}"))
-                return
-            result.append(fn())
-        except BaseException as exc:  # re-raised in the caller's thread
-            error.append(exc)
-        finally:
-            os.close(fd)
-
-    thread = threading.Thread(target=target, name=f"overlayc-netns-{netns}")
-    thread.start()
-    thread.join()
-    if error:
-        raise error[0]
-    return result[0]
+from overlayc.netlink.netns import Namespace
 
 
 def fail_closed_sysctls(underlay: str | None) -> list[str]:
@@ -67,7 +24,7 @@ def fail_closed_sysctls(underlay: str | None) -> list[str]:
     return names
 
 
-def read_sysctls(netns: str | None, names: Sequence[str]) -> dict[str, str | None]:
+def read_sysctls(ns: Namespace, names: Sequence[str]) -> dict[str, str | None]:
     """`{"net.ipv4.conf.all.disable_policy": "0", ...}`; None for a sysctl that does not exist."""
 
     def read() -> dict[str, str | None]:
@@ -79,7 +36,7 @@ def read_sysctls(netns: str | None, names: Sequence[str]) -> dict[str, str | Non
                 out[name] = None
         return out
 
-    return in_netns(netns, read)
+    return ns.run(read)
 
 
 def kernel_config() -> str | None:

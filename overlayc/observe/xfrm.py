@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from overlayc.kernel.objects import PRIO_BAND, REQID, Key, XfrmPolicy, XfrmState
+from overlayc.kernel.objects import XfrmPolicy, XfrmState
+from overlayc.kernel.ownership import PRIO_BAND, REQID, Key
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import Message
 

@@ -62,6 +62,11 @@ def _snippet(loc: Location, sources: Sources, label: str | None, colour: bool) -
     return [f"  {num} | {text}", f"  {gutter} | {caret}{tail}"]
 
 
+def render_diagnostic_line(d: Diagnostic) -> str:
+    """`file:line:col: error[code]: message`: the first line of `render_diagnostic`, uncoloured."""
+    return f"{_where(d.location)}: {d.severity.value}[{d.code}]: {d.message}"
+
+
 def render_diagnostic(d: Diagnostic, sources: Sources, colour: bool = False) -> str:
     """One diagnostic with its source line, caret, hint, and related places."""
     head = _paint(f"{d.severity.value}[{d.code}]", d.severity.value, colour)
@@ -83,7 +88,9 @@ def summary(diagnostics: Sequence[Diagnostic]) -> str:
     return ", ".join(parts)
 
 
-def render_text(diagnostics: Sequence[Diagnostic], sources: Sources, colour: bool = False) -> str:
+def render_diagnostics_text(
+    diagnostics: Sequence[Diagnostic], sources: Sources, colour: bool = False
+) -> str:
     """All diagnostics (in the order given: ConfigError sorts them) and a summary line."""
     blocks = [render_diagnostic(d, sources, colour) for d in diagnostics]
     invalid = any(d.severity is Severity.ERROR for d in diagnostics)
@@ -107,7 +114,7 @@ def diagnostic_json(d: Diagnostic) -> dict[str, Any]:
     }
 
 
-def render_json(diagnostics: Sequence[Diagnostic]) -> str:
+def render_diagnostics_json(diagnostics: Sequence[Diagnostic]) -> str:
     """The Terraform-like envelope; `valid` is true when there is no error."""
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     doc = {

@@ -12,7 +12,6 @@ import shlex
 from ipaddress import IPv4Address
 
 from overlayc.kernel.objects import (
-    LINK_GROUP,
     Bridge,
     Endpoint,
     Fdb,
@@ -23,6 +22,7 @@ from overlayc.kernel.objects import (
     XfrmPolicy,
     XfrmState,
 )
+from overlayc.kernel.ownership import LINK_GROUP
 from overlayc.kernel.state import KernelState
 
 SHEBANG = "#!/bin/sh\nset -eu"

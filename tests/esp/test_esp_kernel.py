@@ -8,16 +8,17 @@ plus catch-all blocks, and stops (fail closed) when the peer's SAs are gone.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import run_in
+from lab.sniff import Capture
+from tests.support.host import run_in
 
 pytestmark = [pytest.mark.esp, pytest.mark.kernel]
 
@@ -87,36 +88,11 @@ def ipsec(lab: Any, node: str, peer: str, spi_out: str, key_out: str, spi_in: st
                  "dport", PORT, "dir", d, "priority", "200", "action", "block")  # fmt: skip
 
 
-class Capture:
-    """tcpdump on the underlay bridge while the block runs; `lines(filter)` reads the pcap back."""
-
-    def __init__(self, underlay_ns: str, pcap: Path) -> None:
-        self.pcap = pcap
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", underlay_ns, "tcpdump", "-i", "br0", "-nn", "-U", "-Z", "root",
-             "-w", str(pcap)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert self.proc.stderr is not None
-        first = self.proc.stderr.readline()
-        assert "listening on" in first, f"tcpdump did not start: {first}"  # the capture is running
-
-    def stop(self) -> None:
-        # tcpdump under TCG lags: wait until the pcap stops growing, then stop it (our child, by PID)
-        size, deadline = -1, time.monotonic() + 10
-        while time.monotonic() < deadline:
-            time.sleep(0.5)
-            now = self.pcap.stat().st_size if self.pcap.exists() else 0
-            if now == size and now > 24:  # 24 B = pcap file header only
-                break
-            size = now
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-    def lines(self, bpf: str = "") -> list[str]:
-        out = subprocess.run(["tcpdump", "-nn", "-r", str(self.pcap), *bpf.split()],
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
-        return out.splitlines()
+def tcpdump_lines(pcap: Path, bpf: str = "") -> list[str]:
+    """tcpdump's reading of a capture, filtered by `bpf`: one line per packet."""
+    out = subprocess.run(["tcpdump", "-nn", "-r", str(pcap), *bpf.split()],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return out.splitlines()
 
 
 @pytest.mark.slow
@@ -129,17 +105,15 @@ def test_vxlan_over_esp_between_two_nodes(lab_factory: Any, tmp_path: Path) -> N
     ipsec(lab, "b", "a", "0x2002", KEY_BA, "0x1001", KEY_AB)
     before = sa_packets(lab.netns("a"))
 
-    capture = Capture(lab.underlay, tmp_path / "esp.pcap") if shutil.which("tcpdump") else None
-    try:
+    pcap = tmp_path / "esp.pcap"
+    capture = Capture(lab.underlay, "br0", pcap) if shutil.which("tcpdump") else None
+    with capture or contextlib.nullcontext():
         assert lab.ping("a", "198.51.100.2", count=3), "overlay ping over ESP failed"
-    finally:
-        if capture:
-            capture.stop()
     assert sa_packets(lab.netns("a")) >= before + 6, "SA counters did not count the pings"
     if capture:
-        assert len(capture.lines("esp")) >= 6, capture.lines()
-        assert capture.lines(f"udp port {PORT}") == [], "cleartext VXLAN on the underlay"
-        assert not [line for line in capture.lines() if "ICMP echo" in line], "inner ICMP visible"
+        assert len(tcpdump_lines(pcap, "esp")) >= 6, tcpdump_lines(pcap)
+        assert tcpdump_lines(pcap, f"udp port {PORT}") == [], "cleartext VXLAN on the underlay"
+        assert not [line for line in tcpdump_lines(pcap) if "ICMP echo" in line], "inner ICMP visible"
 
     # fail closed: without b's SAs the pings stop; b counts ESP it cannot match to a state
     lab.exec("b", "ip", "xfrm", "state", "flush")

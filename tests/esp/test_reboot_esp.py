@@ -22,31 +22,26 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
 
+from lab.netns import in_netns
+from lab.sniff import Capture, read_pcap
 from overlayc.apply.continuity import FILE_NAME, live_sas
 from overlayc.apply.counters import MARGIN, loads
 from overlayc.compile.epoch import epoch_of
 from overlayc.files.statedir import target_state_path
-from overlayc.kernel.objects import LINK_GROUP
+from overlayc.kernel.ownership import LINK_GROUP
 from overlayc.netlink import xfrm as nx
-from overlayc.netlink.sock import NetlinkSocket
-from tests.scenario_helpers import (
-    Capture,
-    SeedLab,
-    in_netns,
-    inject,
-    ip_json,
-    ipv4_packets,
-    ping,
-    seed_lab,
-    wait_until,
-    xfrm_stat,
-)
+from overlayc.netlink.netns import Namespace
+from tests.support.counters import xfrm_stat
+from tests.support.esp import SeedLab, inject, seed_lab
+from tests.support.host import ip_json
+from tests.support.traffic import ping, wait_until
 
 pytestmark = [pytest.mark.esp, pytest.mark.kernel, pytest.mark.slow]
 
@@ -139,7 +134,8 @@ def reboot(seed: SeedLab, node: str) -> float:
 
 def sas(seed: SeedLab, node: str) -> list[tuple[nx.SaHeader, tuple[int, int]]]:
     """(SA header, (oseq, seq)) of every overlayc SA in `node`'s namespace."""
-    with NetlinkSocket(nx.NETLINK_XFRM, seed.lab.netns(node)) as xs:
+    with Namespace(seed.lab.netns(node)) as ns:
+        xs = ns.xfrm
         return [(nx.SaHeader(sa.src, sa.dst, sa.spi, nx.IPPROTO_ESP, sa.reqid, nx.AF_INET), (c.oseq, c.seq))
                 for sa, c in live_sas(xs)]
 
@@ -169,7 +165,8 @@ def settled(seed: SeedLab) -> dict[str, int]:
 
 def sa_drops(seed: SeedLab, node: str) -> dict[str, tuple[int, int, int]]:
     """Per SA of `node` (src>dst/spi): (outside the window, replayed, failed integrity)."""
-    with NetlinkSocket(nx.NETLINK_XFRM, seed.lab.netns(node)) as xs:
+    with Namespace(seed.lab.netns(node)) as ns:
+        xs = ns.xfrm
         return {f"{sa.src}>{sa.dst}/{sa.spi:#x}":
                 (c.replay_window_drops, c.replay_drops, c.integrity_failures) for sa, c in live_sas(xs)}
 
@@ -299,12 +296,19 @@ def reconcile(seed: SeedLab, node: str) -> subprocess.Popen[str]:
                             cwd=seed.cfg.parent, env=dict(os.environ))
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    assert '"outcome"' in line, f"no round: {line!r} {proc.stderr.read() if proc.poll() is not None else ''}"
+    if '"outcome"' not in line:
+        proc.kill()
+        raise AssertionError(f"no round: {line!r} {proc.communicate(timeout=30)[1]}")
     return proc
 
 
+def _as_captured(frame: bytes) -> Callable[[bytes], bytes]:
+    return lambda own_mac: frame
+
+
 def replay(seed: SeedLab, frames: list[bytes]) -> None:
-    inject(seed.lab.netns("node2"), seed.lab.underlay_dev, [lambda own, f=f: f for f in frames], gap=0.005)
+    """Send captured frames again, as they were, from node2's side of the underlay."""
+    inject(seed.lab.netns("node2"), seed.lab.underlay_dev, [_as_captured(f) for f in frames], gap=0.005)
 
 
 def test_a_receiver_that_reboots_rejects_every_captured_packet_replayed_to_it(
@@ -316,11 +320,10 @@ def test_a_receiver_that_reboots_rejects_every_captured_packet_replayed_to_it(
     sink.bind((str(probe.ip), 9300))
     agent = reconcile(seed, "node1")  # its first round saved node1's counters: before the capture
     try:
-        with Capture(seed.lab, tmp_path / "before.pcap") as cap:
+        with Capture(seed.lab.underlay, "br0", tmp_path / "before.pcap") as cap:
             burst(web.netns, probe.ip, 300, port=9300)
         assert len(in_netns(probe.netns, _collect_here, sink, 3.0)) > 0, "the datagrams did not arrive"
-        captured = [f for f, p in zip(cap.frames(), ipv4_packets(cap.frames()), strict=True)
-                    if (p.src, p.dst, p.proto) == (n2, n1, 50)]
+        captured = [p.frame for p in read_pcap(cap.pcap) if (p.src, p.dst, p.proto) == (n2, n1, 50)]
         assert len(captured) >= 300, f"{len(captured)} ESP frames node2 → node1 captured"
         agent.send_signal(signal.SIGTERM)  # a clean shutdown: the agent saves the counters last
         assert agent.wait(timeout=120) == 0, agent.stderr.read() if agent.stderr else ""
@@ -334,7 +337,10 @@ def test_a_receiver_that_reboots_rejects_every_captured_packet_replayed_to_it(
         heard_at_once(seed)
         before = drops(seed, "node1")
         replay(seed, captured)
-        rejected = lambda: sum(drops(seed, "node1").values()) - sum(before.values())  # noqa: E731
+
+        def rejected() -> int:
+            return sum(drops(seed, "node1").values()) - sum(before.values())
+
         assert wait_until(lambda: rejected() >= len(captured), 30), (rejected(), len(captured))
         replayed_in = in_netns(probe.netns, _collect_here, sink, 2.0)
         assert replayed_in == [] and rejected() == len(captured), (len(replayed_in), rejected())

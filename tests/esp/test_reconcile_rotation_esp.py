@@ -17,15 +17,15 @@ from typing import Any
 
 import pytest
 
-from lab.topology import _PING_PY
-from overlayc.compile import Lock, compile_node, resolve
+from overlayc.agent.status import build_status
 from overlayc.compile.epoch import epoch_of
 from overlayc.config.load import load_config
 from overlayc.kernel.objects import XfrmState
 from overlayc.observe.counters import read_health
 from overlayc.observe.kernel import observe
-from overlayc.status import build_status
-from tests.conftest import EXAMPLES
+from tests.support.builders import assign, compile_for
+from tests.support.host import EXAMPLES
+from tests.support.traffic import ping as echo
 
 pytestmark = [pytest.mark.esp, pytest.mark.kernel, pytest.mark.slow]
 
@@ -52,8 +52,7 @@ def inbound_spis(states: Any, local: str) -> set[int]:
 
 def ping(netns: str, dst: str) -> bool:
     """At least one of two echo requests from `netns` to `dst` is answered."""
-    return any(subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", _PING_PY, dst, "1", "3"],
-                              capture_output=True, check=False).returncode == 0 for _ in range(2))
+    return any(echo(netns, dst, 1, 3.0) == 1 for _ in range(2))
 
 
 def check_status(lab: Any, config: Any, assignment: Any) -> None:
@@ -63,7 +62,7 @@ def check_status(lab: Any, config: Any, assignment: Any) -> None:
         time.sleep(0.5)
     assert ping(f"{lab.tag}-p2", ADDRESS["node1"])
     now, ns = datetime.now(UTC), lab.netns("node1")
-    desired = compile_node(config, assignment, "node1", at=now, private_key=None)
+    desired = compile_for(config, "node1", at=now, assignment=assignment)
     status = build_status(config, "node1", now, desired, observe(ns),
                           read_health(ns, lab.address("node1"), sysctls=True))
     assert status.healthy, status.problems
@@ -101,7 +100,7 @@ def test_reconcile_rotates_the_keys_across_epoch_boundaries(lab_factory: Any, tm
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "OVERLAYC_LOCK_DIR": str(home / "locks")})
     config = load_config([configs["node1"]]).config
-    assignment, _, _ = resolve(config, Lock())
+    assignment = assign(config)
     local = str(lab.address("node1"))
     verified: dict[int, set[int]] = {}
     deadline = time.monotonic() + 150
@@ -109,7 +108,7 @@ def test_reconcile_rotates_the_keys_across_epoch_boundaries(lab_factory: Any, tm
         while len(verified) < 3 and time.monotonic() < deadline:
             now = datetime.now(UTC)
             epoch = epoch_of(now, ROTATION)
-            desired = compile_node(config, assignment, "node1", at=now, private_key=None)
+            desired = compile_for(config, "node1", at=now, assignment=assignment)
             live = inbound_spis(observe(lab.netns("node1")).owned, local)
             if epoch not in verified and live == inbound_spis(desired, local) and len(live) == 3:
                 assert ping(f"{lab.tag}-p1", ADDRESS["node2"]), f"overlay ping failed in epoch {epoch}"

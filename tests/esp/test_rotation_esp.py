@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from overlayc.compile.epoch import epoch_of
-from tests.scenario_helpers import SeedLab, UdpStream, ping, sa_packets, seed_lab, seed_workdir
+from tests.support.cluster import seed_workdir
+from tests.support.counters import sa_packets
+from tests.support.esp import SeedLab, seed_lab
+from tests.support.traffic import UdpStream, ping
 
 pytestmark = [pytest.mark.esp, pytest.mark.kernel, pytest.mark.slow]
 

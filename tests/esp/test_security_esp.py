@@ -11,22 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenario_helpers import (
-    Capture,
-    SeedLab,
-    apply_cli,
-    inject,
-    ip_json,
-    ipv4_packets,
-    link_stat,
-    ping,
-    seed_lab,
-    snmp,
-    udp_burst,
-    vxlan_echo_frame,
-    wait_until,
-    xfrm_stat,
-)
+from lab.sniff import Capture, read_pcap
+from tests.support.cluster import apply_cli
+from tests.support.counters import link_stat, snmp, xfrm_stat
+from tests.support.esp import SeedLab, inject, seed_lab, vxlan_echo_frame
+from tests.support.host import ip_json
+from tests.support.traffic import ping, udp_burst, wait_until
 
 pytestmark = [pytest.mark.esp, pytest.mark.kernel]
 
@@ -85,13 +75,13 @@ def test_without_one_sides_sas_traffic_stops_instead_of_going_plain_and_reapply_
     assert subprocess.run(["ip", "-n", lab.netns("node2"), "xfrm", "state"], capture_output=True, text=True,
                           check=True).stdout == ""  # fmt: skip
     before = xfrm_stat(lab.netns("node2"))
-    with Capture(lab, tmp_path / "no-sa.pcap") as cap:
+    with Capture(lab.underlay, "br0", tmp_path / "no-sa.pcap") as cap:
         answered = ping(probe.netns, web.ip, count=3, wait=1.0)
         answered_back = ping(web.netns, probe.ip, count=2, wait=1.0)
         plain_ok = ping(seed.member("insecure", "probe").netns, seed.member("insecure", "web.1").ip)
     assert answered == 0 and answered_back == 0, "the encrypted network still works without SAs"
     assert plain_ok == 1, "control: the plain network is unaffected"
-    packets = ipv4_packets(cap.frames())
+    packets = read_pcap(cap.pcap)
     assert [p for p in packets if p.udp_ports and ENC_PORT in p.udp_ports] == [], "cleartext on 4800"
     assert [p for p in packets if p.proto == 50 and p.src == str(lab.address("node2"))] == []
     after = xfrm_stat(lab.netns("node2"))

@@ -18,21 +18,16 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from lab.sniff import Capture, read_pcap
 from overlayc.compile.epoch import epoch_of
-from overlayc.compile.keys import derive_sa_key, read_private_key, x25519
+from overlayc.compile.keys import derive_sa_key, x25519
 from overlayc.config.load import load_config
+from overlayc.files.keys import read_private_key
 from overlayc.kernel.objects import XfrmState
 from overlayc.observe.kernel import observe
-from tests.scenario_helpers import (
-    HTTP_PORT,
-    Capture,
-    SeedLab,
-    http_get,
-    ipv4_packets,
-    matrix,
-    seed_lab,
-    unreachable,
-)
+from tests.support.cluster import matrix
+from tests.support.esp import SeedLab, seed_lab
+from tests.support.traffic import HTTP_PORT, http_get, unreachable
 
 pytestmark = [pytest.mark.esp, pytest.mark.kernel]
 
@@ -101,12 +96,12 @@ def test_underlay_shows_insecure_in_clear_secure_only_as_esp_that_decrypts_with_
     probe = {net: seed.member(net, "probe") for net in seed.groups}
     web = {net: seed.member(net, "web.1") for net in seed.groups}
     clear, secret = f"CLEAR-{secrets.token_hex(6)}", f"SECRET-{secrets.token_hex(6)}"
-    with Capture(lab, tmp_path / "underlay.pcap") as cap:
+    with Capture(lab.underlay, "br0", tmp_path / "underlay.pcap") as cap:
         got_clear = http_get(probe["insecure"].netns, f"http://{web['insecure'].ip}:{HTTP_PORT}/{clear}")
         got_secret = http_get(probe["secure"].netns, f"http://{web['secure'].ip}:{HTTP_PORT}/{secret}")
     assert clear in got_clear and secret in got_secret
-    raw = cap.raw()
-    packets = ipv4_packets(cap.frames())
+    raw = cap.pcap.read_bytes()
+    packets = read_pcap(cap.pcap)
     plain = [p for p in packets if p.udp_ports and PLAIN_PORT in p.udp_ports]
     esp = [p for p in packets if p.proto == 50]
     # insecure: VXLAN on the plain port, the HTTP exchange readable on the wire

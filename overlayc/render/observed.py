@@ -1,18 +1,19 @@
-"""Text form of an Observed for `overlayc observe`: one line per owned object (pure).
+"""`overlayc observe` as text: one line per owned object (pure).
 
 Values come from `to_json`, so secrets appear only as their fingerprint (`key_fp`)."""
 
 from __future__ import annotations
 
 from overlayc.kernel.objects import to_json
+from overlayc.kernel.ownership import key_text
 from overlayc.kernel.state import Observed
 
 
-def format_observed(obs: Observed) -> str:
+def render_observed_text(obs: Observed) -> str:
     """`<kind> <key fields> field=value ...` per owned object, then a count of foreign objects."""
     lines = []
     for obj in obs.owned:
-        key = " ".join(obj.key[1:])
+        key = key_text(obj.key[1:])
         data = to_json(obj)
         data.pop("kind")
         fields = " ".join(f"{k}={v}" for k, v in sorted(data.items()) if v is not None)

@@ -1,6 +1,6 @@
 """Capture the netlink request iproute2 sends, with strace, as (type, flags, body) fixtures.
 
-Used to regenerate tests/data/xfrm-*.json (`python -m tests.strace_capture`, as root) and by the
+Used to regenerate tests/data/xfrm-*.json (`python -m tests.support.strace_capture`, as root) and by the
 kernel test that checks the fixtures are still what this host's iproute2 sends.
 """
 
@@ -10,10 +10,10 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
-DATA = Path(__file__).resolve().parent / "data"
+from tests.support.host import DATA
+
 _HDR = re.compile(
     r"nlmsg_len=(\d+), nlmsg_type=(\w+), nlmsg_flags=([\w|]+), nlmsg_seq=\d+, nlmsg_pid=\d+\}, "
     r"\"((?:\\x[0-9a-f]{2})*)\""

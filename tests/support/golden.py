@@ -6,8 +6,9 @@ import difflib
 import os
 from pathlib import Path
 
+from tests.support.host import ROOT
+
 REGEN = os.environ.get("OVERLAYC_REGEN_GOLDEN") == "1"
-ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "golden"
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 
 from overlayc.kernel.objects import (
-    PRIO_BLOCK,
-    PRIO_PEER,
     Bridge,
     Endpoint,
     Fdb,
@@ -18,6 +16,7 @@ from overlayc.kernel.objects import (
     XfrmTemplate,
     device_mac,
 )
+from overlayc.kernel.ownership import PRIO_BLOCK, PRIO_PEER
 
 LOCAL = IPv4Address("10.0.0.1")
 PEERS = (IPv4Address("10.0.0.2"), IPv4Address("10.0.0.3"))

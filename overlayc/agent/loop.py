@@ -1,4 +1,4 @@
-"""The node agent behind `overlayc reconcile`: plan + apply + verify in rounds, forever.
+"""The reconcile loop: plan + apply + verify in rounds, forever (`overlayc reconcile`).
 
 Each round re-reads the configuration (files, lock, key file, which node this is) and applies it
 without a prompt through `apply_target` (lock, preflight, execute, verify, roll back). The loop
@@ -22,103 +22,33 @@ boundary + EPOCH_DELAY) — the second term only when the configuration has an e
 so keys rotate on time without anyone running anything (DESIGN.md §4).
 
 Everything with a side effect is injected (`prepare`, `apply`, `clock`, `sleep`, `sinks`), so
-the loop is tested with a fake clock and a fake apply; `kernel_reconciler` wires the real ones.
+the loop is tested with a fake clock and a fake apply; `agent.run.kernel_reconciler` wires the
+real ones.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import errno as E
 import math
 import random
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
+from overlayc.agent.report import FROM_APPLY, RoundOutcome, RoundReport
 from overlayc.apply.run import Outcome
-from overlayc.apply.session import Applied, Target
+from overlayc.apply.session import Applied
 from overlayc.compile.epoch import epoch_of
 from overlayc.config.model import Config
 from overlayc.diff import Action
-from overlayc.errors import ConfigError, Diagnostic, KernelError, LockBusy, OverlaycError
+from overlayc.errors import ConfigError, Diagnostic, ExecutionError, LockBusy, OverlaycError
+from overlayc.inputs import Target
 
 JITTER_FRACTION = 0.1  # ± 10 % of the interval, as strongSwan's rand_time
 EPOCH_DELAY = 2.0  # seconds after an epoch boundary: the round that rotates the keys
 TRANSIENT_ERRNOS = frozenset({E.EAGAIN, E.EBUSY, E.ENOBUFS, E.EINTR, E.ETIMEDOUT, E.ENOMEM})
-
-
-class RoundOutcome(enum.StrEnum):
-    """How a round ended; `EXIT_CODES` maps it onto `reconcile --once` (apply's detailed codes)."""
-
-    UNCHANGED = "unchanged"
-    CHANGED = "changed"
-    ROLLED_BACK = "rolled_back"
-    INCOMPLETE = "incomplete"
-    INVALID_CONFIG = "invalid_config"
-    ERROR = "error"
-
-
-EXIT_CODES: dict[RoundOutcome, int] = {
-    RoundOutcome.UNCHANGED: 0, RoundOutcome.CHANGED: 2, RoundOutcome.ROLLED_BACK: 3,
-    RoundOutcome.INCOMPLETE: 4, RoundOutcome.INVALID_CONFIG: 65, RoundOutcome.ERROR: 1,
-}
-_FROM_APPLY = {Outcome.NOTHING: RoundOutcome.UNCHANGED, Outcome.CHANGED: RoundOutcome.CHANGED,
-               Outcome.ROLLED_BACK: RoundOutcome.ROLLED_BACK,
-               Outcome.ROLLBACK_INCOMPLETE: RoundOutcome.INCOMPLETE}
-
-
-@dataclass(frozen=True)
-class RoundReport:
-    """One round, as logged (one JSON line) and counted in the metrics.
-
-    `changes`: the round's plan by action (create/update/replace/delete), also when it was rolled
-    back; `enforced`: "config" (the configuration as read), "last-good" (it could not be used, the
-    last good one was applied instead) or "none"; `attempts`: applies tried in this round."""
-
-    ts: datetime
-    node: str | None
-    round: int
-    outcome: RoundOutcome
-    changes: Mapping[str, int]
-    duration_s: float
-    epoch: int | None
-    error: str | None = None
-    diagnostics: tuple[str, ...] = ()
-    attempts: int = 0
-    enforced: str = "none"
-    notes: tuple[str, ...] = ()
-
-    @property
-    def failed(self) -> bool:
-        return self.outcome not in (RoundOutcome.UNCHANGED, RoundOutcome.CHANGED)
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES[self.outcome]
-
-    @property
-    def drift(self) -> int:
-        """Objects that differed from the enforced configuration when the round started."""
-        return sum(self.changes.values())
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "ts": self.ts.isoformat().replace("+00:00", "Z"), "node": self.node, "round": self.round,
-            "outcome": self.outcome.value, "changes": dict(self.changes),
-            "duration_s": round(self.duration_s, 3), "epoch": self.epoch, "attempts": self.attempts,
-            "enforced": self.enforced,
-        }
-        if self.error is not None:
-            out["error"] = self.error
-        if self.diagnostics:
-            out["diagnostics"] = list(self.diagnostics)
-        if self.notes:
-            out["notes"] = list(self.notes)
-        return out
 
 
 @dataclass(frozen=True)
@@ -137,7 +67,7 @@ class RetryPolicy:
 def is_transient(err: BaseException) -> bool:
     """Whether retrying the same apply may succeed: a busy lock, a kernel refusal, or a socket
     error with a transient errno. Invalid input, missing privileges or kernel features are not."""
-    if isinstance(err, LockBusy | KernelError):
+    if isinstance(err, LockBusy | ExecutionError):
         return True
     return isinstance(err, OSError) and err.errno in TRANSIENT_ERRNOS
 
@@ -162,13 +92,6 @@ def rotation_of(config: Config) -> int | None:
     """The epoch length when keys rotate at all (some network is encrypted), else None."""
     return config.cluster.encryption.rotation if any(n.is_encrypted for n in config.networks.values()) \
         else None
-
-
-def diagnostic_line(d: Diagnostic) -> str:
-    """`file:line:col: error[code]: message` (the first line of the text rendering)."""
-    loc = d.location
-    where = f"{loc.file}:{loc.line}:{loc.column}" if loc.line > 0 else loc.file
-    return f"{where}: {d.severity.value}[{d.code}]: {d.message}"
 
 
 class Control:
@@ -251,13 +174,13 @@ class Reconciler:
         at = datetime.fromtimestamp(start, UTC)
         outcome: RoundOutcome | None = None
         error: str | None = None
-        diags: tuple[str, ...] = ()
+        diags: tuple[Diagnostic, ...] = ()
         target: Target | None
         try:
             target = self.prepare(at)
         except ConfigError as err:
             outcome, error = RoundOutcome.INVALID_CONFIG, f"invalid configuration: {err}"
-            diags = tuple(diagnostic_line(d) for d in err.diagnostics)
+            diags = tuple(err.diagnostics)
             target = self._last_good_at(at)
         except (OverlaycError, OSError) as err:
             outcome, error = RoundOutcome.ERROR, f"cannot use the configuration: {err}"
@@ -298,7 +221,7 @@ class Reconciler:
 
     def _report(self, at: datetime, start: float, target: Target | None, applied: Applied | None,
                 attempts: int, enforced: str, outcome: RoundOutcome | None, error: str | None,
-                diags: tuple[str, ...]) -> RoundReport:
+                diags: tuple[Diagnostic, ...]) -> RoundReport:
         changes = {a.value: 0 for a in Action}
         if applied is not None:
             for change in applied.plan.changes:
@@ -306,7 +229,7 @@ class Reconciler:
             if applied.result.failures:
                 error = _join(error, "; ".join(applied.result.failures[:3]))
         if outcome is None:
-            outcome = _FROM_APPLY[applied.result.outcome] if applied is not None else RoundOutcome.ERROR
+            outcome = FROM_APPLY[applied.result.outcome] if applied is not None else RoundOutcome.ERROR
         notes = applied.notes if applied is not None else ()
         node = target.node if target is not None else self.node_hint
         rotation = rotation_of(target.config) if target is not None else None
@@ -319,120 +242,3 @@ def _join(a: str | None, b: str | None) -> str | None:
     return "; ".join(x for x in (a, b) if x) or None
 
 
-# --- wiring to the real kernel (used by the CLI) --------------------------------------------
-@dataclass(frozen=True)
-class Settings:
-    """What `overlayc reconcile` was started with."""
-
-    files: tuple[Path, ...]
-    node: str | None = None
-    netns: str | None = None
-    key_file: Path | None = None
-    interval: float = 60.0
-    jitter: bool = False
-    lock_timeout: float = 10.0
-    locked: bool = False
-    state_dir: Path | None = None
-
-
-def parse_interval(text: str) -> float:
-    """`60s` / `5m` / `1h` / `90` → seconds (> 0); ValueError otherwise."""
-    from overlayc.config.model import parse_duration
-
-    value = text.strip()
-    seconds = parse_duration(int(value) if value.isdigit() else value)
-    if seconds <= 0:
-        raise ValueError("the interval must be positive")
-    return float(seconds)
-
-
-def prepare_target(settings: Settings, at: datetime) -> Target:
-    """Read the configuration, lock and key file and find the node: the Target of one round."""
-    from overlayc.compile import assign_with_lock
-    from overlayc.compile.keys import resolve_private_key
-    from overlayc.config.load import load_config
-    from overlayc.observe.addresses import choose_node
-
-    loaded = load_config(list(settings.files))
-    nodes = {n: spec.address for n, spec in loaded.config.nodes.items()}
-    name = choose_node(nodes, settings.node, settings.netns)
-    assignment = assign_with_lock(loaded, locked=settings.locked)
-    return Target(loaded.config, assignment, name, settings.netns, at,
-                  resolve_private_key(name, settings.key_file), settings.state_dir)
-
-
-def kernel_reconciler(settings: Settings, control: Control, sinks: Sequence[Sink],
-                      note: Callable[[str], None] = lambda line: None) -> Reconciler:
-    """A Reconciler on the real kernel: `prepare_target` + `apply_target` without a prompt.
-
-    A round that changes nothing still checks the fail-closed sysctls (apply checks them only
-    around changes), so a fail-open node fails every round, naming the sysctl. On a stop, the
-    SA counters are saved once more (`save_counters`), its notes going to `note`."""
-    from overlayc.apply.session import apply_target, check_fail_closed, save_counters
-
-    def apply(target: Target) -> Applied:
-        applied = apply_target(target, confirm=lambda plan: True, lock_timeout=settings.lock_timeout)
-        if applied.result.outcome is Outcome.NOTHING:
-            check_fail_closed(target, applied.desired)
-        return applied
-
-    def on_stop(target: Target) -> None:
-        try:
-            for line in save_counters(target, lock_timeout=settings.lock_timeout):
-                note(f"overlayc: {line}")
-        except (OverlaycError, OSError) as err:
-            note(f"overlayc: could not save the SA counters on exit: {err}")
-
-    return Reconciler(prepare=lambda at: prepare_target(settings, at), apply=apply,
-                      interval=settings.interval, control=control, sinks=sinks, jitter=settings.jitter,
-                      node_hint=settings.node, on_stop=on_stop)
-
-
-def _install_signals(control: Control) -> dict[int, Any]:
-    """SIGTERM/SIGINT → stop after the round; SIGHUP → a new round right after this one."""
-    import signal
-
-    previous: dict[int, Any] = {}
-    for sig, handler in ((signal.SIGTERM, control.request_stop), (signal.SIGINT, control.request_stop),
-                         (signal.SIGHUP, control.request_reload)):
-        previous[sig] = signal.signal(sig, _handler(handler))
-    return previous
-
-
-def _handler(action: Callable[[], None]) -> Callable[[int, Any], None]:
-    def handle(_signum: int, _frame: Any) -> None:
-        action()
-
-    return handle
-
-
-def run_agent(settings: Settings, *, once: bool, metrics_port: int | None, metrics_address: str,
-              out: Callable[[str], None], note: Callable[[str], None]) -> int:
-    """Run the agent on the real kernel: one JSON line per round to `out`, notes to `note`.
-
-    Returns the exit code: with `once`, the round's (EXIT_CODES); else 0 after SIGTERM/SIGINT.
-    Raises NeedsPrivileges (77) up front when the process cannot administer the network."""
-    import json
-    import signal
-
-    from overlayc.apply.preflight import check_privileges
-
-    check_privileges("reconcile")
-    control = Control()
-    sinks: list[Sink] = [lambda r: out(json.dumps(r.to_json(), sort_keys=True))]
-    stop_server: Callable[[], None] = lambda: None  # noqa: E731
-    if metrics_port is not None:
-        from overlayc.metrics import round_metrics
-
-        sink, stop_server = round_metrics(settings.netns, metrics_port, metrics_address, note)
-        sinks.append(sink)
-    previous = _install_signals(control)
-    try:
-        last = kernel_reconciler(settings, control, sinks, note).run(once=once)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        stop_server()
-    if once:
-        return last.exit_code if last is not None else EXIT_CODES[RoundOutcome.ERROR]
-    return 0

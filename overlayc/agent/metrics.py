@@ -29,9 +29,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from overlayc.agent.report import RoundOutcome, RoundReport
 from overlayc.diff import Action
 from overlayc.errors import OverlaycError
-from overlayc.reconcile import RoundOutcome, RoundReport
 
 DEFAULT_ADDRESS = "127.0.0.1"
 

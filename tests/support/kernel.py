@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import subprocess
-from collections.abc import Callable, Iterator
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
 
-import pytest
-
 from overlayc.diff import Action, Change, Reason
 from overlayc.kernel.objects import Bridge, KernelObject, Vxlan
-from tests.conftest import run_in
+from tests.support.host import ip_json, run_in
 
 ALIAS = "overlayc:oct:n1"
 BRIDGE_MAC, VXLAN_MAC, HOST_MAC = "0e:00:00:00:0b:01", "0e:00:00:00:0a:01", "0e:00:00:00:0e:01"
-
-
-def ip_json(ns: str, *args: str) -> Any:
-    """`ip -j ARGS` (or `bridge -j` when args start with "bridge") inside `ns`, parsed."""
-    cmd = ["bridge", "-j", *args[1:]] if args[0] == "bridge" else ["ip", "-j", *args]
-    out = run_in(ns, *cmd).stdout
-    return json.loads(out) if out.strip() else []
 
 
 def sh(ns: str, line: str) -> None:
@@ -67,18 +53,3 @@ def foreign_snapshot(ns: str, dev: str) -> tuple[str, ...]:
         run_in(ns, "ip", "-j", "neigh", "show", "dev", dev).stdout,
         run_in(ns, "ip", "xfrm", "policy", "list", "priority", "100").stdout,
     )
-
-
-@pytest.fixture
-def endpoint_netns() -> Iterator[Callable[[], str]]:
-    """Names for endpoint namespaces overlayc will create (`ovep-<hex>`), removed at teardown."""
-    made: list[str] = []
-
-    def name() -> str:
-        made.append(f"ovep-{secrets.token_hex(3)}")
-        return made[-1]
-
-    yield name
-    for n in made:
-        if os.path.exists(f"/run/netns/{n}"):
-            subprocess.run(["ip", "netns", "del", n], check=False)

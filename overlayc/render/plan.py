@@ -1,4 +1,5 @@
-"""Human plan output in Terraform's familiar shape (pure).
+"""A plan, for people in Terraform's familiar shape and for programs as the versioned JSON
+document (pure).
 
     # vxlan vx-web must be replaced: vni cannot be changed in place
     -/+ vxlan vx-web
@@ -8,6 +9,8 @@
 
 Attribute differences come from deepdiff over the objects' JSON forms (secrets are never in
 them; key material shows as its fingerprint). Colour is the caller's decision (a terminal).
+The JSON document is `overlayc.plan.plan_to_json` (consumers must ignore unknown keys; a major
+`format_version` bump marks a breaking change).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from deepdiff.helper import notpresent
 
 from overlayc.diff import UPDATABLE, Action, Change, Reason
 from overlayc.kernel.objects import to_json
-from overlayc.plan import Plan
+from overlayc.kernel.ownership import key_text
+from overlayc.plan import Plan, dumps
 
 _SYMBOL = {Action.CREATE: "+", Action.UPDATE: "~", Action.REPLACE: "-/+", Action.DELETE: "-"}
 _COLOUR = {Action.CREATE: "32", Action.UPDATE: "33", Action.REPLACE: "35", Action.DELETE: "31"}
@@ -43,9 +47,9 @@ def _value(name: str, value: Any) -> str:
     return json.dumps(value)
 
 
-def describe(change: Change) -> str:
+def change_headline(change: Change) -> str:
     """`vxlan vx-web must be replaced: vni cannot be changed in place` and the like."""
-    what = " ".join(change.key)
+    what = key_text(change.key)
     match change.action, change.reason:
         case Action.CREATE, Reason.DEVICE_REPLACED:
             return f"{what} will be created again: {change.detail}"
@@ -86,11 +90,11 @@ def attribute_lines(change: Change) -> list[str]:
     return lines
 
 
-def render_change(change: Change, color: bool = False) -> str:
+def render_change_text(change: Change, color: bool = False) -> str:
     symbol = _SYMBOL[change.action]
-    head = _paint(f"{symbol:>3} {' '.join(change.key)}", _COLOUR[change.action], color)
+    head = _paint(f"{symbol:>3} {key_text(change.key)}", _COLOUR[change.action], color)
     body = "".join(f"\n        {line}" for line in attribute_lines(change))
-    return f"  # {describe(change)}\n{head}{body}\n"
+    return f"  # {change_headline(change)}\n{head}{body}\n"
 
 
 def summary_line(plan: Plan) -> str:
@@ -104,12 +108,17 @@ def summary_line(plan: Plan) -> str:
     )
 
 
-def render_text(plan: Plan, color: bool = False) -> str:
+def render_plan_text(plan: Plan, color: bool = False) -> str:
     """The whole human plan: one block per change in execution order, then the summary line."""
     if plan.empty:
         return summary_line(plan) + "\n"
     where = f" (netns {plan.netns})" if plan.netns else ""
     at = plan.at.isoformat().replace("+00:00", "Z")
     head = f"overlayc will perform these actions on node {plan.node}{where}, as of {at}:\n\n"
-    blocks = "\n".join(render_change(c, color) for c in plan.changes)
+    blocks = "\n".join(render_change_text(c, color) for c in plan.changes)
     return f"{head}{blocks}\n{_paint(summary_line(plan), '1', color)}\n"
+
+
+def render_plan_json(plan: Plan) -> str:
+    """The plan document as indented, key-sorted JSON with a trailing newline (no key material)."""
+    return dumps(plan)

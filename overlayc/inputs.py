@@ -1,0 +1,111 @@
+"""The inputs edge: what a command is given becomes a `Target`, in one place.
+
+    prepare_target(files, node=, netns=, at=, key_file=, locked=)   config, lock, node, key → Target
+    prepare_saved_target(files, plan, key_file=)                   the same for a saved plan
+    assign_with_lock(loaded, locked=)                              read, resolve, check/write the lock
+
+The CLI, the reconcile agent and the tests call these and nothing else to turn files and flags
+into the inputs of compile (DESIGN.md §1: config, lock, node, time, node key). Reading files
+(configuration, `overlayc.lock`, the key file) and finding which node this namespace is (its
+local addresses) happen here, so that `compile/` stays pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from overlayc.compile.assign import Assignment, resolve
+from overlayc.compile.epoch import parse_at
+from overlayc.compile.lock import lock_changes, read_lock, write_lock
+from overlayc.config.load import LoadedConfig, load_config
+from overlayc.config.model import Config
+from overlayc.errors import ConfigError, LockOutdated, Severity
+from overlayc.files.keys import resolve_private_key
+
+if TYPE_CHECKING:
+    from overlayc.plan import Plan
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to compile and apply: the checked config, placement, node, namespace, time and the
+    node's private key (None: unavailable, keys then show as such); `state_dir` moves the node's
+    state directory (None: $OVERLAYC_STATE_DIR or /var/lib/overlayc, overlayc.files.statedir)."""
+
+    config: Config
+    assignment: Assignment
+    node: str
+    netns: str | None
+    at: datetime
+    private_key: bytes | None
+    state_dir: Path | None = None
+
+    @property
+    def address(self) -> IPv4Address:
+        return self.config.nodes[self.node].address
+
+
+def assign_with_lock(loaded: LoadedConfig, *, locked: bool) -> Assignment:
+    """Resolve `loaded` against its lock file and keep the file in step: write the updated lock
+    when it changed (or does not exist yet), or, with `locked`, raise LockOutdated naming every
+    change and write nothing.
+
+    Raises ConfigError when placement or addressing fails (unsatisfiable constraints, exhausted
+    subnet), InputError on unreadable files."""
+    old = read_lock(loaded.lock_path)
+    assignment, new, diags = resolve(loaded.config, old, loaded.locate)
+    if any(d.severity == Severity.ERROR for d in diags):
+        raise ConfigError(list(diags), loaded.sources)
+    changes = lock_changes(old, new)
+    if changes and locked:
+        raise LockOutdated(loaded.lock_path, changes)
+    if changes or not loaded.lock_path.exists():
+        write_lock(loaded.lock_path, new)
+    return assignment
+
+
+def choose_node_of(loaded: LoadedConfig, node: str | None, netns: str | None) -> str:
+    """`node` when given, else the one configured node whose address is on an interface of
+    `netns` (reads the namespace's addresses; InputError when none or several)."""
+    if node is not None:
+        return node
+    from overlayc.observe.addresses import choose_node
+
+    return choose_node({name: n.address for name, n in loaded.config.nodes.items()}, None, netns)
+
+
+def prepare_target(
+    files: Sequence[Path] | LoadedConfig,
+    *,
+    node: str | None = None,
+    netns: str | None = None,
+    at: datetime | str | None = None,
+    key_file: Path | None = None,
+    locked: bool = False,
+    state_dir: Path | None = None,
+) -> Target:
+    """Load the configuration (or take an already loaded one), find the node, resolve the lock
+    and read the node's key: the Target of one command or one reconcile round.
+
+    `at` is an instant, an RFC 3339 text (`--at`) or None for now. Raises ConfigError (invalid
+    configuration, placement), LockOutdated (`locked` and the lock would change), InputError
+    (unreadable files, unknown node, bad `--at`), KeyFileError."""
+    loaded = files if isinstance(files, LoadedConfig) else load_config(list(files))
+    when = at if isinstance(at, datetime) else parse_at(at)
+    name = choose_node_of(loaded, node, netns)
+    assignment = assign_with_lock(loaded, locked=locked)
+    return Target(loaded.config, assignment, name, netns, when, resolve_private_key(name, key_file),
+                  state_dir)
+
+
+def prepare_saved_target(loaded: LoadedConfig, plan: Plan, *, key_file: Path | None = None,
+                         state_dir: Path | None = None) -> Target:
+    """The Target a saved plan was made for: its node, namespace and instant, the lock as it is
+    (a saved plan never changes the lock: `locked`), and the node's key."""
+    return prepare_target(loaded, node=plan.node, netns=plan.netns, at=plan.at, key_file=key_file,
+                          locked=True, state_dir=state_dir)

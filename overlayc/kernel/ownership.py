@@ -1,0 +1,59 @@
+"""Ownership and identity: how overlayc marks what it owns in the kernel, and how it names it.
+
+Ownership (DESIGN.md §1): every owned link carries an IFLA_IFALIAS tag
+`overlayc:<cluster>:<network>[:<netns>]` (built by `network_alias` / `endpoint_alias`, read back by
+`parse_alias`) and sits in `LINK_GROUP`; fdb/neigh entries live on owned vxlan devices; XFRM SAs and
+policy templates carry `REQID`, policies a priority in `PRIO_BAND`. Anything without these marks is
+foreign and never touched.
+
+Identity: every kernel object has a `Key` (names, never ifindex); `key_text` is its one text form
+(`vxlan ovx4096`), used wherever a key is shown to a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+ALIAS_PREFIX = "overlayc:"  # IFLA_IFALIAS of every owned link: "overlayc:<cluster>:<network>[:<netns>]"
+LINK_GROUP = 0x6F76  # IFLA_GROUP of every owned link ("ov"), so all can be removed in one request
+REQID = 0x6F7663  # reqid of every owned SA and policy template ("ovc")
+PRIO_PEER = 0x6F00  # per-peer ESP policies
+PRIO_BLOCK = 0x6F10  # fail-closed catch-all block policies (numerically larger = evaluated later)
+PRIO_BAND = range(0x6F00, 0x7000)  # a policy with a priority in this band is overlayc's
+
+Key: TypeAlias = tuple[str, ...]
+
+
+def key_text(key: Key) -> str:
+    """A key as people read it: its parts joined by spaces (`fdb ovx4096 0e:… 10.0.0.2`)."""
+    return " ".join(key)
+
+
+@dataclass(frozen=True, slots=True)
+class Alias:
+    """A parsed ownership tag `overlayc:<cluster>:<network>[:<netns>]`."""
+
+    cluster: str
+    network: str
+    netns: str | None
+
+
+def network_alias(cluster: str, network: str) -> str:
+    """IFLA_IFALIAS of the bridge and the vxlan of `network`: `overlayc:<cluster>:<network>`."""
+    return f"{ALIAS_PREFIX}{cluster}:{network}"
+
+
+def endpoint_alias(cluster: str, network: str, netns: str) -> str:
+    """IFLA_IFALIAS of a veth host side: `overlayc:<cluster>:<network>:<netns>`."""
+    return f"{ALIAS_PREFIX}{cluster}:{network}:{netns}"
+
+
+def parse_alias(alias: str) -> Alias | None:
+    """The tag in an IFLA_IFALIAS, or None when the link is not overlayc's."""
+    if not alias.startswith(ALIAS_PREFIX):
+        return None
+    parts = alias[len(ALIAS_PREFIX):].split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+        return None
+    return Alias(parts[0], parts[1], parts[2] if len(parts) == 3 else None)
