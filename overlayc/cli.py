@@ -32,6 +32,7 @@ from overlayc.cli_options import (
     PlanNodeOption,
     PlanOutOption,
     RenderFormat,
+    StateDirOption,
     StateOption,
     YesOption,
 )
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from overlayc.compile import Assignment
+    from overlayc.inputs import Target
 
 app = typer.Typer(
     name="overlayc",
@@ -210,6 +212,12 @@ def observe(
     typer.echo(live.owned.dumps() if json_output else render_observed_text(live), nl=False)
 
 
+def _send_epoch(t: Target, live: KernelState) -> int | None:
+    from overlayc.apply.continuity import send_epoch_for
+
+    return send_epoch_for(t.config, t.assignment, t.node, t.at, (t.netns, t.state_dir), live)
+
+
 # --- plan (issue 6): desired × live → ordered changes; saved plans for `apply PLAN` --------------
 def _plan_live(netns: str | None, state: str | None, cluster: str) -> Observed:
     """The live side of a plan: a snapshot (`--state FILE|empty`) or the kernel of `netns`."""
@@ -241,6 +249,7 @@ def plan_command(
     locked: LockedOption = False,
     state: StateOption = None,
     full: FullOption = False,
+    state_dir: StateDirOption = None,
 ) -> None:
     """Show what apply would change on one node, in execution order (updates overlayc.lock
     unless --locked).
@@ -254,9 +263,12 @@ def plan_command(
     loaded = load_or_exit(files, json_output)
     live = _plan_live(netns, state, loaded.config.cluster.name)
     t = prepare_target(loaded, node=_offline_node(loaded, node, state, live.owned), netns=netns, at=at,
-                       key_file=key_file, locked=locked, on_write=_say_lock_written)
+                       key_file=key_file, locked=locked, on_write=_say_lock_written,
+                       state_dir=state_dir)
+    # against this node's kernel: the send epoch its saved counters call for (offline: none)
+    send = None if state is not None else _send_epoch(t, live.owned)
     plan = plan_node(t.config, t.assignment, t.node, at=t.at, private_key=t.private_key, live=live,
-                     netns=netns)
+                     netns=netns, send_epoch=send)
     if out is not None:
         save_plan(plan, out)
         typer.echo(f"overlayc: saved the plan to {out}; `{hints.apply_saved(files, out)}` applies "
@@ -289,6 +301,7 @@ def apply_command(
     json_output: EventsOption = False,
     full: FullOption = False,
     allow_missing_address: AllowMissingAddressOption = False,
+    state_dir: StateDirOption = None,
 ) -> None:
     """Make one node's kernel match the configuration: plan, confirm, execute, verify by reading
     the kernel back, and roll back everything on any failure. A second apply changes nothing.
@@ -305,9 +318,10 @@ def apply_command(
         saved = load_plan(plan_file) if plan_file is not None else None
         if saved is not None and plan_file is not None:
             flow.check_saved_target(saved, plan_file, node, netns, files)
-        target = (prepare_saved_target(loaded, saved, key_file=key_file) if saved is not None else
+        target = (prepare_saved_target(loaded, saved, key_file=key_file, state_dir=state_dir)
+                  if saved is not None else
                   prepare_target(loaded, node=node, netns=netns, at=at, key_file=key_file, locked=locked,
-                                 on_write=_say_lock_written))
+                                 on_write=_say_lock_written, state_dir=state_dir))
         confirm = (flow.json_confirm(yes, saved is not None, "apply", files=files) if json_output else
                    flow.confirm_on_terminal(yes, saved is not None, "apply", files=files, full=full,
                                             networks=device_networks(target.assignment.vnis)))

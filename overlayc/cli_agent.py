@@ -18,6 +18,7 @@ from overlayc.cli_options import (
     LockTimeoutOption,
     PlanNetnsOption,
     PlanNodeOption,
+    StateDirOption,
 )
 from overlayc.cliapp import colour_for, report
 from overlayc.config.load import load_config
@@ -53,10 +54,12 @@ def reconcile_command(
     lock_timeout: LockTimeoutOption = 10.0,
     locked: LockedOption = False,
     allow_missing_address: AllowMissingAddressOption = False,
+    state_dir: StateDirOption = None,
 ) -> None:
     """Keep one node's kernel matching the configuration: every round re-reads it, plans,
     applies without asking and verifies; a round also runs right after each key epoch begins.
-    One JSON line per round on stdout. SIGTERM: finish the round, exit 0; SIGHUP: new round now.
+    One JSON line per round on stdout. SIGTERM: finish the round, save the SA counters, exit 0;
+    SIGHUP: new round now.
 
     Example: overlayc reconcile -f /etc/overlayc/overlay.yaml --interval 60s --jitter"""
     from overlayc.agent.run import Settings, parse_interval, run_agent
@@ -71,7 +74,7 @@ def reconcile_command(
     if metrics_port is not None and (busy := port_problem(metrics_address, metrics_port)) is not None:
         raise typer.BadParameter(busy, param_hint="--metrics-port")
     settings = Settings(tuple(files), node, netns, key_file, seconds, jitter, lock_timeout, locked,
-                        allow_missing_address)
+                        allow_missing_address, state_dir)
     code = run_agent(settings, once=once, metrics_port=metrics_port, metrics_address=metrics_address,
                      out=lambda report: typer.echo(render_round_json(report)),
                      note=lambda line: typer.echo(line, err=True))
@@ -88,6 +91,7 @@ def status_command(
     sample: Annotated[float, typer.Option("--sample", metavar="SECONDS", callback=check_sample,
                                           help="read the counters twice this far apart to see them "
                                           "grow (0: once, never judged)")] = 1.0,
+    state_dir: StateDirOption = None,
 ) -> None:
     """One node's health: networks (desired vs live, one line each), SAs per peer and epoch with
     their counters, the fail-closed sysctls, XFRM error counters and drift. Read-only (the lock
@@ -100,7 +104,7 @@ def status_command(
 
     try:
         status = node_status(load_config(files), node=node, netns=netns, at=at,
-                             key_file=key_file, sample=sample)
+                             key_file=key_file, sample=sample, state_dir=state_dir)
     except OverlaycError as err:  # could not look: UNKNOWN, whatever the cause
         report(err, json_output=json_output)
         raise typer.Exit(StatusExit.UNKNOWN) from None

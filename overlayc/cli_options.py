@@ -86,6 +86,14 @@ StateOption = Annotated[
     typer.Option("--state", metavar="SNAPSHOT|empty", callback=check_state,
                  help="plan offline against `overlayc observe --json` output, or `empty`"),
 ]
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir", metavar="DIR",
+        help="the node's state directory, where SA counters are saved so that they survive "
+        "restarts (default: $OVERLAYC_STATE_DIR or /var/lib/overlayc)",
+    ),
+]
 
 
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")]

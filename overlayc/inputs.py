@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Target:
     """What to compile and apply: the checked config, placement, node, namespace, time and the
-    node's private key (None: unavailable, keys then show as such)."""
+    node's private key (None: unavailable, keys then show as such); `state_dir` moves the node's
+    state directory (None: $OVERLAYC_STATE_DIR or /var/lib/overlayc, overlayc.files.statedir)."""
 
     config: Config
     assignment: Assignment
@@ -43,6 +44,7 @@ class Target:
     netns: str | None
     at: datetime
     private_key: bytes | None
+    state_dir: Path | None = None
 
     @property
     def address(self) -> IPv4Address:
@@ -114,6 +116,7 @@ def prepare_target(
     locked: bool = False,
     why: str = "--locked",
     on_write: OnWrite | None = None,
+    state_dir: Path | None = None,
 ) -> Target:
     """Load the configuration (or take an already loaded one), find the node, resolve the lock
     and read the node's key: the Target of one command or one reconcile round.
@@ -126,11 +129,14 @@ def prepare_target(
     when = at if isinstance(at, datetime) else parse_at(at)
     name = choose_node_of(loaded, node, netns)
     assignment = assign_with_lock(loaded, locked=locked, why=why, on_write=on_write)
-    return Target(loaded.config, assignment, name, netns, when, resolve_private_key(name, key_file))
+    return Target(loaded.config, assignment, name, netns, when, resolve_private_key(name, key_file),
+                  state_dir)
 
 
-def prepare_saved_target(loaded: LoadedConfig, plan: Plan, *, key_file: Path | None = None) -> Target:
+def prepare_saved_target(loaded: LoadedConfig, plan: Plan, *, key_file: Path | None = None,
+                         state_dir: Path | None = None) -> Target:
     """The Target a saved plan was made for: its node, namespace and instant, the lock as it is
     (a saved plan never changes the lock: `locked`), and the node's key."""
     return prepare_target(loaded, node=plan.node, netns=plan.netns, at=plan.at, key_file=key_file,
-                          locked=True, why="a saved plan is applied with the lock it was made with")
+                          locked=True, why="a saved plan is applied with the lock it was made with",
+                          state_dir=state_dir)

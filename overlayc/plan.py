@@ -138,11 +138,12 @@ def config_digest(config: Config) -> str:
 
 def plan_node(
     config: Config, assignment: Assignment, node: str, *, at: datetime,
-    private_key: bytes | None, live: Observed, netns: str | None = None,
+    private_key: bytes | None, live: Observed, netns: str | None = None, send_epoch: int | None = None,
 ) -> Plan:
     """compile → diff → order for one node: the plan that turns `live` into the node's desired
-    state at `at`. Raises InputError (unknown node) or PlanError (foreign collisions)."""
-    desired = compile_node(config, assignment, node, at=at, private_key=private_key)
+    state at `at` (outbound SAs on `send_epoch`, see compile_ipsec). Raises InputError (unknown
+    node) or PlanError (foreign collisions)."""
+    desired = compile_node(config, assignment, node, at=at, private_key=private_key, send_epoch=send_epoch)
     changes = diff(desired, live)
     return make_plan(node, netns, at, config_digest(config), changes, live, config.nodes[node].address)
 

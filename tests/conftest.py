@@ -42,6 +42,18 @@ def netns(make_netns: Callable[[], str]) -> str:
     return make_netns()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test's state directory (SA counters, DESIGN §4) is under the session's tmp dir, never
+    the machine's /var/lib/overlayc; also for the `overlayc` processes tests start."""
+    from overlayc.files.statedir import STATE_DIR_ENV
+
+    path = tmp_path_factory.mktemp("state")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(STATE_DIR_ENV, str(path))
+        yield path
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """esp tests: run here when the kernel has ESP (or inside the ESP lab), else skip them here,
     because tests/test_esp_lab.py runs them all in one boot of the lab (lab/esp_suite.py)."""

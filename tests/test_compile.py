@@ -142,7 +142,9 @@ def test_encrypted_network_uses_its_port_and_asks_ipsec_for_peers(monkeypatch: p
     anywhere = IPv4Network("0.0.0.0/0")
     block = XfrmPolicy(dir="out", src=anywhere, dst=anywhere, dport=4800, priority=0x6F10, action="block")
 
-    def fake(config: Config, node: str, peers: Sequence[str], at: datetime, key: bytes | None) -> list[Any]:
+    def fake(config: Config, node: str, peers: Sequence[str], at: datetime, key: bytes | None, *,
+             send_epoch: int | None = None) -> list[Any]:
+        assert send_epoch is None  # the epoch of `at` unless the saved SA counters say otherwise
         calls.append((node, list(peers)))
         return [block]
 

@@ -61,6 +61,8 @@ def test_the_units_are_hardened(name: str) -> None:
     assert service["ProtectSystem"] == "strict" and service["NoNewPrivileges"] == "yes"
     assert "/run/netns" in service["ReadWritePaths"].split()
     assert service["RuntimeDirectory"] == "overlayc"  # the apply lock: /run/overlayc
+    # the SA counters in /var/lib/overlayc must stay writable under ProtectSystem=strict
+    assert (service["StateDirectory"], service["StateDirectoryMode"]) == ("overlayc", "0700")
 
 
 def test_the_agent_reloads_on_sighup_and_the_timer_runs_the_oneshot() -> None:

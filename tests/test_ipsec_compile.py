@@ -165,3 +165,25 @@ def test_two_nodes_with_the_same_public_key_are_a_config_error() -> None:
     with pytest.raises(ConfigError) as info:
         compile_ipsec(twin, "a", ["b", "c"], AT, PRIVATE["a"])
     assert [d.code for d in info.value.diagnostics] == ["duplicate-public-key"]
+
+
+def test_sending_on_the_next_epoch_uses_the_sa_every_peer_already_holds() -> None:
+    """The no-saved-state fallback (overlayc.apply.counters): a's outbound SA on epoch e+1 is
+    exactly the inbound SA of e+1 that b installed from the start of epoch e (same SPI, same
+    key); a's inbound SAs stay e−1, e, e+1, and nothing else changes."""
+    config = make_config()
+    epoch = int(AT.timestamp()) // 3600
+    a, b = IPv4Address(ADDR["a"]), IPv4Address(ADDR["b"])
+    normal = compile_ipsec(config, "a", ["b"], AT, PRIVATE["a"])
+    shifted = compile_ipsec(config, "a", ["b"], AT, PRIVATE["a"], send_epoch=epoch + 1)
+    at_b = states(compile_ipsec(config, "b", ["a"], AT, PRIVATE["b"]))
+    (out,) = [s for s in states(shifted) if s.src == a]
+    held = next(s for s in at_b if s.src == a and s.epoch == epoch + 1)
+    assert out.epoch == epoch + 1
+    assert (out.spi, out.key_fp, out.secret) == (held.spi, held.key_fp, held.secret)
+    assert [o for o in shifted if not (isinstance(o, XfrmState) and o.src == a)] == \
+        [o for o in normal if not (isinstance(o, XfrmState) and o.src == a)]
+    assert compile_ipsec(config, "a", ["b"], AT, PRIVATE["a"], send_epoch=epoch) == normal
+    with pytest.raises(ValueError, match="neither"):
+        compile_ipsec(config, "a", ["b"], AT, PRIVATE["a"], send_epoch=epoch + 2)
+    assert b in {s.dst for s in states(shifted)}

@@ -318,3 +318,45 @@ def test_an_unusable_input_other_than_the_config_also_keeps_the_last_good() -> N
     report = rec.run_round()
     assert (report.outcome, report.enforced, report.exit_code) == (RoundOutcome.ERROR, "last-good", 1)
     assert report.error is not None and "readable by its owner only" in report.error
+
+
+def test_a_stop_saves_the_counters_once_with_the_last_good_target_at_that_time() -> None:
+    """SIGTERM (systemd stopping the agent before a reboot): after the round, `on_stop` gets the
+    last good target at the current time, once — the last save of the SA counters."""
+    fake = FakeTime()
+    stops: list[Target] = []
+    rec, reports = make(lambda at: target(), lambda t: applied(Outcome.NOTHING), fake, on_stop=stops.append)
+
+    def sleep(seconds: float) -> None:
+        fake.sleeps.append(seconds)
+        fake.now += 5
+        rec.control.request_stop()
+
+    rec.sleep = sleep
+    rec.run()
+    assert len(reports) == 1 and len(stops) == 1
+    assert stops[0].node == "host-a" and stops[0].at == datetime.fromtimestamp(T0 + 5, UTC)
+
+
+def test_once_or_no_good_input_saves_nothing_on_exit() -> None:
+    stops: list[Target] = []
+    rec, _ = make(lambda at: target(), lambda t: applied(Outcome.NOTHING), FakeTime(), on_stop=stops.append)
+    rec.run(once=True)
+    bad, _ = make(scripted(BAD), lambda t: applied(Outcome.NOTHING), FakeTime(), on_stop=stops.append)
+    bad.sleep = lambda seconds: bad.control.request_stop()
+    bad.run()
+    assert stops == [], "nothing to save without a target that was ever good"
+
+
+def test_apply_notes_reach_the_round_log_line() -> None:
+    note = "no saved counters for the SAs of epoch 7: sending on the SAs of epoch 8 until it begins"
+
+    def apply(t: Target) -> Applied:
+        return dataclasses.replace(applied(Outcome.CHANGED, 1), notes=(note,))
+
+    rec, reports = make(lambda at: target(), apply, FakeTime())
+    rec.run(once=True)
+    assert reports[0].notes == (note,) and round_to_json(reports[0])["notes"] == [note]
+    quiet, more = make(lambda at: target(), lambda t: applied(Outcome.NOTHING), FakeTime())
+    quiet.run(once=True)
+    assert "notes" not in round_to_json(more[0])

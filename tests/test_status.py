@@ -170,3 +170,40 @@ def test_the_text_has_one_line_per_network_and_colours_only_when_asked() -> None
     assert "\x1b[" not in plain
     coloured = render_status_text(status, colour=True)
     assert "\x1b[1;31mMISSING" in coloured and "\x1b[32mok" in coloured
+
+
+def test_a_peer_dropped_as_replays_is_degraded_with_the_reason_and_restored_sas_are_shown() -> None:
+    """Replay drops growing on an inbound SA mean the peer's counter went back (it re-created
+    its SA without its saved counters) or a replay attack: named as such, apart from integrity
+    failures. An SA created with restored counters says so (text and JSON)."""
+    from overlayc.apply.counters import Counters, SavedSa
+
+    config, desired = seed()
+    epoch = epoch_of(AT, 43200)
+    sa = next(s for s in states(desired) if s.dst == IPv4Address("192.0.2.2") and s.epoch == epoch)
+    fp = "sha256:0123456789ab"
+    sa = XfrmState(**{**{f: getattr(sa, f) for f in sa.__slots__}, "key_fp": fp})
+    desired = KernelState(sa if o.key == sa.key else o for o in desired)
+    restored = SavedSa(sa.src, sa.dst, sa.spi, fp, sa.epoch or 0, 0, 5000, restored=True)
+    before = SaCounters(100, 10, 0, 0, 0, 0, 5000, True)
+    after = SaCounters(200, 20, 2, 5, 1, 0, 5000, True)
+    status = build_status(config, "node2", AT, desired, Observed(KernelState(desired)),
+                          Health({}, {sa.key: before}, SYSCTLS_OK), Health({}, {sa.key: after}, SYSCTLS_OK),
+                          counters=Counters({restored.id: restored}), continuity=("saved in /x",))
+    assert status.problems == (
+        f"peer node1: SA spi {sa.spi:#010x} dropped 7 more packet(s) as replays: node1's sequence "
+        "counter went back (it re-created its SA without its saved counters: state directory lost "
+        "or too old?) or someone replays captured packets",
+        f"peer node1: SA spi {sa.spi:#010x} dropped 1 more packet(s) failing integrity: a wrong key, "
+        "or a sequence number from node1 more than 2^32 away from the window (ESN)",
+    )
+    inbound = next(s for s in status.peers[0].sas if s.spi == sa.spi)
+    assert inbound.restored and inbound.replay_growth == 7
+    others = [s for s in status.peers[0].sas if s.spi != sa.spi]
+    assert not any(s.restored for s in others)
+    doc = json.loads(render_status_json(status))
+    sas = {s["spi"]: s for s in doc["peers"][0]["sas"]}
+    assert sas[f"{sa.spi:#010x}"]["restored"] is True and sas[f"{sa.spi:#010x}"]["replay_drops_growth"] == 7
+    assert sas[f"{sa.spi:#010x}"]["counters"]["replay_drops"] == 5 and doc["counters"] == ["saved in /x"]
+    text = render_status_text(status)
+    assert "replays 7  counters restored" in text and "counters: saved in /x" in text

@@ -12,7 +12,9 @@ survives what a GitOps node meets in practice:
   was rolled back, ENOBUFS/EBUSY...): retried within the round with exponential backoff,
   at most `RetryPolicy.attempts` times;
 - SIGTERM: the current round finishes, then the loop returns (exit 0); during a sleep it
-  returns at once. SIGHUP: the current round finishes, then a new round starts immediately
+  returns at once. Either way the SA counters are read from the kernel and saved once more
+  (`on_stop`), so that a reboot that follows loses none of them (DESIGN.md §4). SIGHUP: the
+  current round finishes, then a new round starts immediately
   (re-reading everything a round reads) instead of sleeping.
 
 Scheduling: the next round starts at min(now + interval (± 10 % with jitter), the next epoch
@@ -118,12 +120,14 @@ class Control:
 Prepare = Callable[[datetime], Target]
 ApplyFn = Callable[[Target], Applied]
 Sink = Callable[[RoundReport], None]
+OnStop = Callable[[Target], None]
 
 
 @dataclass
 class Reconciler:
     """The loop. `prepare(at)` reads the input into a Target (raises ConfigError when invalid);
-    `apply(target)` applies it; `clock()` is Unix time; `sleep(s)` waits (interruptibly)."""
+    `apply(target)` applies it; `clock()` is Unix time; `sleep(s)` waits (interruptibly);
+    `on_stop(target)` runs once after a stop request, with the last good target at that time."""
 
     prepare: Prepare
     apply: ApplyFn
@@ -138,6 +142,7 @@ class Reconciler:
     node_hint: str | None = None
     last_good: Target | None = None
     rounds: int = 0
+    on_stop: OnStop | None = None
 
     def _sleep(self, seconds: float) -> None:
         (self.sleep or self.control.sleep)(seconds)
@@ -156,6 +161,10 @@ class Reconciler:
             now = self.clock()
             wake = next_wake(now, self.interval, rotation=rotation, jitter=self.jitter, rand=self.rand)
             self._sleep(wake - now)
+        if self.control.stop and self.on_stop is not None:
+            target = self._last_good_at(datetime.fromtimestamp(self.clock(), UTC))
+            if target is not None:
+                self.on_stop(target)
         return last
 
     def run_round(self) -> RoundReport:
@@ -221,11 +230,12 @@ class Reconciler:
                 error = _join(error, "; ".join(applied.result.failures[:3]))
         if outcome is None:
             outcome = FROM_APPLY[applied.result.outcome] if applied is not None else RoundOutcome.ERROR
+        notes = applied.notes if applied is not None else ()
         node = target.node if target is not None else self.node_hint
         rotation = rotation_of(target.config) if target is not None else None
         epoch = epoch_of(at, rotation) if rotation is not None else None
         return RoundReport(at, node, self.rounds, outcome, changes, max(0.0, self.clock() - start), epoch,
-                           error, diags, attempts, enforced)
+                           error, diags, attempts, enforced, notes)
 
 
 def _join(a: str | None, b: str | None) -> str | None:

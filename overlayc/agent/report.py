@@ -52,6 +52,7 @@ class RoundReport:
     diagnostics: tuple[Diagnostic, ...] = ()
     attempts: int = 0
     enforced: str = "none"
+    notes: tuple[str, ...] = ()
 
     @property
     def failed(self) -> bool:

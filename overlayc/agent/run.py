@@ -15,10 +15,12 @@ from overlayc.agent.loop import Control, Reconciler, Sink
 from overlayc.agent.report import EXIT_CODES, RoundOutcome
 from overlayc.agent.status import Status, build_status
 from overlayc.apply.run import Outcome
-from overlayc.apply.session import Applied, apply_target, check_fail_closed
+from overlayc.apply.session import Applied, apply_target, check_fail_closed, save_counters
 from overlayc.compile import compile_node
 from overlayc.config.load import LoadedConfig
+from overlayc.errors import OverlaycError
 from overlayc.inputs import Target, prepare_target
+from overlayc.kernel.state import KernelState
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Settings:
     lock_timeout: float = 10.0
     locked: bool = False
     allow_missing_address: bool = False
+    state_dir: Path | None = None
 
 
 def parse_interval(text: str) -> float:
@@ -50,14 +53,16 @@ def parse_interval(text: str) -> float:
 def round_target(settings: Settings, at: datetime) -> Target:
     """The Target of one round: everything re-read (configuration, lock, key file, node)."""
     return prepare_target(settings.files, node=settings.node, netns=settings.netns, at=at,
-                          key_file=settings.key_file, locked=settings.locked)
+                          key_file=settings.key_file, locked=settings.locked, state_dir=settings.state_dir)
 
 
-def kernel_reconciler(settings: Settings, control: Control, sinks: Sequence[Sink]) -> Reconciler:
+def kernel_reconciler(settings: Settings, control: Control, sinks: Sequence[Sink],
+                      note: Callable[[str], None] = lambda line: None) -> Reconciler:
     """A Reconciler on the real kernel: `prepare_target` + `apply_target` without a prompt.
 
     A round that changes nothing still checks the fail-closed sysctls (apply checks them only
-    around changes), so a fail-open node fails every round, naming the sysctl."""
+    around changes), so a fail-open node fails every round, naming the sysctl. On a stop, the
+    SA counters are saved once more (`save_counters`), its notes going to `note`."""
     def apply(target: Target) -> Applied:
         applied = apply_target(target, confirm=lambda plan: True, lock_timeout=settings.lock_timeout,
                                allow_missing_address=settings.allow_missing_address)
@@ -65,9 +70,16 @@ def kernel_reconciler(settings: Settings, control: Control, sinks: Sequence[Sink
             check_fail_closed(target, applied.desired)
         return applied
 
+    def on_stop(target: Target) -> None:
+        try:
+            for line in save_counters(target, lock_timeout=settings.lock_timeout):
+                note(f"overlayc: {line}")
+        except (OverlaycError, OSError) as err:
+            note(f"overlayc: could not save the SA counters on exit: {err}")
+
     return Reconciler(prepare=lambda at: round_target(settings, at), apply=apply,
                       interval=settings.interval, control=control, sinks=sinks, jitter=settings.jitter,
-                      node_hint=settings.node)
+                      node_hint=settings.node, on_stop=on_stop)
 
 
 def _install_signals(control: Control) -> dict[int, Any]:
@@ -106,7 +118,7 @@ def run_agent(settings: Settings, *, once: bool, metrics_port: int | None, metri
         sinks.append(sink)
     previous = _install_signals(control)
     try:
-        last = kernel_reconciler(settings, control, sinks).run(once=once)
+        last = kernel_reconciler(settings, control, sinks, note).run(once=once)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -117,9 +129,11 @@ def run_agent(settings: Settings, *, once: bool, metrics_port: int | None, metri
 
 
 def node_status(loaded: LoadedConfig, *, node: str | None, netns: str | None, at: str | None,
-                key_file: Path | None, sample: float) -> Status:
-    """`overlayc status`: the node's desired state (the lock read, never written), the live
-    kernel of `netns`, one or two counter readings `sample` seconds apart, judged."""
+                key_file: Path | None, sample: float, state_dir: Path | None = None) -> Status:
+    """`overlayc status`: the node's desired state (the lock read, never written; its outbound SAs
+    on the epoch its saved SA counters call for, as apply would), the live kernel of `netns`, one
+    or two counter readings `sample` seconds apart, judged."""
+    from overlayc.apply.continuity import view_counters
     from overlayc.inputs import choose_node_of
     from overlayc.netlink.netns import Namespace
     from overlayc.observe.counters import sample_health
@@ -129,12 +143,19 @@ def node_status(loaded: LoadedConfig, *, node: str | None, netns: str | None, at
     name = choose_node_of(loaded, node, netns)
     update = hints.command("plan", *hints.config_args(loaded.files), "--node", name, "--state", "empty")
     target = prepare_target(loaded, node=name, netns=netns, at=at, key_file=key_file, locked=True,
-                            why=f"status reads the lock as committed; `{update}` updates it")
+                            why=f"status reads the lock as committed; `{update}` updates it",
+                            state_dir=state_dir)
     config = target.config
-    desired = compile_node(config, target.assignment, target.node, at=target.at,
-                           private_key=target.private_key)
+
+    def build(send: int | None) -> KernelState:
+        return compile_node(config, target.assignment, target.node, at=target.at,
+                            private_key=target.private_key, send_epoch=send)
+
     with Namespace(netns) as ns:
         live = observe(ns, config.cluster.name)
+        desired, counters, lines = view_counters(config, target.at, target.address, (netns, state_dir),
+                                                 build(None), live.owned, build)
         first, second = sample_health(ns, target.address, seconds=sample,
                                       sysctls=bool(desired.of_kind("xfrm-policy")))
-    return build_status(config, target.node, target.at, desired, live, first, second)
+    return build_status(config, target.node, target.at, desired, live, first, second, counters=counters,
+                        continuity=lines)

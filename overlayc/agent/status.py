@@ -13,8 +13,14 @@ brought to its configuration, or its encryption fails open), DEGRADED (1) for th
 3. fail open: on a node with an encrypted network, a sysctl of `fail_closed_sysctls` is not 0;
 4. errors growing: between the two readings (`status --sample SECONDS`), a counter of
    /proc/net/xfrm_stat or an SA's drop counter (replay window, replay, integrity) increased.
+   An inbound SA dropping a peer's packets as replays is named with its likely cause (the peer
+   re-created its SA without its saved counters), one failing integrity with its own.
    With one reading (`--sample 0`) counters are shown but never judged: a count since boot
    says nothing about now.
+
+Per SA it also shows whether its counters were restored from the state directory when overlayc
+created it (`overlayc.apply.continuity`), and for the node whether its SA counters are saved or
+it sends on the next epoch's SAs for want of them.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from ipaddress import IPv4Address
 
+from overlayc.apply.counters import Counters
 from overlayc.compile.epoch import epoch_of, epoch_start
 from overlayc.config.model import Config
 from overlayc.diff import Change, diff
@@ -66,6 +73,8 @@ class SaStatus:
     installed: bool
     counters: SaCounters | None = None
     errors_growth: int = 0
+    replay_growth: int = 0
+    restored: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,7 @@ class Status:
     xfrm_growth: Mapping[str, int]
     drift: tuple[Change, ...]
     blocked: tuple[str, ...] = ()
+    continuity: tuple[str, ...] = ()
     problems: tuple[str, ...] = field(default=())
 
     @property
@@ -145,17 +155,25 @@ def network_statuses(config: Config, desired: KernelState, live: KernelState) ->
     return out
 
 
+def _replays(c: SaCounters) -> int:
+    return c.replay_window_drops + c.replay_drops
+
+
 def _sa_status(sa: XfrmState, direction: str, live: KernelState, first: Health,
-               second: Health | None) -> SaStatus:
+               second: Health | None, counters: Counters | None) -> SaStatus:
     before = first.sa_counters.get(sa.key)
     after = second.sa_counters.get(sa.key) if second is not None else None
-    growth = after.errors - before.errors if before is not None and after is not None else 0
+    growth = replays = 0
+    if before is not None and after is not None:
+        growth, replays = after.errors - before.errors, _replays(after) - _replays(before)
+    saved = counters.find(sa.src, sa.dst, sa.spi, sa.key_fp) if counters is not None else None
     return SaStatus(direction, sa.epoch if sa.epoch is not None else -1, sa.spi, sa.key in live,
-                    after or before, max(0, growth))
+                    after or before, max(0, growth), max(0, replays),
+                    saved is not None and saved.restored)
 
 
 def peer_statuses(config: Config, node: str, desired: KernelState, live: KernelState, first: Health,
-                  second: Health | None) -> list[PeerStatus]:
+                  second: Health | None, counters: Counters | None = None) -> list[PeerStatus]:
     """Per peer (desired SAs grouped by the remote address): inbound SAs by epoch, then outbound."""
     local = config.nodes[node].address
     names = {spec.address: name for name, spec in config.nodes.items()}
@@ -165,7 +183,8 @@ def peer_statuses(config: Config, node: str, desired: KernelState, live: KernelS
             continue
         inbound = sa.dst == local
         peer = sa.src if inbound else sa.dst
-        by_peer.setdefault(peer, []).append(_sa_status(sa, "in" if inbound else "out", live, first, second))
+        by_peer.setdefault(peer, []).append(
+            _sa_status(sa, "in" if inbound else "out", live, first, second, counters))
     return [PeerStatus(names.get(a, str(a)), a, tuple(sorted(s, key=lambda x: (x.direction, x.epoch))))
             for a, s in sorted(by_peer.items())]
 
@@ -187,18 +206,33 @@ def problems_of(status: Status) -> list[str]:
             if not sa.installed:
                 out.append(f"peer {peer.node}: {sa.direction}bound SA of epoch {sa.epoch} "
                            f"(spi {sa.spi:#010x}) is not installed")
-            if sa.errors_growth:
-                out.append(f"peer {peer.node}: SA spi {sa.spi:#010x} dropped {sa.errors_growth} "
-                           "more packet(s) (replay/integrity)")
+            out += _drop_problems(peer.node, sa)
     out += [f"fail open: {name} = {value} (must be 0)" for name, value in sorted(status.sysctls.items())
             if value not in (None, "0")]
     out += [f"errors growing: {name} +{delta}" for name, delta in status.xfrm_growth.items()]
     return out
 
 
+def _drop_problems(peer: str, sa: SaStatus) -> list[str]:
+    """Why an SA whose drop counters grew is a problem, with the likely cause."""
+    out = []
+    where = f"peer {peer}: SA spi {sa.spi:#010x}"
+    if sa.replay_growth:
+        out.append(f"{where} dropped {sa.replay_growth} more packet(s) as replays: {peer}'s sequence "
+                   "counter went back (it re-created its SA without its saved counters: state "
+                   "directory lost or too old?) or someone replays captured packets")
+    other = sa.errors_growth - sa.replay_growth
+    if other > 0:
+        out.append(f"{where} dropped {other} more packet(s) failing integrity: a wrong key, or a "
+                   f"sequence number from {peer} more than 2^32 away from the window (ESN)")
+    return out
+
+
 def build_status(config: Config, node: str, at: datetime, desired: KernelState, live: Observed,
-                 first: Health, second: Health | None = None) -> Status:
-    """The Status of `node` at `at` (pure). `second`: a later counter reading, or None."""
+                 first: Health, second: Health | None = None, *, counters: Counters | None = None,
+                 continuity: tuple[str, ...] = ()) -> Status:
+    """The Status of `node` at `at` (pure). `second`: a later counter reading, or None;
+    `counters`: the node's saved SA counters; `continuity`: lines about them for the user."""
     encrypted = bool(desired.of_kind("xfrm-state") or desired.of_kind("xfrm-policy"))
     rotation = config.cluster.encryption.rotation
     epoch = epoch_of(at, rotation) if encrypted else None
@@ -212,9 +246,9 @@ def build_status(config: Config, node: str, at: datetime, desired: KernelState, 
         node=node, address=config.nodes[node].address, at=at, epoch=epoch,
         next_rotation=epoch_start(epoch + 1, rotation) if epoch is not None else None,
         networks=tuple(network_statuses(config, desired, live.owned)),
-        peers=tuple(peer_statuses(config, node, desired, live.owned, first, second)),
+        peers=tuple(peer_statuses(config, node, desired, live.owned, first, second, counters)),
         sysctls=dict(latest.sysctls), xfrm_stat=dict(latest.xfrm_stat),
         xfrm_growth=growth(first.xfrm_stat, second.xfrm_stat if second else None),
-        drift=drift, blocked=blocked,
+        drift=drift, blocked=blocked, continuity=continuity,
     )
     return Status(**{**status.__dict__, "problems": tuple(problems_of(status))})

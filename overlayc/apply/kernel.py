@@ -17,7 +17,7 @@ from types import TracebackType
 from overlayc.apply import interrupt
 from overlayc.apply.links import LinkOps
 from overlayc.apply.messages import explain, object_label
-from overlayc.apply.requests import ROUTE_KINDS, XFRM_KINDS, entry_messages, requests_for
+from overlayc.apply.requests import ROUTE_KINDS, XFRM_KINDS, StartOf, entry_messages, requests_for
 from overlayc.diff import Change
 from overlayc.errors import ExecutionError, MissingDevice, StepFailed
 from overlayc.kernel.objects import KernelObject
@@ -73,13 +73,15 @@ class KernelHandle:
     context manager. `netns` is a handle (left open on close) or a name (None: the current
     namespace), for which a handle is opened and closed with this one.
 
-    `cluster` only scopes `observe()` (see overlayc.observe.kernel.observe)."""
+    `cluster` only scopes `observe()` (see overlayc.observe.kernel.observe). `starts`, when set,
+    says where the counters of each SA this handle creates begin (saved counters, DESIGN §4)."""
 
     def __init__(self, netns: NamespaceRef, cluster: str | None = None) -> None:
         self._owns_ns = not isinstance(netns, Namespace)
         self.ns = netns if isinstance(netns, Namespace) else Namespace(netns)
         self.netns = self.ns.name
         self.cluster = cluster
+        self.starts: StartOf | None = None
         try:
             self.rt = self.ns.route
             self.xs = self.ns.xfrm
@@ -145,7 +147,7 @@ class KernelHandle:
         owner: list[int] = []
         for i in idx:
             try:
-                reqs = requests_for(changes[i], ifindex)
+                reqs = requests_for(changes[i], ifindex, self.starts)
             except MissingDevice as exc:
                 failures.append((i, f"{object_label(_obj(changes[i]))}: device {exc} does not exist", 0))
                 continue

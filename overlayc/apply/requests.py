@@ -7,7 +7,7 @@ FDB and neighbour entries are written with replace semantics (NLM_F_CREATE|NLM_F
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from overlayc.diff import Action, Change
 from overlayc.errors import MissingDevice
@@ -16,6 +16,9 @@ from overlayc.netlink import neigh as nn
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST
 from overlayc.netlink.sock import Request
+
+StartOf = Callable[[XfrmState], nx.ReplayStart | None]
+"""Where a created SA's counters start (overlayc.apply.continuity); None: at 0."""
 
 ROUTE_KINDS = frozenset({"fdb", "neigh"})
 XFRM_KINDS = frozenset({"xfrm-state", "xfrm-policy"})
@@ -29,7 +32,7 @@ def _index(ifindex: Mapping[str, int], dev: str) -> int:
         raise MissingDevice(dev) from None
 
 
-def _put(obj: KernelObject, ifindex: Mapping[str, int], update: bool) -> Request:
+def _put(obj: KernelObject, ifindex: Mapping[str, int], update: bool, starts: StartOf | None) -> Request:
     match obj:
         case Fdb():
             body = nn.encode_fdb(_index(ifindex, obj.dev), obj.lladdr, obj.dst)
@@ -38,7 +41,9 @@ def _put(obj: KernelObject, ifindex: Mapping[str, int], update: bool) -> Request
             body = nn.encode_neigh(_index(ifindex, obj.dev), obj.dst, obj.lladdr)
             return nn.RTM_NEWNEIGH, CREATE_REPLACE, body
         case XfrmState():
-            return (nx.XFRM_MSG_UPDSA if update else nx.XFRM_MSG_NEWSA), 0, nx.encode_sa(obj)
+            if update:  # the kernel keeps an updated SA's counters
+                return nx.XFRM_MSG_UPDSA, 0, nx.encode_sa(obj)
+            return nx.XFRM_MSG_NEWSA, 0, nx.encode_sa(obj, start=starts(obj) if starts else None)
         case XfrmPolicy():
             return (nx.XFRM_MSG_UPDPOLICY if update else nx.XFRM_MSG_NEWPOLICY), 0, nx.encode_policy(obj)
     raise TypeError(f"{obj.kind} is not a batched kind")
@@ -57,19 +62,19 @@ def _remove(obj: KernelObject, ifindex: Mapping[str, int]) -> Request:
     raise TypeError(f"{obj.kind} is not a batched kind")
 
 
-def requests_for(change: Change, ifindex: Mapping[str, int]) -> list[Request]:
-    """The requests that perform `change`, in order. Raises MissingDevice, ValueError (SA
-    without key material)."""
+def requests_for(change: Change, ifindex: Mapping[str, int], starts: StartOf | None = None) -> list[Request]:
+    """The requests that perform `change`, in order; an SA it creates starts its counters at
+    `starts(sa)`. Raises MissingDevice, ValueError (SA without key material)."""
     before, after = change.before, change.after
     match change.action:
         case Action.CREATE if after is not None:
-            return [_put(after, ifindex, update=False)]
+            return [_put(after, ifindex, False, starts)]
         case Action.UPDATE if after is not None:
-            return [_put(after, ifindex, update=True)]
+            return [_put(after, ifindex, True, starts)]
         case Action.DELETE if before is not None:
             return [_remove(before, ifindex)]
         case Action.REPLACE if before is not None and after is not None:
-            return [_remove(before, ifindex), _put(after, ifindex, update=False)]
+            return [_remove(before, ifindex), _put(after, ifindex, False, starts)]
     raise ValueError(f"malformed change {change.action} for {change.key}")
 
 

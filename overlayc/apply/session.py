@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from overlayc.apply import interrupt, journal, preflight
+from overlayc.apply.continuity import CounterKeeper, keep_counters
 from overlayc.apply.kernel import KernelHandle
 from overlayc.apply.lock import apply_lock
 from overlayc.apply.run import ApplyResult, Outcome, Progress, apply_changes
@@ -33,13 +34,14 @@ Confirm = Callable[[Plan], bool]
 
 @dataclass(frozen=True)
 class Applied:
-    """The plan that was (or would have been) executed, its outcome, and the desired state it
-    was made for (empty for destroy)."""
+    """The plan that was (or would have been) executed, its outcome, the desired state it
+    was made for (empty for destroy), and notes for the user (about the saved SA counters)."""
 
     plan: Plan
     result: ApplyResult
     desired: KernelState = dataclasses.field(default_factory=KernelState)
     repaired: tuple[str, ...] = ()  # what an interrupted earlier run had left half-made, removed
+    notes: tuple[str, ...] = ()  # about the saved SA counters, for the user
 
 
 def check_fail_closed(target: Target, desired: KernelState, ns: Namespace | None = None) -> None:
@@ -126,9 +128,10 @@ def apply_target(
             KernelHandle(ns, target.config.cluster.name) as kernel:
         if not allow_missing_address:
             check_underlay(target, ns)
-        journal_dir = target_state_dir(target.netns)
+        journal_dir = target_state_dir(target.netns, target.state_dir)
         repaired = tuple(journal.replay(journal_dir, kernel.links))
         live = kernel.observe()
+        desired, keeper = _keep_counters(target, desired, live, kernel)
         if saved is None:
             plan = make_plan(target.node, target.netns, target.at, config_digest(target.config),
                              diff(desired, live), live, target.address)
@@ -138,10 +141,10 @@ def apply_target(
             _check_saved(saved, target, live)
             changes = rehydrate(saved, desired, live)
         if not changes:
-            return Applied(plan, ApplyResult(Outcome.NOTHING), desired, repaired)
+            return Applied(plan, ApplyResult(Outcome.NOTHING), desired, repaired, _notes(keeper))
         _preflight(ns, target, desired, changes)
         if not confirm(plan):
-            return Applied(plan, ApplyResult(Outcome.NOTHING), desired, repaired)
+            return Applied(plan, ApplyResult(Outcome.NOTHING), desired, repaired, _notes(keeper))
         journal.record(journal_dir, journal.intents_of(changes))
         with interrupt.armed():
             result = apply_changes(kernel, desired, changes, progress=progress(len(changes)),
@@ -149,7 +152,40 @@ def apply_target(
                                    prior=live.owned)
         if result.outcome is not Outcome.ROLLBACK_INCOMPLETE:
             journal.clear(journal_dir)
-    return Applied(plan, result, desired, repaired)
+        if keeper is not None:  # the SAs just created, at their starting counters
+            keeper.record(desired, kernel.xs)
+    return Applied(plan, result, desired, repaired, _notes(keeper))
+
+
+def _keep_counters(target: Target, desired: KernelState, live: Observed,
+                   kernel: KernelHandle) -> tuple[KernelState, CounterKeeper | None]:
+    """Counters that survive restarts (overlayc.apply.continuity): the desired state on the right
+    send epoch, its counters saved before anything changes, and SAs created through `kernel`
+    starting where their saved counters stood."""
+    desired, keeper = keep_counters(
+        target.config, target.at, target.address,
+        (target.netns, target.state_dir), desired, live.owned,
+        lambda send: compile_node(target.config, target.assignment, target.node, at=target.at,
+                                  private_key=target.private_key, send_epoch=send))
+    if keeper is not None:
+        keeper.record(desired, kernel.xs)
+        kernel.starts = keeper.start_of
+    return desired, keeper
+
+
+def _notes(keeper: CounterKeeper | None) -> tuple[str, ...]:
+    return () if keeper is None else tuple(keeper.notes)
+
+
+def save_counters(target: Target, *, lock_timeout: float = 0.0) -> tuple[str, ...]:
+    """Read the SA counters of `target`'s kernel and save them, changing nothing in the kernel
+    (what `reconcile` does when it stops). Returns the notes for the user."""
+    desired = compile_node(target.config, target.assignment, target.node, at=target.at,
+                           private_key=target.private_key)
+    with apply_lock(target.netns, lock_timeout, "apply"), Namespace(target.netns) as ns, \
+            KernelHandle(ns, target.config.cluster.name) as kernel:
+        _desired, keeper = _keep_counters(target, desired, kernel.observe(), kernel)
+    return _notes(keeper)
 
 
 def _check_saved(saved: Plan, target: Target, live: Observed) -> None:

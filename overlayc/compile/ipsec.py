@@ -145,6 +145,7 @@ class _Local:
     private_key: bytes | None
     senders: tuple[bytes, ...]
     epoch: int
+    send_epoch: int
     length: int
     inbound: dict[int, dict[bytes, int]]
 
@@ -155,7 +156,8 @@ class _Local:
 
 
 def _peer_states(local: _Local, pub_peer: bytes, addr: IPv4Address) -> list[XfrmState]:
-    """Inbound peer→local SAs for e−1, e, e+1, then the outbound local→peer SA for e."""
+    """Inbound peer→local SAs for e−1, e, e+1, then the outbound local→peer SA for the send
+    epoch (e, or e+1 while the node has no saved counters: overlayc.apply.counters)."""
     shared = None if local.private_key is None else x25519(local.private_key, pub_peer)
     bits = local.length * 8
     states = [
@@ -163,9 +165,10 @@ def _peer_states(local: _Local, pub_peer: bytes, addr: IPv4Address) -> list[Xfrm
                local.secret(shared, pub_peer, local.pub, e), bits)
         for e in (local.epoch - 1, local.epoch, local.epoch + 1)
     ]
-    spi_out = receiver_spis(local.cluster_id, pub_peer, local.senders, local.epoch)[local.pub]
-    secret_out = local.secret(shared, local.pub, pub_peer, local.epoch)
-    states.append(_state(local.address, addr, spi_out, local.epoch, secret_out, bits))
+    out = local.send_epoch
+    spi_out = receiver_spis(local.cluster_id, pub_peer, local.senders, out)[local.pub]
+    secret_out = local.secret(shared, local.pub, pub_peer, out)
+    states.append(_state(local.address, addr, spi_out, out, secret_out, bits))
     return states
 
 
@@ -175,6 +178,8 @@ def compile_ipsec(
     peers: Sequence[str],
     at: datetime,
     private_key: bytes | None,
+    *,
+    send_epoch: int | None = None,
 ) -> list[XfrmState | XfrmPolicy]:
     """Desired SAs and policies on `node` at time `at` for every peer sharing an encrypted network.
 
@@ -184,6 +189,8 @@ def compile_ipsec(
     go out or come in clear, even before the first peer joins).
     `private_key`: the node's raw 32-byte X25519 key, or None when unavailable: every SA and SPI
     is still produced, with `key_fp` and `secret` None (a CI plan; apply refuses it).
+    `send_epoch`: the epoch of the outbound SAs, e or e+1 (None: e, the epoch of `at`); the
+    inbound SAs are e−1, e, e+1 either way.
 
     Raises ConfigError when `node` or a peer has no public key, KeyMismatch when `private_key`
     is not the node's. Output is deterministic: per peer in name order, SAs by epoch.
@@ -194,9 +201,12 @@ def compile_ipsec(
         check_key_pair(private_key, pub_me, node)
     cid, senders = config.cluster.id, tuple(keyed.values())
     epoch = epoch_of(at, config.cluster.encryption.rotation)
+    if send_epoch is not None and send_epoch not in (epoch, epoch + 1):
+        raise ValueError(f"send epoch {send_epoch} is neither {epoch} nor {epoch + 1}")
     local = _Local(
         cluster_id=cid, address=config.nodes[node].address, pub=pub_me, private_key=private_key,
-        senders=senders, epoch=epoch, length=ALGORITHM_KEY_LEN[config.cluster.encryption.algorithm],
+        senders=senders, epoch=epoch, send_epoch=epoch if send_epoch is None else send_epoch,
+        length=ALGORITHM_KEY_LEN[config.cluster.encryption.algorithm],
         inbound={e: receiver_spis(cid, pub_me, senders, e) for e in (epoch - 1, epoch, epoch + 1)},
     )
     port = config.cluster.encrypted_data_port

@@ -15,7 +15,8 @@ from overlayc.kernel.state import KernelState
 
 @paused_gc()
 def compile_node(
-    config: Config, assignment: Assignment, node: str, *, at: datetime, private_key: bytes | None
+    config: Config, assignment: Assignment, node: str, *, at: datetime, private_key: bytes | None,
+    send_epoch: int | None = None,
 ) -> KernelState:
     """The desired KernelState of `node` at time `at`.
 
@@ -23,6 +24,7 @@ def compile_node(
     endpoint of it on another node, and the netns/veth of each local managed endpoint. When an
     encrypted network is present, the SAs and policies of `compile_ipsec` for the peers (other nodes
     sharing a present encrypted network). `private_key` None leaves SA keys unknown (CI plans).
+    `send_epoch`: the epoch of the outbound SAs (see compile_ipsec; None: that of `at`).
     Raises InputError when `node` is not in the config."""
     if node not in config.nodes:
         known = ", ".join(sorted(config.nodes)) or "none"
@@ -39,7 +41,8 @@ def compile_node(
         state.add(obj)
     encrypted = [n for n in present if config.networks[n].is_encrypted]
     if encrypted:
-        for obj in compile_ipsec(config, node, ipsec_peers(assignment, node, encrypted), at, private_key):
+        peers = ipsec_peers(assignment, node, encrypted)
+        for obj in compile_ipsec(config, node, peers, at, private_key, send_epoch=send_epoch):
             state.add(obj)
     return state
 

@@ -28,10 +28,16 @@ def state_root(explicit: Path | None = None) -> Path:
 def target_state_dir(netns: str | None, explicit: Path | None = None) -> Path:
     """The directory of one target namespace, created 0700 (its parent too) on first use.
     A name `ip netns` would refuse (a path, `..`) is an InputError: it never becomes a path."""
+    ensure_dir(state_root(explicit), 0o700)
+    return ensure_dir(target_state_path(netns, explicit), 0o700)
+
+
+def target_state_path(netns: str | None, explicit: Path | None = None) -> Path:
+    """Where `target_state_dir` is, without creating anything (for read-only commands). A name
+    `ip netns` would refuse (a path, `..`) is an InputError: it never becomes a path."""
     from overlayc.errors import InputError
     from overlayc.options import netns_problem
 
     if netns is not None and (problem := netns_problem(netns)) is not None:
         raise InputError(problem)
-    root = ensure_dir(state_root(explicit), 0o700)
-    return ensure_dir(root / (f"netns-{netns}" if netns else "host"), 0o700)
+    return state_root(explicit) / (f"netns-{netns}" if netns else "host")

@@ -58,6 +58,23 @@ INFINITE_LIFETIME = LIFETIME_CFG.pack(XFRM_INF, XFRM_INF, XFRM_INF, XFRM_INF, 0,
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayStart:
+    """Where a new ESN SA's counters start (XFRMA_REPLAY_ESN_VAL at creation), 64-bit values:
+    `oseq` the last sequence number sent (the next packet carries oseq + 1), `seq` the top of the
+    inbound replay window. `seen_below` marks the whole window below `seq` as already received
+    (bitmap all ones), so a replay of any earlier packet is refused, not only those below it."""
+
+    oseq: int = 0
+    seq: int = 0
+    seen_below: bool = False
+
+    def __post_init__(self) -> None:
+        for name, value in (("oseq", self.oseq), ("seq", self.seq)):
+            if not 0 <= value < 1 << 64:
+                raise ValueError(f"replay start {name} {value} is not a 64-bit sequence number")
+
+
+@dataclass(frozen=True, slots=True)
 class Mark:
     """XFRMA_MARK: (value, mask). Optional on SAs and policies; overlayc does not set one."""
 
@@ -93,8 +110,22 @@ def unpack_selector(raw: bytes | memoryview, off: int = 0) -> tuple[IPv4Network,
     )
 
 
-def encode_sa(sa: XfrmState, mark: Mark | None = None) -> bytes:
-    """Body of XFRM_MSG_NEWSA / UPDSA for `sa`; its `secret` must be known (ValueError otherwise)."""
+def encode_replay_esn(window: int, start: ReplayStart | None = None) -> bytes:
+    """struct xfrm_replay_state_esn for a new SA: counters at 0 (iproute2's form, 24 bytes, the
+    kernel zeroes the bitmap), or at `start` (with the bmp[] words when `seen_below`)."""
+    bmp_len = (window + 31) // 32
+    if start is None:
+        return REPLAY_ESN.pack(bmp_len, 0, 0, 0, 0, window)
+    head = REPLAY_ESN.pack(bmp_len, start.oseq & 0xFFFFFFFF, start.seq & 0xFFFFFFFF,
+                           start.oseq >> 32, start.seq >> 32, window)
+    if not start.seen_below:
+        return head
+    return head + struct.pack(f"={bmp_len}I", *([0xFFFFFFFF] * bmp_len))
+
+
+def encode_sa(sa: XfrmState, mark: Mark | None = None, start: ReplayStart | None = None) -> bytes:
+    """Body of XFRM_MSG_NEWSA / UPDSA for `sa`; its `secret` must be known (ValueError otherwise).
+    `start`: where its counters begin (ESN SAs only; None: at 0)."""
     if sa.secret is None:
         raise ValueError(f"SA spi {sa.spi:#x} to {sa.dst}: key material unknown (no private key)")
     if len(sa.secret) * 8 != sa.key_bits:
@@ -112,8 +143,9 @@ def encode_sa(sa: XfrmState, mark: Mark | None = None) -> bytes:
     aead = ALGO_AEAD.pack(sa.algo.encode(), sa.key_bits, sa.icv_bits) + sa.secret
     body += attr(XFRMA_ALG_AEAD, aead)
     if sa.esn:
-        bmp_len = (sa.replay_window + 31) // 32
-        body += attr(XFRMA_REPLAY_ESN_VAL, REPLAY_ESN.pack(bmp_len, 0, 0, 0, 0, sa.replay_window))
+        body += attr(XFRMA_REPLAY_ESN_VAL, encode_replay_esn(sa.replay_window, start))
+    elif start is not None:
+        raise ValueError(f"SA spi {sa.spi:#x}: counters can only be restored on an ESN SA")
     if mark is not None:
         body += attr(XFRMA_MARK, MARK.pack(mark.value, mark.mask))
     return body

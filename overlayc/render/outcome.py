@@ -21,16 +21,19 @@ class Lines:
 
 def render_apply_outcome(applied: Applied, again: str = "overlayc plan") -> Lines:
     """`No changes…`, `Apply complete…`, or the failures and what the rollback achieved (`again`:
-    the plan command that shows what differs after an incomplete rollback)."""
+    the plan command that shows what differs after an incomplete rollback); the apply's notes
+    (about the saved SA counters) first on stderr, as `overlayc: note: …`."""
     result, plan = applied.result, applied.plan
+    notes = tuple(f"overlayc: note: {line}" for line in applied.notes)
     if result.outcome is Outcome.NOTHING:
-        return Lines(out=(f"No changes. Node {plan.node} matches the configuration.",) if plan.empty else ())
+        return Lines(out=(f"No changes. Node {plan.node} matches the configuration.",) if plan.empty else (),
+                     err=notes)
     if result.outcome is Outcome.CHANGED:
         s = plan.summary()
         done = (f"Apply complete for {plan.node}: {s['add']} added, {s['change']} changed, "
                 f"{s['replace']} replaced, {s['destroy']} destroyed; verified against the kernel.")
-        return Lines(out=(done,))
-    err = [f"overlayc: error: {line}" for line in result.failures]
+        return Lines(out=(done,), err=notes)
+    err = [*notes, *(f"overlayc: error: {line}" for line in result.failures)]
     if result.outcome is Outcome.ROLLED_BACK:
         err.append(f"overlayc: apply failed; rolled back {result.executed} change(s): "
                    "the kernel is as it was before.")

@@ -11,7 +11,8 @@ from overlayc.render.diagnostics import render_diagnostic_line
 
 def round_to_json(report: RoundReport) -> dict[str, Any]:
     """The round's log record: ts, node, round, outcome, changes by action, duration, epoch,
-    attempts, what was enforced, and the error and diagnostics when there are any."""
+    attempts, what was enforced, and the error, diagnostics and notes (about the saved SA
+    counters) when there are any."""
     out: dict[str, Any] = {
         "ts": report.ts.isoformat().replace("+00:00", "Z"), "node": report.node, "round": report.round,
         "outcome": report.outcome.value, "changes": dict(report.changes),
@@ -22,6 +23,8 @@ def round_to_json(report: RoundReport) -> dict[str, Any]:
         out["error"] = report.error
     if report.diagnostics:
         out["diagnostics"] = [render_diagnostic_line(d) for d in report.diagnostics]
+    if report.notes:
+        out["notes"] = list(report.notes)
     return out
 
 

@@ -1,5 +1,5 @@
-"""`overlayc status` as text (a verdict, one line per network, peers and SAs, counters, drift)
-and as the versioned JSON document (pure)."""
+"""`overlayc status` as text (a verdict, one line per network, peers and SAs, counters, the saved
+SA counters, drift) and as the versioned JSON document (pure)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def _sa_json(sa: SaStatus) -> dict[str, Any]:
         "oseq": c.oseq, "seq": c.seq, "esn": c.esn, "last_used": c.last_used,
     }
     out: dict[str, Any] = {"direction": sa.direction, "epoch": sa.epoch, "spi": f"{sa.spi:#010x}",
-                           "installed": sa.installed, "counters": counters, "errors_growth": sa.errors_growth}
+                           "installed": sa.installed, "counters": counters, "errors_growth": sa.errors_growth,
+                           "replay_drops_growth": sa.replay_growth, "restored": sa.restored}
     if sa.direction == "out" and c is not None:
         out["seq_headroom"] = c.headroom
     return out
@@ -58,6 +59,7 @@ def status_to_json(status: Status) -> dict[str, Any]:
                   for p in status.peers],
         "sysctls": dict(status.sysctls), "xfrm_stat": dict(status.xfrm_stat),
         "xfrm_stat_growth": dict(status.xfrm_growth), "blocked": list(status.blocked),
+        "counters": list(status.continuity),
         "drift": {"count": None if status.blocked else len(status.drift),
                   "changes": [change_line(c) for c in status.drift[:DRIFT_SHOWN]]},
     }
@@ -92,12 +94,14 @@ def _sa_line(sa: SaStatus, colour: bool) -> str:
     if not sa.installed:
         return head + _paint("NOT INSTALLED", "bad", colour)
     c = sa.counters
+    restored = "  counters restored" if sa.restored else ""
     if c is None:
-        return head + "installed"
+        return head + "installed" + restored
     text = head + f"installed  {c.packets} pkts {c.bytes} B  errors {c.errors}"
+    text += f"  replays {c.replay_window_drops + c.replay_drops}"
     if sa.direction == "out":
         text += f"  seq headroom {'2^64' if c.esn else '2^32'}-{c.oseq}"
-    return text
+    return text + restored
 
 
 def _drift_lines(status: Status) -> list[str]:
@@ -123,6 +127,7 @@ def render_status_text(status: Status, colour: bool = False) -> str:
     for peer in status.peers:
         lines.append(f"  peer {peer.node} ({peer.address})")
         lines += [_sa_line(sa, colour) for sa in peer.sas]
+    lines += [f"counters: {line}" for line in status.continuity]
     if status.sysctls:
         lines.append("sysctls: " + ", ".join(f"{k}={v}" for k, v in sorted(status.sysctls.items())))
     nonzero = {k: v for k, v in status.xfrm_stat.items() if v}
