@@ -28,8 +28,9 @@ def state_root(explicit: Path | None = None) -> Path:
 def target_state_dir(netns: str | None, explicit: Path | None = None) -> Path:
     """The directory of one target namespace, created 0700 (its parent too) on first use.
     A name `ip netns` would refuse (a path, `..`) is an InputError: it never becomes a path."""
+    path = target_state_path(netns, explicit)  # the name is checked before anything is created
     ensure_dir(state_root(explicit), 0o700)
-    return ensure_dir(target_state_path(netns, explicit), 0o700)
+    return ensure_dir(path, 0o700)
 
 
 def target_state_path(netns: str | None, explicit: Path | None = None) -> Path:
