@@ -14,6 +14,7 @@ import typer
 
 from overlayc import __version__
 from overlayc import cliflow as flow
+from overlayc.cli_keys import keys_app
 from overlayc.cli_options import (
     ApplyExitcodeOption,
     AtOption,
@@ -34,22 +35,26 @@ from overlayc.cli_options import (
 from overlayc.cliapp import OverlaycGroup, colour_for, report, set_no_colour
 from overlayc.compile import compile_node
 from overlayc.compile import epoch as epoch_mod
-from overlayc.compile import keys as keys_mod
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.schema import render_schema
 from overlayc.errors import OverlaycError
 from overlayc.exitcodes import Exit, StatusExit, epilog
-from overlayc.files import keys as key_files
-from overlayc.inputs import assign_with_lock, check_with_lock, prepare_saved_target, prepare_target
-from overlayc.kernel.state import KernelState, Observed
+from overlayc.inputs import (
+    assign_with_lock,
+    check_with_lock,
+    offline_node,
+    prepare_saved_target,
+    prepare_target,
+)
+from overlayc.kernel.state import Observed
 from overlayc.render import hints
 from overlayc.render.diagnostics import render_diagnostics_json
+from overlayc.render.dot import render_cluster
 from overlayc.render.iproute2 import render_iproute2
 
 if TYPE_CHECKING:
-    from datetime import datetime
 
-    from overlayc.compile import Assignment
+    pass
 
 app = typer.Typer(
     name="overlayc",
@@ -84,44 +89,7 @@ def _global_options(
     set_no_colour(no_color)
 
 
-# --- shared options: time and node key as inputs of compile (DESIGN.md §4) --------------------
-
-
-keys_app = typer.Typer(
-    help="Node key pairs: the private key stays on the node, the public key goes in the YAML.",
-    no_args_is_help=True,
-)
 app.add_typer(keys_app, name="keys")
-
-
-@keys_app.command("gen")
-def keys_gen(
-    node: Annotated[str, typer.Option("--node", help="node name, as in the YAML")],
-    out: Annotated[Path | None, typer.Option("--out", metavar="PATH", help="where to write the key")] = None,
-    force: Annotated[bool, typer.Option("--force", help="replace an existing key file")] = False,
-) -> None:
-    """Write a new X25519 private key (mode 0600) and print the public key line for the YAML."""
-    path = out if out is not None else key_files.default_key_path(node)
-    public = key_files.generate_key_file(path, force=force)
-    typer.echo(f"wrote {path} (mode 0600); add under nodes.{node} in the YAML:", err=True)
-    typer.echo(f"public_key: {keys_mod.encode_key(public)}")
-
-
-@keys_app.command("show")
-def keys_show(
-    node: Annotated[str | None, typer.Option("--node", help="read the node's default key file")] = None,
-    key_file: Annotated[Path | None, typer.Option("--key-file", metavar="PATH")] = None,
-) -> None:
-    """Print the public key and its fingerprint of a private key file (never the private key)."""
-    if (node is None) == (key_file is None):
-        raise typer.BadParameter("give exactly one of --node and --key-file")
-    path = key_file if key_file is not None else key_files.default_key_path(node or "")
-    public = keys_mod.public_key_of(key_files.read_private_key(path))
-    typer.echo(f"public_key: {keys_mod.encode_key(public)}")
-    typer.echo(f"fingerprint: {keys_mod.public_key_fingerprint(public)}")
-
-
-# --- shared options: the configuration (every command that reads one uses these) ------------
 
 
 def load_or_exit(files: list[Path], json_output: bool = False) -> LoadedConfig:
@@ -151,12 +119,7 @@ def validate(
     if json_output:
         typer.echo(render_diagnostics_json([]), nl=False)
         return
-    c = loaded.config
-    lock = (f"{loaded.lock_path} would change ({len(changes)} entries; plan/apply write it)" if changes
-            else f"{loaded.lock_path} up to date" if loaded.lock_path.exists() else "no lock file yet")
-    typer.echo(f"{', '.join(str(f) for f in loaded.files)}: valid ({len(c.nodes)} nodes, "
-               f"{len(c.networks)} networks, {len(c.services)} services, {len(c.endpoints)} endpoints; "
-               f"{lock})")
+    typer.echo(hints.validated(loaded, changes))
 
 
 @app.command("nodes")
@@ -190,8 +153,8 @@ def render(
     loaded = load_or_exit(files)
     if fmt in (RenderFormat.dot, RenderFormat.svg):
         assignment = assign_with_lock(loaded, locked=locked, on_write=_say_lock_written)
-        picture = _cluster_picture(loaded, assignment, epoch_mod.parse_at(at), svg=fmt is RenderFormat.svg)
-        typer.echo(picture, nl=False)
+        when, svg = epoch_mod.parse_at(at), fmt is RenderFormat.svg
+        typer.echo(render_cluster(loaded.config, assignment, when, svg=svg), nl=False)
         return
     if node is None:
         raise typer.BadParameter(f"--format {fmt.value} renders one node: give --node "
@@ -201,18 +164,6 @@ def render(
     state = compile_node(target.config, target.assignment, node, at=target.at, private_key=target.private_key)
     text = state.dumps() if fmt is RenderFormat.json else render_iproute2(state, title=node)
     typer.echo(text, nl=False)
-
-
-def _cluster_picture(loaded: LoadedConfig, assignment: Assignment, at: datetime, svg: bool) -> str:
-    """The DOT (or SVG) picture of the whole cluster at `at` (no private keys: SPIs are public)."""
-    from overlayc.render.dot import dot_to_svg, render_dot
-
-    config = loaded.config
-    states = {n: compile_node(config, assignment, n, at=at, private_key=None) for n in sorted(config.nodes)}
-    encrypted = any(net.is_encrypted for net in config.networks.values())
-    epoch = epoch_mod.epoch_of(at, config.cluster.encryption.rotation) if encrypted else None
-    text = render_dot(config, assignment, states, at, epoch)
-    return dot_to_svg(text) if svg else text
 
 
 @app.command()
@@ -246,15 +197,6 @@ def _plan_live(netns: str | None, state: str | None, cluster: str) -> Observed:
     return observe_snapshot(state) if state is not None else observe_kernel(netns, cluster)
 
 
-def _offline_node(loaded: LoadedConfig, node: str | None, state: str | None, live: KernelState) -> str | None:
-    """`--node`; offline (`--state`), the node the snapshot was taken on (never this machine's)."""
-    from overlayc.observe.snapshot import node_of_snapshot
-
-    if node is not None or state is None:
-        return node
-    return node_of_snapshot({name: n.address for name, n in loaded.config.nodes.items()}, live, state)
-
-
 @app.command("plan")
 def plan_command(
     files: FileOption,
@@ -278,7 +220,7 @@ def plan_command(
 
     loaded = load_or_exit(files, json_output)
     live = _plan_live(netns, state, loaded.config.cluster.name)
-    t = prepare_target(loaded, node=_offline_node(loaded, node, state, live.owned), netns=netns, at=at,
+    t = prepare_target(loaded, node=offline_node(loaded, node, state, live.owned), netns=netns, at=at,
                        key_file=key_file, locked=locked, on_write=_say_lock_written)
     plan = plan_node(t.config, t.assignment, t.node, at=t.at, private_key=t.private_key, live=live,
                      netns=netns)
