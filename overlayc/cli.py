@@ -42,7 +42,13 @@ from overlayc.compile import epoch as epoch_mod
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.schema import render_schema
 from overlayc.exitcodes import Exit, epilog
-from overlayc.inputs import assign_with_lock, check_with_lock, prepare_saved_target, prepare_target
+from overlayc.inputs import (
+    assign_with_lock,
+    check_with_lock,
+    offline_node,
+    prepare_saved_target,
+    prepare_target,
+)
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.options import (
     check_cluster,
@@ -51,12 +57,11 @@ from overlayc.options import (
 )
 from overlayc.render import hints
 from overlayc.render.diagnostics import render_diagnostics_json
+from overlayc.render.dot import render_cluster
 from overlayc.render.iproute2 import render_iproute2
 
 if TYPE_CHECKING:
-    from datetime import datetime
 
-    from overlayc.compile import Assignment
     from overlayc.inputs import Target
 
 app = typer.Typer(
@@ -124,12 +129,7 @@ def validate(
     if json_output:
         typer.echo(render_diagnostics_json([]), nl=False)
         return
-    c = loaded.config
-    lock = (f"{loaded.lock_path} would change ({len(changes)} entries; plan/apply write it)" if changes
-            else f"{loaded.lock_path} up to date" if loaded.lock_path.exists() else "no lock file yet")
-    typer.echo(f"{', '.join(str(f) for f in loaded.files)}: valid ({len(c.nodes)} nodes, "
-               f"{len(c.networks)} networks, {len(c.services)} services, {len(c.endpoints)} endpoints; "
-               f"{lock})")
+    typer.echo(hints.validated(loaded, changes))
 
 
 @app.command("nodes")
@@ -163,8 +163,8 @@ def render(
     loaded = load_or_exit(files)
     if fmt in (RenderFormat.dot, RenderFormat.svg):
         assignment = assign_with_lock(loaded, locked=locked, on_write=_say_lock_written)
-        picture = _cluster_picture(loaded, assignment, epoch_mod.parse_at(at), svg=fmt is RenderFormat.svg)
-        typer.echo(picture, nl=False)
+        when, svg = epoch_mod.parse_at(at), fmt is RenderFormat.svg
+        typer.echo(render_cluster(loaded.config, assignment, when, svg=svg), nl=False)
         return
     if node is None:
         raise typer.BadParameter(f"--format {fmt.value} renders one node: give --node "
@@ -174,18 +174,6 @@ def render(
     state = compile_node(target.config, target.assignment, node, at=target.at, private_key=target.private_key)
     text = state.dumps() if fmt is RenderFormat.json else render_iproute2(state, title=node)
     typer.echo(text, nl=False)
-
-
-def _cluster_picture(loaded: LoadedConfig, assignment: Assignment, at: datetime, svg: bool) -> str:
-    """The DOT (or SVG) picture of the whole cluster at `at` (no private keys: SPIs are public)."""
-    from overlayc.render.dot import dot_to_svg, render_dot
-
-    config = loaded.config
-    states = {n: compile_node(config, assignment, n, at=at, private_key=None) for n in sorted(config.nodes)}
-    encrypted = any(net.is_encrypted for net in config.networks.values())
-    epoch = epoch_mod.epoch_of(at, config.cluster.encryption.rotation) if encrypted else None
-    text = render_dot(config, assignment, states, at, epoch)
-    return dot_to_svg(text) if svg else text
 
 
 @app.command()
@@ -227,15 +215,6 @@ def _plan_live(netns: str | None, state: str | None, cluster: str) -> Observed:
     return observe_snapshot(state) if state is not None else observe_kernel(netns, cluster)
 
 
-def _offline_node(loaded: LoadedConfig, node: str | None, state: str | None, live: KernelState) -> str | None:
-    """`--node`; offline (`--state`), the node the snapshot was taken on (never this machine's)."""
-    from overlayc.observe.snapshot import node_of_snapshot
-
-    if node is not None or state is None:
-        return node
-    return node_of_snapshot({name: n.address for name, n in loaded.config.nodes.items()}, live, state)
-
-
 @app.command("plan")
 def plan_command(
     files: FileOption,
@@ -262,7 +241,7 @@ def plan_command(
 
     loaded = load_or_exit(files, json_output)
     live = _plan_live(netns, state, loaded.config.cluster.name)
-    t = prepare_target(loaded, node=_offline_node(loaded, node, state, live.owned), netns=netns, at=at,
+    t = prepare_target(loaded, node=offline_node(loaded, node, state, live.owned), netns=netns, at=at,
                        key_file=key_file, locked=locked, on_write=_say_lock_written,
                        state_dir=state_dir)
     # against this node's kernel: the send epoch its saved counters call for (offline: none)

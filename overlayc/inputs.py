@@ -29,6 +29,7 @@ from overlayc.files.keys import resolve_private_key
 from overlayc.files.lock import read_lock, write_lock
 
 if TYPE_CHECKING:
+    from overlayc.kernel.state import KernelState
     from overlayc.plan import Plan
 
 
@@ -104,6 +105,17 @@ def choose_node_of(loaded: LoadedConfig, node: str | None, netns: str | None) ->
     from overlayc.observe.addresses import choose_node
 
     return choose_node({name: n.address for name, n in loaded.config.nodes.items()}, None, netns)
+
+
+def offline_node(loaded: LoadedConfig, node: str | None, state: str | None,
+                 live: KernelState) -> str | None:
+    """`--node`; planning offline (`--state`), the node the snapshot `live` was taken on (never
+    this machine's); else None (the node is found by its local address)."""
+    from overlayc.observe.snapshot import node_of_snapshot
+
+    if node is not None or state is None:
+        return node
+    return node_of_snapshot({name: n.address for name, n in loaded.config.nodes.items()}, live, state)
 
 
 def prepare_target(

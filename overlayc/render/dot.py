@@ -120,3 +120,16 @@ def dot_to_svg(dot_text: str) -> str:
     if done.returncode != 0:
         raise EnvironmentProblem(f"dot -Tsvg failed: {done.stderr.strip()}")
     return done.stdout
+
+
+def render_cluster(config: Config, assignment: Assignment, at: datetime, svg: bool = False) -> str:
+    """The DOT (or, through Graphviz, SVG) picture of the whole cluster at `at`: every node
+    compiled without private keys (SPIs are public data)."""
+    from overlayc.compile import compile_node
+    from overlayc.compile.epoch import epoch_of
+
+    states = {n: compile_node(config, assignment, n, at=at, private_key=None) for n in sorted(config.nodes)}
+    encrypted = any(net.is_encrypted for net in config.networks.values())
+    epoch = epoch_of(at, config.cluster.encryption.rotation) if encrypted else None
+    text = render_dot(config, assignment, states, at, epoch)
+    return dot_to_svg(text) if svg else text

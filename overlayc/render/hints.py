@@ -5,6 +5,10 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from overlayc.config.load import LoadedConfig
 
 
 def command(*words: str | Path) -> str:
@@ -26,3 +30,13 @@ def lock_written(path: Path, changes: Sequence[str]) -> str:
     """What `plan`/`render`/`apply` say on stderr when they wrote the lock file."""
     what = f"{len(changes)} change(s)" if changes else "created"
     return f"overlayc: wrote {path} ({what}); commit it with the configuration"
+
+
+def validated(loaded: LoadedConfig, changes: Sequence[str]) -> str:
+    """`overlayc validate`'s line: the files, what they hold, and the lock file's state."""
+    c, path = loaded.config, loaded.lock_path
+    lock = (f"{path} would change ({len(changes)} entries; plan/apply write it)" if changes
+            else f"{path} up to date" if path.exists() else "no lock file yet")
+    return (f"{', '.join(str(f) for f in loaded.files)}: valid ({len(c.nodes)} nodes, "
+            f"{len(c.networks)} networks, {len(c.services)} services, {len(c.endpoints)} endpoints; "
+            f"{lock})")
