@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from overlayc.compile.assign import Assignment, resolve
 from overlayc.compile.epoch import parse_at
-from overlayc.compile.lock import lock_changes
+from overlayc.compile.lock import Lock, lock_changes
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.model import Config
 from overlayc.errors import ConfigError, LockOutdated, Severity
@@ -64,6 +64,18 @@ def assign_with_lock(loaded: LoadedConfig, *, locked: bool, why: str = "--locked
 
     Raises ConfigError when placement or addressing fails (unsatisfiable constraints, exhausted
     subnet), InputError on unreadable files."""
+    assignment, new, changes = _resolve_locked(loaded, locked, why)
+    existed = loaded.lock_path.exists()
+    if changes or not existed:
+        write_lock(loaded.lock_path, new)
+        if on_write is not None:
+            on_write(loaded.lock_path, changes if existed else [])
+    return assignment
+
+
+def _resolve_locked(loaded: LoadedConfig, locked: bool, why: str) -> tuple[Assignment, Lock, list[str]]:
+    """Resolve `loaded` against its lock file: (assignment, the new lock, the lines that change).
+    ConfigError when placement or addressing fails; LockOutdated when `locked` and it changes."""
     old = read_lock(loaded.lock_path)
     assignment, new, diags = resolve(loaded.config, old, loaded.locate)
     if any(d.severity == Severity.ERROR for d in diags):
@@ -71,12 +83,7 @@ def assign_with_lock(loaded: LoadedConfig, *, locked: bool, why: str = "--locked
     changes = lock_changes(old, new)
     if changes and locked:
         raise LockOutdated(loaded.lock_path, changes, why)
-    existed = loaded.lock_path.exists()
-    if changes or not existed:
-        write_lock(loaded.lock_path, new)
-        if on_write is not None:
-            on_write(loaded.lock_path, changes if existed else [])
-    return assignment
+    return assignment, new, changes
 
 
 def check_with_lock(loaded: LoadedConfig, *, locked: bool = False) -> list[str]:
@@ -87,14 +94,7 @@ def check_with_lock(loaded: LoadedConfig, *, locked: bool = False) -> list[str]:
     Returns the changes the lock would need (empty: up to date, or no lock and nothing to pin).
     Raises ConfigError with every diagnostic, LockOutdated when `locked` and the lock would
     change, InputError when the lock file is unreadable."""
-    old = read_lock(loaded.lock_path)
-    _, new, diags = resolve(loaded.config, old, loaded.locate)
-    if any(d.severity == Severity.ERROR for d in diags):
-        raise ConfigError(list(diags), loaded.sources)
-    changes = lock_changes(old, new)
-    if changes and locked:
-        raise LockOutdated(loaded.lock_path, changes)
-    return changes
+    return _resolve_locked(loaded, locked, "--locked")[2]
 
 
 def choose_node_of(loaded: LoadedConfig, node: str | None, netns: str | None) -> str:

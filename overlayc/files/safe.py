@@ -75,11 +75,7 @@ def read_input(path: Path, limit: int, what: str = "file") -> bytes:
         raise InputError(f"cannot read the {what} {err}") from None
     except OSError as err:
         raise InputError(f"cannot read the {what} {path}: {err.strerror}") from None
-    with os.fdopen(fd, "rb") as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise InputError(f"{path}: the {what} is larger than {limit // MiB} MiB, the limit for it")
-    return data
+    return _read_fd(fd, limit, f"{path}: the {what} is larger than {limit // MiB} MiB, the limit for it")
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -121,8 +117,13 @@ def read_capped(path: Path, limit: int) -> bytes:
         raise InputError(f"{path}: no such file") from None
     except OSError as err:
         raise InputError(f"{path}: cannot read: {err.strerror}") from None
+    return _read_fd(fd, limit, f"{path}: larger than {limit // MiB} MiB, the limit for this file")
+
+
+def _read_fd(fd: int, limit: int, too_big: str) -> bytes:
+    """At most `limit` bytes from `fd` (closed afterwards); InputError(`too_big`) past that."""
     with os.fdopen(fd, "rb") as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
-        raise InputError(f"{path}: larger than {limit // MiB} MiB, the limit for this file")
+        raise InputError(too_big)
     return data
