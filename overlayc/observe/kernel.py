@@ -135,7 +135,10 @@ def unclaimed_netns(claimed: Iterable[str], cluster: str | None,
     owned: list[Netns] = []
     foreign: dict[Key, str] = {}
     for name in names:
-        if name in mine or _identity(name) == owner:  # the node's own namespace is no endpoint's
+        if name in mine:
+            continue
+        if _identity(name) == owner:  # the node's own namespace: no endpoint's, never opened here
+            foreign[("netns", name)] = "network namespace, the node's own"
             continue
         why = netns_owner(name, cluster, owner)
         if why is None:
