@@ -99,7 +99,9 @@ class OverlaycGroup(TyperGroup):
         except KeyboardInterrupt:
             return Exit.INTERRUPTED
         except Exception as err:  # anything else is a bug: one line, the traceback to a file, exit 70
+            from overlayc.apply.interrupt import stopped_exit_code
             from overlayc.lastresort import report_bug
 
-            return report_bug(err)
+            stopped = stopped_exit_code()  # unless a SIGTERM/SIGINT surfaced wrapped in it
+            return stopped if stopped is not None else report_bug(err)
         return rv if isinstance(rv, int) else Exit.OK

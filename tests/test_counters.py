@@ -306,9 +306,9 @@ def test_a_state_directory_that_cannot_be_made_is_a_note_and_the_fallback(tmp_pa
     from datetime import UTC, datetime
 
     from overlayc.apply.continuity import keep_counters
-    from tests.test_status import seed
+    from tests.support.builders import seed_example
 
-    config, desired = seed()
+    config, desired = seed_example()
     root = tmp_path / "state"
     root.mkdir()
     (root / "netns-n2").symlink_to(tmp_path)

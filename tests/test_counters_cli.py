@@ -17,8 +17,8 @@ import pytest
 from overlayc.apply.continuity import FILE_NAME, counters_path
 from overlayc.apply.counters import Counters, Fallback, dumps
 from overlayc.compile.epoch import epoch_of
+from tests.support.cli import run
 from tests.support.host import ROOT
-from tests.test_plan_cli import run
 
 pytestmark = pytest.mark.kernel
 

@@ -21,8 +21,8 @@ from overlayc.files.lock import write_lock
 from overlayc.files.safe import ensure_dir
 from overlayc.files.statedir import target_state_dir
 from tests.hostile import PLAN_BYTES, PLAN_MUTATIONS, plain_copy, run_cli
+from tests.support.dumps import dump
 from tests.support.host import run_in
-from tests.test_apply_kernel import dump
 
 
 def _mode(path: Path) -> int:
@@ -99,6 +99,31 @@ def test_an_unexpected_exception_is_one_line_and_exit_70(
     assert "Traceback" in report.read_text() and "RuntimeError: boom" in report.read_text()
     assert _mode(report) == 0o600
     assert "Traceback" not in got.err
+
+
+def test_a_sigterm_that_surfaces_wrapped_in_another_exception_is_no_bug(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The early-stop handler raises SystemExit(143) wherever the main thread is; a C callback
+    (pydantic's serializer, seen in the kill test) can hand it on as another exception. That is
+    the signal's exit, 143, not an internal error (70) with a crash report."""
+    import signal
+
+    import overlayc.cli
+    from overlayc.apply import interrupt
+
+    def interrupted(paths: object) -> None:
+        try:
+            interrupt._handler(signal.SIGTERM, None)
+        except SystemExit as exc:
+            raise ValueError("Error calling function: SystemExit: 143") from exc
+
+    monkeypatch.setattr(overlayc.cli, "load_config", interrupted)
+    monkeypatch.setenv("OVERLAYC_STATE_DIR", str(tmp_path / "state"))
+    with interrupt.handled():
+        got = run_cli(capsys, "validate", "-f", str(plain_copy(tmp_path)))
+    assert got.code == 143 and "internal error" not in got.err, got
+    assert not (tmp_path / "state").exists() or not list((tmp_path / "state").glob("crash-*"))
 
 
 def test_a_saved_plan_for_another_namespace_is_refused(tmp_path: Path,

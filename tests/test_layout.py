@@ -96,3 +96,16 @@ def test_no_overlayc_module_exceeds_the_line_budget() -> None:
     sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in PACKAGE.rglob("*.py")}
     over = {path: n for path, n in sorted(sizes.items()) if n > MAX_LINES}
     assert over == {}, f"modules over {MAX_LINES} lines: {over}"
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared test code lives in tests/support/ (or lab/), never in a test module: importing one
+    runs its fixtures and collection side effects twice."""
+    found = []
+    for path in sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "lab").rglob("*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.relative_to(ROOT)}: {n}" for n in names
+                      if n.split(".")[-1].startswith("test_") or ".test_" in n]
+    assert found == []

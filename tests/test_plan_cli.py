@@ -8,14 +8,13 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from overlayc.cli import app, report
-from overlayc.errors import InputError, OverlaycError
+from overlayc.errors import InputError
 from overlayc.files.plans import load_plan
 from overlayc.kernel.state import KernelState
 from overlayc.observe.addresses import node_by_address
 from tests.support.builders import AT_NOON, cli_at
+from tests.support.cli import run
 from tests.support.host import ROOT
 
 AT_ARGS = ["--at", cli_at(AT_NOON)]
@@ -27,14 +26,6 @@ def config(tmp_path: Path) -> Path:
     path = tmp_path / "overlay.yaml"
     shutil.copy(ROOT / "examples/seed/overlay.yaml", path)
     return path
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """Run the CLI the way `main` does: OverlaycErrors become their report and exit code."""
-    result = CliRunner().invoke(app, list(args))
-    if isinstance(result.exception, OverlaycError):
-        return report(result.exception), result.stdout, str(result.exception)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_changes_exit_2_with_detailed_exitcode_and_the_lock_is_written(config: Path) -> None:

@@ -23,15 +23,14 @@ from overlayc.observe.counters import XFRMA_LASTUSED, decode_sa_counters, parse_
 from overlayc.observe.sysctl import fail_closed_sysctls
 from overlayc.render.status import render_status_json, render_status_text
 from tests.support.builders import AT_NOV21 as AT
-from tests.support.builders import compile_for
+from tests.support.builders import compile_for, seed_example
 from tests.support.host import EXAMPLES
 
 SYSCTLS_OK: dict[str, str | None] = {name: "0" for name in fail_closed_sysctls("eth0")}
 
 
 def seed(node: str = "node2") -> tuple[Config, KernelState]:
-    config = load_config([EXAMPLES / "seed" / "overlay.yaml"]).config
-    return config, compile_for(config, node, at=AT)
+    return seed_example(node, AT)
 
 
 def states(desired: KernelState) -> list[XfrmState]:

@@ -29,6 +29,7 @@ class _State:
     recording = False  # inside armed()/quiet(): record instead of acting
     checking = False  # inside armed() but not quiet(): pending() reports
     received: int | None = None
+    stopped: int | None = None  # a signal acted upon at once (outside armed()/quiet())
 
 
 _state = _State()
@@ -39,6 +40,7 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         if _state.received is None:
             _state.received = signum
         return
+    _state.stopped = signum
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise SystemExit(128 + signum)
@@ -51,7 +53,7 @@ def handled() -> Iterator[None]:
         yield
         return
     previous = {s: signal.signal(s, _handler) for s in SIGNALS}
-    _state.installed, _state.received = True, None
+    _state.installed, _state.received, _state.stopped = True, None, None
     try:
         yield
     finally:
@@ -87,3 +89,11 @@ def pending() -> str | None:
     if _state.installed and _state.checking and _state.received is not None:
         return signal.Signals(_state.received).name
     return None
+
+
+def stopped_exit_code() -> int | None:
+    """The exit code of a signal that stopped the command at once (143 SIGTERM, 130 SIGINT), or
+    None. The handler raises SystemExit/KeyboardInterrupt wherever the main thread is, and code
+    that wraps exceptions (a pydantic serializer callback, say) can hand it on as another
+    exception: the CLI asks this before it calls anything a bug."""
+    return None if _state.stopped is None else 128 + _state.stopped

@@ -43,3 +43,12 @@ def compile_for(
     if assignment is None:
         assignment = assign(config, clean=clean)
     return compile_node(config, assignment, node, at=at, private_key=None)
+
+
+def seed_example(node: str = "node2", at: datetime = AT_NOV21) -> tuple[Config, KernelState]:
+    """The seed example's configuration and one node's desired state at `at`."""
+    from overlayc.config.load import load_config
+    from tests.support.host import EXAMPLES
+
+    config = load_config([EXAMPLES / "seed" / "overlay.yaml"]).config
+    return config, compile_for(config, node, at=at)
