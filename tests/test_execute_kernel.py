@@ -29,6 +29,7 @@ from overlayc.kernel.objects import (
 )
 from overlayc.kernel.ownership import LINK_GROUP, PRIO_BLOCK, PRIO_PEER
 from overlayc.kernel.state import KernelState
+from overlayc.kernel.xfrm_marks import marks_of
 from overlayc.observe.kernel import observe
 from tests.support.host import ip_json, run_in
 from tests.support.kernel import (
@@ -110,8 +111,10 @@ def test_update_replace_delete_leave_exactly_the_expected_state(netns: str) -> N
     new_vx = vxlan(vni=5000, mtu=1400)
     assert isinstance(old_neigh, Neigh)
     new_neigh = Neigh(old_neigh.dev, old_neigh.dst, "02:00:00:00:00:99")
-    new_pol = XfrmPolicy(old_pol.dir, old_pol.src, old_pol.dst, old_pol.dport, PRIO_PEER + 1, "allow",
-                         old_pol.tmpl)
+    marks = marks_of("oct")  # the cluster of ALIAS: a legacy policy moved to its cluster's marks
+    assert old_pol.tmpl is not None
+    new_pol = XfrmPolicy(old_pol.dir, old_pol.src, old_pol.dst, old_pol.dport, marks.peer_priority(4790),
+                         "allow", XfrmTemplate(old_pol.tmpl.src, old_pol.tmpl.dst, reqid=marks.reqid))
     new_br = bridge(mtu=1400, address=iface("10.1.255.2/16"))
     fdb_neigh = [o for o in objs[2:] if isinstance(o, Fdb | Neigh)]
     changes = [

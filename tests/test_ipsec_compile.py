@@ -13,7 +13,7 @@ from overlayc.compile.ipsec import compile_ipsec, receiver_spis
 from overlayc.config.model import Cluster, Config, Encryption, Node
 from overlayc.errors import ConfigError
 from overlayc.kernel.objects import XfrmPolicy, XfrmState, XfrmTemplate
-from overlayc.kernel.ownership import PRIO_BLOCK, PRIO_PEER, REQID
+from overlayc.kernel.xfrm_marks import marks_of
 from tests.support.builders import AT_NOV21 as AT
 
 CLUSTER_ID = "cluster-under-test"
@@ -93,6 +93,10 @@ def test_one_receivers_spis_cost_o_nodes_hashes(monkeypatch: pytest.MonkeyPatch)
     spis = receiver_spis(CLUSTER_ID, PUBLIC["a"], senders, 12)
     assert len(set(spis.values())) == 3000
     assert len(calls) < 3000 + 10
+
+
+MARKS = marks_of("t")  # the cluster's own reqid and priorities, not a band shared by all clusters
+REQID, PRIO_PEER, PRIO_BLOCK = MARKS.reqid, MARKS.peer_priority(4800), MARKS.block_priority(4800)
 
 
 def test_node_with_two_peers_has_sas_per_epoch_and_the_full_policy_set() -> None:

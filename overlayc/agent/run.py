@@ -135,6 +135,7 @@ def node_status(loaded: LoadedConfig, *, node: str | None, netns: str | None, at
     or two counter readings `sample` seconds apart, judged."""
     from overlayc.apply.continuity import view_counters
     from overlayc.inputs import choose_node_of
+    from overlayc.kernel.xfrm_marks import owned_reqids
     from overlayc.netlink.netns import Namespace
     from overlayc.observe.counters import sample_health
     from overlayc.observe.kernel import observe
@@ -156,6 +157,7 @@ def node_status(loaded: LoadedConfig, *, node: str | None, netns: str | None, at
         desired, counters, lines = view_counters(config, target.at, target.address, (netns, state_dir),
                                                  build(None), live.owned, build)
         first, second = sample_health(ns, target.address, seconds=sample,
-                                      sysctls=bool(desired.of_kind("xfrm-policy")))
+                                      sysctls=bool(desired.of_kind("xfrm-policy")),
+                                      reqids=owned_reqids(config.cluster.name))
     return build_status(config, target.node, target.at, desired, live, first, second, counters=counters,
                         continuity=lines)

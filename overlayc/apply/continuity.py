@@ -40,8 +40,8 @@ from overlayc.files.safe import MiB, read_capped, write_atomic
 from overlayc.files.statedir import target_state_dir, target_state_path
 from overlayc.kernel.health import SaCounters
 from overlayc.kernel.objects import XfrmState
-from overlayc.kernel.ownership import REQID
 from overlayc.kernel.state import KernelState
+from overlayc.kernel.xfrm_marks import LEGACY_REQID, owned_reqids
 from overlayc.netlink import xfrm as nx
 from overlayc.observe.counters import decode_sa_counters
 from overlayc.observe.xfrm import Dumper
@@ -83,13 +83,13 @@ def load_counters(path: Path) -> Loaded:
         return Loaded(path, None, f"{err}; the saved counters are ignored")
 
 
-def live_sas(xs: Dumper) -> Iterator[tuple[XfrmState, SaCounters]]:
-    """Every overlayc-owned ESP SA of the socket's namespace with its counters."""
+def live_sas(xs: Dumper, reqids: frozenset[int]) -> Iterator[tuple[XfrmState, SaCounters]]:
+    """Every ESP SA with one of `reqids` (a cluster's) of the socket's namespace with its counters."""
     for msg in xs.dump(nx.XFRM_MSG_GETSA, b""):
         if msg.type != nx.XFRM_MSG_NEWSA:
             continue
         head = nx.decode_sa_header(msg.body)
-        if head.reqid != REQID or head.proto != nx.IPPROTO_ESP or head.family != nx.AF_INET:
+        if head.reqid not in reqids or head.proto != nx.IPPROTO_ESP or head.family != nx.AF_INET:
             continue
         try:
             sa = nx.decode_sa(msg.body)
@@ -126,6 +126,7 @@ class CounterKeeper:
     local: IPv4Address
     oldest_epoch: int
     fallback: Fallback | None
+    reqids: frozenset[int] = frozenset({LEGACY_REQID})  # whose SAs are read: owned_reqids(cluster name)
     current: Counters | None = None
     restored: set[SaId] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
@@ -149,7 +150,7 @@ class CounterKeeper:
         a note, not an error: the network is not taken down for a read-only /var/lib)."""
         sas = [sa for sa in desired.of_kind("xfrm-state") if isinstance(sa, XfrmState)]
         base = self.current if self.current is not None else self.loaded.counters
-        self.current = merge(base, readings(sas, live_sas(xs), self.restored),
+        self.current = merge(base, readings(sas, live_sas(xs, self.reqids), self.restored),
                              oldest_epoch=self.oldest_epoch, fallback=self.fallback)
         data = dumps(self.current, self.cluster)
         if data == self.written:
@@ -192,7 +193,8 @@ def keep_counters(config: Config, at: datetime, local: IPv4Address, where: tuple
         loaded = Loaded(counters_path(*where, create=False), None, f"{err}; the SA counters cannot be kept")
     desired, fallback = _decide(config, at, local, loaded, desired, live, recompile)
     keeper = CounterKeeper(loaded, config.cluster.id, local,
-                           epoch_of(at, config.cluster.encryption.rotation) - 1, fallback)
+                           epoch_of(at, config.cluster.encryption.rotation) - 1, fallback,
+                           owned_reqids(config.cluster.name))
     if loaded.problem is not None:
         keeper.notes.append(loaded.problem)
     if fallback is not None and (loaded.counters is None or loaded.counters.fallback != fallback):

@@ -17,7 +17,8 @@ SAs on node X, for each peer Y: inbound Y→X for e−1, e, e+1 (the next epoch'
 whole epoch before Y sends with it; the old one stays an epoch after) and outbound X→Y for e.
 Policies: per peer `out` X/32→Y/32 and `in` Y/32→X/32 on the encrypted data port requiring the
 ESP template, and below them the `out` and `in` catch-all blocks (reference/xfrm-enforcement.md:
-both catch-alls were shown to be necessary).
+both catch-alls were shown to be necessary). SAs, templates and priorities carry the cluster's
+marks (overlayc.kernel.xfrm_marks).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from overlayc.config.source import YamlPath
 from overlayc.config.validate_placement import duplicate_public_key, hosts_of_encrypted, missing_public_key
 from overlayc.errors import ConfigError, Location
 from overlayc.kernel.objects import XfrmPolicy, XfrmState, XfrmTemplate, fingerprint
-from overlayc.kernel.ownership import PRIO_BLOCK, PRIO_PEER, REQID
+from overlayc.kernel.xfrm_marks import XfrmMarks, marks_of
 
 SPI_INFO = b"overlayc/spi"
 SPI_MIN = 0x100  # 0..255 are reserved by IANA (RFC 4303 §2.1)
@@ -101,11 +102,12 @@ def _no_location(path: YamlPath) -> Location:
 
 # --- SAs and policies -------------------------------------------------------------------------
 def _state(
-    src: IPv4Address, dst: IPv4Address, spi: int, epoch: int, secret: bytes | None, key_bits: int
+    src: IPv4Address, dst: IPv4Address, spi: int, epoch: int, secret: bytes | None, key_bits: int,
+    reqid: int,
 ) -> XfrmState:
     return XfrmState(
         src=src, dst=dst, spi=spi, key_fp=None if secret is None else fingerprint(secret),
-        reqid=REQID, key_bits=key_bits, secret=secret, epoch=epoch,
+        reqid=reqid, key_bits=key_bits, secret=secret, epoch=epoch,
     )
 
 
@@ -113,24 +115,27 @@ def _host(addr: IPv4Address) -> IPv4Network:
     return IPv4Network(f"{addr}/32")
 
 
-def peer_policies(local: IPv4Address, remote: IPv4Address, port: int) -> list[XfrmPolicy]:
-    """The per-peer `out` and `in` policies that require ESP between `local` and `remote`."""
+def peer_policies(local: IPv4Address, remote: IPv4Address, port: int, marks: XfrmMarks) -> list[XfrmPolicy]:
+    """The per-peer `out` and `in` policies that require ESP between `local` and `remote`, with
+    the cluster's `marks` (reqid in the template, peer priority of `port`)."""
+    prio, reqid = marks.peer_priority(port), marks.reqid
     return [
         XfrmPolicy(
-            dir="out", src=_host(local), dst=_host(remote), dport=port, priority=PRIO_PEER,
-            action="allow", tmpl=XfrmTemplate(src=local, dst=remote, reqid=REQID),
+            dir="out", src=_host(local), dst=_host(remote), dport=port, priority=prio,
+            action="allow", tmpl=XfrmTemplate(src=local, dst=remote, reqid=reqid),
         ),
         XfrmPolicy(
-            dir="in", src=_host(remote), dst=_host(local), dport=port, priority=PRIO_PEER,
-            action="allow", tmpl=XfrmTemplate(src=remote, dst=local, reqid=REQID),
+            dir="in", src=_host(remote), dst=_host(local), dport=port, priority=prio,
+            action="allow", tmpl=XfrmTemplate(src=remote, dst=local, reqid=reqid),
         ),
     ]
 
 
-def block_policies(port: int) -> list[XfrmPolicy]:
-    """The fail-closed catch-alls: any other UDP to `port`, in or out, is blocked."""
+def block_policies(port: int, marks: XfrmMarks) -> list[XfrmPolicy]:
+    """The fail-closed catch-alls: any other UDP to `port`, in or out, is blocked (the cluster's
+    block priority of `port`)."""
     return [
-        XfrmPolicy(dir=d, src=ANY, dst=ANY, dport=port, priority=PRIO_BLOCK, action="block")
+        XfrmPolicy(dir=d, src=ANY, dst=ANY, dport=port, priority=marks.block_priority(port), action="block")
         for d in ("out", "in")
     ]
 
@@ -140,6 +145,7 @@ class _Local:
     """What every peer's SAs of one node at one instant have in common."""
 
     cluster_id: str
+    reqid: int
     address: IPv4Address
     pub: bytes
     private_key: bytes | None
@@ -162,13 +168,13 @@ def _peer_states(local: _Local, pub_peer: bytes, addr: IPv4Address) -> list[Xfrm
     bits = local.length * 8
     states = [
         _state(addr, local.address, local.inbound[e][pub_peer], e,
-               local.secret(shared, pub_peer, local.pub, e), bits)
+               local.secret(shared, pub_peer, local.pub, e), bits, local.reqid)
         for e in (local.epoch - 1, local.epoch, local.epoch + 1)
     ]
     out = local.send_epoch
     spi_out = receiver_spis(local.cluster_id, pub_peer, local.senders, out)[local.pub]
     secret_out = local.secret(shared, local.pub, pub_peer, out)
-    states.append(_state(local.address, addr, spi_out, out, secret_out, bits))
+    states.append(_state(local.address, addr, spi_out, out, secret_out, bits, local.reqid))
     return states
 
 
@@ -203,8 +209,10 @@ def compile_ipsec(
     epoch = epoch_of(at, config.cluster.encryption.rotation)
     if send_epoch is not None and send_epoch not in (epoch, epoch + 1):
         raise ValueError(f"send epoch {send_epoch} is neither {epoch} nor {epoch + 1}")
+    marks = marks_of(config.cluster.name)
     local = _Local(
-        cluster_id=cid, address=config.nodes[node].address, pub=pub_me, private_key=private_key,
+        cluster_id=cid, reqid=marks.reqid, address=config.nodes[node].address, pub=pub_me,
+        private_key=private_key,
         senders=senders, epoch=epoch, send_epoch=epoch if send_epoch is None else send_epoch,
         length=ALGORITHM_KEY_LEN[config.cluster.encryption.algorithm],
         inbound={e: receiver_spis(cid, pub_me, senders, e) for e in (epoch - 1, epoch, epoch + 1)},
@@ -214,6 +222,6 @@ def compile_ipsec(
     for peer in sorted(set(peers) - {node}):
         addr = config.nodes[peer].address
         out.extend(_peer_states(local, _public_key(config, keyed, peer), addr))
-        out.extend(peer_policies(local.address, addr, port))
-    out.extend(block_policies(port))
+        out.extend(peer_policies(local.address, addr, port, marks))
+    out.extend(block_policies(port, marks))
     return out

@@ -2,8 +2,9 @@
 
 Ownership (DESIGN.md §1): every owned link carries an IFLA_IFALIAS tag
 `overlayc:<cluster>:<network>[:<netns>]` (built by `network_alias` / `endpoint_alias`, read back by
-`parse_alias`) and sits in `LINK_GROUP`; fdb/neigh entries live on owned vxlan devices; XFRM SAs and
-policy templates carry `REQID`, policies a priority in `PRIO_BAND`. Anything without these marks is
+`parse_alias`) and sits in `LINK_GROUP`; fdb/neigh entries live on owned vxlan devices; XFRM SAs,
+policy templates and policy priorities carry their cluster's marks, and a policy is owned only in
+exactly the shape overlayc writes (overlayc.kernel.xfrm_marks). Anything without these marks is
 foreign and never touched.
 
 Identity: every kernel object has a `Key` (names, never ifindex); `key_text` is its one text form
@@ -17,10 +18,11 @@ from typing import TypeAlias
 
 ALIAS_PREFIX = "overlayc:"  # IFLA_IFALIAS of every owned link: "overlayc:<cluster>:<network>[:<netns>]"
 LINK_GROUP = 0x6F76  # IFLA_GROUP of every owned link ("ov"), so all can be removed in one request
-REQID = 0x6F7663  # reqid of every owned SA and policy template ("ovc")
+# The XFRM marks of the release before per-cluster marks (overlayc.kernel.xfrm_marks.LEGACY): the
+# same for every cluster. Nodes it applied are moved to their cluster's marks by one apply.
+REQID = 0x6F7663  # reqid of every SA and policy template ("ovc")
 PRIO_PEER = 0x6F00  # per-peer ESP policies
 PRIO_BLOCK = 0x6F10  # fail-closed catch-all block policies (numerically larger = evaluated later)
-PRIO_BAND = range(0x6F00, 0x7000)  # a policy with a priority in this band is overlayc's
 
 Key: TypeAlias = tuple[str, ...]
 

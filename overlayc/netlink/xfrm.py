@@ -22,6 +22,7 @@ XFRM_MSG_NEWSA, XFRM_MSG_DELSA, XFRM_MSG_GETSA = 0x10, 0x11, 0x12
 XFRM_MSG_NEWPOLICY, XFRM_MSG_DELPOLICY, XFRM_MSG_GETPOLICY = 0x13, 0x14, 0x15
 XFRM_MSG_UPDPOLICY, XFRM_MSG_UPDSA = 0x19, 0x1A
 XFRMA_TMPL, XFRMA_SRCADDR, XFRMA_ALG_AEAD, XFRMA_MARK, XFRMA_REPLAY_ESN_VAL = 5, 13, 18, 21, 23
+XFRMA_POLICY_TYPE, XFRM_POLICY_TYPE_MAIN = 16, 0
 XFRM_STATE_ESN = 128
 XFRM_POLICY_ALLOW, XFRM_POLICY_BLOCK = 0, 1
 XFRM_POLICY_IN, XFRM_POLICY_OUT = 0, 1
@@ -243,6 +244,34 @@ def decode_policy_key(body: bytes | memoryview) -> tuple[str, IPv4Network, IPv4N
     return _DIR_NAMES.get(direction, str(direction)), src, dst, proto, dport, priority
 
 
+def _policy_extras(body: bytes | memoryview, attrs: dict[int, bytes], flags: int) -> str:
+    """What a policy body holds beyond overlayc's policy shape (empty when nothing): a source
+    port, a partial port mask, an interface or user in the selector, flags, any attribute but
+    one template (a mark, an if_id, a security context...; the kernel dumps those only when
+    set). Such a policy is never overlayc's, whatever its priority and template."""
+    sel = SELECTOR.unpack_from(body, 0)
+    dport, dport_mask, sport, sport_mask, ifindex, user = *sel[2:6], *sel[10:12]
+    found = []
+    if sport or sport_mask:
+        found.append("a source port")
+    if dport_mask not in (0, 0xFFFF) or (dport == 0) != (dport_mask == 0):
+        found.append("a partial port mask")
+    if ifindex or user:
+        found.append("an interface or user in its selector")
+    if flags:
+        found.append(f"flags {flags:#x}")
+    others = sorted(set(attrs) - {XFRMA_TMPL, XFRMA_POLICY_TYPE})
+    if others:
+        found.append("attributes " + ", ".join(str(a) for a in others))
+    raw_type = attrs.get(XFRMA_POLICY_TYPE)
+    if raw_type is not None and raw_type[:1] != bytes([XFRM_POLICY_TYPE_MAIN]):
+        found.append("a sub-policy type")
+    raw_tmpl = attrs.get(XFRMA_TMPL)
+    if raw_tmpl is not None and len(raw_tmpl) != TMPL.size:
+        found.append(f"{len(raw_tmpl) // TMPL.size} templates")
+    return ", ".join(found)
+
+
 def decode_policy(body: bytes | memoryview) -> XfrmPolicy:
     """An XFRM_MSG_NEWPOLICY body → XfrmPolicy (first template only; overlayc sets at most one)."""
     src, dst, proto, dport = unpack_selector(body, 0)
@@ -250,7 +279,11 @@ def decode_policy(body: bytes | memoryview) -> XfrmPolicy:
     priority, _index, direction, action, _flags, _share = POLICY_TAIL.unpack_from(body, off)
     if direction not in _DIR_NAMES:
         raise ValueError(f"policy direction {direction} is neither in nor out")
-    raw_tmpl = parse_attrs(body, POLICY_INFO_SIZE, len(body)).get(XFRMA_TMPL)
+    attrs = parse_attrs(body, POLICY_INFO_SIZE, len(body))
+    extra = _policy_extras(body, attrs, _flags)
+    if extra:
+        raise ValueError(f"it has {extra}, which overlayc never writes")
+    raw_tmpl = attrs.get(XFRMA_TMPL)
     tmpl = decode_tmpl(raw_tmpl) if raw_tmpl else None
     return XfrmPolicy(
         dir="in" if direction == XFRM_POLICY_IN else "out",

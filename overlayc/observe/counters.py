@@ -5,7 +5,7 @@
 - Per SA, from the XFRM_MSG_GETSA dump (struct xfrm_usersa_info, linux/xfrm.h): `curlft`
   (bytes, packets, add_time, use_time), `stats` (replay_window, replay, integrity_failed: packets
   dropped), XFRMA_REPLAY_ESN_VAL (oseq/seq with their high halves, ESN SAs) or XFRMA_REPLAY_VAL
-  (32-bit oseq/seq), and XFRMA_LASTUSED. Only overlayc's SAs (reqid REQID) are kept.
+  (32-bit oseq/seq), and XFRMA_LASTUSED. Only the cluster's SAs (its reqids) are kept.
 - The fail-closed sysctls (reference/xfrm-enforcement.md, "Caveats") of the node's underlay.
 """
 
@@ -18,7 +18,7 @@ from ipaddress import IPv4Address
 from pathlib import Path
 
 from overlayc.kernel.health import Health, SaCounters
-from overlayc.kernel.ownership import REQID, Key
+from overlayc.kernel.ownership import Key
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import parse_attrs
 from overlayc.netlink.netns import Namespace, NamespaceRef, opened
@@ -80,36 +80,38 @@ def decode_sa_counters(body: bytes | memoryview) -> tuple[Key, SaCounters]:
     return sa_key(head.dst, head.spi), counters
 
 
-def read_sa_counters(ns: Namespace) -> dict[Key, SaCounters]:
-    """Counters of every overlayc-owned ESP SA of namespace `ns`, by SA key."""
+def read_sa_counters(ns: Namespace, reqids: frozenset[int]) -> dict[Key, SaCounters]:
+    """Counters of every ESP SA of namespace `ns` with one of `reqids` (a cluster's), by SA key."""
     out: dict[Key, SaCounters] = {}
     for msg in ns.xfrm.dump(nx.XFRM_MSG_GETSA, b""):
         if msg.type != nx.XFRM_MSG_NEWSA:
             continue
         head = nx.decode_sa_header(msg.body)
-        if head.reqid == REQID and head.proto == nx.IPPROTO_ESP and head.family == nx.AF_INET:
+        if head.reqid in reqids and head.proto == nx.IPPROTO_ESP and head.family == nx.AF_INET:
             key, counters = decode_sa_counters(msg.body)
             out[key] = counters
     return out
 
 
-def read_health(netns: NamespaceRef, address: IPv4Address, *, sysctls: bool) -> Health:
-    """xfrm_stat, per-SA counters and (with `sysctls`) the fail-closed sysctls of `netns` (a
-    handle, or a name: None is the current namespace)."""
+def read_health(netns: NamespaceRef, address: IPv4Address, *, sysctls: bool,
+                reqids: frozenset[int]) -> Health:
+    """xfrm_stat, counters of the SAs with one of `reqids` and (with `sysctls`) the fail-closed
+    sysctls of `netns` (a handle, or a name: None is the current namespace)."""
     with opened(netns) as ns:
         values: dict[str, str | None] = {}
         if sysctls:
             values = read_sysctls(ns, fail_closed_sysctls(underlay_device(ns, address)))
-        return Health(read_xfrm_stat(ns), read_sa_counters(ns), values)
+        return Health(read_xfrm_stat(ns), read_sa_counters(ns, reqids), values)
 
 
 def sample_health(netns: NamespaceRef, address: IPv4Address, *, sysctls: bool, seconds: float,
-                  sleep: Callable[[float], None] = time.sleep) -> tuple[Health, Health | None]:
+                  reqids: frozenset[int], sleep: Callable[[float], None] = time.sleep
+                  ) -> tuple[Health, Health | None]:
     """Two readings `seconds` apart (to see counters grow), or one when `seconds` <= 0; one
     namespace handle serves both."""
     with opened(netns) as ns:
-        first = read_health(ns, address, sysctls=sysctls)
+        first = read_health(ns, address, sysctls=sysctls, reqids=reqids)
         if seconds <= 0:
             return first, None
         sleep(seconds)
-        return first, read_health(ns, address, sysctls=sysctls)
+        return first, read_health(ns, address, sysctls=sysctls, reqids=reqids)

@@ -21,7 +21,7 @@ from overlayc.netlink import neigh as nl_neigh
 from overlayc.netlink.link import LinkInfo
 from overlayc.netlink.netns import NETNS_DIR, Namespace, NamespaceRef, namespace_id, opened
 from overlayc.netlink.sock import NetlinkSocket
-from overlayc.observe.xfrm import observe_xfrm
+from overlayc.observe.xfrm import observe_xfrm, scope_for
 
 
 def read_links(rt: NetlinkSocket) -> tuple[dict[int, LinkInfo], dict[int, list[IPv4Interface]]]:
@@ -49,6 +49,12 @@ def _owner(info: LinkInfo, cluster: str | None) -> tuple[Alias | None, str | Non
     if cluster is not None and tag.cluster != cluster:
         return None, f"{kind}, overlayc's but of cluster {tag.cluster!r}"
     return tag, None
+
+
+def clusters_seen(links: Iterable[LinkInfo]) -> set[str]:
+    """The clusters whose ownership tag is on one of `links`: the clusters present on the node,
+    whose XFRM marks are known (overlayc.observe.xfrm.scope_for)."""
+    return {tag.cluster for info in links if (tag := parse_alias(info.alias)) is not None}
 
 
 def _link_object(info: LinkInfo, links: dict[int, LinkInfo],
@@ -164,10 +170,10 @@ def observe(netns: NamespaceRef, cluster: str | None = None) -> Observed:
     (None: the current namespace) for which a handle is opened for this call.
 
     `cluster` None observes every overlayc-owned link; else only links tagged with that cluster
-    (links of other clusters are then reported as foreign). XFRM objects carry no cluster: every
-    owned SA and policy is observed. A dump the kernel marks as interrupted (a table changed while
-    it was read) is read again, up to DUMP_ATTEMPTS times. Raises NeedsPrivileges /
-    EnvironmentProblem."""
+    (links of other clusters are then reported as foreign). XFRM objects are owned by the marks
+    of `cluster` (None: of every cluster seen on the node), see overlayc.observe.xfrm. A dump
+    the kernel marks as interrupted (a table changed while it was read) is read again, up to
+    DUMP_ATTEMPTS times. Raises NeedsPrivileges / EnvironmentProblem."""
     with opened(netns) as ns:
         for _ in range(DUMP_ATTEMPTS - 1):
             try:
@@ -203,7 +209,7 @@ def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
         else:
             foreign_links[info.name] = f"{info.kind} tagged as overlayc's, but not as overlayc makes it"
     objects.extend(read_fdb_neigh(rt, vxlans))
-    xfrm_owned, foreign = observe_xfrm(ns.xfrm)
+    xfrm_owned, foreign = observe_xfrm(ns.xfrm, scope_for(cluster, clusters_seen(links.values())))
     objects.extend(xfrm_owned)
     orphans, foreign_ns = unclaimed_netns((o.name for o in objects if isinstance(o, Netns)), cluster,
                                           namespace_id(ns.name))

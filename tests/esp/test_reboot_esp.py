@@ -36,6 +36,7 @@ from overlayc.apply.counters import MARGIN, loads
 from overlayc.compile.epoch import epoch_of
 from overlayc.files.statedir import target_state_path
 from overlayc.kernel.ownership import LINK_GROUP
+from overlayc.kernel.xfrm_marks import owned_reqids
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.netns import Namespace
 from tests.support.counters import xfrm_stat
@@ -137,7 +138,7 @@ def sas(seed: SeedLab, node: str) -> list[tuple[nx.SaHeader, tuple[int, int]]]:
     with Namespace(seed.lab.netns(node)) as ns:
         xs = ns.xfrm
         return [(nx.SaHeader(sa.src, sa.dst, sa.spi, nx.IPPROTO_ESP, sa.reqid, nx.AF_INET), (c.oseq, c.seq))
-                for sa, c in live_sas(xs)]
+                for sa, c in live_sas(xs, owned_reqids(seed.lab.tag))]
 
 
 def counters(seed: SeedLab, node: str, src: str, dst: str) -> dict[int, tuple[int, int]]:
@@ -168,7 +169,8 @@ def sa_drops(seed: SeedLab, node: str) -> dict[str, tuple[int, int, int]]:
     with Namespace(seed.lab.netns(node)) as ns:
         xs = ns.xfrm
         return {f"{sa.src}>{sa.dst}/{sa.spi:#x}":
-                (c.replay_window_drops, c.replay_drops, c.integrity_failures) for sa, c in live_sas(xs)}
+                (c.replay_window_drops, c.replay_drops, c.integrity_failures)
+                for sa, c in live_sas(xs, owned_reqids(seed.lab.tag))}
 
 
 def state_file(seed: SeedLab, node: str) -> Path:

@@ -21,6 +21,7 @@ from overlayc.agent.status import build_status
 from overlayc.compile.epoch import epoch_of
 from overlayc.config.load import load_config
 from overlayc.kernel.objects import XfrmState
+from overlayc.kernel.xfrm_marks import owned_reqids
 from overlayc.observe.counters import read_health
 from overlayc.observe.kernel import observe
 from tests.support.builders import assign, compile_for
@@ -64,7 +65,8 @@ def check_status(lab: Any, config: Any, assignment: Any) -> None:
     now, ns = datetime.now(UTC), lab.netns("node1")
     desired = compile_for(config, "node1", at=now, assignment=assignment)
     status = build_status(config, "node1", now, desired, observe(ns),
-                          read_health(ns, lab.address("node1"), sysctls=True))
+                          read_health(ns, lab.address("node1"), sysctls=True,
+                                      reqids=owned_reqids(config.cluster.name)))
     assert status.healthy, status.problems
     (peer,) = status.peers
     assert peer.node == "node2" and [sa.direction for sa in peer.sas] == ["in", "in", "in", "out"]

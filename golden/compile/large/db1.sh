@@ -65,34 +65,34 @@ ip neigh replace 10.3.0.5 lladdr 02:42:0a:03:00:05 dev ovx4097 nud permanent
 ip neigh replace 10.3.0.6 lladdr 02:42:0a:03:00:06 dev ovx4097 nud permanent
 ip neigh replace 10.4.0.1 lladdr 02:42:0a:04:00:01 dev ovx4099 nud permanent
 # SA 172.16.2.1 -> 172.16.0.1 spi 0xc02ed6e8 epoch 40908: $OVERLAYC_KEY_ac100001_c02ed6e8 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.2.1 dst 172.16.0.1 proto esp spi 0xc02ed6e8 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_c02ed6e8" 128
+ip xfrm state add src 172.16.2.1 dst 172.16.0.1 proto esp spi 0xc02ed6e8 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_c02ed6e8" 128
 # SA 172.16.2.1 -> 172.16.1.1 spi 0x623b3dfc epoch 40908: $OVERLAYC_KEY_ac100101_623b3dfc = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.2.1 dst 172.16.1.1 proto esp spi 0x623b3dfc reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_623b3dfc" 128
+ip xfrm state add src 172.16.2.1 dst 172.16.1.1 proto esp spi 0x623b3dfc reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_623b3dfc" 128
 # SA 172.16.2.1 -> 172.16.1.2 spi 0x88a45f1c epoch 40908: $OVERLAYC_KEY_ac100102_88a45f1c = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.2.1 dst 172.16.1.2 proto esp spi 0x88a45f1c reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_88a45f1c" 128
+ip xfrm state add src 172.16.2.1 dst 172.16.1.2 proto esp spi 0x88a45f1c reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_88a45f1c" 128
 # SA 172.16.0.1 -> 172.16.2.1 spi 0x057f4439 epoch 40909: $OVERLAYC_KEY_ac100201_057f4439 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.0.1 dst 172.16.2.1 proto esp spi 0x057f4439 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_057f4439" 128
+ip xfrm state add src 172.16.0.1 dst 172.16.2.1 proto esp spi 0x057f4439 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_057f4439" 128
 # SA 172.16.1.2 -> 172.16.2.1 spi 0x42c5b6dc epoch 40908: $OVERLAYC_KEY_ac100201_42c5b6dc = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.2 dst 172.16.2.1 proto esp spi 0x42c5b6dc reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_42c5b6dc" 128
+ip xfrm state add src 172.16.1.2 dst 172.16.2.1 proto esp spi 0x42c5b6dc reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_42c5b6dc" 128
 # SA 172.16.1.1 -> 172.16.2.1 spi 0x49e70959 epoch 40909: $OVERLAYC_KEY_ac100201_49e70959 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.1 dst 172.16.2.1 proto esp spi 0x49e70959 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_49e70959" 128
+ip xfrm state add src 172.16.1.1 dst 172.16.2.1 proto esp spi 0x49e70959 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_49e70959" 128
 # SA 172.16.1.2 -> 172.16.2.1 spi 0x6ea65035 epoch 40909: $OVERLAYC_KEY_ac100201_6ea65035 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.2 dst 172.16.2.1 proto esp spi 0x6ea65035 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_6ea65035" 128
+ip xfrm state add src 172.16.1.2 dst 172.16.2.1 proto esp spi 0x6ea65035 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_6ea65035" 128
 # SA 172.16.1.1 -> 172.16.2.1 spi 0xb5860fa8 epoch 40908: $OVERLAYC_KEY_ac100201_b5860fa8 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.1 dst 172.16.2.1 proto esp spi 0xb5860fa8 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_b5860fa8" 128
+ip xfrm state add src 172.16.1.1 dst 172.16.2.1 proto esp spi 0xb5860fa8 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_b5860fa8" 128
 # SA 172.16.1.1 -> 172.16.2.1 spi 0xc82673d3 epoch 40907: $OVERLAYC_KEY_ac100201_c82673d3 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.1 dst 172.16.2.1 proto esp spi 0xc82673d3 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_c82673d3" 128
+ip xfrm state add src 172.16.1.1 dst 172.16.2.1 proto esp spi 0xc82673d3 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_c82673d3" 128
 # SA 172.16.1.2 -> 172.16.2.1 spi 0xcfe50f97 epoch 40907: $OVERLAYC_KEY_ac100201_cfe50f97 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.2 dst 172.16.2.1 proto esp spi 0xcfe50f97 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_cfe50f97" 128
+ip xfrm state add src 172.16.1.2 dst 172.16.2.1 proto esp spi 0xcfe50f97 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_cfe50f97" 128
 # SA 172.16.0.1 -> 172.16.2.1 spi 0xd34d01a7 epoch 40907: $OVERLAYC_KEY_ac100201_d34d01a7 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.0.1 dst 172.16.2.1 proto esp spi 0xd34d01a7 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_d34d01a7" 128
+ip xfrm state add src 172.16.0.1 dst 172.16.2.1 proto esp spi 0xd34d01a7 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_d34d01a7" 128
 # SA 172.16.0.1 -> 172.16.2.1 spi 0xf3ee39ac epoch 40908: $OVERLAYC_KEY_ac100201_f3ee39ac = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.0.1 dst 172.16.2.1 proto esp spi 0xf3ee39ac reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_f3ee39ac" 128
-ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 28432 action block
-ip xfrm policy add src 172.16.0.1/32 dst 172.16.2.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.0.1 dst 172.16.2.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.1.1/32 dst 172.16.2.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.1.1 dst 172.16.2.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.1.2/32 dst 172.16.2.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.1.2 dst 172.16.2.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out priority 28432 action block
-ip xfrm policy add src 172.16.2.1/32 dst 172.16.0.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.2.1 dst 172.16.0.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.2.1/32 dst 172.16.1.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.2.1 dst 172.16.1.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.2.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.2.1 dst 172.16.1.2 proto esp reqid 0x6f7663 mode transport
+ip xfrm state add src 172.16.0.1 dst 172.16.2.1 proto esp spi 0xf3ee39ac reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_f3ee39ac" 128
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 1076429288 action block
+ip xfrm policy add src 172.16.0.1/32 dst 172.16.2.1/32 proto udp dport 4800 dir in priority 1076429280 tmpl src 172.16.0.1 dst 172.16.2.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.1.1/32 dst 172.16.2.1/32 proto udp dport 4800 dir in priority 1076429280 tmpl src 172.16.1.1 dst 172.16.2.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.1.2/32 dst 172.16.2.1/32 proto udp dport 4800 dir in priority 1076429280 tmpl src 172.16.1.2 dst 172.16.2.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out priority 1076429288 action block
+ip xfrm policy add src 172.16.2.1/32 dst 172.16.0.1/32 proto udp dport 4800 dir out priority 1076429280 tmpl src 172.16.2.1 dst 172.16.0.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.2.1/32 dst 172.16.1.1/32 proto udp dport 4800 dir out priority 1076429280 tmpl src 172.16.2.1 dst 172.16.1.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.2.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir out priority 1076429280 tmpl src 172.16.2.1 dst 172.16.1.2 proto esp reqid 0x1b60480d mode transport

@@ -70,34 +70,34 @@ ip neigh replace 10.3.0.5 lladdr 02:42:0a:03:00:05 dev ovx4097 nud permanent
 ip neigh replace 10.3.0.6 lladdr 02:42:0a:03:00:06 dev ovx4097 nud permanent
 ip neigh replace 10.4.0.1 lladdr 02:42:0a:04:00:01 dev ovx4099 nud permanent
 # SA 172.16.2.1 -> 172.16.0.1 spi 0x0d5cff15 epoch 40909: $OVERLAYC_KEY_ac100001_0d5cff15 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.2.1 dst 172.16.0.1 proto esp spi 0x0d5cff15 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_0d5cff15" 128
+ip xfrm state add src 172.16.2.1 dst 172.16.0.1 proto esp spi 0x0d5cff15 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_0d5cff15" 128
 # SA 172.16.1.1 -> 172.16.0.1 spi 0x2b80a4c4 epoch 40908: $OVERLAYC_KEY_ac100001_2b80a4c4 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.1 dst 172.16.0.1 proto esp spi 0x2b80a4c4 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_2b80a4c4" 128
+ip xfrm state add src 172.16.1.1 dst 172.16.0.1 proto esp spi 0x2b80a4c4 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_2b80a4c4" 128
 # SA 172.16.2.1 -> 172.16.0.1 spi 0x6087bdd7 epoch 40907: $OVERLAYC_KEY_ac100001_6087bdd7 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.2.1 dst 172.16.0.1 proto esp spi 0x6087bdd7 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_6087bdd7" 128
+ip xfrm state add src 172.16.2.1 dst 172.16.0.1 proto esp spi 0x6087bdd7 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_6087bdd7" 128
 # SA 172.16.1.2 -> 172.16.0.1 spi 0x628ad884 epoch 40908: $OVERLAYC_KEY_ac100001_628ad884 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.2 dst 172.16.0.1 proto esp spi 0x628ad884 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_628ad884" 128
+ip xfrm state add src 172.16.1.2 dst 172.16.0.1 proto esp spi 0x628ad884 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_628ad884" 128
 # SA 172.16.1.1 -> 172.16.0.1 spi 0xb35ad1e9 epoch 40909: $OVERLAYC_KEY_ac100001_b35ad1e9 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.1 dst 172.16.0.1 proto esp spi 0xb35ad1e9 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_b35ad1e9" 128
+ip xfrm state add src 172.16.1.1 dst 172.16.0.1 proto esp spi 0xb35ad1e9 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_b35ad1e9" 128
 # SA 172.16.2.1 -> 172.16.0.1 spi 0xc02ed6e8 epoch 40908: $OVERLAYC_KEY_ac100001_c02ed6e8 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.2.1 dst 172.16.0.1 proto esp spi 0xc02ed6e8 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_c02ed6e8" 128
+ip xfrm state add src 172.16.2.1 dst 172.16.0.1 proto esp spi 0xc02ed6e8 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_c02ed6e8" 128
 # SA 172.16.1.2 -> 172.16.0.1 spi 0xd2304897 epoch 40907: $OVERLAYC_KEY_ac100001_d2304897 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.2 dst 172.16.0.1 proto esp spi 0xd2304897 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_d2304897" 128
+ip xfrm state add src 172.16.1.2 dst 172.16.0.1 proto esp spi 0xd2304897 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_d2304897" 128
 # SA 172.16.1.1 -> 172.16.0.1 spi 0xe1b8cd03 epoch 40907: $OVERLAYC_KEY_ac100001_e1b8cd03 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.1 dst 172.16.0.1 proto esp spi 0xe1b8cd03 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_e1b8cd03" 128
+ip xfrm state add src 172.16.1.1 dst 172.16.0.1 proto esp spi 0xe1b8cd03 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_e1b8cd03" 128
 # SA 172.16.1.2 -> 172.16.0.1 spi 0xfc0e16fd epoch 40909: $OVERLAYC_KEY_ac100001_fc0e16fd = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.2 dst 172.16.0.1 proto esp spi 0xfc0e16fd reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_fc0e16fd" 128
+ip xfrm state add src 172.16.1.2 dst 172.16.0.1 proto esp spi 0xfc0e16fd reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_fc0e16fd" 128
 # SA 172.16.0.1 -> 172.16.1.1 spi 0x76a1c2f8 epoch 40908: $OVERLAYC_KEY_ac100101_76a1c2f8 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.0.1 dst 172.16.1.1 proto esp spi 0x76a1c2f8 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_76a1c2f8" 128
+ip xfrm state add src 172.16.0.1 dst 172.16.1.1 proto esp spi 0x76a1c2f8 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_76a1c2f8" 128
 # SA 172.16.0.1 -> 172.16.1.2 spi 0x6a23e814 epoch 40908: $OVERLAYC_KEY_ac100102_6a23e814 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.0.1 dst 172.16.1.2 proto esp spi 0x6a23e814 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_6a23e814" 128
+ip xfrm state add src 172.16.0.1 dst 172.16.1.2 proto esp spi 0x6a23e814 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_6a23e814" 128
 # SA 172.16.0.1 -> 172.16.2.1 spi 0xf3ee39ac epoch 40908: $OVERLAYC_KEY_ac100201_f3ee39ac = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.0.1 dst 172.16.2.1 proto esp spi 0xf3ee39ac reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_f3ee39ac" 128
-ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 28432 action block
-ip xfrm policy add src 172.16.1.1/32 dst 172.16.0.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.1.1 dst 172.16.0.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.1.2/32 dst 172.16.0.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.1.2 dst 172.16.0.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.2.1/32 dst 172.16.0.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.2.1 dst 172.16.0.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out priority 28432 action block
-ip xfrm policy add src 172.16.0.1/32 dst 172.16.1.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.0.1 dst 172.16.1.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.0.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.0.1 dst 172.16.1.2 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.0.1/32 dst 172.16.2.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.0.1 dst 172.16.2.1 proto esp reqid 0x6f7663 mode transport
+ip xfrm state add src 172.16.0.1 dst 172.16.2.1 proto esp spi 0xf3ee39ac reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_f3ee39ac" 128
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 1076429288 action block
+ip xfrm policy add src 172.16.1.1/32 dst 172.16.0.1/32 proto udp dport 4800 dir in priority 1076429280 tmpl src 172.16.1.1 dst 172.16.0.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.1.2/32 dst 172.16.0.1/32 proto udp dport 4800 dir in priority 1076429280 tmpl src 172.16.1.2 dst 172.16.0.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.2.1/32 dst 172.16.0.1/32 proto udp dport 4800 dir in priority 1076429280 tmpl src 172.16.2.1 dst 172.16.0.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out priority 1076429288 action block
+ip xfrm policy add src 172.16.0.1/32 dst 172.16.1.1/32 proto udp dport 4800 dir out priority 1076429280 tmpl src 172.16.0.1 dst 172.16.1.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.0.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir out priority 1076429280 tmpl src 172.16.0.1 dst 172.16.1.2 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.0.1/32 dst 172.16.2.1/32 proto udp dport 4800 dir out priority 1076429280 tmpl src 172.16.0.1 dst 172.16.2.1 proto esp reqid 0x1b60480d mode transport

@@ -97,34 +97,34 @@ ip neigh replace 10.1.0.3 lladdr 02:42:0a:01:00:03 dev ovx4098 nud permanent
 ip neigh replace 10.1.0.5 lladdr 02:42:0a:01:00:05 dev ovx4098 nud permanent
 ip neigh replace 10.4.0.1 lladdr 02:42:0a:04:00:01 dev ovx4099 nud permanent
 # SA 172.16.1.1 -> 172.16.0.1 spi 0x2b80a4c4 epoch 40908: $OVERLAYC_KEY_ac100001_2b80a4c4 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.1 dst 172.16.0.1 proto esp spi 0x2b80a4c4 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_2b80a4c4" 128
+ip xfrm state add src 172.16.1.1 dst 172.16.0.1 proto esp spi 0x2b80a4c4 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_2b80a4c4" 128
 # SA 172.16.1.2 -> 172.16.1.1 spi 0x2a687aad epoch 40909: $OVERLAYC_KEY_ac100101_2a687aad = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.2 dst 172.16.1.1 proto esp spi 0x2a687aad reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_2a687aad" 128
+ip xfrm state add src 172.16.1.2 dst 172.16.1.1 proto esp spi 0x2a687aad reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_2a687aad" 128
 # SA 172.16.0.1 -> 172.16.1.1 spi 0x48e85b85 epoch 40909: $OVERLAYC_KEY_ac100101_48e85b85 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.0.1 dst 172.16.1.1 proto esp spi 0x48e85b85 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_48e85b85" 128
+ip xfrm state add src 172.16.0.1 dst 172.16.1.1 proto esp spi 0x48e85b85 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_48e85b85" 128
 # SA 172.16.2.1 -> 172.16.1.1 spi 0x623b3dfc epoch 40908: $OVERLAYC_KEY_ac100101_623b3dfc = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.2.1 dst 172.16.1.1 proto esp spi 0x623b3dfc reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_623b3dfc" 128
+ip xfrm state add src 172.16.2.1 dst 172.16.1.1 proto esp spi 0x623b3dfc reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_623b3dfc" 128
 # SA 172.16.0.1 -> 172.16.1.1 spi 0x76a1c2f8 epoch 40908: $OVERLAYC_KEY_ac100101_76a1c2f8 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.0.1 dst 172.16.1.1 proto esp spi 0x76a1c2f8 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_76a1c2f8" 128
+ip xfrm state add src 172.16.0.1 dst 172.16.1.1 proto esp spi 0x76a1c2f8 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_76a1c2f8" 128
 # SA 172.16.1.2 -> 172.16.1.1 spi 0x8f13768f epoch 40907: $OVERLAYC_KEY_ac100101_8f13768f = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.2 dst 172.16.1.1 proto esp spi 0x8f13768f reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_8f13768f" 128
+ip xfrm state add src 172.16.1.2 dst 172.16.1.1 proto esp spi 0x8f13768f reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_8f13768f" 128
 # SA 172.16.2.1 -> 172.16.1.1 spi 0xa471e267 epoch 40907: $OVERLAYC_KEY_ac100101_a471e267 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.2.1 dst 172.16.1.1 proto esp spi 0xa471e267 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_a471e267" 128
+ip xfrm state add src 172.16.2.1 dst 172.16.1.1 proto esp spi 0xa471e267 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_a471e267" 128
 # SA 172.16.0.1 -> 172.16.1.1 spi 0xd33ba6df epoch 40907: $OVERLAYC_KEY_ac100101_d33ba6df = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.0.1 dst 172.16.1.1 proto esp spi 0xd33ba6df reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_d33ba6df" 128
+ip xfrm state add src 172.16.0.1 dst 172.16.1.1 proto esp spi 0xd33ba6df reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_d33ba6df" 128
 # SA 172.16.2.1 -> 172.16.1.1 spi 0xf2950dcd epoch 40909: $OVERLAYC_KEY_ac100101_f2950dcd = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.2.1 dst 172.16.1.1 proto esp spi 0xf2950dcd reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_f2950dcd" 128
+ip xfrm state add src 172.16.2.1 dst 172.16.1.1 proto esp spi 0xf2950dcd reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_f2950dcd" 128
 # SA 172.16.1.2 -> 172.16.1.1 spi 0xf5994278 epoch 40908: $OVERLAYC_KEY_ac100101_f5994278 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.2 dst 172.16.1.1 proto esp spi 0xf5994278 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_f5994278" 128
+ip xfrm state add src 172.16.1.2 dst 172.16.1.1 proto esp spi 0xf5994278 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_f5994278" 128
 # SA 172.16.1.1 -> 172.16.1.2 spi 0x4a394f84 epoch 40908: $OVERLAYC_KEY_ac100102_4a394f84 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.1 dst 172.16.1.2 proto esp spi 0x4a394f84 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_4a394f84" 128
+ip xfrm state add src 172.16.1.1 dst 172.16.1.2 proto esp spi 0x4a394f84 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_4a394f84" 128
 # SA 172.16.1.1 -> 172.16.2.1 spi 0xb5860fa8 epoch 40908: $OVERLAYC_KEY_ac100201_b5860fa8 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.1 dst 172.16.2.1 proto esp spi 0xb5860fa8 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_b5860fa8" 128
-ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 28432 action block
-ip xfrm policy add src 172.16.0.1/32 dst 172.16.1.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.0.1 dst 172.16.1.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.1.2/32 dst 172.16.1.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.1.2 dst 172.16.1.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.2.1/32 dst 172.16.1.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.2.1 dst 172.16.1.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out priority 28432 action block
-ip xfrm policy add src 172.16.1.1/32 dst 172.16.0.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.1.1 dst 172.16.0.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.1.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.1.1 dst 172.16.1.2 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.1.1/32 dst 172.16.2.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.1.1 dst 172.16.2.1 proto esp reqid 0x6f7663 mode transport
+ip xfrm state add src 172.16.1.1 dst 172.16.2.1 proto esp spi 0xb5860fa8 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_b5860fa8" 128
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 1076429288 action block
+ip xfrm policy add src 172.16.0.1/32 dst 172.16.1.1/32 proto udp dport 4800 dir in priority 1076429280 tmpl src 172.16.0.1 dst 172.16.1.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.1.2/32 dst 172.16.1.1/32 proto udp dport 4800 dir in priority 1076429280 tmpl src 172.16.1.2 dst 172.16.1.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.2.1/32 dst 172.16.1.1/32 proto udp dport 4800 dir in priority 1076429280 tmpl src 172.16.2.1 dst 172.16.1.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out priority 1076429288 action block
+ip xfrm policy add src 172.16.1.1/32 dst 172.16.0.1/32 proto udp dport 4800 dir out priority 1076429280 tmpl src 172.16.1.1 dst 172.16.0.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.1.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir out priority 1076429280 tmpl src 172.16.1.1 dst 172.16.1.2 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.1.1/32 dst 172.16.2.1/32 proto udp dport 4800 dir out priority 1076429280 tmpl src 172.16.1.1 dst 172.16.2.1 proto esp reqid 0x1b60480d mode transport

@@ -97,34 +97,34 @@ ip neigh replace 10.1.0.2 lladdr 02:42:0a:01:00:02 dev ovx4098 nud permanent
 ip neigh replace 10.1.0.4 lladdr 02:42:0a:01:00:04 dev ovx4098 nud permanent
 ip neigh replace 10.4.0.1 lladdr 02:42:0a:04:00:01 dev ovx4099 nud permanent
 # SA 172.16.1.2 -> 172.16.0.1 spi 0x628ad884 epoch 40908: $OVERLAYC_KEY_ac100001_628ad884 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.2 dst 172.16.0.1 proto esp spi 0x628ad884 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_628ad884" 128
+ip xfrm state add src 172.16.1.2 dst 172.16.0.1 proto esp spi 0x628ad884 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100001_628ad884" 128
 # SA 172.16.1.2 -> 172.16.1.1 spi 0xf5994278 epoch 40908: $OVERLAYC_KEY_ac100101_f5994278 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.2 dst 172.16.1.1 proto esp spi 0xf5994278 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_f5994278" 128
+ip xfrm state add src 172.16.1.2 dst 172.16.1.1 proto esp spi 0xf5994278 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100101_f5994278" 128
 # SA 172.16.2.1 -> 172.16.1.2 spi 0x0f3c120b epoch 40907: $OVERLAYC_KEY_ac100102_0f3c120b = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.2.1 dst 172.16.1.2 proto esp spi 0x0f3c120b reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_0f3c120b" 128
+ip xfrm state add src 172.16.2.1 dst 172.16.1.2 proto esp spi 0x0f3c120b reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_0f3c120b" 128
 # SA 172.16.1.1 -> 172.16.1.2 spi 0x1405dc4b epoch 40907: $OVERLAYC_KEY_ac100102_1405dc4b = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.1 dst 172.16.1.2 proto esp spi 0x1405dc4b reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_1405dc4b" 128
+ip xfrm state add src 172.16.1.1 dst 172.16.1.2 proto esp spi 0x1405dc4b reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_1405dc4b" 128
 # SA 172.16.1.1 -> 172.16.1.2 spi 0x4a394f84 epoch 40908: $OVERLAYC_KEY_ac100102_4a394f84 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.1 dst 172.16.1.2 proto esp spi 0x4a394f84 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_4a394f84" 128
+ip xfrm state add src 172.16.1.1 dst 172.16.1.2 proto esp spi 0x4a394f84 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_4a394f84" 128
 # SA 172.16.1.1 -> 172.16.1.2 spi 0x56380cd1 epoch 40909: $OVERLAYC_KEY_ac100102_56380cd1 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.1 dst 172.16.1.2 proto esp spi 0x56380cd1 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_56380cd1" 128
+ip xfrm state add src 172.16.1.1 dst 172.16.1.2 proto esp spi 0x56380cd1 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_56380cd1" 128
 # SA 172.16.0.1 -> 172.16.1.2 spi 0x6a23e814 epoch 40908: $OVERLAYC_KEY_ac100102_6a23e814 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.0.1 dst 172.16.1.2 proto esp spi 0x6a23e814 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_6a23e814" 128
+ip xfrm state add src 172.16.0.1 dst 172.16.1.2 proto esp spi 0x6a23e814 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_6a23e814" 128
 # SA 172.16.2.1 -> 172.16.1.2 spi 0x88a45f1c epoch 40908: $OVERLAYC_KEY_ac100102_88a45f1c = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.2.1 dst 172.16.1.2 proto esp spi 0x88a45f1c reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_88a45f1c" 128
+ip xfrm state add src 172.16.2.1 dst 172.16.1.2 proto esp spi 0x88a45f1c reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_88a45f1c" 128
 # SA 172.16.2.1 -> 172.16.1.2 spi 0xcd301111 epoch 40909: $OVERLAYC_KEY_ac100102_cd301111 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.2.1 dst 172.16.1.2 proto esp spi 0xcd301111 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_cd301111" 128
+ip xfrm state add src 172.16.2.1 dst 172.16.1.2 proto esp spi 0xcd301111 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_cd301111" 128
 # SA 172.16.0.1 -> 172.16.1.2 spi 0xd409230f epoch 40907: $OVERLAYC_KEY_ac100102_d409230f = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.0.1 dst 172.16.1.2 proto esp spi 0xd409230f reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_d409230f" 128
+ip xfrm state add src 172.16.0.1 dst 172.16.1.2 proto esp spi 0xd409230f reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_d409230f" 128
 # SA 172.16.0.1 -> 172.16.1.2 spi 0xd46b4559 epoch 40909: $OVERLAYC_KEY_ac100102_d46b4559 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.0.1 dst 172.16.1.2 proto esp spi 0xd46b4559 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_d46b4559" 128
+ip xfrm state add src 172.16.0.1 dst 172.16.1.2 proto esp spi 0xd46b4559 reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100102_d46b4559" 128
 # SA 172.16.1.2 -> 172.16.2.1 spi 0x42c5b6dc epoch 40908: $OVERLAYC_KEY_ac100201_42c5b6dc = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 172.16.1.2 dst 172.16.2.1 proto esp spi 0x42c5b6dc reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_42c5b6dc" 128
-ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 28432 action block
-ip xfrm policy add src 172.16.0.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.0.1 dst 172.16.1.2 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.1.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.1.1 dst 172.16.1.2 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.2.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir in priority 28416 tmpl src 172.16.2.1 dst 172.16.1.2 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out priority 28432 action block
-ip xfrm policy add src 172.16.1.2/32 dst 172.16.0.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.1.2 dst 172.16.0.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.1.2/32 dst 172.16.1.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.1.2 dst 172.16.1.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 172.16.1.2/32 dst 172.16.2.1/32 proto udp dport 4800 dir out priority 28416 tmpl src 172.16.1.2 dst 172.16.2.1 proto esp reqid 0x6f7663 mode transport
+ip xfrm state add src 172.16.1.2 dst 172.16.2.1 proto esp spi 0x42c5b6dc reqid 0x1b60480d mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_ac100201_42c5b6dc" 128
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 1076429288 action block
+ip xfrm policy add src 172.16.0.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir in priority 1076429280 tmpl src 172.16.0.1 dst 172.16.1.2 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.1.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir in priority 1076429280 tmpl src 172.16.1.1 dst 172.16.1.2 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.2.1/32 dst 172.16.1.2/32 proto udp dport 4800 dir in priority 1076429280 tmpl src 172.16.2.1 dst 172.16.1.2 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out priority 1076429288 action block
+ip xfrm policy add src 172.16.1.2/32 dst 172.16.0.1/32 proto udp dport 4800 dir out priority 1076429280 tmpl src 172.16.1.2 dst 172.16.0.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.1.2/32 dst 172.16.1.1/32 proto udp dport 4800 dir out priority 1076429280 tmpl src 172.16.1.2 dst 172.16.1.1 proto esp reqid 0x1b60480d mode transport
+ip xfrm policy add src 172.16.1.2/32 dst 172.16.2.1/32 proto udp dport 4800 dir out priority 1076429280 tmpl src 172.16.1.2 dst 172.16.2.1 proto esp reqid 0x1b60480d mode transport

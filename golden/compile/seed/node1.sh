@@ -38,14 +38,14 @@ bridge fdb replace 02:42:cb:00:71:01 dev ovx4097 dst 192.0.2.2 self permanent
 ip neigh replace 198.51.100.1 lladdr 02:42:c6:33:64:01 dev ovx4096 nud permanent
 ip neigh replace 203.0.113.1 lladdr 02:42:cb:00:71:01 dev ovx4097 nud permanent
 # SA 192.0.2.2 -> 192.0.2.1 spi 0x0b963448 epoch 40908: $OVERLAYC_KEY_c0000201_0b963448 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x0b963448 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_c0000201_0b963448" 128
+ip xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x0b963448 reqid 0xbc66a7c2 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_c0000201_0b963448" 128
 # SA 192.0.2.2 -> 192.0.2.1 spi 0x82622881 epoch 40909: $OVERLAYC_KEY_c0000201_82622881 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x82622881 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_c0000201_82622881" 128
+ip xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x82622881 reqid 0xbc66a7c2 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_c0000201_82622881" 128
 # SA 192.0.2.2 -> 192.0.2.1 spi 0xa5846257 epoch 40907: $OVERLAYC_KEY_c0000201_a5846257 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0xa5846257 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_c0000201_a5846257" 128
+ip xfrm state add src 192.0.2.2 dst 192.0.2.1 proto esp spi 0xa5846257 reqid 0xbc66a7c2 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_c0000201_a5846257" 128
 # SA 192.0.2.1 -> 192.0.2.2 spi 0x80e3a360 epoch 40908: $OVERLAYC_KEY_c0000202_80e3a360 = 0x<key‖salt hex>, fingerprint unknown (compiled without the private key)
-ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x80e3a360 reqid 0x6f7663 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_c0000202_80e3a360" 128
-ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 28432 action block
-ip xfrm policy add src 192.0.2.2/32 dst 192.0.2.1/32 proto udp dport 4800 dir in priority 28416 tmpl src 192.0.2.2 dst 192.0.2.1 proto esp reqid 0x6f7663 mode transport
-ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out priority 28432 action block
-ip xfrm policy add src 192.0.2.1/32 dst 192.0.2.2/32 proto udp dport 4800 dir out priority 28416 tmpl src 192.0.2.1 dst 192.0.2.2 proto esp reqid 0x6f7663 mode transport
+ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x80e3a360 reqid 0xbc66a7c2 mode transport replay-window 128 flag esn aead 'rfc4106(gcm(aes))' "$OVERLAYC_KEY_c0000202_80e3a360" 128
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 1325192520 action block
+ip xfrm policy add src 192.0.2.2/32 dst 192.0.2.1/32 proto udp dport 4800 dir in priority 1325192512 tmpl src 192.0.2.2 dst 192.0.2.1 proto esp reqid 0xbc66a7c2 mode transport
+ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out priority 1325192520 action block
+ip xfrm policy add src 192.0.2.1/32 dst 192.0.2.2/32 proto udp dport 4800 dir out priority 1325192512 tmpl src 192.0.2.1 dst 192.0.2.2 proto esp reqid 0xbc66a7c2 mode transport
