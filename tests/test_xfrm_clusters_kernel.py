@@ -1,0 +1,195 @@
+"""XFRM objects per cluster in a real kernel (namespaces the tests create): exact ownership of
+policies, two clusters in one node namespace, and the upgrade from the single legacy marks.
+
+This kernel has no ESP/GCM, so the desired state here is a cluster's links plus its policies
+(what compile_ipsec makes, through the same functions); SAs are exercised in the ESP lab
+(tests/esp) and by observe over replayed dumps (tests/test_observe_xfrm.py)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from ipaddress import IPv4Address, IPv4Network
+
+import pytest
+
+from overlayc.apply.kernel import KernelHandle
+from overlayc.apply.session import destroy_netns
+from overlayc.compile.ipsec import block_policies, peer_policies
+from overlayc.diff import diff
+from overlayc.errors import PlanError
+from overlayc.kernel.objects import (
+    Bridge,
+    Fdb,
+    KernelObject,
+    Neigh,
+    Vxlan,
+    XfrmPolicy,
+    XfrmTemplate,
+)
+from overlayc.kernel.ownership import network_alias
+from overlayc.kernel.state import KernelState
+from overlayc.kernel.xfrm_marks import LEGACY, XfrmMarks, marks_of
+from overlayc.plan import order
+from tests.support.host import run_in
+from tests.support.kernel import sh
+
+pytestmark = pytest.mark.kernel
+
+LOCAL, PEER = IPv4Address("10.0.0.1"), IPv4Address("10.0.0.2")
+ANY = IPv4Network("0.0.0.0/0")
+TIMERS = re.compile(r"\b\w+_timer +[0-9.]+")
+
+
+def cluster_state(cluster: str, vni: int, port: int, marks: XfrmMarks | None = None) -> KernelState:
+    """A node's desired state for `cluster`: one network's bridge and vxlan on encrypted data
+    port `port` with a remote endpoint's fdb and neighbour entries, the per-peer policies to
+    PEER and the block policies (with `marks`, default the cluster's own)."""
+    m = marks or marks_of(cluster)
+    alias = network_alias(cluster, "n1")
+    mac = f"0e:00:00:00:{vni >> 8 & 0xFF:02x}:{vni & 0xFF:02x}"
+    br = Bridge(name=f"ovb{vni}", mac=mac, mtu=1416, alias=alias)
+    vx = Vxlan(name=f"ovx{vni}", mac=mac.replace("0e:00", "0e:01"), vni=vni, local=LOCAL, port=port,
+               mtu=1416, master=br.name, alias=alias)
+    remote = f"02:42:0a:{vni >> 8 & 0xFF:02x}:{vni & 0xFF:02x}:02"
+    entries = [Fdb(vx.name, remote, PEER), Neigh(vx.name, IPv4Address(f"10.{vni % 250}.0.2"), remote)]
+    objs: list[KernelObject] = [br, vx, *entries, *peer_policies(LOCAL, PEER, port, m),
+                                *block_policies(port, m)]
+    return KernelState(objs)
+
+
+def apply(ns: str, cluster: str, desired: KernelState) -> int:
+    """What `apply` does, short of SAs: observe the cluster, diff, order, execute; verify the
+    result is the desired state. Returns the number of changes."""
+    with KernelHandle(ns, cluster) as h:
+        changes = order(diff(desired, h.observe()), LOCAL)
+        h.execute(changes)
+        assert diff(desired, h.observe()) == [], "apply left a difference"
+    return len(changes)
+
+
+def plan(ns: str, cluster: str, desired: KernelState) -> list[object]:
+    with KernelHandle(ns, cluster) as h:
+        return list(diff(desired, h.observe()))
+
+
+def policies(ns: str) -> str:
+    return run_in(ns, "ip", "xfrm", "policy").stdout
+
+
+def views(ns: str) -> tuple[str, ...]:
+    """The iproute2 views a cluster's apply or destroy must leave byte-identical for another
+    (the bridge's running timers, which tick by themselves, left out)."""
+    out = tuple(run_in(ns, *cmd).stdout for cmd in (
+        ("ip", "-d", "link"), ("bridge", "fdb"), ("ip", "neigh"), ("ip", "xfrm", "policy")))
+    return (TIMERS.sub("", out[0]), *out[1:])
+
+
+def add_foreign_near(ns: str, marks: XfrmMarks, port: int) -> None:
+    """Foreign policies next to, between and equal to the cluster's priorities, on other ports
+    and selectors (what another tool could hold)."""
+    peer, block = marks.peer_priority(port), marks.block_priority(port)
+    for line in (
+        f"src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport {port + 1} dir in priority {block} action block",
+        f"src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport {port + 1} dir out priority {block - 1} action block",
+        f"src 10.0.0.0/8 dst 0.0.0.0/0 proto udp dport {port} dir in priority {block} action block",
+        f"src 0.0.0.0/0 dst 0.0.0.0/0 proto tcp dport {port} dir out priority {block + 1} action block",
+        f"src 10.0.0.1/32 dst 10.0.0.9/32 proto udp dport {port} dir out priority {peer + 1} "
+        f"tmpl src 10.0.0.1 dst 10.0.0.9 proto esp reqid {marks.reqid} mode transport",
+        f"src 10.0.0.9/32 dst 10.0.0.1/32 proto udp dport {port} dir in priority {peer} "
+        "tmpl src 10.0.0.9 dst 10.0.0.1 proto esp reqid 13681891 mode transport",
+        f"src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport {port + 2} dir in priority {peer - 1} action block",
+    ):
+        sh(ns, f"ip xfrm policy add {line}")
+
+
+def test_foreign_policies_near_overlaycs_priorities_are_never_touched(netns: str) -> None:
+    cluster, port = "p17x-a", 4800
+    add_foreign_near(netns, marks_of(cluster), port)
+    foreign = policies(netns)
+    assert foreign.count("\n\tdir ") == 7
+    desired = cluster_state(cluster, 4100, port)
+    assert apply(netns, cluster, desired) == 8
+    assert apply(netns, cluster, desired) == 0  # re-apply: nothing to do, nothing touched
+    destroy_netns(netns, cluster, confirm=lambda _plan: True)
+    assert policies(netns) == foreign, "a foreign policy changed"
+
+
+def test_a_foreign_policy_with_a_desired_selector_is_a_plan_error_naming_it(netns: str) -> None:
+    sh(netns, "ip xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir in priority 9 "
+              "action block")
+    before = policies(netns)
+    with pytest.raises(PlanError) as err:
+        plan(netns, "p17x-a", cluster_state("p17x-a", 4100, 4800))
+    assert err.value.exit_code == 1
+    assert ("xfrm-policy in 0.0.0.0/0 0.0.0.0/0 17 4800: XFRM policy dir in priority 9, not overlayc's"
+            in str(err.value))
+    assert policies(netns) == before
+
+
+CLUSTERS = {"p17x-a": (4100, 4800), "p17x-b": (4200, 4801)}
+
+
+@pytest.mark.parametrize("kept", sorted(CLUSTERS))
+def test_two_clusters_in_one_node_namespace_stay_apart(netns: str, kept: str) -> None:
+    (gone,) = set(CLUSTERS) - {kept}
+    states = {c: cluster_state(c, *CLUSTERS[c]) for c in CLUSTERS}
+    apply(netns, kept, states[kept])
+    alone = views(netns)
+    apply(netns, gone, states[gone])
+    assert plan(netns, kept, states[kept]) == [], "the other cluster's apply changed this one's objects"
+    assert plan(netns, gone, states[gone]) == []
+    assert policies(netns).count("\n\tdir ") == 8
+    destroy_netns(netns, gone, confirm=lambda _plan: True)
+    assert views(netns) == alone, "destroying one cluster changed the other's objects"
+
+
+def test_two_clusters_on_one_encrypted_port_are_refused_naming_both(netns: str) -> None:
+    apply(netns, "p17x-a", cluster_state("p17x-a", 4100, 4800))
+    before = views(netns)
+    with pytest.raises(PlanError) as err:
+        plan(netns, "p17x-b", cluster_state("p17x-b", 4200, 4800))
+    text = str(err.value)
+    assert "of overlayc cluster 'p17x-a'" in text
+    assert ("clusters 'p17x-b' and 'p17x-a' would both carry encrypted networks on this node on data "
+            "port 4800") in text
+    assert views(netns) == before
+
+
+def test_upgrade_from_legacy_marks_never_removes_a_policy(netns: str) -> None:
+    """A node applied with the single legacy marks moves to its cluster's marks in one apply.
+    The kernel keeps one policy per (dir, selector), whatever the priority (a second add is
+    EEXIST), so each policy is moved by XFRM_MSG_UPDPOLICY, which swaps it in one step: the
+    monitor sees updates only, never a deletion, so the encrypted port is never open."""
+    cluster = "p17x-a"
+    apply(netns, cluster, cluster_state(cluster, 4100, 4800, LEGACY))
+    assert policies(netns).count("priority 28432") == 2
+    monitor = subprocess.Popen(["ip", "-n", netns, "xfrm", "monitor", "policy"], stdout=subprocess.PIPE,
+                               text=True)
+    try:
+        time.sleep(0.3)
+        desired = cluster_state(cluster, 4100, 4800)
+        assert apply(netns, cluster, desired) == 4
+        time.sleep(0.3)
+    finally:
+        monitor.terminate()
+    events = monitor.communicate(timeout=10)[0]
+    assert events.count("Updated") == 4 and "Deleted" not in events, events
+    marks = marks_of(cluster)
+    now = policies(netns)
+    assert f"priority {marks.block_priority(4800)}" in now and "priority 28432" not in now
+    assert f"reqid {marks.reqid}" in now and f"reqid {LEGACY.reqid}" not in now
+    assert apply(netns, cluster, desired) == 0
+
+
+def test_priority_is_no_identity_for_the_kernel(netns: str) -> None:
+    """The kernel fact the upgrade rests on: a second policy with the same selector and another
+    priority is refused (EEXIST), so make-before-break of a policy is an in-place update."""
+    line = "src 0.0.0.0/0 dst 0.0.0.0/0 proto udp dport 4800 dir out action block priority"
+    sh(netns, f"ip xfrm policy add {line} 100")
+    again = run_in(netns, "ip", "xfrm", "policy", "add", *f"{line} 200".split(), check=False)
+    assert again.returncode != 0 and "File exists" in again.stderr
+    first, second = XfrmPolicy("out", ANY, ANY, 4800, 1, "block"), XfrmPolicy("out", ANY, ANY, 4800, 2, "block")
+    assert first.key == second.key  # overlayc's key follows the kernel's identity
+    assert XfrmTemplate(LOCAL, PEER).reqid == LEGACY.reqid
