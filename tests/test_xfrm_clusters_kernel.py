@@ -26,7 +26,6 @@ from overlayc.kernel.objects import (
     Neigh,
     Vxlan,
     XfrmPolicy,
-    XfrmTemplate,
 )
 from overlayc.kernel.ownership import network_alias
 from overlayc.kernel.state import KernelState
@@ -190,6 +189,5 @@ def test_priority_is_no_identity_for_the_kernel(netns: str) -> None:
     sh(netns, f"ip xfrm policy add {line} 100")
     again = run_in(netns, "ip", "xfrm", "policy", "add", *f"{line} 200".split(), check=False)
     assert again.returncode != 0 and "File exists" in again.stderr
-    first, second = XfrmPolicy("out", ANY, ANY, 4800, 1, "block"), XfrmPolicy("out", ANY, ANY, 4800, 2, "block")
+    first, second = (XfrmPolicy("out", ANY, ANY, 4800, p, "block") for p in (100, 200))
     assert first.key == second.key  # overlayc's key follows the kernel's identity
-    assert XfrmTemplate(LOCAL, PEER).reqid == LEGACY.reqid
