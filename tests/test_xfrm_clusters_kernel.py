@@ -52,7 +52,8 @@ def cluster_state(cluster: str, vni: int, port: int, marks: XfrmMarks | None = N
     vx = Vxlan(name=f"ovx{vni}", mac=mac.replace("0e:00", "0e:01"), vni=vni, local=LOCAL, port=port,
                mtu=1416, master=br.name, alias=alias)
     remote = f"02:42:0a:{vni >> 8 & 0xFF:02x}:{vni & 0xFF:02x}:02"
-    entries = [Fdb(vx.name, remote, PEER), Neigh(vx.name, IPv4Address(f"10.{vni % 250}.0.2"), remote)]
+    entries: list[KernelObject] = [Fdb(vx.name, remote, PEER),
+                                   Neigh(vx.name, IPv4Address(f"10.{vni % 250}.0.2"), remote)]
     objs: list[KernelObject] = [br, vx, *entries, *peer_policies(LOCAL, PEER, port, m),
                                 *block_policies(port, m)]
     return KernelState(objs)
