@@ -34,8 +34,9 @@ from overlayc.apply.counters import (
     send_epoch,
 )
 from overlayc.kernel.health import SaCounters
-from overlayc.kernel.objects import XfrmState
+from overlayc.kernel.objects import XfrmState, fingerprint
 from overlayc.kernel.state import KernelState
+from overlayc.kernel.xfrm_marks import LEGACY_REQID, marks_of, owned_reqids
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import Message, parse_attrs
 
@@ -271,6 +272,31 @@ def test_the_keeper_restores_only_what_it_loaded_and_remembers_it(tmp_path: Path
     assert keeper.start_of(sa(A, B, 0x1000, E)) == nx.ReplayStart(oseq=20_000 + MARGIN)
     assert keeper.start_of(sa(A, B, 0x1004, E + 1)) is None  # a new SA starts at 0
     assert keeper.restored == {known.id}
+
+
+class _LegacySa:
+    """A namespace holding one SA with the legacy reqid, its counters at (oseq, seq)."""
+
+    def __init__(self, state: XfrmState, oseq: int, seq: int) -> None:
+        self.body = nx.encode_sa(state, start=nx.ReplayStart(oseq=oseq, seq=seq))
+
+    def dump(self, msg_type: int, body: bytes) -> Iterator[Message]:
+        if msg_type == nx.XFRM_MSG_GETSA:
+            yield Message(nx.XFRM_MSG_NEWSA, 2, 1, self.body)
+
+
+def test_an_sa_replaced_for_its_clusters_reqid_continues_from_its_live_counters(tmp_path: Path) -> None:
+    """The upgrade from the legacy reqid replaces every SA (the kernel cannot change a reqid in
+    place): with no saved file, the counters read just before the change are where it starts."""
+    secret = bytes(range(20))
+    legacy = XfrmState(src=A, dst=B, spi=0x1000, key_fp=fingerprint(secret), reqid=LEGACY_REQID,
+                       secret=secret, epoch=E)
+    ours = replace(legacy, reqid=marks_of("c").reqid)
+    keeper = CounterKeeper(Loaded(tmp_path / FILE_NAME, None, "none"), "c", A, E - 1, None,
+                           owned_reqids("c"))
+    assert keeper.start_of(ours) is None  # nothing known before the kernel is read
+    keeper.record(KernelState([ours]), _LegacySa(legacy, 70_000, 0))
+    assert keeper.start_of(ours) == nx.ReplayStart(oseq=70_000 + MARGIN)
 
 
 # --- XFRMA_REPLAY_ESN_VAL ----------------------------------------------------------------------

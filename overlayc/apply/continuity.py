@@ -133,8 +133,10 @@ class CounterKeeper:
     written: bytes | None = field(default=None, init=False)
 
     def start_of(self, sa: XfrmState) -> nx.ReplayStart | None:
-        """Where the counters of `sa`, about to be created, begin (None: at 0)."""
-        counters = self.loaded.counters
+        """Where the counters of `sa`, about to be created, begin (None: at 0): from what was
+        loaded, merged with what `record` last read from the kernel (an SA replaced in place,
+        e.g. one moved to its cluster's reqid, continues from its live counters)."""
+        counters = self.current if self.current is not None else self.loaded.counters
         saved = counters.find(sa.src, sa.dst, sa.spi, sa.key_fp) if counters is not None else None
         try:
             start = replay_start(saved, self.local)
