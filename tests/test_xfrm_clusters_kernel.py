@@ -7,83 +7,20 @@ This kernel has no ESP/GCM, so the desired state here is a cluster's links plus 
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
-from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
-from overlayc.apply.kernel import KernelHandle
 from overlayc.apply.session import destroy_netns
-from overlayc.compile.ipsec import block_policies, peer_policies
-from overlayc.diff import diff
 from overlayc.errors import PlanError
-from overlayc.kernel.objects import (
-    Bridge,
-    Fdb,
-    KernelObject,
-    Neigh,
-    Vxlan,
-    XfrmPolicy,
-)
-from overlayc.kernel.ownership import network_alias
-from overlayc.kernel.state import KernelState
+from overlayc.kernel.objects import XfrmPolicy
 from overlayc.kernel.xfrm_marks import LEGACY, XfrmMarks, marks_of
-from overlayc.plan import order
 from tests.support.host import run_in
 from tests.support.kernel import sh
+from tests.support.xfrm_clusters import ANY, apply, cluster_state, plan, policies, views
 
 pytestmark = pytest.mark.kernel
-
-LOCAL, PEER = IPv4Address("10.0.0.1"), IPv4Address("10.0.0.2")
-ANY = IPv4Network("0.0.0.0/0")
-TIMERS = re.compile(r"\b\w+_timer +[0-9.]+")
-
-
-def cluster_state(cluster: str, vni: int, port: int, marks: XfrmMarks | None = None) -> KernelState:
-    """A node's desired state for `cluster`: one network's bridge and vxlan on encrypted data
-    port `port` with a remote endpoint's fdb and neighbour entries, the per-peer policies to
-    PEER and the block policies (with `marks`, default the cluster's own)."""
-    m = marks or marks_of(cluster)
-    alias = network_alias(cluster, "n1")
-    mac = f"0e:00:00:00:{vni >> 8 & 0xFF:02x}:{vni & 0xFF:02x}"
-    br = Bridge(name=f"ovb{vni}", mac=mac, mtu=1416, alias=alias)
-    vx = Vxlan(name=f"ovx{vni}", mac=mac.replace("0e:00", "0e:01"), vni=vni, local=LOCAL, port=port,
-               mtu=1416, master=br.name, alias=alias)
-    remote = f"02:42:0a:{vni >> 8 & 0xFF:02x}:{vni & 0xFF:02x}:02"
-    entries: list[KernelObject] = [Fdb(vx.name, remote, PEER),
-                                   Neigh(vx.name, IPv4Address(f"10.{vni % 250}.0.2"), remote)]
-    objs: list[KernelObject] = [br, vx, *entries, *peer_policies(LOCAL, PEER, port, m),
-                                *block_policies(port, m)]
-    return KernelState(objs)
-
-
-def apply(ns: str, cluster: str, desired: KernelState) -> int:
-    """What `apply` does, short of SAs: observe the cluster, diff, order, execute; verify the
-    result is the desired state. Returns the number of changes."""
-    with KernelHandle(ns, cluster) as h:
-        changes = order(diff(desired, h.observe()), LOCAL)
-        h.execute(changes)
-        assert diff(desired, h.observe()) == [], "apply left a difference"
-    return len(changes)
-
-
-def plan(ns: str, cluster: str, desired: KernelState) -> list[object]:
-    with KernelHandle(ns, cluster) as h:
-        return list(diff(desired, h.observe()))
-
-
-def policies(ns: str) -> str:
-    return run_in(ns, "ip", "xfrm", "policy").stdout
-
-
-def views(ns: str) -> tuple[str, ...]:
-    """The iproute2 views a cluster's apply or destroy must leave byte-identical for another
-    (the bridge's running timers, which tick by themselves, left out)."""
-    out = tuple(run_in(ns, *cmd).stdout for cmd in (
-        ("ip", "-d", "link"), ("bridge", "fdb"), ("ip", "neigh"), ("ip", "xfrm", "policy")))
-    return (TIMERS.sub("", out[0]), *out[1:])
 
 
 def add_foreign_near(ns: str, marks: XfrmMarks, port: int) -> None:
@@ -168,10 +105,10 @@ def test_upgrade_from_legacy_marks_never_removes_a_policy(netns: str) -> None:
     monitor = subprocess.Popen(["ip", "-n", netns, "xfrm", "monitor", "policy"], stdout=subprocess.PIPE,
                                text=True)
     try:
-        time.sleep(0.3)
+        time.sleep(1.0)  # the monitor's subscription is made
         desired = cluster_state(cluster, 4100, 4800)
         assert apply(netns, cluster, desired) == 4
-        time.sleep(0.3)
+        time.sleep(1.0)
     finally:
         monitor.terminate()
     events = monitor.communicate(timeout=10)[0]
