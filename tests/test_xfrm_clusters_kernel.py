@@ -7,8 +7,11 @@ This kernel has no ESP/GCM, so the desired state here is a cluster's links plus 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,11 +19,13 @@ from overlayc.apply.session import destroy_netns
 from overlayc.errors import PlanError
 from overlayc.kernel.objects import XfrmPolicy
 from overlayc.kernel.xfrm_marks import LEGACY, XfrmMarks, marks_of
-from tests.support.host import run_in
+from tests.support.host import EXAMPLES, run_in
 from tests.support.kernel import sh
 from tests.support.xfrm_clusters import ANY, apply, cluster_state, plan, policies, views
 
 pytestmark = pytest.mark.kernel
+
+SEED = EXAMPLES / "seed"
 
 
 def add_foreign_near(ns: str, marks: XfrmMarks, port: int) -> None:
@@ -129,3 +134,24 @@ def test_priority_is_no_identity_for_the_kernel(netns: str) -> None:
     assert again.returncode != 0 and "File exists" in again.stderr
     first, second = (XfrmPolicy("out", ANY, ANY, 4800, p, "block") for p in (100, 200))
     assert first.key == second.key  # overlayc's key follows the kernel's identity
+
+
+def test_plan_of_a_second_cluster_on_the_same_encrypted_port_exits_1_naming_both(netns: str,
+                                                                                 tmp_path: Path) -> None:
+    """End to end: `overlayc plan` of the seed example (encrypted network on port 4800) renamed
+    to cluster p17x-b, on a node namespace where cluster p17x-a holds port 4800."""
+    apply(netns, "p17x-a", cluster_state("p17x-a", 4100, 4800))
+    before = views(netns)
+    (tmp_path / "overlay.yaml").write_text(
+        (SEED / "overlay.yaml").read_text().replace("  name: seed\n", "  name: p17x-b\n", 1))
+    shutil.copy(SEED / "overlayc.lock", tmp_path / "overlayc.lock")
+    cmd = [sys.executable, "-m", "overlayc", "plan", "-f", "overlay.yaml", "--node", "node1",
+           "--netns", netns]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False)
+    assert out.returncode == 1, out.stderr
+    for direction in ("in", "out"):
+        assert (f"xfrm-policy {direction} 0.0.0.0/0 0.0.0.0/0 17 4800: XFRM policy dir {direction} priority "
+                f"{marks_of('p17x-a').block_priority(4800)}, of overlayc cluster 'p17x-a': clusters "
+                "'p17x-b' and 'p17x-a' would both carry encrypted networks on this node on data port 4800"
+                ) in out.stderr
+    assert "Traceback" not in out.stderr and views(netns) == before
