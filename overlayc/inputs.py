@@ -98,14 +98,19 @@ def _resolve_locked(loaded: LoadedConfig, locked: bool, why: str) -> tuple[Assig
     return assignment, new, changes
 
 
-def check_with_lock(loaded: LoadedConfig, *, locked: bool = False) -> list[str]:
+def check_with_lock(loaded: LoadedConfig, *, locked: bool = False, cache: Path | None = None) -> list[str]:
     """What `plan --state empty` checks before compiling, writing nothing (`overlayc validate`):
     placement (constraints), addressing (subnet exhaustion, fixed addresses) and VNIs, resolved
     against the lock file when there is one (which must parse).
 
     Returns the changes the lock would need (empty: up to date, or no lock and nothing to pin).
     Raises ConfigError with every diagnostic, LockOutdated when `locked` and the lock would
-    change, InputError when the lock file is unreadable."""
+    change, InputError when the lock file is unreadable. `cache`: a state directory whose
+    Assignment cache (read only here) answers for this config text and these lock bytes: it was
+    stored by a resolve without errors that left the lock unchanged."""
+    key = None if cache is None else assign_cache.cache_key(loaded.sources, loaded.lock_path)
+    if cache is not None and key is not None and assign_cache.load(cache, key) is not None:
+        return []
     return _resolve_locked(loaded, locked, "--locked")[2]
 
 

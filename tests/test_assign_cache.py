@@ -108,3 +108,20 @@ def test_unwritable_cache_is_skipped(tmp_path: Path) -> None:
     blocker.write_text("")
     inputs.assign_with_lock(loaded, locked=False, cache=blocker / "state")
     assert inputs.assign_with_lock(loaded, locked=False, cache=blocker / "state") is not None
+
+
+def test_validate_answers_from_the_cache_and_never_writes_it(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = _write(tmp_path, config_dict(20, 4, 7))
+    state = tmp_path / "state"
+    inputs.assign_with_lock(loaded, locked=False)  # the lock, no cache
+    assert inputs.check_with_lock(loaded, locked=True, cache=state) == []
+    assert not (state / assign_cache.CACHE_NAME).exists()  # validate only reads it
+    inputs.assign_with_lock(loaded, locked=False, cache=state)
+    monkeypatch.setattr(inputs, "resolve", _no_resolve)
+    assert inputs.check_with_lock(loaded, locked=True, cache=state) == []
+    data = config_dict(20, 4, 7)
+    data["services"]["svc1"]["replicas"] += 1
+    edited = _write(tmp_path, data)  # the same lock, another config: resolved, and the lock is stale
+    monkeypatch.setattr(inputs, "resolve", resolve)
+    assert any("svc1." in line for line in inputs.check_with_lock(edited, cache=state))
