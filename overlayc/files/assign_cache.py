@@ -38,6 +38,9 @@ from overlayc.files.safe import ensure_dir, read_capped, write_atomic
 CACHE_NAME = "assignment.cache"
 FORMAT = b"overlayc-assignment-cache 1 "
 _CODE_DIRS = ("compile", "config")
+# what marshal and `_decode` raise on a file that is not one `store` wrote
+_UNDECODABLE = (ValueError, TypeError, EOFError, KeyError, IndexError, AttributeError, OverflowError,
+                MemoryError)
 
 
 def _code_stamp() -> bytes:
@@ -82,7 +85,7 @@ def load(root: Path, key: str) -> Assignment | None:
         return None
     try:
         return _decode(marshal.loads(body))
-    except (ValueError, TypeError, EOFError, KeyError, IndexError, AttributeError):
+    except _UNDECODABLE:
         return None
 
 
@@ -116,10 +119,16 @@ def _decode(data: Any) -> Assignment:
     by_node: dict[str, list[Attachment]] = {}
     ip_of = IPv4Address
     for net, rows in attachments:
-        atts = tuple(Attachment(ep, node, net, ip_of(ip), mac, flag) for ep, node, ip, mac, flag in rows)
-        per_net[str(net)] = atts
-        for att in atts:
-            by_node.setdefault(att.node, []).append(att)
+        if type(net) is not str:
+            raise TypeError("not a network name")
+        atts = []
+        for ep, node, ip, mac, flag in rows:
+            if type(ep) is not str or type(node) is not str or type(mac) is not str or type(flag) is not bool:
+                raise TypeError("not an attachment")
+            att = Attachment(ep, node, net, ip_of(ip), mac, flag)
+            atts.append(att)
+            by_node.setdefault(node, []).append(att)
+        per_net[net] = tuple(atts)
     return Assignment(
         vnis=vnis, tasks=tasks, attachments=per_net,
         by_node={n: tuple(atts) for n, atts in by_node.items()},
