@@ -85,3 +85,23 @@ def test_resolver_looked_up_once_tags_like_the_stock_resolver() -> None:
     stock = YAML(typ="safe").compose(SCALARS)
     assert _tags(fast) == _tags(stock)
     assert _tags(fast) == _tags(_compose(SCALARS))
+
+
+CONFIG_LIKE = ("version: 1\ncluster: {name: c, id: c-0001}\nnodes:\n  n1:\n    address: 192.0.2.1\n"
+               "    labels: {a: '1', b: !!str 2, c: yes, d: null}\nnetworks:\n  web: &w\n"
+               "    subnet: 10.0.0.0/24\n"
+               "    gateway: 10.0.0.1\n  db: *w\nlist:\n  - x\n  - [1, 2.5, true, 2026-01-01, 'q']\n"
+               "dup: {k: 1, k: 2}\n")
+
+
+def test_walker_string_shortcut_gives_the_constructors_data_and_map(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strings taken straight from their node: the same data, source map and diagnostics as
+    through ruamel's safe constructor."""
+    fast_map = source.SourceMap()
+    fast = source.parse_yaml("c.yaml", CONFIG_LIKE, fast_map)
+    monkeypatch.setattr(source, "_STR", "no tag is this")
+    slow_map = source.SourceMap()
+    slow = source.parse_yaml("c.yaml", CONFIG_LIKE, slow_map)
+    assert fast == slow and fast[0] is not None and fast[1]  # the duplicate key is a diagnostic
+    assert fast_map == slow_map
+    assert fast[0]["nodes"]["n1"]["labels"] == {"a": "1", "b": "2", "c": "yes", "d": None}
