@@ -42,6 +42,7 @@ from overlayc.compile import epoch as epoch_mod
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.schema import render_schema
 from overlayc.exitcodes import Exit, epilog
+from overlayc.files.statedir import state_root
 from overlayc.inputs import (
     assign_with_lock,
     check_with_lock,
@@ -125,7 +126,7 @@ def validate(
 
     Example: overlayc validate -f examples/seed/overlay.yaml --json"""
     loaded = load_or_exit(files, json_output)
-    changes = check_with_lock(loaded, locked=locked)
+    changes = check_with_lock(loaded, locked=locked, cache=state_root())
     if json_output:
         typer.echo(render_diagnostics_json([]), nl=False)
         return

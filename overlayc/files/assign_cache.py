@@ -1,0 +1,143 @@
+"""A cache of `resolve`'s Assignment under the state directory (issue 13: one node's plan of a
+large cluster placed and addressed the whole cluster on every run, ~1 s of CPU per 50k tasks, and
+read the whole lock to do it).
+
+    cache_key(loaded, lock_path)     digest of what `resolve` is a pure function of
+    load(root, key)                  the Assignment stored under `key`, or None
+    store(root, key, assignment)     keep it (best effort: a cache that cannot be written is skipped)
+
+`resolve(config, lock)` is pure: its Assignment depends on the configuration text, the lock
+file's bytes and overlayc's own placement and addressing code. The key is a sha256 of the
+configuration as parsed (each file's name and lines, in load order), the lock file's bytes (or
+its absence) and the size and modification time of every module of `overlayc.compile` and
+`overlayc.config` (another overlayc build never reads this cache). The caller stores only an
+Assignment whose lock needed no change, so a hit means: the lock is up to date, nothing to write.
+
+One file, `<state root>/assignment.cache`: a header line with the key, then `marshal` data of
+plain values (str, int, bool, lists, dicts) — no objects, no code. The state directory is
+root's, mode 0700 (`overlayc.files.statedir`); a file that does not decode into a well-formed
+Assignment is a miss, never an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+from collections.abc import Iterable
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import Any
+
+from overlayc.compile.assign import Assignment, Attachment
+from overlayc.errors import InputError
+from overlayc.files.limits import LIMITS
+from overlayc.files.safe import ensure_dir, read_capped, write_atomic
+
+CACHE_NAME = "assignment.cache"
+FORMAT = b"overlayc-assignment-cache 1 "
+_CODE_DIRS = ("compile", "config")
+# what marshal and `_decode` raise on a file that is not one `store` wrote
+_UNDECODABLE = (ValueError, TypeError, EOFError, KeyError, IndexError, AttributeError, OverflowError,
+                MemoryError)
+
+
+def _code_stamp() -> bytes:
+    """Name, size and mtime of the modules placement and addressing are made of."""
+    root = Path(__file__).resolve().parent.parent
+    parts: list[str] = []
+    for sub in _CODE_DIRS:
+        for entry in sorted(os.scandir(root / sub), key=lambda e: e.name):
+            if entry.name.endswith(".py"):
+                info = entry.stat()
+                parts.append(f"{sub}/{entry.name}:{info.st_size}:{info.st_mtime_ns}")
+    return "\n".join(parts).encode()
+
+
+def cache_key(sources: dict[str, tuple[str, ...]], lock_path: Path) -> str | None:
+    """The key of `resolve`'s result for the configuration `sources` (file → lines, as loaded)
+    and the lock file at `lock_path`; None when the lock cannot be read (no caching then)."""
+    digest = hashlib.sha256(FORMAT + _code_stamp())
+    for file, lines in sources.items():
+        digest.update(b"\0file\0" + file.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update("\n".join(lines).encode("utf-8", "surrogateescape"))
+    if not os.path.lexists(lock_path):
+        digest.update(b"\0no lock")
+    else:
+        try:
+            digest.update(b"\0lock\0" + read_capped(lock_path, LIMITS.lock_bytes))
+        except InputError:
+            return None
+    return digest.hexdigest()
+
+
+def load(root: Path, key: str) -> Assignment | None:
+    """The Assignment stored under `key` in the state directory `root`; None when there is none,
+    it is stored under another key, or it does not decode."""
+    path = root / CACHE_NAME
+    try:
+        data = read_capped(path, 4 * LIMITS.lock_bytes)
+    except InputError:
+        return None
+    head, _, body = data.partition(b"\n")
+    if head != FORMAT + key.encode():
+        return None
+    try:
+        return _decode(marshal.loads(body))
+    except _UNDECODABLE:
+        return None
+
+
+def store(root: Path, key: str, assignment: Assignment) -> None:
+    """Keep `assignment` under `key` in `root` (replacing any other); skipped silently when the
+    directory or file cannot be written (a plan by a user without access to the state)."""
+    body = marshal.dumps(_encode(assignment))
+    with contextlib.suppress(InputError, OSError):
+        ensure_dir(root, 0o700)
+        write_atomic(root / CACHE_NAME, FORMAT + key.encode() + b"\n" + body, 0o600)
+
+
+def _encode(a: Assignment) -> tuple[Any, ...]:
+    """Plain values: VNIs, tasks, per network its attachments as (endpoint, node, ip, mac,
+    managed) in order, and the nodes each network is present on."""
+    attachments = [
+        (net, [(x.endpoint, x.node, int(x.ip), x.mac, x.managed) for x in atts])
+        for net, atts in a.attachments.items()
+    ]
+    nodes = {net: sorted(here) for net, here in a.network_nodes.items()}
+    return (dict(a.vnis), dict(a.tasks), attachments, nodes)
+
+
+def _decode(data: Any) -> Assignment:
+    """The Assignment `_encode` describes; by_node is rebuilt as `resolve` builds it (per node,
+    in network order, then in each network's order). Raises on a malformed value."""
+    vnis, tasks, attachments, nodes = data
+    if not (isinstance(vnis, dict) and isinstance(tasks, dict) and isinstance(nodes, dict)):
+        raise TypeError("not an assignment")
+    per_net: dict[str, tuple[Attachment, ...]] = {}
+    by_node: dict[str, list[Attachment]] = {}
+    ip_of = IPv4Address
+    for net, rows in attachments:
+        if type(net) is not str:
+            raise TypeError("not a network name")
+        atts = []
+        for ep, node, ip, mac, flag in rows:
+            if type(ep) is not str or type(node) is not str or type(mac) is not str or type(flag) is not bool:
+                raise TypeError("not an attachment")
+            att = Attachment(ep, node, net, ip_of(ip), mac, flag)
+            atts.append(att)
+            by_node.setdefault(node, []).append(att)
+        per_net[net] = tuple(atts)
+    return Assignment(
+        vnis=vnis, tasks=tasks, attachments=per_net,
+        by_node={n: tuple(atts) for n, atts in by_node.items()},
+        network_nodes={net: frozenset(_strings(here)) for net, here in nodes.items()},
+    )
+
+
+def _strings(values: Iterable[Any]) -> list[str]:
+    out = list(values)
+    if not all(isinstance(v, str) for v in out):
+        raise TypeError("not a list of names")
+    return out

@@ -1,0 +1,127 @@
+"""The cached Assignment (overlayc.files.assign_cache) is the Assignment `resolve` computes.
+
+A hit is used only for the configuration text and lock bytes it was stored with; anything else —
+an edited config, an edited or deleted lock, another key, a damaged file — resolves again."""
+
+from __future__ import annotations
+
+import marshal
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from overlayc import inputs
+from overlayc.compile.assign import resolve
+from overlayc.config.load import LoadedConfig, load_config
+from overlayc.files import assign_cache
+from overlayc.files.lock import read_lock
+from tests.support.gen import config_dict
+
+
+def _write(tmp: Path, data: object) -> LoadedConfig:
+    path = tmp / "overlay.yaml"
+    with path.open("w") as f:
+        YAML().dump(data, f)
+    return load_config([path])
+
+
+def _no_resolve(*_: object, **__: object) -> None:
+    raise AssertionError("resolve ran on a cache hit")
+
+
+@pytest.mark.parametrize(("nodes", "tasks", "seed"), [(3, 2, 1), (40, 5, 2), (200, 20, 3)])
+def test_cached_assignment_is_the_resolved_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               nodes: int, tasks: int, seed: int) -> None:
+    loaded = _write(tmp_path, config_dict(nodes, tasks, seed))
+    state = tmp_path / "state"
+    inputs.assign_with_lock(loaded, locked=False, cache=state)  # writes the lock: nothing cached
+    assert not (state / assign_cache.CACHE_NAME).exists()
+    stored = inputs.assign_with_lock(loaded, locked=False, cache=state)  # lock unchanged: cached
+    assert (state / assign_cache.CACHE_NAME).exists()
+    fresh, _, _ = resolve(loaded.config, read_lock(loaded.lock_path), loaded.locate)
+    monkeypatch.setattr(inputs, "resolve", _no_resolve)
+    hit = inputs.assign_with_lock(loaded, locked=True, cache=state)
+    assert hit == fresh == stored
+    assert hit.by_node == fresh.by_node and hit.network_nodes == fresh.network_nodes
+    assert list(hit.attachments) == list(fresh.attachments)
+    for node in loaded.config.nodes:
+        assert hit.by_node.get(node) == fresh.by_node.get(node)
+        assert hit.present(node) == fresh.present(node)
+
+
+def _cached(tmp_path: Path) -> tuple[LoadedConfig, Path]:
+    loaded = _write(tmp_path, config_dict(20, 4, 7))
+    state = tmp_path / "state"
+    inputs.assign_with_lock(loaded, locked=False, cache=state)
+    inputs.assign_with_lock(loaded, locked=False, cache=state)
+    return loaded, state
+
+
+def _resolves(loaded: LoadedConfig, state: Path, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Whether assign_with_lock resolves (a miss) rather than answering from the cache."""
+    calls: list[int] = []
+    real = resolve
+
+    def counting(*args: object, **kw: object) -> object:
+        calls.append(1)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(inputs, "resolve", counting)
+    inputs.assign_with_lock(loaded, locked=False, cache=state)
+    monkeypatch.setattr(inputs, "resolve", real)
+    return bool(calls)
+
+
+def test_hit_only_for_the_same_config_and_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded, state = _cached(tmp_path)
+    assert not _resolves(loaded, state, monkeypatch)
+    lock = loaded.lock_path.read_text()
+    loaded.lock_path.write_text(lock.replace("# overlayc.lock", "#  overlayc.lock", 1))  # other bytes
+    assert _resolves(loaded, state, monkeypatch)
+    loaded.lock_path.write_text(lock)
+    assert _resolves(loaded, state, monkeypatch)  # one file: it now holds the other bytes' key
+    assert not _resolves(loaded, state, monkeypatch)
+    data = config_dict(20, 4, 7)
+    data["services"]["svc1"]["replicas"] += 1
+    edited = _write(tmp_path, data)
+    assert _resolves(edited, state, monkeypatch)  # the config changed: the lock is rewritten
+    assert "svc1." in edited.lock_path.read_text()
+
+
+def test_damaged_or_foreign_cache_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded, state = _cached(tmp_path)
+    path = state / assign_cache.CACHE_NAME
+    good = path.read_bytes()
+    head, _, body = good.partition(b"\n")
+    for damaged in (head + b"\n" + body[: len(body) // 2], head + b"\nnot marshal", head[:-1] + b"0\n" + body,
+                    head + b"\n" + marshal.dumps((1, 2, 3, 4)), b""):
+        path.write_bytes(damaged)
+        key = assign_cache.cache_key(loaded.sources, loaded.lock_path)
+        assert key is not None and assign_cache.load(state, key) is None
+        assert _resolves(loaded, state, monkeypatch)
+
+
+def test_unwritable_cache_is_skipped(tmp_path: Path) -> None:
+    loaded = _write(tmp_path, config_dict(5, 2, 1))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    inputs.assign_with_lock(loaded, locked=False, cache=blocker / "state")
+    assert inputs.assign_with_lock(loaded, locked=False, cache=blocker / "state") is not None
+
+
+def test_validate_answers_from_the_cache_and_never_writes_it(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = _write(tmp_path, config_dict(20, 4, 7))
+    state = tmp_path / "state"
+    inputs.assign_with_lock(loaded, locked=False)  # the lock, no cache
+    assert inputs.check_with_lock(loaded, locked=True, cache=state) == []
+    assert not (state / assign_cache.CACHE_NAME).exists()  # validate only reads it
+    inputs.assign_with_lock(loaded, locked=False, cache=state)
+    monkeypatch.setattr(inputs, "resolve", _no_resolve)
+    assert inputs.check_with_lock(loaded, locked=True, cache=state) == []
+    data = config_dict(20, 4, 7)
+    data["services"]["svc1"]["replicas"] += 1
+    edited = _write(tmp_path, data)  # the same lock, another config: resolved, and the lock is stale
+    monkeypatch.setattr(inputs, "resolve", resolve)
+    assert any("svc1." in line for line in inputs.check_with_lock(edited, cache=state))
