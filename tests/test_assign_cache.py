@@ -82,6 +82,9 @@ def test_hit_only_for_the_same_config_and_lock(tmp_path: Path, monkeypatch: pyte
     loaded.lock_path.write_text(lock)
     assert _resolves(loaded, state, monkeypatch)  # one file: it now holds the other bytes' key
     assert not _resolves(loaded, state, monkeypatch)
+    path = loaded.files[0]
+    path.write_text("# a comment changes the text, not the configuration\n" + path.read_text())
+    assert not _resolves(load_config([path]), state, monkeypatch)
     data = config_dict(20, 4, 7)
     data["services"]["svc1"]["replicas"] += 1
     edited = _write(tmp_path, data)
@@ -97,7 +100,7 @@ def test_damaged_or_foreign_cache_is_a_miss(tmp_path: Path, monkeypatch: pytest.
     for damaged in (head + b"\n" + body[: len(body) // 2], head + b"\nnot marshal", head[:-1] + b"0\n" + body,
                     head + b"\n" + marshal.dumps((1, 2, 3, 4)), b""):
         path.write_bytes(damaged)
-        key = assign_cache.cache_key(loaded.sources, loaded.lock_path)
+        key = assign_cache.cache_key(loaded.config, loaded.lock_path)
         assert key is not None and assign_cache.load(state, key) is None
         assert _resolves(loaded, state, monkeypatch)
 
