@@ -89,11 +89,15 @@ def load(root: Path, key: str) -> Assignment | None:
 
 
 def store(root: Path, key: str, assignment: Assignment) -> None:
-    """Keep `assignment` under `key` in `root` (replacing any other); skipped silently when the
-    directory or file cannot be written (a plan by a user without access to the state)."""
+    """Keep `assignment` under `key` in `root` (replacing any other). Only into a state
+    directory that exists already (made by an apply or the agent): a plan on a machine that
+    never applied creates nothing. Skipped silently when it cannot be written (a plan by a user
+    without access to the state) or is not a directory of this user or root."""
+    if not os.path.isdir(root):
+        return
     body = marshal.dumps(_encode(assignment))
     with contextlib.suppress(InputError, OSError):
-        ensure_dir(root, 0o700)
+        ensure_dir(root, 0o700)  # exists: only checks that it is a directory of ours, no link
         write_atomic(root / CACHE_NAME, FORMAT + key.encode() + b"\n" + body, 0o600)
 
 
