@@ -65,13 +65,13 @@ def assign_with_lock(loaded: LoadedConfig, *, locked: bool, why: str = "--locked
     called after the file is written (`changes` empty when it was created).
 
     `cache`: a state directory holding `overlayc.files.assign_cache`'s file. The Assignment
-    stored there for this configuration text and these lock bytes is returned without reading
+    stored there for this configuration and these lock bytes is returned without reading
     the lock or resolving (it was stored when the lock needed no change); a resolve that leaves
     the lock unchanged stores its result there.
 
     Raises ConfigError when placement or addressing fails (unsatisfiable constraints, exhausted
     subnet), InputError on unreadable files."""
-    key = None if cache is None else assign_cache.cache_key(loaded.sources, loaded.lock_path)
+    key = None if cache is None else assign_cache.cache_key(loaded.config, loaded.lock_path)
     if cache is not None and key is not None and (hit := assign_cache.load(cache, key)) is not None:
         return hit
     assignment, new, changes = _resolve_locked(loaded, locked, why)
@@ -80,7 +80,7 @@ def assign_with_lock(loaded: LoadedConfig, *, locked: bool, why: str = "--locked
         write_lock(loaded.lock_path, new)
         if on_write is not None:
             on_write(loaded.lock_path, changes if existed else [])
-    elif cache is not None and key == assign_cache.cache_key(loaded.sources, loaded.lock_path) and key:
+    elif cache is not None and key == assign_cache.cache_key(loaded.config, loaded.lock_path) and key:
         assign_cache.store(cache, key, assignment)  # the lock read is still the lock on disk
     return assignment
 
@@ -106,9 +106,9 @@ def check_with_lock(loaded: LoadedConfig, *, locked: bool = False, cache: Path |
     Returns the changes the lock would need (empty: up to date, or no lock and nothing to pin).
     Raises ConfigError with every diagnostic, LockOutdated when `locked` and the lock would
     change, InputError when the lock file is unreadable. `cache`: a state directory whose
-    Assignment cache (read only here) answers for this config text and these lock bytes: it was
+    Assignment cache (read only here) answers for this configuration and these lock bytes: it was
     stored by a resolve without errors that left the lock unchanged."""
-    key = None if cache is None else assign_cache.cache_key(loaded.sources, loaded.lock_path)
+    key = None if cache is None else assign_cache.cache_key(loaded.config, loaded.lock_path)
     if cache is not None and key is not None and assign_cache.load(cache, key) is not None:
         return []
     return _resolve_locked(loaded, locked, "--locked")[2]

@@ -35,6 +35,7 @@ def test_cached_assignment_is_the_resolved_one(tmp_path: Path, monkeypatch: pyte
                                                nodes: int, tasks: int, seed: int) -> None:
     loaded = _write(tmp_path, config_dict(nodes, tasks, seed))
     state = tmp_path / "state"
+    state.mkdir()  # made by an apply: the cache is never the one to create it
     inputs.assign_with_lock(loaded, locked=False, cache=state)  # writes the lock: nothing cached
     assert not (state / assign_cache.CACHE_NAME).exists()
     stored = inputs.assign_with_lock(loaded, locked=False, cache=state)  # lock unchanged: cached
@@ -53,6 +54,7 @@ def test_cached_assignment_is_the_resolved_one(tmp_path: Path, monkeypatch: pyte
 def _cached(tmp_path: Path) -> tuple[LoadedConfig, Path]:
     loaded = _write(tmp_path, config_dict(20, 4, 7))
     state = tmp_path / "state"
+    state.mkdir()
     inputs.assign_with_lock(loaded, locked=False, cache=state)
     inputs.assign_with_lock(loaded, locked=False, cache=state)
     return loaded, state
@@ -82,6 +84,9 @@ def test_hit_only_for_the_same_config_and_lock(tmp_path: Path, monkeypatch: pyte
     loaded.lock_path.write_text(lock)
     assert _resolves(loaded, state, monkeypatch)  # one file: it now holds the other bytes' key
     assert not _resolves(loaded, state, monkeypatch)
+    path = loaded.files[0]
+    path.write_text("# a comment changes the text, not the configuration\n" + path.read_text())
+    assert not _resolves(load_config([path]), state, monkeypatch)
     data = config_dict(20, 4, 7)
     data["services"]["svc1"]["replicas"] += 1
     edited = _write(tmp_path, data)
@@ -97,17 +102,19 @@ def test_damaged_or_foreign_cache_is_a_miss(tmp_path: Path, monkeypatch: pytest.
     for damaged in (head + b"\n" + body[: len(body) // 2], head + b"\nnot marshal", head[:-1] + b"0\n" + body,
                     head + b"\n" + marshal.dumps((1, 2, 3, 4)), b""):
         path.write_bytes(damaged)
-        key = assign_cache.cache_key(loaded.sources, loaded.lock_path)
+        key = assign_cache.cache_key(loaded.config, loaded.lock_path)
         assert key is not None and assign_cache.load(state, key) is None
         assert _resolves(loaded, state, monkeypatch)
 
 
-def test_unwritable_cache_is_skipped(tmp_path: Path) -> None:
+def test_state_directory_behind_a_link_is_skipped(tmp_path: Path) -> None:
     loaded = _write(tmp_path, config_dict(5, 2, 1))
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    inputs.assign_with_lock(loaded, locked=False, cache=blocker / "state")
-    assert inputs.assign_with_lock(loaded, locked=False, cache=blocker / "state") is not None
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    for _ in range(2):
+        assert inputs.assign_with_lock(loaded, locked=False, cache=tmp_path / "link") is not None
+    assert list(real.iterdir()) == []
 
 
 def test_validate_answers_from_the_cache_and_never_writes_it(tmp_path: Path,
@@ -115,6 +122,7 @@ def test_validate_answers_from_the_cache_and_never_writes_it(tmp_path: Path,
     loaded = _write(tmp_path, config_dict(20, 4, 7))
     state = tmp_path / "state"
     inputs.assign_with_lock(loaded, locked=False)  # the lock, no cache
+    state.mkdir()
     assert inputs.check_with_lock(loaded, locked=True, cache=state) == []
     assert not (state / assign_cache.CACHE_NAME).exists()  # validate only reads it
     inputs.assign_with_lock(loaded, locked=False, cache=state)
@@ -125,3 +133,12 @@ def test_validate_answers_from_the_cache_and_never_writes_it(tmp_path: Path,
     edited = _write(tmp_path, data)  # the same lock, another config: resolved, and the lock is stale
     monkeypatch.setattr(inputs, "resolve", resolve)
     assert any("svc1." in line for line in inputs.check_with_lock(edited, cache=state))
+
+
+def test_no_state_directory_is_created_for_the_cache(tmp_path: Path) -> None:
+    """A plan on a machine that never applied leaves no state directory behind."""
+    loaded = _write(tmp_path, config_dict(5, 2, 1))
+    state = tmp_path / "state"
+    for _ in range(3):
+        inputs.assign_with_lock(loaded, locked=False, cache=state)
+    assert not state.exists()
