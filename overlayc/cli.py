@@ -215,6 +215,14 @@ def _plan_live(netns: str | None, state: str | None, cluster: str) -> Observed:
     return observe_snapshot(state) if state is not None else observe_kernel(netns, cluster)
 
 
+def _owner(netns: str | None, state: str | None) -> str:
+    """The identity of the planned node's namespace (its sandboxes' names); offline: a stand-in."""
+    from overlayc.kernel.ownership import OFFLINE_OWNER
+    from overlayc.netlink.netns import namespace_id
+
+    return OFFLINE_OWNER if state is not None else namespace_id(netns)
+
+
 @app.command("plan")
 def plan_command(
     files: FileOption,
@@ -247,7 +255,7 @@ def plan_command(
     # against this node's kernel: the send epoch its saved counters call for (offline: none)
     send = None if state is not None else _send_epoch(t, live.owned)
     plan = plan_node(t.config, t.assignment, t.node, at=t.at, private_key=t.private_key, live=live,
-                     netns=netns, send_epoch=send)
+                     netns=netns, send_epoch=send, owner=_owner(netns, state))
     if out is not None:
         save_plan(plan, out)
         typer.echo(f"overlayc: saved the plan to {out}; `{hints.apply_saved(files, out)}` applies "

@@ -14,13 +14,14 @@ from ipaddress import IPv4Address, IPv4Interface
 from overlayc.errors import DumpInterrupted, EnvironmentProblem, OverlaycError
 from overlayc.gcpause import paused_gc
 from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Netns, Vxlan
-from overlayc.kernel.ownership import NETNS_NETWORK, Alias, Key, parse_alias
+from overlayc.kernel.ownership import Alias, Key, parse_alias, sandbox_name
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import link as nl_link
 from overlayc.netlink import neigh as nl_neigh
 from overlayc.netlink.link import LinkInfo
 from overlayc.netlink.netns import NETNS_DIR, Namespace, NamespaceRef, namespace_id, opened
 from overlayc.netlink.sock import NetlinkSocket
+from overlayc.observe.sandbox import is_sandbox_name, observe_sandboxes, read_gateway, tag_problem
 from overlayc.observe.xfrm import observe_xfrm
 
 
@@ -81,7 +82,7 @@ def read_endpoint(host: LinkInfo, tag: Alias, links: dict[int, LinkInfo]) -> tup
     bridge = links[host.master].name if host.master in links else ""
     return [Netns(ns), Endpoint(netns=ns, ifname=peer.name, host=host.name, host_mac=host.mac,
                                 bridge=bridge, address=addr[0], mac=peer.mac, mtu=peer.mtu,
-                                alias=host.alias)], ""
+                                alias=host.alias, ipv6=peer.ipv6)], ""
 
 
 def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str]) -> Iterable[Fdb | Neigh]:
@@ -111,15 +112,7 @@ def netns_owner(name: str, cluster: str | None, owner: str) -> str | None:
             links, _ = read_links(ns.route)
     except (OverlaycError, OSError):  # a stale file, a namespace going away, no privileges
         return "network namespace, not overlayc's"
-    lo = links.get(1)
-    tag = parse_alias(lo.alias) if lo is not None else None
-    if tag is None or tag.network != NETNS_NETWORK:
-        return "network namespace, not overlayc's"
-    if tag.netns != owner:
-        return "network namespace, overlayc's but of another node's namespace"
-    if cluster is not None and tag.cluster != cluster:
-        return f"network namespace, overlayc's but of cluster {tag.cluster!r}"
-    return None
+    return tag_problem(links.get(1), cluster, owner)
 
 
 def unclaimed_netns(claimed: Iterable[str], cluster: str | None,
@@ -135,7 +128,7 @@ def unclaimed_netns(claimed: Iterable[str], cluster: str | None,
     owned: list[Netns] = []
     foreign: dict[Key, str] = {}
     for name in names:
-        if name in mine:
+        if name in mine or is_sandbox_name(name):  # sandboxes: overlayc.observe.sandbox
             continue
         if _identity(name) == owner:  # the node's own namespace: no endpoint's, never opened here
             foreign[("netns", name)] = "network namespace, the node's own"
@@ -182,7 +175,9 @@ def observe(netns: NamespaceRef, cluster: str | None = None) -> Observed:
 
 @paused_gc()
 def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
-    objects: list[KernelObject] = []
+    owner = namespace_id(ns.name)
+    sandboxes = observe_sandboxes(cluster, owner)
+    objects: list[KernelObject] = list(sandboxes.objects)
     foreign_links: dict[str, str] = {}
     rt = ns.route
     links, addrs = read_links(rt)
@@ -191,6 +186,13 @@ def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
         tag, why = _owner(info, cluster)
         if tag is None:
             foreign_links[info.name] = why or ""
+        elif info.kind == "veth" and tag.netns is None:  # the node side of a gateway
+            gateway, broken = read_gateway(info, tag, sandbox_name(tag.cluster, tag.network, owner),
+                                           sandboxes, addrs.get(info.index, []))
+            if gateway is not None:
+                objects.append(gateway)
+            else:
+                foreign_links[info.name] = broken
         elif info.kind == "veth":
             found, broken = read_endpoint(info, tag, links)
             objects.extend(found)
@@ -206,7 +208,9 @@ def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
     xfrm_owned, foreign = observe_xfrm(ns.xfrm)
     objects.extend(xfrm_owned)
     orphans, foreign_ns = unclaimed_netns((o.name for o in objects if isinstance(o, Netns)), cluster,
-                                          namespace_id(ns.name))
+                                          owner)
     objects.extend(orphans)
     foreign.update(foreign_ns)
+    foreign.update(sandboxes.foreign)
+    foreign_links.update(sandboxes.foreign_links)
     return Observed(owned=KernelState(objects), foreign_links=foreign_links, foreign=foreign)

@@ -1,0 +1,134 @@
+"""observe, inside the sandboxes: the namespace of each network on a node (DESIGN.md §1).
+
+A sandbox is `/run/netns/<cluster>-sb.<network>.<owner>` (`compile.naming.sandbox_name`), its `lo`
+tagged `netns_tag(cluster, owner)` from before it had a name, `owner` being the identity of the
+node's namespace (`namespace_id`). Only names ending in the node's own identity are opened: the
+sandboxes of other nodes sharing /run/netns are neither ours nor in the way of ours. Each sandbox
+is read through one `Namespace` handle: one link dump, one address dump, the FDB and neighbour
+dumps, and its sysctls from the handle's worker thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface
+
+from overlayc.errors import OverlaycError
+from overlayc.kernel.objects import Endpoint, Gateway, KernelObject, Sandbox, Vxlan
+from overlayc.kernel.ownership import NETNS_NETWORK, Alias, Key, parse_alias
+from overlayc.netlink.link import LinkInfo
+from overlayc.netlink.netns import NETNS_DIR, Namespace
+from overlayc.observe.sysctl import read_sysctls
+
+SANDBOX_MARK = "-sb."  # `<cluster>-sb.<network>.<owner>`: no endpoint namespace name contains it
+FORWARDING = "net.ipv4.ip_forward"
+IPV6_OFF = ("net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6")
+
+
+def is_sandbox_name(name: str) -> bool:
+    """Whether a /run/netns name has the shape of a sandbox's (of any node)."""
+    return SANDBOX_MARK in name
+
+
+def parse_sandbox_name(name: str) -> tuple[str, str, str] | None:
+    """(cluster, network, owner) of a sandbox name, or None."""
+    cluster, mark, rest = name.partition(SANDBOX_MARK)
+    network, dot, owner = rest.rpartition(".")
+    if not (cluster and mark and network and dot and owner) or "." in network:
+        return None
+    return cluster, network, owner
+
+
+def tag_problem(lo: LinkInfo | None, cluster: str | None, owner: str) -> str | None:
+    """None when the `lo` of a namespace carries overlayc's tag for the node of namespace
+    `owner` (and of `cluster`, unless None), else why the namespace is not ours."""
+    tag = parse_alias(lo.alias) if lo is not None else None
+    if tag is None or tag.network != NETNS_NETWORK:
+        return "network namespace, not overlayc's"
+    if tag.netns != owner:
+        return "network namespace, overlayc's but of another node's namespace"
+    if cluster is not None and tag.cluster != cluster:
+        return f"network namespace, overlayc's but of cluster {tag.cluster!r}"
+    return None
+
+
+@dataclass
+class Sandboxes:
+    """What observe found in the sandboxes: owned objects, foreign ones that are in the way
+    (by key), and the links of each owned sandbox (for the node sides of gateways)."""
+
+    objects: list[KernelObject] = field(default_factory=list)
+    foreign: dict[Key, str] = field(default_factory=dict)
+    foreign_links: dict[str, str] = field(default_factory=dict)
+    links: dict[str, dict[int, LinkInfo]] = field(default_factory=dict)
+
+
+def observe_sandboxes(cluster: str | None, owner: str) -> Sandboxes:
+    """Every sandbox of the node of namespace `owner` (of `cluster`, or of any cluster when None)
+    and the objects in it."""
+    found = Sandboxes()
+    try:
+        names = sorted(os.listdir(NETNS_DIR))
+    except FileNotFoundError:
+        return found
+    for name in names:
+        parsed = parse_sandbox_name(name)
+        if parsed is None or parsed[2] != owner:
+            continue
+        try:
+            with Namespace(name) as ns:
+                _observe_one(ns, name, cluster, owner, found)
+        except (OverlaycError, OSError):  # a stale file, a namespace going away
+            found.foreign[("sandbox", name)] = "network namespace, not overlayc's"
+    return found
+
+
+def _observe_one(ns: Namespace, name: str, cluster: str | None, owner: str, found: Sandboxes) -> None:
+    from overlayc.observe.kernel import _link_object, read_endpoint, read_fdb_neigh, read_links
+
+    links, addrs = read_links(ns.route)
+    why = tag_problem(links.get(1), cluster, owner)
+    if why is not None:
+        found.foreign[("sandbox", name)] = why
+        return
+    found.objects.append(read_sandbox(ns, name))
+    found.links[name] = links
+    vxlans: dict[int, str] = {}
+    for info in links.values():
+        tag = parse_alias(info.alias)
+        if tag is None or info.index == 1 or (cluster is not None and tag.cluster != cluster):
+            continue
+        if info.kind == "veth" and tag.netns is not None:
+            objs, broken = read_endpoint(info, tag, links)
+            found.objects.extend(dataclasses.replace(o, sandbox=name) if isinstance(o, Endpoint) else o
+                                 for o in objs)
+            if broken:
+                found.foreign_links[info.name] = broken
+        elif (obj := _link_object(info, links, addrs)) is not None:
+            found.objects.append(dataclasses.replace(obj, sandbox=name))
+            if isinstance(obj, Vxlan):
+                vxlans[info.index] = info.name
+    found.objects.extend(read_fdb_neigh(ns.route, vxlans))
+
+
+def read_sandbox(ns: Namespace, name: str) -> Sandbox:
+    """The Sandbox object of namespace `ns` from its sysctls (IPv6 absent from the kernel: off)."""
+    values = read_sysctls(ns, (FORWARDING, *IPV6_OFF))
+    ipv6 = any(values[k] not in (None, "1") for k in IPV6_OFF)
+    return Sandbox(name=name, forwarding=values[FORWARDING] == "1", ipv6=ipv6)
+
+
+def read_gateway(info: LinkInfo, tag: Alias, sandbox: str, found: Sandboxes,
+                 addrs: list[IPv4Interface]) -> tuple[Gateway | None, str]:
+    """(Gateway, "") for the node side `info` of a gateway veth whose peer is in `sandbox`;
+    (None, why) when the sandbox, the peer or the node side's address is gone."""
+    inside = found.links.get(sandbox)
+    peer = inside.get(info.peer) if inside is not None else None
+    mine = sorted(addrs)
+    if peer is None or not mine or inside is None:
+        return None, f"gateway veth tagged as overlayc's ({tag.network}), but its peer or address is gone"
+    bridge = inside[peer.master].name if peer.master in inside else ""
+    return Gateway(name=info.name, mac=info.mac, peer=peer.name, peer_mac=peer.mac, sandbox=sandbox,
+                   bridge=bridge, address=mine[0], mtu=info.mtu, alias=info.alias, ipv6=info.ipv6), ""
