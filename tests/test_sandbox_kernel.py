@@ -263,3 +263,26 @@ def test_destroy_leaves_no_sandbox(lab_factory: Any, tmp_path: Path) -> None:
     assert not [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
                                           check=True).stdout.split() if n.startswith(f"{lab.tag}-web")]
     assert len(observe(lab.netns("node2"), lab.tag).owned) == 0
+
+
+def test_gateway_is_the_node_joining_the_network(lab_factory: Any, tmp_path: Path) -> None:
+    lab = lab_factory(NODES)
+    cfg = seed_workdir(lab, tmp_path / "seed", encrypted=False)
+    text = cfg.read_text()
+    cfg.write_text(text.replace("    subnet: 198.51.100.0/24\n",
+                                "    subnet: 198.51.100.0/24\n    gateway: 198.51.100.254\n", 1))
+    _apply_all(cfg, lab)
+    groups = members(cfg)
+    node1 = lab.netns("node1")
+    [gw] = [ln for ln in ip_json(node1, "addr", "show") if ln["ifname"].startswith("ovg")]
+    assert [(a["family"], a["local"]) for a in gw["addr_info"]] == [("inet", "198.51.100.254")], gw
+    assert not [ln for ln in ip_json(sandbox(lab, "node1", "insecure"), "-6", "addr", "show")
+                if ln["addr_info"]]
+    probe = next(m for m in groups["insecure"] if m.endpoint == "probe")
+    probe_secure = next(m for m in groups["secure"] if m.endpoint == "probe")
+    assert ping(probe.netns, "198.51.100.254") == 1  # the endpoint reaches the node's address
+    assert ping(node1, probe.ip) == 1  # and the node reaches the endpoint, on that network only
+    assert _answers(node1, probe_secure.ip) == 0
+    for node in NODES:
+        res = apply_cli(cfg, lab, node)
+        assert res.returncode == 0 and "No changes" in res.stdout, res.stdout

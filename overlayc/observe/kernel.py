@@ -7,6 +7,7 @@ needed to detect a collision with a desired object is kept (`Observed.foreign*`)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Interface
@@ -21,7 +22,14 @@ from overlayc.netlink import neigh as nl_neigh
 from overlayc.netlink.link import LinkInfo
 from overlayc.netlink.netns import NETNS_DIR, Namespace, NamespaceRef, namespace_id, opened
 from overlayc.netlink.sock import NetlinkSocket
-from overlayc.observe.sandbox import is_sandbox_name, observe_sandboxes, read_gateway, tag_problem
+from overlayc.observe.sandbox import (
+    Sandboxes,
+    is_sandbox_name,
+    parse_sandbox_name,
+    read_gateway,
+    read_sandbox,
+    tag_problem,
+)
 from overlayc.observe.xfrm import observe_xfrm
 
 
@@ -147,6 +155,53 @@ def _identity(name: str) -> str | None:
         return f"ns{os.stat(os.path.join(NETNS_DIR, name)).st_ino}"
     except OSError:
         return None
+
+
+# --- the node's sandboxes (overlayc.observe.sandbox) -------------------------------------------
+def observe_sandboxes(cluster: str | None, owner: str) -> Sandboxes:
+    """Every sandbox of the node of namespace `owner` (of `cluster`, or of any cluster when None)
+    and the objects in it."""
+    found = Sandboxes()
+    try:
+        names = sorted(os.listdir(NETNS_DIR))
+    except FileNotFoundError:
+        return found
+    for name in names:
+        parsed = parse_sandbox_name(name)
+        if parsed is None or parsed[2] != owner:
+            continue
+        try:
+            with Namespace(name) as ns:
+                _observe_one(ns, name, cluster, owner, found)
+        except (OverlaycError, OSError):  # a stale file, a namespace going away
+            found.foreign[("sandbox", name)] = "network namespace, not overlayc's"
+    return found
+
+
+def _observe_one(ns: Namespace, name: str, cluster: str | None, owner: str, found: Sandboxes) -> None:
+    links, addrs = read_links(ns.route)
+    why = tag_problem(links.get(1), cluster, owner)
+    if why is not None:
+        found.foreign[("sandbox", name)] = why
+        return
+    found.objects.append(read_sandbox(ns, name))
+    found.links[name] = links
+    vxlans: dict[int, str] = {}
+    for info in links.values():
+        tag = parse_alias(info.alias)
+        if tag is None or info.index == 1 or (cluster is not None and tag.cluster != cluster):
+            continue
+        if info.kind == "veth" and tag.netns is not None:
+            objs, broken = read_endpoint(info, tag, links)
+            found.objects.extend(dataclasses.replace(o, sandbox=name) if isinstance(o, Endpoint) else o
+                                 for o in objs)
+            if broken:
+                found.foreign_links[info.name] = broken
+        elif (obj := _link_object(info, links, addrs)) is not None:
+            found.objects.append(dataclasses.replace(obj, sandbox=name))
+            if isinstance(obj, Vxlan):
+                vxlans[info.index] = info.name
+    found.objects.extend(read_fdb_neigh(ns.route, vxlans))
 
 
 DUMP_ATTEMPTS = 3

@@ -1,5 +1,6 @@
 """observe, inside the sandboxes: the namespace of each network on a node (DESIGN.md §1).
 
+What is read in a sandbox, and how (`observe_sandboxes` in overlayc.observe.kernel reads them).
 A sandbox is `/run/netns/<cluster>-sb.<network>.<owner>` (`compile.naming.sandbox_name`), its `lo`
 tagged `netns_tag(cluster, owner)` from before it had a name, `owner` being the identity of the
 node's namespace (`namespace_id`). Only names ending in the node's own identity are opened: the
@@ -10,16 +11,13 @@ dumps, and its sysctls from the handle's worker thread.
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 
-from overlayc.errors import OverlaycError
-from overlayc.kernel.objects import Endpoint, Gateway, KernelObject, Sandbox, Vxlan
+from overlayc.kernel.objects import Gateway, KernelObject, Sandbox
 from overlayc.kernel.ownership import NETNS_NETWORK, Alias, Key, parse_alias
 from overlayc.netlink.link import LinkInfo
-from overlayc.netlink.netns import NETNS_DIR, Namespace
+from overlayc.netlink.netns import Namespace
 from overlayc.observe.sysctl import read_sysctls
 
 SANDBOX_MARK = "-sb."  # `<cluster>-sb.<network>.<owner>`: no endpoint namespace name contains it
@@ -63,54 +61,6 @@ class Sandboxes:
     foreign: dict[Key, str] = field(default_factory=dict)
     foreign_links: dict[str, str] = field(default_factory=dict)
     links: dict[str, dict[int, LinkInfo]] = field(default_factory=dict)
-
-
-def observe_sandboxes(cluster: str | None, owner: str) -> Sandboxes:
-    """Every sandbox of the node of namespace `owner` (of `cluster`, or of any cluster when None)
-    and the objects in it."""
-    found = Sandboxes()
-    try:
-        names = sorted(os.listdir(NETNS_DIR))
-    except FileNotFoundError:
-        return found
-    for name in names:
-        parsed = parse_sandbox_name(name)
-        if parsed is None or parsed[2] != owner:
-            continue
-        try:
-            with Namespace(name) as ns:
-                _observe_one(ns, name, cluster, owner, found)
-        except (OverlaycError, OSError):  # a stale file, a namespace going away
-            found.foreign[("sandbox", name)] = "network namespace, not overlayc's"
-    return found
-
-
-def _observe_one(ns: Namespace, name: str, cluster: str | None, owner: str, found: Sandboxes) -> None:
-    from overlayc.observe.kernel import _link_object, read_endpoint, read_fdb_neigh, read_links
-
-    links, addrs = read_links(ns.route)
-    why = tag_problem(links.get(1), cluster, owner)
-    if why is not None:
-        found.foreign[("sandbox", name)] = why
-        return
-    found.objects.append(read_sandbox(ns, name))
-    found.links[name] = links
-    vxlans: dict[int, str] = {}
-    for info in links.values():
-        tag = parse_alias(info.alias)
-        if tag is None or info.index == 1 or (cluster is not None and tag.cluster != cluster):
-            continue
-        if info.kind == "veth" and tag.netns is not None:
-            objs, broken = read_endpoint(info, tag, links)
-            found.objects.extend(dataclasses.replace(o, sandbox=name) if isinstance(o, Endpoint) else o
-                                 for o in objs)
-            if broken:
-                found.foreign_links[info.name] = broken
-        elif (obj := _link_object(info, links, addrs)) is not None:
-            found.objects.append(dataclasses.replace(obj, sandbox=name))
-            if isinstance(obj, Vxlan):
-                vxlans[info.index] = info.name
-    found.objects.extend(read_fdb_neigh(ns.route, vxlans))
 
 
 def read_sandbox(ns: Namespace, name: str) -> Sandbox:
