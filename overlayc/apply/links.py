@@ -107,7 +107,7 @@ class LinkOps:
     # --- create -------------------------------------------------------------------------------
     def create(self, obj: KernelObject) -> None:
         if isinstance(obj, Sandbox):
-            sb.create_sandbox(self.places, obj, self.cluster or NETNS_NETWORK)
+            sb.create_sandbox(self.places, obj)
             return
         if isinstance(obj, Gateway):
             self._create_gateway(obj)

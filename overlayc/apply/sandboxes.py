@@ -101,10 +101,14 @@ class Places:
             self.forget(name)
 
 
-def create_sandbox(places: Places, box: Sandbox, cluster: str) -> None:
-    """Make the sandbox namespace `box` with its sysctls. Raises StepFailed."""
+def create_sandbox(places: Places, box: Sandbox) -> None:
+    """Make the sandbox namespace `box` with its sysctls, tagged for the cluster its name
+    carries and the node of `places`. Raises StepFailed."""
+    parsed = parse_sandbox_name(box.name)
+    if parsed is None:
+        raise StepFailed(box, "create", E.EINVAL, f"{box.name} is not a sandbox name")
     try:
-        create_netns(box.name, netns_tag(cluster, places.owner))
+        create_netns(box.name, netns_tag(parsed[0], places.owner))
     except OSError as exc:
         raise StepFailed(box, "create", exc.errno or E.EIO, str(exc)) from None
     write_sysctls(places.handle(box.name), sandbox_sysctls(box), box)
