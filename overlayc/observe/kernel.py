@@ -15,7 +15,7 @@ from ipaddress import IPv4Address, IPv4Interface
 from overlayc.errors import DumpInterrupted, EnvironmentProblem, OverlaycError
 from overlayc.gcpause import paused_gc
 from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Netns, Vxlan
-from overlayc.kernel.ownership import Alias, Key, parse_alias, sandbox_name
+from overlayc.kernel.ownership import Alias, Key, parse_alias
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import link as nl_link
 from overlayc.netlink import neigh as nl_neigh
@@ -242,8 +242,7 @@ def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
         if tag is None:
             foreign_links[info.name] = why or ""
         elif info.kind == "veth" and tag.netns is None:  # the node side of a gateway
-            gateway, broken = read_gateway(info, tag, sandbox_name(tag.cluster, tag.network, owner),
-                                           sandboxes, addrs.get(info.index, []))
+            gateway, broken = read_gateway(info, tag, sandboxes, addrs.get(info.index, []))
             if gateway is not None:
                 objects.append(gateway)
             else:

@@ -70,15 +70,20 @@ def read_sandbox(ns: Namespace, name: str) -> Sandbox:
     return Sandbox(name=name, forwarding=values[FORWARDING] == "1", ipv6=ipv6)
 
 
-def read_gateway(info: LinkInfo, tag: Alias, sandbox: str, found: Sandboxes,
+def read_gateway(info: LinkInfo, tag: Alias, found: Sandboxes,
                  addrs: list[IPv4Interface]) -> tuple[Gateway | None, str]:
-    """(Gateway, "") for the node side `info` of a gateway veth whose peer is in `sandbox`;
-    (None, why) when the sandbox, the peer or the node side's address is gone."""
-    inside = found.links.get(sandbox)
-    peer = inside.get(info.peer) if inside is not None else None
-    mine = sorted(addrs)
-    if peer is None or not mine or inside is None:
-        return None, f"gateway veth tagged as overlayc's ({tag.network}), but its peer or address is gone"
-    bridge = inside[peer.master].name if peer.master in inside else ""
-    return Gateway(name=info.name, mac=info.mac, peer=peer.name, peer_mac=peer.mac, sandbox=sandbox,
-                   bridge=bridge, address=mine[0], mtu=info.mtu, alias=info.alias, ipv6=info.ipv6), ""
+    """(Gateway, "") for the node side `info` of a gateway veth: its peer is the veth of that
+    ifindex and tag in a sandbox of the node for the tag's network; (None, why) when the
+    sandbox, the peer or the node side's address is gone."""
+    for sandbox, inside in sorted(found.links.items()):
+        parsed = parse_sandbox_name(sandbox)
+        peer = inside.get(info.peer)
+        if parsed is None or parsed[1] != tag.network or peer is None or peer.alias != info.alias:
+            continue
+        mine = sorted(addrs)
+        if not mine:
+            break
+        bridge = inside[peer.master].name if peer.master in inside else ""
+        return Gateway(name=info.name, mac=info.mac, peer=peer.name, peer_mac=peer.mac, sandbox=sandbox,
+                       bridge=bridge, address=mine[0], mtu=info.mtu, alias=info.alias, ipv6=info.ipv6), ""
+    return None, f"gateway veth tagged as overlayc's ({tag.network}), but its peer or address is gone"
