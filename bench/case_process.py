@@ -7,11 +7,13 @@ cluster-N (tests/gen.py, N nodes × 20 tasks; written as YAML, its lock made by 
   peak RSS        ru_maxrss of each plan process (wait4)
 entries-N (node1 of bench.fixtures.endpoints_config(N): N fdb + N neighbour entries on one vxlan):
   apply           `overlayc apply … --netns NS --yes` into an empty namespace (verify included)
-  iproute2        `ip -batch` (links + neighbours) then `bridge -batch` (fdb) of the lines of
-                  overlayc's own `render --format iproute2`, into an empty namespace
+  iproute2        overlayc's own `render --format iproute2` script without its entries (the
+                  sandbox and its links), then `ip -n SB -batch` (neighbours) and `bridge -n SB
+                  -batch` (fdb) of its entry lines, into an empty namespace
   noop plan       `overlayc plan … --netns NS` of a namespace that holds the state
   reconcile       `overlayc reconcile --once …` of the same (a round with nothing to do)
-  dump            `ip -j neigh show` + `bridge -j fdb show` of the same namespace
+  dump            `ip -n SB -j neigh show` + `bridge -n SB -j fdb show` of the network's sandbox
+                  (the sandbox layout: DESIGN.md §1)
 big inputs: `overlayc validate` of 8,000 networks and of 200,000 mapping keys (node labels).
 """
 
@@ -39,7 +41,9 @@ from bench.core import (
     measure,
     new_namespace,
 )
-from bench.fixtures import endpoints_config
+from bench.fixtures import CLUSTER, endpoints_config
+from overlayc.kernel.ownership import sandbox_name
+from overlayc.netlink.netns import namespace_id
 from tests.support.gen import config_dict
 
 TASKS_PER_NODE = 20
@@ -136,21 +140,31 @@ def growth(results: list[CaseResult]) -> CaseResult:
     return res
 
 
-def _batches(script: str) -> tuple[str, str]:
-    """(`ip -batch` input, `bridge -batch` input) from a `render --format iproute2` script."""
-    ip, bridge = [], []
+def _batches(script: str) -> tuple[str, str, str]:
+    """(the script without its entries, `ip -batch` input of the neighbour entries, `bridge
+    -batch` input of the fdb entries) from a `render --format iproute2` script, whose entry lines
+    read `ip ${sb_ovx…:+-n $sb_ovx…} neigh …` / `bridge ${…} fdb …`."""
+    setup, ip, bridge = [], [], []
     for line in script.splitlines():
-        if line.startswith("ip "):
-            ip.append(line[3:] + "\n")
-        elif line.startswith("bridge "):
-            bridge.append(line[7:] + "\n")
-    return "".join(ip), "".join(bridge)
+        if line.startswith("ip ${"):
+            ip.append(line.split("} ", 1)[1] + "\n")
+        elif line.startswith("bridge ${"):
+            bridge.append(line.split("} ", 1)[1] + "\n")
+        else:
+            setup.append(line + "\n")
+    return "".join(setup), "".join(ip), "".join(bridge)
+
+
+def sandbox_of(ns: str) -> str:
+    """The sandbox of network `big` (bench.fixtures.endpoints_config) of node namespace `ns`."""
+    return sandbox_name(CLUSTER, "big", namespace_id(ns))
 
 
 def _count_entries(ns: str) -> int:
-    out = subprocess.run(["bridge", "-n", ns, "fdb", "show", "dev", "ovx4096"],
+    sb = sandbox_of(ns)
+    out = subprocess.run(["bridge", "-n", sb, "fdb", "show", "dev", "ovx4096"],
                          capture_output=True, text=True, check=True).stdout
-    neigh = subprocess.run(["ip", "-n", ns, "neigh", "show", "dev", "ovx4096"],
+    neigh = subprocess.run(["ip", "-n", sb, "neigh", "show", "dev", "ovx4096"],
                            capture_output=True, text=True, check=True).stdout
     return sum("dst" in line for line in out.splitlines()) + len(neigh.splitlines())
 
@@ -176,14 +190,15 @@ def run_entries(n: int, rounds: Rounds) -> CaseResult:
         base = ["-f", str(cfg), "--node", "node1"]
         script = subprocess.run([*overlayc_cmd(), "render", *base, "--format", "iproute2"], env=env,
                                 capture_output=True, text=True, check=True).stdout  # writes the lock
-        ip_lines, bridge_lines = _batches(script)
+        setup, ip_lines, bridge_lines = _batches(script)
 
         def apply(ns: str) -> None:
             run_process([*overlayc_cmd(), "apply", *base, "--netns", ns, "--yes"], env)
 
-        def iproute2(ns: str) -> None:
-            run_process(["ip", "-n", ns, "-batch", "-"], env, stdin=ip_lines)
-            run_process(["bridge", "-n", ns, "-batch", "-"], env, stdin=bridge_lines)
+        def iproute2(ns: str) -> None:  # the sandbox and its links by script, the entries in batches
+            run_process(["ip", "netns", "exec", ns, "sh", "-s"], env, stdin=setup)
+            run_process(["ip", "-n", sandbox_of(ns), "-batch", "-"], env, stdin=ip_lines)
+            run_process(["bridge", "-n", sandbox_of(ns), "-batch", "-"], env, stdin=bridge_lines)
 
         def check(ns: str) -> None:
             if _count_entries(ns) != 2 * n:
@@ -218,9 +233,11 @@ def _noop(
     plan = Recorder([*overlayc_cmd(), "plan", *base, "--netns", ns, "--detailed-exitcode"], env)
     reconcile = Recorder([*overlayc_cmd(), "reconcile", *base, "--netns", ns, "--once"], env)
 
-    def dump(_: Any) -> None:
-        run_process(["ip", "-n", ns, "-j", "neigh", "show"], env)
-        run_process(["bridge", "-n", ns, "-j", "fdb", "show"], env)
+    sb = sandbox_of(ns)
+
+    def dump(_: Any) -> None:  # what a user would run: the dumps of the network's sandbox
+        run_process(["ip", "-n", sb, "-j", "neigh", "show"], env)
+        run_process(["bridge", "-n", sb, "-j", "fdb", "show"], env)
 
     times = measure({"noop plan": Variant(plan), "reconcile round": Variant(reconcile),
                      "dump": Variant(dump)}, rounds)

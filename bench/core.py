@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from overlayc.observe.sandbox import parse_sandbox_name
+
 NS_PREFIX = os.environ.get("OVERLAYC_BENCH_PREFIX", "ocb-")  # namespaces and temp dirs
 NETNS_DIR = "/run/netns"
 _counter = itertools.count(1)
@@ -47,8 +49,13 @@ def remove_stale_namespaces() -> list[str]:
     except FileNotFoundError:
         return []
     stale = []
+    alive = {_inode(n) for n in names}
     for name in names:
         if not name.startswith(NS_PREFIX):
+            continue
+        if (parsed := parse_sandbox_name(name)) is not None:  # a sandbox of a node namespace
+            if parsed[2] not in alive:  # whose namespace is gone
+                stale.append(name)
             continue
         pid = name[len(NS_PREFIX):].split("-", 1)[0]
         if not pid.isdigit() or not _pid_alive(int(pid)) or int(pid) == os.getpid():
@@ -75,7 +82,23 @@ def new_namespace() -> str:
     return name
 
 
+def _inode(name: str) -> str:
+    try:
+        return f"ns{os.stat(os.path.join(NETNS_DIR, name)).st_ino}"
+    except OSError:
+        return ""
+
+
 def drop_namespace(name: str) -> None:
+    """Delete namespace `name` and the sandboxes overlayc made for it."""
+    owner = _inode(name)
+    try:
+        names = os.listdir(NETNS_DIR)
+    except FileNotFoundError:
+        names = []
+    for sandbox in names:
+        if (parsed := parse_sandbox_name(sandbox)) is not None and parsed[2] == owner:
+            subprocess.run(["ip", "netns", "del", sandbox], check=False, capture_output=True)
     subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
 
 

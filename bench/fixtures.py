@@ -27,6 +27,7 @@ from overlayc.kernel.objects import (
 )
 from overlayc.kernel.ownership import PRIO_BLOCK, PRIO_PEER, REQID
 from overlayc.kernel.state import KernelState
+from tests.support.layout import flat
 
 CLUSTER = "ocb"
 NODE = "node1"
@@ -73,7 +74,10 @@ class Endpoints:
         return self.config.nodes[NODE].address
 
     def desired(self) -> KernelState:
-        return compile_node(self.config, self.assignment, NODE, at=AT, private_key=None)
+        """The node's desired state in the layout before sandboxes (tests.support.layout): the
+        in-process cases time the FDB/neighbour paths, the same in both layouts, against
+        `ip -n NS`; the process case (bench.case_process) runs the sandbox layout."""
+        return flat(compile_node(self.config, self.assignment, NODE, at=AT, private_key=None))
 
     @cached_property
     def state(self) -> KernelState:

@@ -216,6 +216,21 @@ def _plan_live(netns: str | None, state: str | None, cluster: str) -> Observed:
     return observe_snapshot(state) if state is not None else observe_kernel(netns, cluster)
 
 
+def _owner(netns: str | None, state: str | None, live: KernelState) -> str:
+    """The identity of the planned node's namespace (its sandboxes' names): that of `netns`; for
+    a snapshot, that of the node it was taken on (its sandboxes say it); else a stand-in."""
+    from overlayc.kernel.objects import Sandbox
+    from overlayc.kernel.ownership import OFFLINE_OWNER
+    from overlayc.netlink.netns import namespace_id
+    from overlayc.observe.sandbox import parse_sandbox_name
+
+    if state is None:
+        return namespace_id(netns)
+    owners = {p[2] for o in live.of_kind("sandbox")
+              if isinstance(o, Sandbox) and (p := parse_sandbox_name(o.name)) is not None}
+    return owners.pop() if len(owners) == 1 else OFFLINE_OWNER
+
+
 @app.command("plan")
 def plan_command(
     files: FileOption,
@@ -248,7 +263,7 @@ def plan_command(
     # against this node's kernel: the send epoch its saved counters call for (offline: none)
     send = None if state is not None else _send_epoch(t, live.owned)
     plan = plan_node(t.config, t.assignment, t.node, at=t.at, private_key=t.private_key, live=live,
-                     netns=netns, send_epoch=send)
+                     netns=netns, send_epoch=send, owner=_owner(netns, state, live.owned))
     if out is not None:
         save_plan(plan, out)
         typer.echo(f"overlayc: saved the plan to {out}; `{hints.apply_saved(files, out)}` applies "

@@ -12,7 +12,7 @@ from dataclasses import fields as dataclass_fields
 
 from overlayc.errors import PlanError
 from overlayc.gcpause import paused_gc
-from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Vxlan, XfrmState
+from overlayc.kernel.objects import Bridge, Endpoint, Fdb, Gateway, KernelObject, Neigh, Vxlan, XfrmState
 from overlayc.kernel.ownership import Key
 from overlayc.kernel.state import KernelState, Observed, sort_key
 
@@ -62,13 +62,17 @@ class Change:
 # Fields the kernel can change in place, per kind; a difference in any other field is a REPLACE.
 # vxlan: the kernel refuses changelink of the VNI ("Cannot change VNI") and of the UDP port
 # ("Cannot change dst port"); local/learning/proxy are recreated too, to keep one rule.
+# A link's `sandbox` is not updatable: moving a device between namespaces flushes its fdb/neigh
+# entries and addresses, so a move (the upgrade from the node-namespace layout) is a REPLACE.
 UPDATABLE: dict[str, frozenset[str]] = {
+    "sandbox": frozenset({"forwarding", "ipv6"}),
+    "gateway": frozenset({"mac", "peer_mac", "mtu", "alias", "address", "ipv6"}),
     "bridge": frozenset({"mac", "mtu", "alias", "address"}),
     "vxlan": frozenset({"mac", "mtu", "alias", "master"}),
     "fdb": frozenset(),
     "neigh": frozenset({"lladdr"}),
     "netns": frozenset(),
-    "endpoint": frozenset({"host_mac", "mtu", "alias", "bridge", "mac", "address"}),
+    "endpoint": frozenset({"host_mac", "mtu", "alias", "bridge", "mac", "address", "ipv6"}),
     "xfrm-state": frozenset(),
     "xfrm-policy": frozenset({"priority", "action", "tmpl"}),
 }
@@ -78,7 +82,12 @@ UPDATABLE: dict[str, frozenset[str]] = {
 
 
 def _link_name(obj: KernelObject) -> str | None:
-    """The link name a desired object occupies in the node's namespace (None for non-links)."""
+    """The link name a desired object occupies in the node's namespace (None for non-links and
+    for links in a sandbox, which overlayc owns whole)."""
+    if isinstance(obj, Gateway):
+        return obj.name
+    if getattr(obj, "sandbox", "x") != "":
+        return None
     if isinstance(obj, Bridge | Vxlan):
         return obj.name
     if isinstance(obj, Endpoint):
@@ -174,7 +183,27 @@ def diff(desired: KernelState, live: Observed) -> list[Change]:
                for key, have in owned.items() if key not in desired]
     changes.sort(key=_change_order)
     deletes.sort(key=_change_order)
-    return _recreate_dependents(changes + deletes, desired, owned)
+    return _split_moves(_recreate_dependents(changes + deletes, desired, owned))
+
+
+def _split_moves(changes: list[Change]) -> list[Change]:
+    """`changes` with every replace that moves a link into another namespace (the upgrade from
+    the layout before sandboxes: `sandbox` "" → the network's) planned as a delete where it is and
+    a create where it goes. The plan then deletes the old vxlan and endpoints first (a VNI is
+    bound once in the node's namespace, an endpoint's interface name once in its own) and the old
+    bridge last, and a rollback undoes it in reverse: the old bridge is back before anything is
+    enslaved to it again."""
+    out: list[Change] = []
+    for c in changes:
+        if c.action is not Action.REPLACE or "sandbox" not in c.fields:
+            out.append(c)
+            continue
+        source, where = (f"sandbox {name}" if (name := getattr(o, "sandbox", "")) else "the node's namespace"
+                         for o in (c.before, c.after))
+        detail = f"moves from {source} into {where}"
+        out.append(Change(Action.DELETE, c.key, c.before, None, Reason.CANNOT_UPDATE, c.fields, detail))
+        out.append(Change(Action.CREATE, c.key, None, c.after, Reason.CANNOT_UPDATE, c.fields, detail))
+    return out
 
 
 def _change_order(change: Change) -> tuple[int, Key]:

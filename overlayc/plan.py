@@ -3,11 +3,11 @@
 Ordering (DESIGN.md §4, §6). Phases, each deterministic (sorted by key within a kind):
 
 1. policy deletes: per-peer (allow) policies first, fail-closed block policies last;
-2. link deletes in reverse dependency order: neigh, fdb, endpoint, netns, vxlan;
-3. creates, updates and replaces in dependency order: bridge, vxlan, netns, endpoint, fdb,
-   neigh, then inbound SAs (dst = this node), outbound SAs, then policies — block policies
-   before per-peer ones, so an encrypted port is never open;
-4. deferred deletes: SAs (outbound, then inbound), then bridges.
+2. link deletes in reverse dependency order: neigh, fdb, endpoint, netns, gateway, vxlan;
+3. creates, updates and replaces in dependency order: sandbox, bridge, vxlan, gateway, netns,
+   endpoint, fdb, neigh, then inbound SAs (dst = this node), outbound SAs, then policies — block
+   policies before per-peer ones, so an encrypted port is never open;
+4. deferred deletes: SAs (outbound, then inbound), then bridges, then sandboxes.
 
 Two kinds of delete are deferred on purpose. An SA is only deleted after its successor exists
 (key rotation replaces SPIs: make before break, the kernel picks the newest matching SA), and
@@ -40,11 +40,11 @@ from overlayc.kernel.objects import (
     XfrmState,
     to_json,
 )
-from overlayc.kernel.ownership import Key
+from overlayc.kernel.ownership import OFFLINE_OWNER, Key
 from overlayc.kernel.state import Observed
 
 PLAN_FORMAT_VERSION = "1.0"
-_LINK_DELETE_ORDER = ("neigh", "fdb", "endpoint", "netns", "vxlan")
+_LINK_DELETE_ORDER = ("neigh", "fdb", "endpoint", "netns", "gateway", "vxlan")
 
 
 def _is_block(change: Change) -> bool:
@@ -67,7 +67,7 @@ def _position(change: Change, local: IPv4Address | None) -> tuple[int, int, int]
             return (2, _LINK_DELETE_ORDER.index(kind), 0)
         if kind == "xfrm-state":
             return (4, 0, int(_is_inbound(change, local)))
-        return (4, 1, 0)  # bridge
+        return (4, 2, 0) if kind == "sandbox" else (4, 1, 0)  # bridge, then the sandbox it was in
     rank = KIND_ORDER.index(kind)
     if kind == "xfrm-state":
         return (3, rank, 0 if _is_inbound(change, local) else 1)
@@ -149,11 +149,14 @@ def config_digest(config: Config) -> str:
 def plan_node(
     config: Config, assignment: Assignment, node: str, *, at: datetime,
     private_key: bytes | None, live: Observed, netns: str | None = None, send_epoch: int | None = None,
+    owner: str = OFFLINE_OWNER,
 ) -> Plan:
     """compile → diff → order for one node: the plan that turns `live` into the node's desired
-    state at `at` (outbound SAs on `send_epoch`, see compile_ipsec). Raises InputError (unknown
+    state at `at` (outbound SAs on `send_epoch`, see compile_ipsec; sandboxes named for the node
+    namespace `owner`, see compile_node). Raises InputError (unknown
     node) or PlanError (foreign collisions)."""
-    desired = compile_node(config, assignment, node, at=at, private_key=private_key, send_epoch=send_epoch)
+    desired = compile_node(config, assignment, node, at=at, private_key=private_key, send_epoch=send_epoch,
+                           owner=owner)
     changes = diff(desired, live)
     return make_plan(node, netns, at, config_digest(config), changes, live, config.nodes[node].address)
 

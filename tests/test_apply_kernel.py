@@ -19,12 +19,13 @@ from overlayc.config.load import load_config
 from overlayc.diff import Change, diff
 from overlayc.errors import ExecutionError
 from overlayc.kernel.state import Observed
+from overlayc.netlink.netns import namespace_id
 from overlayc.plan import order
 from tests.support.agent import node_namespace
 from tests.support.builders import compile_for
 from tests.support.counters import netns_list
 from tests.support.dumps import dump
-from tests.support.host import run_in
+from tests.support.host import holding, run_in, sandboxes_of
 
 pytestmark = pytest.mark.kernel
 
@@ -82,7 +83,9 @@ def test_apply_twice_then_the_second_changes_nothing(node: Node) -> None:
                          "--detailed-exitcode")
     assert first.returncode == 2, first.stderr
     assert "verified against the kernel" in first.stdout
-    links = {ln["ifname"]: ln for ln in json.loads(run_in(node.ns, "ip", "-d", "-j", "link").stdout)}
+    links = {ln["ifname"]: ln for sb in sandboxes_of(node.ns)  # each network's links in its sandbox
+             for ln in json.loads(run_in(sb, "ip", "-d", "-j", "link").stdout)}
+    assert len(sandboxes_of(node.ns)) == 2
     assert links["ovx5101"]["linkinfo"]["info_data"]["id"] == 5101
     assert links["ovx5102"]["mtu"] == 1400
     assert links["ovx5101"]["master"] == "ovb5101"
@@ -95,10 +98,11 @@ def test_apply_twice_then_the_second_changes_nothing(node: Node) -> None:
 def test_hand_made_drift_is_shown_and_repaired(node: Node) -> None:
     cfg = node.config(NETWORKS)
     assert node.overlayc("apply", "-f", str(cfg), "--node", "a", "--netns", node.ns, "--yes").returncode == 0
-    fdb = next(e for e in json.loads(run_in(node.ns, "bridge", "-j", "fdb", "show", "dev", "ovx5101").stdout)
+    at = holding(node.ns, "ovx5101")
+    fdb = next(e for e in json.loads(run_in(at, "bridge", "-j", "fdb", "show", "dev", "ovx5101").stdout)
                if e.get("dst"))
-    run_in(node.ns, "bridge", "fdb", "del", fdb["mac"], "dev", "ovx5101", "dst", fdb["dst"], "self")
-    run_in(node.ns, "ip", "link", "set", "ovx5102", "mtu", "1300")
+    run_in(at, "bridge", "fdb", "del", fdb["mac"], "dev", "ovx5101", "dst", fdb["dst"], "self")
+    run_in(holding(node.ns, "ovx5102"), "ip", "link", "set", "ovx5102", "mtu", "1300")
     plan = node.overlayc("plan", "-f", str(cfg), "--node", "a", "--netns", node.ns, "--detailed-exitcode")
     assert plan.returncode == 2, plan.stderr
     assert f"+ fdb ovx5101 {fdb['mac']} {fdb['dst']}" in plan.stdout
@@ -138,7 +142,7 @@ def test_a_failure_at_every_position_rolls_back_to_an_identical_dump(node: Node)
     assert node.overlayc("apply", "-f", str(node.tmp / "overlay.yaml"), "--node", "a", "--netns",
                          node.ns, "--yes").returncode == 0
     config = load_config([node.config(CHANGED, data_port=4790)]).config
-    desired = compile_for(config, "a", at=datetime.now(UTC))
+    desired = compile_for(config, "a", at=datetime.now(UTC), owner=namespace_id(node.ns))
     prior_dump = dump(node.ns, node.cluster)
     with KernelHandle(node.ns, node.cluster) as handle:
         changes = order(diff(desired, handle.observe()), before_cfg.nodes["a"].address)
@@ -155,19 +159,20 @@ def test_a_failure_at_every_position_rolls_back_to_an_identical_dump(node: Node)
 def test_a_stale_saved_plan_is_refused_naming_the_drift(node: Node) -> None:
     cfg = node.config(NETWORKS)
     assert node.overlayc("apply", "-f", str(cfg), "--node", "a", "--netns", node.ns, "--yes").returncode == 0
-    run_in(node.ns, "ip", "link", "set", "ovx5102", "mtu", "1300")
+    run_in(holding(node.ns, "ovx5102"), "ip", "link", "set", "ovx5102", "mtu", "1300")
     saved = node.overlayc("plan", "-f", str(cfg), "--node", "a", "--netns", node.ns, "-o", "p.json")
     assert saved.returncode == 0, saved.stderr
-    run_in(node.ns, "ip", "link", "set", "ovx5102", "mtu", "1200")  # drift after the plan
+    run_in(holding(node.ns, "ovx5102"), "ip", "link", "set", "ovx5102", "mtu", "1200")  # drift since
     refused = node.overlayc("apply", "-f", str(cfg), "p.json")
     assert refused.returncode == 1
     assert "the saved plan is stale" in refused.stderr and "vxlan ovx5102: changed" in refused.stderr
-    assert json.loads(run_in(node.ns, "ip", "-j", "link", "show", "ovx5102").stdout)[0]["mtu"] == 1200
+    at = holding(node.ns, "ovx5102")
+    assert json.loads(run_in(at, "ip", "-j", "link", "show", "ovx5102").stdout)[0]["mtu"] == 1200
     fresh = node.overlayc("plan", "-f", str(cfg), "--node", "a", "--netns", node.ns, "-o", "p.json")
     assert fresh.returncode == 0
     applied = node.overlayc("apply", "-f", str(cfg), "p.json", "--detailed-exitcode")
     assert applied.returncode == 2, applied.stderr
-    assert json.loads(run_in(node.ns, "ip", "-j", "link", "show", "ovx5102").stdout)[0]["mtu"] == 1400
+    assert json.loads(run_in(at, "ip", "-j", "link", "show", "ovx5102").stdout)[0]["mtu"] == 1400
 
 
 def test_two_concurrent_applies_never_interleave(node: Node, tmp_path: Path,
@@ -206,6 +211,7 @@ def test_non_interactive_apply_without_yes_changes_nothing(node: Node) -> None:
     assert "pass --yes" in refused.stderr
     assert not [ln for ln in json.loads(run_in(node.ns, "ip", "-j", "link").stdout)
                 if ln["ifname"].startswith("ov")]
+    assert sandboxes_of(node.ns) == []
 
 
 def test_destroy_removes_what_overlayc_owns_and_nothing_else(node: Node) -> None:

@@ -14,7 +14,18 @@ from overlayc.compile import node as node_mod
 from overlayc.compile.addressing import mac_from_ip
 from overlayc.config.model import Config
 from overlayc.errors import InputError, Location
-from overlayc.kernel.objects import Bridge, Endpoint, Fdb, Neigh, Netns, Vxlan, XfrmPolicy, device_mac
+from overlayc.kernel.objects import (
+    Bridge,
+    Endpoint,
+    Fdb,
+    Gateway,
+    Neigh,
+    Netns,
+    Sandbox,
+    Vxlan,
+    XfrmPolicy,
+    device_mac,
+)
 from overlayc.kernel.state import KernelState
 from tests.support.builders import assign, compile_for
 
@@ -56,16 +67,38 @@ def test_vnis_skip_fixed_ones_and_addresses_skip_gateway() -> None:
     assert mac_from_ip(IPv4Address("10.0.1.2")) == "02:42:0a:00:01:02"
 
 
-def test_devices_of_a_present_network() -> None:
+def test_devices_of_a_present_network_are_in_its_sandbox() -> None:
     state = compiled(seedlike(), "node2")
-    assert state.get(("bridge", "ovb4097")) == Bridge(
-        name="ovb4097", mac="0e:92:7f:8a:ea:50", mtu=1450, alias="overlayc:seed:insecure",
-        address=IPv4Interface("198.51.100.1/24"),
+    sandbox = "seed-sb.insecure.ns0"  # cluster, network, the node namespace's identity (offline: ns0)
+    assert state.get(("sandbox", sandbox)) == Sandbox(name=sandbox, forwarding=False, ipv6=False)
+    assert state.get(("bridge", "ovb4097")) == Bridge(  # L2 only: the gateway is the node's veth
+        name="ovb4097", mac="0e:92:7f:8a:ea:50", mtu=1450, alias="overlayc:seed:insecure", sandbox=sandbox,
+    )
+    assert state.get(("gateway", "ovg4097")) == Gateway(
+        name="ovg4097", mac=device_mac("seed", "insecure", "gateway"), peer="ovgp4097",
+        peer_mac=device_mac("seed", "insecure", "gateway-peer"), sandbox=sandbox, bridge="ovb4097",
+        address=IPv4Interface("198.51.100.1/24"), mtu=1450, alias="overlayc:seed:insecure", ipv6=False,
     )
     assert state.get(("vxlan", "ovx4096")) == Vxlan(
         name="ovx4096", mac=device_mac("seed", "back", "vxlan"), vni=4096, local=IPv4Address("192.0.2.2"),
         port=4789, mtu=1400, master="ovb4096", alias="overlayc:seed:back", learning=False, proxy=True,
+        sandbox="seed-sb.back.ns0",
     )
+    assert not state.of_kind("gateway")[1:]  # `back` has no gateway: the node holds no address in it
+    assert {o.sandbox for o in state.of_kind("endpoint") if isinstance(o, Endpoint)} <= {
+        sandbox, "seed-sb.back.ns0"}
+    assert not any(o.ipv6 for o in state.of_kind("endpoint") if isinstance(o, Endpoint))
+
+
+def test_sandbox_names_carry_the_node_namespace_so_two_nodes_never_share_one() -> None:
+    data = seedlike()
+    config = Config.model_validate(data)
+    a = compile_for(config, "node2", clean=True, owner="ns111")
+    b = compile_for(config, "node2", clean=True, owner="ns222")
+    names_a = {o.name for o in a.of_kind("sandbox") if isinstance(o, Sandbox)}
+    names_b = {o.name for o in b.of_kind("sandbox") if isinstance(o, Sandbox)}
+    assert names_a == {"seed-sb.insecure.ns111", "seed-sb.back.ns111"}
+    assert not names_a & names_b
 
 
 def test_fdb_and_neigh_for_every_remote_endpoint_only() -> None:

@@ -40,6 +40,7 @@ from overlayc.diff import diff
 from overlayc.inputs import Target, assign_with_lock
 from overlayc.kernel.ownership import LINK_GROUP
 from overlayc.kernel.state import KernelState
+from overlayc.netlink.netns import namespace_id
 from overlayc.observe.kernel import observe
 from tests.support.host import run_in
 
@@ -104,7 +105,8 @@ class Node:
     def pending(self, k: int) -> list[str]:
         """What a plan of config `k` would still change (empty: `plan --detailed-exitcode` exits 0)."""
         t = self.target(k)
-        desired = compile_node(t.config, t.assignment, "a", at=t.at, private_key=None)
+        desired = compile_node(t.config, t.assignment, "a", at=t.at, private_key=None,
+                               owner=namespace_id(self.ns))
         return [f"{c.action} {' '.join(c.key)}" for c in diff(desired, observe(self.ns, self.cluster))]
 
     def owned(self) -> KernelState:

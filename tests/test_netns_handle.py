@@ -138,10 +138,17 @@ def test_one_apply_of_an_encrypted_node_opens_one_route_and_one_xfrm_socket(
     in_node = [proto for proto, ino in made if ino == node_ns]
     assert sorted(in_node) == [NETLINK_ROUTE, NETLINK_XFRM]
     assert [proto for proto, _ in made].count(NETLINK_XFRM) == 1
-    # the fail-closed sysctls were read before and after execute, by one worker thread; the only
-    # other thread is the one that unshares the endpoint's new namespace
+    # the fail-closed sysctls were read before and after execute, by one worker thread; the
+    # others unshare the two namespaces made (the network's sandbox, the endpoint's) and write
+    # or read sysctls inside them: one worker per handle (the sandbox's is opened to make it and
+    # by each observe, the endpoint's to turn IPv6 off on its interface)
     assert len([n for n in started if n.startswith(f"overlayc-netns-{netns}")]) == 1
-    assert len(started) == 2, started
+    made_ns = sorted(n.removeprefix("netns-") for n in started if n.startswith("netns-"))
+    assert len(made_ns) == 2 and "-sb.vault." in made_ns[1], started
+    workers = [n for n in started if n.startswith("overlayc-netns-")]
+    assert len(workers) + len(made_ns) == len(started), started
+    assert sum(w.startswith(f"overlayc-netns-{made_ns[0]}") for w in workers) == 1  # the endpoint
+    assert sum(w.startswith(f"overlayc-netns-{made_ns[1]}") for w in workers) == 2  # make + verify
 
 
 @pytest.mark.kernel

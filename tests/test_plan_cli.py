@@ -32,7 +32,7 @@ def test_changes_exit_2_with_detailed_exitcode_and_the_lock_is_written(config: P
     code, out, _ = run("plan", "-f", str(config), "--node", "node2", "--state", "empty",
                        "--detailed-exitcode", *AT_ARGS)
     assert code == 2
-    assert out.endswith("Plan for node2: 19 to add, 0 to change, 0 to replace, 0 to destroy.\n")
+    assert out.endswith("Plan for node2: 21 to add, 0 to change, 0 to replace, 0 to destroy.\n")
     assert "\x1b[" not in out  # no colour when not on a terminal
     assert (config.parent / "overlayc.lock").exists()
 
@@ -58,9 +58,9 @@ def test_json_output_and_saved_plan_agree(config: Path, tmp_path: Path) -> None:
     assert code == 0 and f"saved the plan to {saved}" in err
     doc = json.loads(out)
     assert doc["format_version"] == "1.0" and doc["node"] == "node1"
-    assert doc["summary"] == {"add": 19, "change": 0, "replace": 0, "destroy": 0}
+    assert doc["summary"] == {"add": 21, "change": 0, "replace": 0, "destroy": 0}
     assert json.loads(saved.read_text()) == doc
-    assert len(load_plan(saved).changes) == 19
+    assert len(load_plan(saved).changes) == 21
 
 
 def test_locked_fails_when_the_lock_would_change(config: Path) -> None:

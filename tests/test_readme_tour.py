@@ -54,7 +54,7 @@ def test_the_tour_runs_as_written(tmp_path: Path) -> None:
     res = subprocess.run(["unshare", "--net", "--mount", "--propagation", "private", "sh", "-c", inner],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert "Plan for node2: 19 to add" in res.stdout
+    assert "Plan for node2: 21 to add" in res.stdout  # 2 sandboxes, 2 bridges, 2 vxlans, ...
     assert "No changes. Node host-a matches the configuration." in res.stdout  # node from the snapshot
     assert ": HEALTHY" in res.stdout and "Destroy complete" in res.stdout
     assert (tmp_path / "seed.dot").read_text().startswith("graph overlay {")

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.agent import BAD, GOOD, Agent
 from tests.support.counters import netns_list
-from tests.support.host import run_in
+from tests.support.host import holding, run_in
 
 pytestmark = pytest.mark.kernel
 
@@ -50,7 +50,8 @@ def test_once_applies_then_changes_nothing_and_a_bad_config_touches_nothing(agen
     assert code == 2, first
     assert (first["outcome"], first["node"], first["enforced"]) == ("changed", "a", "config")
     assert first["changes"]["create"] > 0 and "error" not in first
-    link = json.loads(run_in(agent.ns, "ip", "-d", "-j", "link", "show", "dev", "ovx5101").stdout)[0]
+    box = holding(agent.ns, "ovx5101")  # the network's sandbox
+    link = json.loads(run_in(box, "ip", "-d", "-j", "link", "show", "dev", "ovx5101").stdout)[0]
     assert link["linkinfo"]["info_data"]["id"] == 5101 and link["master"] == "ovb5101"
     code, second = agent.once()
     assert code == 0 and second["outcome"] == "unchanged" and sum(second["changes"].values()) == 0
@@ -105,9 +106,10 @@ def test_sighup_starts_a_round_at_once(agent: Agent) -> None:
     agent.write(GOOD)
     with agent.loop("--interval", "1h") as proc:
         assert read_json_line(proc)["round"] == 1
-        run_in(agent.ns, "ip", "link", "set", "ovx5101", "mtu", "1300")  # drift, repaired on SIGHUP
+        box = holding(agent.ns, "ovx5101")  # the network's sandbox
+        run_in(box, "ip", "link", "set", "ovx5101", "mtu", "1300")  # drift, repaired on SIGHUP
         proc.send_signal(signal.SIGHUP)
         second = read_json_line(proc)
         assert second["round"] == 2 and second["outcome"] == "changed" and second["changes"]["update"] == 1
-    mtu = json.loads(run_in(agent.ns, "ip", "-j", "link", "show", "ovx5101").stdout)[0]["mtu"]
+    mtu = json.loads(run_in(box, "ip", "-j", "link", "show", "ovx5101").stdout)[0]["mtu"]
     assert mtu == 1450

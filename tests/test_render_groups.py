@@ -66,5 +66,5 @@ def test_plan_groups_unless_full_and_the_summary_is_exact(tmp_path: Path) -> Non
     assert "+ fdb ovx4098 02:42:0a:03:00:02 192.0.2.2" in grouped.stdout  # a run of 3: in full
     assert full.stdout.count("+ fdb ovx4096 ") == 15 and full.stdout.count("+ neigh ovx4097 ") == 12
     assert "entries on" not in full.stdout
-    summary = "Plan for node1: 66 to add, 0 to change, 0 to replace, 0 to destroy.\n"
+    summary = "Plan for node1: 69 to add, 0 to change, 0 to replace, 0 to destroy.\n"
     assert grouped.stdout.endswith(summary) and full.stdout.endswith(summary)

@@ -16,8 +16,9 @@ import pytest
 
 from overlayc.config.load import load_config
 from overlayc.inputs import assign_with_lock
-from overlayc.kernel.objects import Endpoint, KernelObject, Netns
+from overlayc.kernel.objects import Bridge, Endpoint, Gateway, KernelObject, Netns, Sandbox, Vxlan
 from overlayc.kernel.state import KernelState
+from overlayc.netlink.netns import namespace_id
 from overlayc.observe.kernel import observe
 from overlayc.render.iproute2 import render_iproute2
 from tests.support.builders import compile_for
@@ -30,17 +31,25 @@ CASES = [(ex, node) for ex in ("plain", "seed", "large")
 
 
 def _rename(obj: KernelObject, prefix: str) -> KernelObject:
+    """`obj` with every namespace it names (endpoint, sandbox) given `prefix`."""
     if isinstance(obj, Netns):
         return Netns(prefix + obj.name)
+    if isinstance(obj, Sandbox):
+        return replace(obj, name=prefix + obj.name)
     if isinstance(obj, Endpoint):
         head, _, ns = obj.alias.rpartition(":")
-        return replace(obj, netns=prefix + obj.netns, alias=f"{head}:{prefix}{ns}")
+        return replace(obj, netns=prefix + obj.netns, alias=f"{head}:{prefix}{ns}",
+                       sandbox=prefix + obj.sandbox)
+    if isinstance(obj, Bridge | Vxlan | Gateway) and obj.sandbox:
+        return replace(obj, sandbox=prefix + obj.sandbox)
     return obj
 
 
-def desired(example: str, node: str, prefix: str) -> KernelState:
+def desired(example: str, node: str, prefix: str, netns: str) -> KernelState:
+    """The node's desired state in node namespace `netns`, its namespaces' names prefixed."""
     loaded = load_config([EXAMPLES / example / "overlay.yaml"])
-    state = compile_for(loaded.config, node, assignment=assign_with_lock(loaded, locked=True))
+    state = compile_for(loaded.config, node, assignment=assign_with_lock(loaded, locked=True),
+                        owner=namespace_id(netns))
     return KernelState(_rename(o, prefix) for o in state if o.kind != "xfrm-state")
 
 
@@ -58,7 +67,7 @@ def prefix() -> Iterator[str]:
 def test_rendered_script_produces_the_compiled_state(
     netns: str, prefix: str, tmp_path: Path, example: str, node: str
 ) -> None:
-    want = desired(example, node, prefix)
+    want = desired(example, node, prefix, netns)
     script = tmp_path / "apply.sh"
     script.write_text(render_iproute2(want, title=node))
     # nsenter, not `ip netns exec`: the latter makes the mount tree a slave, so the namespaces
@@ -73,7 +82,7 @@ def test_rendered_script_produces_the_compiled_state(
 
 def test_endpoint_namespaces_survive_a_script_run_under_ip_netns_exec(netns: str, prefix: str,
                                                                       tmp_path: Path) -> None:
-    want = desired("seed", "node2", prefix)
+    want = desired("seed", "node2", prefix, netns)
     script = tmp_path / "apply.sh"
     script.write_text(render_iproute2(want, title="node2"))
     res = subprocess.run(["ip", "netns", "exec", netns, "sh", str(script)], capture_output=True,

@@ -17,7 +17,17 @@ from lab.topology import Lab
 from overlayc.files.lock import read_lock
 from overlayc.kernel.objects import Fdb, Neigh
 from overlayc.observe.kernel import observe
-from tests.support.cluster import Member, apply_api, apply_cli, matrix, members, seed_workdir, write_config
+from tests.support.cluster import (
+    Member,
+    apply_api,
+    apply_cli,
+    matrix,
+    members,
+    node_sandboxes,
+    sandbox,
+    seed_workdir,
+    write_config,
+)
 from tests.support.counters import netns_list
 from tests.support.host import ip_json
 from tests.support.traffic import HTTP_PORT, HttpServer, http_get, unreachable
@@ -46,10 +56,13 @@ def test_seed_plain_every_endpoint_reaches_every_other_by_ping_and_http(
         for m in ms:  # the endpoint holds its address in its own namespace
             addrs = [a["local"] for link in ip_json(m.netns, "addr", "show") for a in link["addr_info"]]
             assert str(m.ip) in addrs, (m, addrs)
-    # `secure` is plain here: its vxlan uses the plain data port and no XFRM object exists
+    # `secure` is plain here: its vxlan uses the plain data port and no XFRM object exists;
+    # each vxlan is in its network's sandbox, none in the node's namespace
     for node in ("node1", "node2"):
+        assert ip_json(lab.netns(node), "-d", "link", "show", "type", "vxlan") == []
         ports = {ln["ifname"]: ln["linkinfo"]["info_data"]["port"]
-                 for ln in ip_json(lab.netns(node), "-d", "link", "show", "type", "vxlan")}
+                 for net in ("insecure", "secure")
+                 for ln in ip_json(sandbox(lab, node, net), "-d", "link", "show", "type", "vxlan")}
         assert ports == {"ovx4096": 4789, "ovx4097": 4789}, ports
         assert ip_json(lab.netns(node), "xfrm", "policy", "show") == []
 
@@ -109,10 +122,10 @@ def kernel_view(lab: Lab, nodes: list[str], groups: dict[str, list[Member]]) -> 
         view[m.netns] = (os.stat(f"/run/netns/{m.netns}").st_ino, sorted(
             (ln["ifname"], ln["ifindex"], ln["address"], tuple(a["local"] for a in ln["addr_info"]))
             for ln in links))
-    for node in nodes:
-        view[node] = sorted((ln["ifname"], ln["ifindex"], ln.get("master"))
-                            for ln in ip_json(lab.netns(node), "link", "show", "type", "veth")
-                            if ln["ifname"] != lab.underlay_dev)
+    for node in nodes:  # the host sides live in the node's sandboxes
+        view[node] = sorted((sb, ln["ifname"], ln["ifindex"], ln.get("master"))
+                            for sb in node_sandboxes(lab, node)
+                            for ln in ip_json(sb, "link", "show", "type", "veth"))
     return view
 
 
@@ -120,9 +133,11 @@ def remote_entries(lab: Lab, node: str) -> tuple[set[str], set[str]]:
     """MACs of the vxlan fdb entries with a remote dst, and the IPs of the vxlan neighbours, of a
     node as iproute2 shows them; asserted equal to what overlayc's observer reads."""
     ns = lab.netns(node)
-    macs = {e["mac"] for e in ip_json(ns, "bridge", "fdb", "show") if e.get("dst") and
+    boxes = node_sandboxes(lab, node)
+    macs = {e["mac"] for sb in boxes for e in ip_json(sb, "bridge", "fdb", "show") if e.get("dst") and
             e.get("ifname", "").startswith("ovx")}
-    ips = {e["dst"] for e in ip_json(ns, "neigh", "show") if e.get("dev", "").startswith("ovx")}
+    ips = {e["dst"] for sb in boxes for e in ip_json(sb, "neigh", "show")
+           if e.get("dev", "").startswith("ovx")}
     owned = observe(ns, lab.tag).owned
     assert {o.lladdr for o in owned if isinstance(o, Fdb)} == macs
     assert {str(o.dst) for o in owned if isinstance(o, Neigh)} == ips

@@ -15,7 +15,7 @@ from overlayc.compile.epoch import epoch_of
 from overlayc.config.load import load_config
 from overlayc.config.model import Config
 from overlayc.kernel.health import Health, SaCounters
-from overlayc.kernel.objects import Vxlan, XfrmState
+from overlayc.kernel.objects import Sandbox, Vxlan, XfrmState
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import attr
@@ -148,13 +148,13 @@ def test_sa_counters_are_decoded_from_a_dump_entry(esn: bool) -> None:
 
 def test_a_foreign_object_in_the_way_is_reported_as_blocked() -> None:
     config, desired = seed()
-    vx = next(o for o in desired if isinstance(o, Vxlan))
-    live = Observed(KernelState(), foreign_links={vx.name: "vxlan, not overlayc's"})
+    box = next(o for o in desired if isinstance(o, Sandbox))  # a namespace of that name, not ours
+    live = Observed(KernelState(), foreign={box.key: "network namespace, not overlayc's"})
     status = build_status(config, "node2", AT, desired, live, Health({}, {}, SYSCTLS_OK))
     assert status.exit_code == 2 and status.drift == ()  # CRITICAL: no plan can be made
     assert "drift: unknown" in render_status_text(status) and "drift: 0" not in render_status_text(status)
     assert json.loads(render_status_json(status))["drift"]["count"] is None
-    assert status.problems[0] == f"blocked: vxlan {vx.name}: link {vx.name} exists: vxlan, not overlayc's"
+    assert status.problems[0] == f"blocked: sandbox {box.name}: network namespace, not overlayc's"
     assert json.loads(render_status_json(status))["blocked"] == [status.problems[0].removeprefix("blocked: ")]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.agent import GOOD, Agent
-from tests.support.host import run_in
+from tests.support.host import holding, run_in
 
 pytestmark = pytest.mark.kernel
 
@@ -35,10 +35,11 @@ def test_status_is_healthy_after_apply_and_degraded_with_the_drift_listed(agent:
     assert front["fdb"] == {"desired": 1, "live": 1} and front["neigh"] == {"desired": 1, "live": 1}
     assert doc["drift"] == {"count": 0, "changes": []}
 
-    run_in(agent.ns, "ip", "link", "set", "ovx5101", "mtu", "1300")
-    entries = json.loads(run_in(agent.ns, "bridge", "-j", "fdb", "show", "dev", "ovx5101").stdout)
+    box = holding(agent.ns, "ovx5101")  # the network's sandbox
+    run_in(box, "ip", "link", "set", "ovx5101", "mtu", "1300")
+    entries = json.loads(run_in(box, "bridge", "-j", "fdb", "show", "dev", "ovx5101").stdout)
     fdb = next(e for e in entries if e.get("dst"))
-    run_in(agent.ns, "bridge", "fdb", "del", fdb["mac"], "dev", "ovx5101", "dst", fdb["dst"], "self")
+    run_in(box, "bridge", "fdb", "del", fdb["mac"], "dev", "ovx5101", "dst", fdb["dst"], "self")
     code, text = status(agent, "--json")
     doc = json.loads(text)
     assert code == 1 and doc["healthy"] is False

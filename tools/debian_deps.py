@@ -19,6 +19,8 @@ NEEDED = {
     "ping": "iputils-ping",  # reachability checks across the overlay (tests, demo)
     "tcpdump": "tcpdump",  # the sniff test: captures on the lab underlay
     "strace": "strace",  # captures the netlink requests iproute2 sends (codec tests)
+    "iptables": "iptables",  # the firewall of the sandbox tests (FORWARD DROP in node namespaces)
+    "nft": "nftables",  # the same with an nftables forward chain
     "dot": "graphviz",  # `render --format svg` (its test; make demo draws the cluster)
 }
 

@@ -136,7 +136,7 @@ def node_status(loaded: LoadedConfig, *, node: str | None, netns: str | None, at
     from overlayc.apply.continuity import view_counters
     from overlayc.inputs import choose_node_of
     from overlayc.kernel.xfrm_marks import owned_reqids
-    from overlayc.netlink.netns import Namespace
+    from overlayc.netlink.netns import Namespace, namespace_id
     from overlayc.observe.counters import sample_health
     from overlayc.observe.kernel import observe
     from overlayc.render import hints
@@ -150,7 +150,7 @@ def node_status(loaded: LoadedConfig, *, node: str | None, netns: str | None, at
 
     def build(send: int | None) -> KernelState:
         return compile_node(config, target.assignment, target.node, at=target.at,
-                            private_key=target.private_key, send_epoch=send)
+                            private_key=target.private_key, send_epoch=send, owner=namespace_id(netns))
 
     with Namespace(netns) as ns:
         live = observe(ns, config.cluster.name)

@@ -9,9 +9,11 @@ What a kill can leave, and why each is provably ours (the ownership rules, docs/
 - an endpoint half-made (veth tagged, its peer not yet addressed inside its namespace): tagged
   as ours, named in the journal. Removed; the apply then creates it whole.
 - an empty file in /run/netns (killed between creating the name and mounting the namespace, or
-  between unmounting and unlinking it): no namespace is mounted there, named in the journal.
-  Removed. A namespace itself is tagged from before it has a name (overlayc.apply.netns), so
-  observe owns it even without the journal.
+  between unmounting and unlinking it; an endpoint's namespace or a sandbox): no namespace is
+  mounted there, named in the journal. Removed. A namespace itself is tagged from before it has
+  a name (overlayc.apply.netns), so observe owns it even without the journal.
+- the same half-made links in the node's sandboxes (bridge, vxlan, host sides of veths): the
+  sandbox is overlayc's, the link carries the link group and its name is in the journal. Removed.
 
     intents_of(changes) -> list[Intent]     what a list of changes may leave half-made
     record(directory, intents)              write the journal (atomically, mode 0600)
@@ -34,7 +36,7 @@ from overlayc.diff import Change
 from overlayc.errors import InputError, OverlaycError
 from overlayc.files.bounded import loads_json
 from overlayc.files.safe import MiB, read_capped, write_atomic
-from overlayc.kernel.objects import Bridge, Endpoint, Netns, Vxlan
+from overlayc.kernel.objects import Bridge, Endpoint, Gateway, Netns, Sandbox, Vxlan
 from overlayc.kernel.ownership import LINK_GROUP, parse_alias
 from overlayc.netlink import link as nl
 from overlayc.netlink import netns as nsops
@@ -62,11 +64,11 @@ def intents_of(changes: Sequence[Change]) -> list[Intent]:
     out: set[Intent] = set()
     for change in changes:
         for obj in (change.before, change.after):
-            if isinstance(obj, Bridge | Vxlan):
+            if isinstance(obj, Bridge | Vxlan | Gateway):
                 out.add(Intent("link", obj.name))
             elif isinstance(obj, Endpoint):
                 out.add(Intent("endpoint", obj.host, obj.netns))
-            elif isinstance(obj, Netns):
+            elif isinstance(obj, Netns | Sandbox):
                 out.add(Intent("netns", obj.name))
     return sorted(out)
 
@@ -136,7 +138,8 @@ def _repair(intent: Intent, links: LinkOps, by_index: dict[int, nl.LinkInfo]) ->
     if intent.kind == "netns":
         empty = nsops.is_placeholder(intent.name)
         return f"netns {intent.name}: an empty /run/netns entry" if empty else None
-    info = links.links.get(intent.name)
+    sock, in_ns = links.context(_place(intent, links))
+    info = in_ns.get(intent.name)
     if info is None or info.group != LINK_GROUP or info.kind not in LINK_KINDS:
         return None
     tag = parse_alias(info.alias)
@@ -144,7 +147,8 @@ def _repair(intent: Intent, links: LinkOps, by_index: dict[int, nl.LinkInfo]) ->
         return f"{info.kind} {info.name}: created but not yet tagged"
     if intent.kind == "endpoint" and info.kind == "veth":
         try:
-            _, broken = read_endpoint(info, tag, by_index)
+            _, broken = read_endpoint(info, tag, by_index if sock is links.rt else
+                                      {i.index: i for i in in_ns.values()})
         except OverlaycError as err:  # e.g. its namespace is an empty file
             broken = str(err)
         return f"endpoint {info.name}: half-made ({broken})" if broken else None
@@ -159,6 +163,16 @@ def _remove(intent: Intent, links: LinkOps) -> int:
         except OSError as err:
             return 0 if err.errno == errno.ENOENT else err.errno or errno.EIO
         return 0
-    index = links.index(intent.name)
-    [(code, _)] = links.rt.transact([(nl.RTM_DELLINK, 0, nl.ifinfo(index))])
+    place = _place(intent, links)
+    sock, _ = links.context(place)
+    index = links.index(intent.name, place)
+    [(code, _)] = sock.transact([(nl.RTM_DELLINK, 0, nl.ifinfo(index))])
     return 0 if code in (0, errno.ENODEV) else code
+
+
+def _place(intent: Intent, links: LinkOps) -> str:
+    """Where the intent's link is: "" (the node's namespace) when a link of that name is there,
+    else the sandbox of the node that holds one (links in sandboxes: DESIGN.md §1)."""
+    if intent.name in links.links:
+        return ""
+    return links.places.where.get(intent.name, "")

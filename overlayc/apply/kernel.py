@@ -85,12 +85,15 @@ class KernelHandle:
         try:
             self.rt = self.ns.route
             self.xs = self.ns.xfrm
-            self.links = LinkOps(self.rt, cluster, namespace_id(self.netns))
+            self.links = LinkOps(self.rt, cluster, namespace_id(self.netns), self.ns)
         except BaseException:
             self.close()
             raise
 
     def close(self) -> None:
+        links = getattr(self, "links", None)
+        if links is not None:
+            links.close()
         if self._owns_ns:
             self.ns.close()
 
@@ -135,9 +138,35 @@ class KernelHandle:
     def _run_batch(
         self, changes: Sequence[Change], idx: list[int], sock: NetlinkSocket
     ) -> list[Failure]:
-        """One batch; failures (index, message, errno), the first per change only."""
-        ifindex = {name: info.index for name, info in self.links.links.items()}
+        """One batch; failures (index, message, errno), the first per change only. FDB and
+        neighbour entries go to the namespace their device is in (a sandbox, or the node's)."""
         if sock is self.rt:
+            failures: list[Failure] = []
+            for where, part in self._by_place(changes, idx):
+                rt, links = self.links.context(where)
+                failures += self._send_batch(changes, part, rt, {n: i.index for n, i in links.items()})
+            return failures
+        return self._send_batch(changes, idx, sock, {})
+
+    def _by_place(self, changes: Sequence[Change], idx: list[int]) -> Iterator[tuple[str, list[int]]]:
+        """Consecutive runs of `idx` whose device is in the same namespace."""
+        where = self.links.places.where
+        run: list[int] = []
+        place = ""
+        for i in idx:
+            here = where.get(changes[i].key[1], "")
+            if run and here != place:
+                yield place, run
+                run = []
+            place = here
+            run.append(i)
+        if run:
+            yield place, run
+
+    def _send_batch(
+        self, changes: Sequence[Change], idx: list[int], sock: NetlinkSocket, ifindex: dict[str, int]
+    ) -> list[Failure]:
+        if sock is not self.xs:
             base = sock.reserve(len(idx))
             messages = entry_messages([changes[i] for i in idx], ifindex, base)
             if messages is not None:  # the bulk case: one request per change, packed in one go

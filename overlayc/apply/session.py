@@ -24,7 +24,7 @@ from overlayc.inputs import Target
 from overlayc.kernel.objects import XfrmState
 from overlayc.kernel.ownership import key_text
 from overlayc.kernel.state import KernelState, Observed
-from overlayc.netlink.netns import Namespace, opened
+from overlayc.netlink.netns import Namespace, namespace_id, opened
 from overlayc.observe.addresses import underlay_device
 from overlayc.observe.sysctl import fail_closed_sysctls, kernel_config, loadable_modules, read_sysctls
 from overlayc.plan import Plan, config_digest, make_plan, stale_keys
@@ -123,7 +123,7 @@ def apply_target(
     """
     preflight.check_privileges("apply")
     desired = compile_node(target.config, target.assignment, target.node, at=target.at,
-                           private_key=target.private_key)
+                           private_key=target.private_key, owner=namespace_id(target.netns))
     with apply_lock(target.netns, lock_timeout, "apply"), Namespace(target.netns) as ns, \
             KernelHandle(ns, target.config.cluster.name) as kernel:
         if not allow_missing_address:
@@ -166,7 +166,8 @@ def _keep_counters(target: Target, desired: KernelState, live: Observed,
         target.config, target.at, target.address,
         (target.netns, target.state_dir), desired, live.owned,
         lambda send: compile_node(target.config, target.assignment, target.node, at=target.at,
-                                  private_key=target.private_key, send_epoch=send))
+                                  private_key=target.private_key, send_epoch=send,
+                                  owner=namespace_id(target.netns)))
     if keeper is not None:
         keeper.record(desired, kernel.xs)
         kernel.starts = keeper.start_of
@@ -181,7 +182,7 @@ def save_counters(target: Target, *, lock_timeout: float = 0.0) -> tuple[str, ..
     """Read the SA counters of `target`'s kernel and save them, changing nothing in the kernel
     (what `reconcile` does when it stops). Returns the notes for the user."""
     desired = compile_node(target.config, target.assignment, target.node, at=target.at,
-                           private_key=target.private_key)
+                           private_key=target.private_key, owner=namespace_id(target.netns))
     with apply_lock(target.netns, lock_timeout, "apply"), Namespace(target.netns) as ns, \
             KernelHandle(ns, target.config.cluster.name) as kernel:
         _desired, keeper = _keep_counters(target, desired, kernel.observe(), kernel)
@@ -219,7 +220,8 @@ def destroy_netns(
         plan = make_plan(where, netns, datetime.now().astimezone(), "-", diff(KernelState(), live), live)
         if plan.empty or not confirm(plan):
             return Applied(plan, ApplyResult(Outcome.NOTHING), repaired=repaired)
-        unlinked = [c for c in plan.changes if c.kind in ("xfrm-policy", "xfrm-state", "endpoint", "netns")]
+        unlinked = [c for c in plan.changes
+                    if c.kind in ("xfrm-policy", "xfrm-state", "endpoint", "netns", "gateway", "sandbox")]
         journal.record(journal_dir, journal.intents_of(plan.changes))
         with interrupt.quiet():
             kernel.execute(unlinked)

@@ -1,12 +1,16 @@
 """Deterministic kernel names of compiled objects (pure; ownership tags: kernel/ownership.py).
 
 Every link name is at most 15 characters (IFNAMSIZ − 1): bridge `ovb<vni>` and vxlan `ovx<vni>`
-(a VNI has at most 8 digits, so at most 11 chars), veth host side `ov` + 10 hex digits.
+(a VNI has at most 8 digits, so at most 11 chars), gateway veth `ovg<vni>` / `ovgp<vni>`, veth
+host side `ov` + 10 hex digits. Link names stay unique per node although they live in sandboxes.
 """
 
 from __future__ import annotations
 
 import hashlib
+
+from overlayc.kernel.ownership import OFFLINE_OWNER as OFFLINE_OWNER
+from overlayc.kernel.ownership import sandbox_name as sandbox_name
 
 
 def bridge_name(vni: int) -> str:
@@ -17,6 +21,11 @@ def bridge_name(vni: int) -> str:
 def vxlan_name(vni: int) -> str:
     """Name of the VXLAN device of the network with VXLAN id `vni`."""
     return f"ovx{vni}"
+
+
+def gateway_names(vni: int) -> tuple[str, str]:
+    """(node side, sandbox side) of the gateway veth of the network with VXLAN id `vni`."""
+    return f"ovg{vni}", f"ovgp{vni}"
 
 
 def netns_name(cluster: str, endpoint: str) -> str:

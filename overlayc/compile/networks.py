@@ -1,4 +1,5 @@
-"""Per-network kernel objects of one node: bridge, vxlan, remote fdb/neigh, local endpoints (pure)."""
+"""Per-network kernel objects of one node: sandbox, bridge, vxlan, gateway, remote fdb/neigh, local
+endpoints (pure)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,29 @@ from collections.abc import Sequence
 from ipaddress import IPv4Interface
 
 from overlayc.compile.assign import Assignment, Attachment
-from overlayc.compile.naming import bridge_name, container_ifname, host_ifname, netns_name, vxlan_name
+from overlayc.compile.naming import (
+    bridge_name,
+    container_ifname,
+    gateway_names,
+    host_ifname,
+    netns_name,
+    sandbox_name,
+    vxlan_name,
+)
 from overlayc.config.model import Config
 from overlayc.config.mtu import inner_mtu
-from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Netns, Vxlan, device_mac
+from overlayc.kernel.objects import (
+    Bridge,
+    Endpoint,
+    Fdb,
+    Gateway,
+    KernelObject,
+    Neigh,
+    Netns,
+    Sandbox,
+    Vxlan,
+    device_mac,
+)
 from overlayc.kernel.ownership import endpoint_alias, network_alias
 
 
@@ -27,23 +47,42 @@ def data_port(config: Config, network: str) -> int:
     return config.cluster.encrypted_data_port if encrypted else config.cluster.data_port
 
 
-def compile_devices(config: Config, assignment: Assignment, node: str, network: str) -> list[KernelObject]:
-    """The bridge and the vxlan device of `network` on `node`; their MACs derive from the cluster
-    and network names (the same on every node, like the gateway address the bridge may hold)."""
+def has_ipv6(config: Config, network: str) -> bool:
+    """Whether `network` has an IPv6 subnet: IPv6 is on in its sandbox and on its endpoints'
+    interfaces only then. (Every network is IPv4-only today.)"""
+    del config, network
+    return False
+
+
+def compile_devices(config: Config, assignment: Assignment, node: str, network: str,
+                    owner: str) -> list[KernelObject]:
+    """The sandbox of `network` on the node whose namespace is `owner`, and in it the network's
+    bridge (L2 only) and vxlan device; with `gateway:`, the node's veth into the bridge. MACs
+    derive from the cluster and network names (the same on every node, like the gateway address)."""
     net = config.networks[network]
     vni = assignment.vnis[network]
     mtu = network_mtu(config, network)
     cluster = config.cluster.name
     alias = network_alias(cluster, network)
-    gateway = None if net.gateway is None else IPv4Interface(f"{net.gateway}/{net.subnet.prefixlen}")
+    sandbox = Sandbox(name=sandbox_name(cluster, network, owner), forwarding=False,
+                      ipv6=has_ipv6(config, network))
     bridge = Bridge(name=bridge_name(vni), mac=device_mac(cluster, network, "bridge"), mtu=mtu, alias=alias,
-                    address=gateway)
+                    sandbox=sandbox.name)
     vxlan = Vxlan(
         name=vxlan_name(vni), mac=device_mac(cluster, network, "vxlan"), vni=vni,
         local=config.nodes[node].address, port=data_port(config, network), mtu=mtu, master=bridge.name,
-        alias=alias, learning=False, proxy=True,
+        alias=alias, learning=False, proxy=True, sandbox=sandbox.name,
     )
-    return [bridge, vxlan]
+    out: list[KernelObject] = [sandbox, bridge, vxlan]
+    if net.gateway is not None:
+        name, peer = gateway_names(vni)
+        out.append(Gateway(
+            name=name, mac=device_mac(cluster, network, "gateway"), peer=peer,
+            peer_mac=device_mac(cluster, network, "gateway-peer"), sandbox=sandbox.name,
+            bridge=bridge.name, address=IPv4Interface(f"{net.gateway}/{net.subnet.prefixlen}"),
+            mtu=mtu, alias=alias, ipv6=has_ipv6(config, network),
+        ))
+    return out
 
 
 def compile_remote(config: Config, assignment: Assignment, node: str, network: str) -> list[KernelObject]:
@@ -60,7 +99,7 @@ def compile_remote(config: Config, assignment: Assignment, node: str, network: s
 
 
 def compile_endpoints(
-    config: Config, assignment: Assignment, local: Sequence[Attachment], present: set[str]
+    config: Config, assignment: Assignment, local: Sequence[Attachment], present: set[str], owner: str
 ) -> list[KernelObject]:
     """Netns and Endpoint objects of the managed endpoints among `local` (this node's attachments).
 
@@ -81,6 +120,7 @@ def compile_endpoints(
             host_mac=device_mac(cluster, ns, a.network, "host"), bridge=bridge,
             address=IPv4Interface(f"{a.ip}/{prefix}"), mac=a.mac, mtu=network_mtu(config, a.network),
             alias=endpoint_alias(cluster, a.network, ns),
+            sandbox=sandbox_name(cluster, a.network, owner), ipv6=has_ipv6(config, a.network),
         ))
     return out
 

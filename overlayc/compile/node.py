@@ -6,6 +6,7 @@ from datetime import datetime
 
 from overlayc.compile.assign import Assignment
 from overlayc.compile.ipsec import compile_ipsec
+from overlayc.compile.naming import OFFLINE_OWNER
 from overlayc.compile.networks import compile_devices, compile_endpoints, compile_remote
 from overlayc.config.model import Config
 from overlayc.errors import InputError
@@ -16,11 +17,13 @@ from overlayc.kernel.state import KernelState
 @paused_gc()
 def compile_node(
     config: Config, assignment: Assignment, node: str, *, at: datetime, private_key: bytes | None,
-    send_epoch: int | None = None,
+    send_epoch: int | None = None, owner: str = OFFLINE_OWNER,
 ) -> KernelState:
     """The desired KernelState of `node` at time `at`.
 
-    For each network present on the node: its bridge and vxlan, an fdb and a neigh entry per
+    For each network present on the node: its sandbox, named after `owner` (the identity of the
+    node's namespace, `namespace_id`; OFFLINE_OWNER for a plan made without a kernel), its bridge
+    and vxlan (and gateway veth), an fdb and a neigh entry per
     endpoint of it on another node, and the netns/veth of each local managed endpoint. When an
     encrypted network is present, the SAs and policies of `compile_ipsec` for the peers (other nodes
     sharing a present encrypted network). `private_key` None leaves SA keys unknown (CI plans).
@@ -32,12 +35,12 @@ def compile_node(
     present = assignment.present(node)
     state = KernelState()
     for network in present:
-        for obj in compile_devices(config, assignment, node, network):
+        for obj in compile_devices(config, assignment, node, network, owner):
             state.add(obj)
         for obj in compile_remote(config, assignment, node, network):
             state.add(obj)
     local = assignment.by_node.get(node, ())
-    for obj in compile_endpoints(config, assignment, local, set(present)):
+    for obj in compile_endpoints(config, assignment, local, set(present), owner):
         state.add(obj)
     encrypted = [n for n in present if config.networks[n].is_encrypted]
     if encrypted:

@@ -267,7 +267,10 @@ class Network(Model):
     )
     mtu: int | None = Field(default=None, ge=68, strict=True,
                             description="inner MTU; default: underlay − overhead")
-    gateway: Address | None = Field(default=None, description="address of the bridge (optional)")
+    gateway: Address | None = Field(
+        default=None,
+        description="the node's own address in the network (optional; routing then follows the node's)",
+    )
     driver: Literal["overlay"] = Field(default="overlay", description="only `overlay` (Docker compat)")
     driver_opts: DriverOpts | None = Field(
         default=None,

@@ -81,6 +81,7 @@ class Bridge:
     mtu: int
     alias: str
     address: IPv4Interface | None = None
+    sandbox: str = ""  # the network's sandbox namespace ("": the node's own, the layout before sandboxes)
 
     def __post_init__(self) -> None:
         _check_ifname(self.name)
@@ -107,6 +108,7 @@ class Vxlan:
     alias: str
     learning: bool = False
     proxy: bool = True
+    sandbox: str = ""  # where the device is; its UDP socket stays in the node's namespace
 
     def __post_init__(self) -> None:
         _check_ifname(self.name)
@@ -173,8 +175,9 @@ class Netns:
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """One attachment of a managed endpoint: a veth pair, `host` side (MAC `host_mac`) enslaved to
-    `bridge` in the node's namespace (tagged with `alias`), `ifname` side inside `netns` with
-    `address` and `mac`."""
+    `bridge` in the network's `sandbox` ("": the node's namespace, the layout before sandboxes;
+    tagged with `alias`), `ifname` side inside `netns` with `address` and `mac`, with IPv6 on it
+    only when `ipv6`."""
 
     kind: ClassVar[str] = "endpoint"
     netns: str
@@ -186,6 +189,8 @@ class Endpoint:
     mac: str
     mtu: int
     alias: str
+    sandbox: str = ""
+    ipv6: bool = True
 
     def __post_init__(self) -> None:
         _check_ifname(self.ifname)
@@ -195,6 +200,51 @@ class Endpoint:
     @property
     def key(self) -> Key:
         return (self.kind, self.netns, self.ifname)
+
+
+@dataclass(frozen=True, slots=True)
+class Sandbox:
+    """The namespace of one network on this node (`/run/netns/<name>`, as Docker's overlay
+    sandboxes): it holds the network's bridge, vxlan and the host sides of its endpoints' veths.
+    IPv4 forwarding on only when `forwarding`, IPv6 on only when `ipv6`."""
+
+    kind: ClassVar[str] = "sandbox"
+    name: str
+    forwarding: bool = False
+    ipv6: bool = False
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    """The node joining a network (`gateway:`): a veth whose `name` side is in the node's
+    namespace with `address` (MAC `mac`), and whose `peer` side (MAC `peer_mac`) is enslaved to
+    `bridge` in `sandbox`. Both sides are tagged with `alias`; IPv6 is on `name` only when `ipv6`."""
+
+    kind: ClassVar[str] = "gateway"
+    name: str
+    mac: str
+    peer: str
+    peer_mac: str
+    sandbox: str
+    bridge: str
+    address: IPv4Interface
+    mtu: int
+    alias: str
+    ipv6: bool = False
+
+    def __post_init__(self) -> None:
+        _check_ifname(self.name)
+        _check_ifname(self.peer)
+        _check_mac(self.mac)
+        _check_mac(self.peer_mac)
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, self.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,15 +308,19 @@ class XfrmPolicy:
         return (self.kind, self.dir, str(self.src), str(self.dst), str(self.proto), str(self.dport))
 
 
-KernelObject: TypeAlias = Bridge | Vxlan | Fdb | Neigh | Netns | Endpoint | XfrmState | XfrmPolicy
+KernelObject: TypeAlias = (
+    Sandbox | Bridge | Vxlan | Gateway | Fdb | Neigh | Netns | Endpoint | XfrmState | XfrmPolicy
+)
 
 KINDS: dict[str, type[KernelObject]] = {
-    cls.kind: cls for cls in (Bridge, Vxlan, Fdb, Neigh, Netns, Endpoint, XfrmState, XfrmPolicy)
+    cls.kind: cls
+    for cls in (Sandbox, Bridge, Vxlan, Gateway, Fdb, Neigh, Netns, Endpoint, XfrmState, XfrmPolicy)
 }
 
 # Dependency order for creation (DESIGN.md §6); deletion runs in reverse.
 KIND_ORDER: tuple[str, ...] = (
-    "bridge", "vxlan", "netns", "endpoint", "fdb", "neigh", "xfrm-state", "xfrm-policy",
+    "sandbox", "bridge", "vxlan", "gateway", "netns", "endpoint", "fdb", "neigh", "xfrm-state",
+    "xfrm-policy",
 )
 
 
@@ -303,6 +357,9 @@ def from_json(data: dict[str, Any]) -> KernelObject:
     elif cls in (Fdb, Neigh):
         data["dst"] = IPv4Address(data["dst"])
         data["lladdr"] = canonical_mac(data["lladdr"])
+    elif cls is Gateway:
+        data["address"] = IPv4Interface(data["address"])
+        data["mac"], data["peer_mac"] = canonical_mac(data["mac"]), canonical_mac(data["peer_mac"])
     elif cls is Endpoint:
         data["address"] = IPv4Interface(data["address"])
         data["mac"] = canonical_mac(data["mac"])

@@ -52,6 +52,19 @@ def netns_tag(cluster: str, owner: str) -> str:
     return f"{ALIAS_PREFIX}{cluster}:{NETNS_NETWORK}:{owner}"
 
 
+OFFLINE_OWNER = "ns0"  # the node-namespace identity of a plan made without a kernel (no inode is 0)
+
+
+def sandbox_name(cluster: str, network: str, owner: str) -> str:
+    """Named netns of `network`'s sandbox on the node whose namespace is `owner` (`ns<inode>`,
+    `namespace_id`): `<cluster>-sb.<network>.<owner>`.
+
+    /run/netns is shared by every namespace of the machine, so the name carries the node's own
+    namespace identity: two node namespaces never pick the same name. It never equals an endpoint's
+    (`<cluster>-<endpoint>`: an endpoint name has no '.', a task's only `.<digits>` at its end)."""
+    return f"{cluster}-sb.{network}.{owner}"
+
+
 def network_alias(cluster: str, network: str) -> str:
     """IFLA_IFALIAS of the bridge and the vxlan of `network`: `overlayc:<cluster>:<network>`."""
     return f"{ALIAS_PREFIX}{cluster}:{network}"

@@ -16,13 +16,14 @@ from overlayc.netlink.core import NLA_F_NESTED, attr, attr_str, attr_u32, parse_
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK = 16, 17, 18, 19
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
-IFLA_LINKINFO, IFLA_IFALIAS, IFLA_GROUP, IFLA_NET_NS_FD = 18, 20, 27, 28
+IFLA_LINKINFO, IFLA_IFALIAS, IFLA_AF_SPEC, IFLA_GROUP, IFLA_NET_NS_FD = 18, 20, 26, 27, 28
+IFLA_INET6_CONF, DEVCONF_DISABLE_IPV6 = 2, 26  # in IFLA_AF_SPEC/AF_INET6: the s32 devconf array
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 IFLA_VXLAN_ID, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LEARNING, IFLA_VXLAN_PROXY, IFLA_VXLAN_PORT = 1, 4, 7, 11, 15
 VETH_INFO_PEER = 1
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 IFF_UP = 0x1
-AF_UNSPEC, AF_INET = 0, 2
+AF_UNSPEC, AF_INET, AF_INET6 = 0, 2, 10
 
 IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
 IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
@@ -52,6 +53,7 @@ class LinkInfo:
     peer: int  # IFLA_LINK: for a veth, the peer's ifindex (in the peer's namespace)
     up: bool
     vxlan: VxlanInfo | None = None
+    ipv6: bool = False  # IPv6 on (the device's disable_ipv6 is 0)
 
 
 def _u32(raw: bytes | None) -> int:
@@ -64,6 +66,19 @@ def _str(raw: bytes | None) -> str:
 
 def _u8(raw: bytes | None, default: int = 0) -> int:
     return raw[0] if raw else default
+
+
+def _ipv6_on(spec: bytes | None) -> bool:
+    """Whether IFLA_AF_SPEC says IPv6 is on for the device (no AF_INET6 part: off)."""
+    if not spec:
+        return False
+    inet6 = parse_attrs(spec, 0, len(spec)).get(AF_INET6)
+    conf = parse_attrs(inet6, 0, len(inet6)).get(IFLA_INET6_CONF) if inet6 else None
+    offset = DEVCONF_DISABLE_IPV6 * 4
+    if conf is None or len(conf) < offset + 4:
+        return False
+    disabled: int = struct.unpack_from("=i", conf, offset)[0]
+    return disabled == 0
 
 
 def decode_link(body: bytes) -> LinkInfo:
@@ -90,7 +105,7 @@ def decode_link(body: bytes) -> LinkInfo:
         index=index, name=_str(attrs.get(IFLA_IFNAME)), kind=kind, mtu=_u32(attrs.get(IFLA_MTU)),
         master=_u32(attrs.get(IFLA_MASTER)), alias=_str(attrs.get(IFLA_IFALIAS)),
         group=_u32(attrs.get(IFLA_GROUP)), mac=mac.hex(":"), peer=_u32(attrs.get(IFLA_LINK)),
-        up=bool(flags & IFF_UP), vxlan=vx,
+        up=bool(flags & IFF_UP), vxlan=vx, ipv6=_ipv6_on(attrs.get(IFLA_AF_SPEC)),
     )
 
 

@@ -128,6 +128,14 @@ class Namespace:
         except EnvironmentProblem as err:  # re-raised by every call (an initializer may not raise)
             self._worker_error = err
 
+    def fd(self) -> int:
+        """The open namespace file, for IFLA_NET_NS_FD; ValueError for the current namespace's
+        handle (which has none) or a closed one."""
+        self._check_open()
+        if self._fd is None:
+            raise ValueError("the handle on the current network namespace has no file")
+        return self._fd
+
     def _check_open(self) -> None:
         if self._closed:  # else a closed handle would quietly work in the current namespace
             raise ValueError(f"the handle on network namespace {self.name} is closed")

@@ -7,6 +7,7 @@ needed to detect a collision with a desired object is kept (`Observed.foreign*`)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Interface
@@ -14,13 +15,21 @@ from ipaddress import IPv4Address, IPv4Interface
 from overlayc.errors import DumpInterrupted, EnvironmentProblem, OverlaycError
 from overlayc.gcpause import paused_gc
 from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Netns, Vxlan
-from overlayc.kernel.ownership import NETNS_NETWORK, Alias, Key, parse_alias
+from overlayc.kernel.ownership import Alias, Key, parse_alias
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import link as nl_link
 from overlayc.netlink import neigh as nl_neigh
 from overlayc.netlink.link import LinkInfo
 from overlayc.netlink.netns import NETNS_DIR, Namespace, NamespaceRef, namespace_id, opened
 from overlayc.netlink.sock import NetlinkSocket
+from overlayc.observe.sandbox import (
+    Sandboxes,
+    is_sandbox_name,
+    parse_sandbox_name,
+    read_gateway,
+    read_sandbox,
+    tag_problem,
+)
 from overlayc.observe.xfrm import observe_xfrm, scope_for
 
 
@@ -87,11 +96,14 @@ def read_endpoint(host: LinkInfo, tag: Alias, links: dict[int, LinkInfo]) -> tup
     bridge = links[host.master].name if host.master in links else ""
     return [Netns(ns), Endpoint(netns=ns, ifname=peer.name, host=host.name, host_mac=host.mac,
                                 bridge=bridge, address=addr[0], mac=peer.mac, mtu=peer.mtu,
-                                alias=host.alias)], ""
+                                alias=host.alias, ipv6=peer.ipv6)], ""
 
 
 def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str]) -> Iterable[Fdb | Neigh]:
-    """Permanent `self` FDB entries with a dst, and permanent neighbours, on the given devices."""
+    """Permanent `self` FDB entries with a dst, and permanent neighbours, on the given devices
+    (none given, as in a node's namespace whose networks all live in sandboxes: no dump)."""
+    if not vxlans:
+        return
     body = nl_neigh.encode_dump(nl_neigh.AF_BRIDGE)
     vteps: dict[bytes, IPv4Address] = {}  # few remote VTEPs, many entries each: parse each once
     macs: dict[bytes, str] = {}  # an endpoint's MAC is in its fdb and its neigh entry: one text
@@ -120,15 +132,7 @@ def netns_owner(name: str, cluster: str | None, owner: str) -> str | None:
             links, _ = read_links(ns.route)
     except (OverlaycError, OSError):  # a stale file, a namespace going away, no privileges
         return "network namespace, not overlayc's"
-    lo = links.get(1)
-    tag = parse_alias(lo.alias) if lo is not None else None
-    if tag is None or tag.network != NETNS_NETWORK:
-        return "network namespace, not overlayc's"
-    if tag.netns != owner:
-        return "network namespace, overlayc's but of another node's namespace"
-    if cluster is not None and tag.cluster != cluster:
-        return f"network namespace, overlayc's but of cluster {tag.cluster!r}"
-    return None
+    return tag_problem(links.get(1), cluster, owner)
 
 
 def unclaimed_netns(claimed: Iterable[str], cluster: str | None,
@@ -144,7 +148,7 @@ def unclaimed_netns(claimed: Iterable[str], cluster: str | None,
     owned: list[Netns] = []
     foreign: dict[Key, str] = {}
     for name in names:
-        if name in mine:
+        if name in mine or is_sandbox_name(name):  # sandboxes: overlayc.observe.sandbox
             continue
         if _identity(name) == owner:  # the node's own namespace: no endpoint's, never opened here
             foreign[("netns", name)] = "network namespace, the node's own"
@@ -163,6 +167,56 @@ def _identity(name: str) -> str | None:
         return f"ns{os.stat(os.path.join(NETNS_DIR, name)).st_ino}"
     except OSError:
         return None
+
+
+# --- the node's sandboxes (overlayc.observe.sandbox) -------------------------------------------
+def observe_sandboxes(cluster: str | None, owner: str) -> Sandboxes:
+    """Every sandbox of the node of namespace `owner` (of `cluster`, or of any cluster when None)
+    and the objects in it."""
+    found = Sandboxes()
+    try:
+        names = sorted(os.listdir(NETNS_DIR))
+    except FileNotFoundError:
+        return found
+    for name in names:
+        parsed = parse_sandbox_name(name)
+        if parsed is None or parsed[2] != owner:
+            continue
+        try:
+            with Namespace(name) as ns:
+                _observe_one(ns, name, cluster, owner, found)
+        except (OverlaycError, OSError):  # a stale file, a namespace going away
+            found.foreign[("sandbox", name)] = "network namespace, not overlayc's"
+    return found
+
+
+def _observe_one(ns: Namespace, name: str, cluster: str | None, owner: str, found: Sandboxes) -> None:
+    links, addrs = read_links(ns.route)
+    lo = links.get(1)
+    if tag_problem(lo, None, owner) is None and lo is not None and (tag := parse_alias(lo.alias)):
+        found.clusters.add(tag.cluster)
+    why = tag_problem(lo, cluster, owner)
+    if why is not None:
+        found.foreign[("sandbox", name)] = why
+        return
+    found.objects.append(read_sandbox(ns, name))
+    found.links[name] = links
+    vxlans: dict[int, str] = {}
+    for info in links.values():
+        tag = parse_alias(info.alias)
+        if tag is None or info.index == 1 or (cluster is not None and tag.cluster != cluster):
+            continue
+        if info.kind == "veth" and tag.netns is not None:
+            objs, broken = read_endpoint(info, tag, links)
+            found.objects.extend(dataclasses.replace(o, sandbox=name) if isinstance(o, Endpoint) else o
+                                 for o in objs)
+            if broken:
+                found.foreign_links[info.name] = broken
+        elif (obj := _link_object(info, links, addrs)) is not None:
+            found.objects.append(dataclasses.replace(obj, sandbox=name))
+            if isinstance(obj, Vxlan):
+                vxlans[info.index] = info.name
+    found.objects.extend(read_fdb_neigh(ns.route, vxlans))
 
 
 DUMP_ATTEMPTS = 3
@@ -191,7 +245,9 @@ def observe(netns: NamespaceRef, cluster: str | None = None) -> Observed:
 
 @paused_gc()
 def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
-    objects: list[KernelObject] = []
+    owner = namespace_id(ns.name)
+    sandboxes = observe_sandboxes(cluster, owner)
+    objects: list[KernelObject] = list(sandboxes.objects)
     foreign_links: dict[str, str] = {}
     rt = ns.route
     links, addrs = read_links(rt)
@@ -200,6 +256,12 @@ def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
         tag, why = _owner(info, cluster)
         if tag is None:
             foreign_links[info.name] = why or ""
+        elif info.kind == "veth" and tag.netns is None:  # the node side of a gateway
+            gateway, broken = read_gateway(info, tag, sandboxes, addrs.get(info.index, []))
+            if gateway is not None:
+                objects.append(gateway)
+            else:
+                foreign_links[info.name] = broken
         elif info.kind == "veth":
             found, broken = read_endpoint(info, tag, links)
             objects.extend(found)
@@ -212,10 +274,13 @@ def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
         else:
             foreign_links[info.name] = f"{info.kind} tagged as overlayc's, but not as overlayc makes it"
     objects.extend(read_fdb_neigh(rt, vxlans))
-    xfrm_owned, foreign = observe_xfrm(ns.xfrm, scope_for(cluster, clusters_seen(links.values())))
+    seen = clusters_seen(links.values()) | sandboxes.clusters
+    xfrm_owned, foreign = observe_xfrm(ns.xfrm, scope_for(cluster, seen))
     objects.extend(xfrm_owned)
     orphans, foreign_ns = unclaimed_netns((o.name for o in objects if isinstance(o, Netns)), cluster,
-                                          namespace_id(ns.name))
+                                          owner)
     objects.extend(orphans)
     foreign.update(foreign_ns)
+    foreign.update(sandboxes.foreign)
+    foreign_links.update(sandboxes.foreign_links)
     return Observed(owned=KernelState(objects), foreign_links=foreign_links, foreign=foreign)

@@ -1,8 +1,11 @@
 """A KernelState as the `ip`/`bridge` shell script that creates it in an empty namespace (pure).
 
 Run with `sh` inside the node's network namespace (`ip netns exec NODE sh FILE` or `nsenter
---net=/run/netns/NODE sh FILE`). Objects come in dependency order (bridges,
-vxlans, netns, endpoints, fdb, neigh, SAs, policies). Key material is never printed: each SA
+--net=/run/netns/NODE sh FILE`). Objects come in dependency order (sandboxes, bridges, vxlans,
+gateways, netns, endpoints, fdb, neigh, SAs, policies). Each network's sandbox is named after the
+identity of the namespace the script runs in (`ns<inode>` of /proc/self/ns/net, as overlayc names
+it): the script computes it (`$owner`) where a plan made without a kernel shows a stand-in.
+Key material is never printed: each SA
 reads its key from a shell variable `OVERLAYC_KEY_<dst hex>_<spi hex>` (`set -u` stops the
 script when it is unset), with the key's fingerprint in a comment.
 """
@@ -16,14 +19,16 @@ from overlayc.kernel.objects import (
     Bridge,
     Endpoint,
     Fdb,
+    Gateway,
     KernelObject,
     Neigh,
     Netns,
+    Sandbox,
     Vxlan,
     XfrmPolicy,
     XfrmState,
 )
-from overlayc.kernel.ownership import LINK_GROUP
+from overlayc.kernel.ownership import LINK_GROUP, NETNS_NETWORK, OFFLINE_OWNER, netns_tag
 from overlayc.kernel.state import KernelState
 
 SHEBANG = "#!/bin/sh\nset -eu"
@@ -32,15 +37,42 @@ SHEBANG = "#!/bin/sh\nset -eu"
 def render_iproute2(state: KernelState, *, title: str = "") -> str:
     """The script creating `state`; `title` (e.g. the node name) goes into the header comment."""
     lines = [SHEBANG, f"# overlayc desired state{f' of {title}' if title else ''}: {len(state)} objects"]
-    if state.of_kind("netns"):
+    if state.of_kind("netns") or state.of_kind("sandbox"):
         lines.append(NETNS_ADD)
+    if state.of_kind("sandbox"):
+        lines.append(OWNER)
     for obj in state:
         lines.extend(commands(obj))
     return "\n".join(lines) + "\n"
 
 
+OWNER = 'owner="ns$(stat -L -c %i /proc/self/ns/net)"  # this namespace\'s identity: sandbox names'
+
+
+def _sb(name: str) -> str:
+    """A sandbox name as the script spells it: the stand-in identity becomes `$owner`."""
+    suffix = "." + OFFLINE_OWNER
+    if name.endswith(suffix):
+        return f'"{name[: -len(suffix)]}.$owner"'
+    return _q(name)
+
+
+def _in(sandbox: str) -> str:
+    """`ip` for a command in `sandbox` ("": the node's namespace)."""
+    return f"ip -n {_sb(sandbox)}" if sandbox else "ip"
+
+
+def _at(vxlan: str) -> str:
+    """`-n <sandbox> ` of the sandbox the vxlan's commands set (names have no space or glob)."""
+    return f"${{sb_{vxlan}:+-n $sb_{vxlan}}} "
+
+
 def commands(obj: KernelObject) -> list[str]:
     """The commands creating one object (comments included)."""
+    if isinstance(obj, Sandbox):
+        return _sandbox(obj)
+    if isinstance(obj, Gateway):
+        return _gateway(obj)
     if isinstance(obj, Bridge):
         return _bridge(obj)
     if isinstance(obj, Vxlan):
@@ -50,9 +82,9 @@ def commands(obj: KernelObject) -> list[str]:
     if isinstance(obj, Endpoint):
         return _endpoint(obj)
     if isinstance(obj, Fdb):
-        return [f"bridge fdb replace {obj.lladdr} dev {obj.dev} dst {obj.dst} self permanent"]
+        return [f"bridge {_at(obj.dev)}fdb replace {obj.lladdr} dev {obj.dev} dst {obj.dst} self permanent"]
     if isinstance(obj, Neigh):
-        return [f"ip neigh replace {obj.dst} lladdr {obj.lladdr} dev {obj.dev} nud permanent"]
+        return [f"ip {_at(obj.dev)}neigh replace {obj.dst} lladdr {obj.lladdr} dev {obj.dev} nud permanent"]
     if isinstance(obj, XfrmState):
         return _state(obj)
     return [_policy(obj)]
@@ -83,37 +115,77 @@ def _netns_add(name: str) -> str:
 
 
 def _owned(dev: str, mtu: int, alias: str, netns: str = "") -> str:
-    prefix = f"ip -n {_q(netns)}" if netns else "ip"
-    return f"{prefix} link set {dev} mtu {mtu} group {LINK_GROUP} alias {_q(alias)}"
+    return f"{_in(netns)} link set {dev} mtu {mtu} group {LINK_GROUP} alias {_q(alias)}"
+
+
+def _sandbox(obj: Sandbox) -> list[str]:
+    """`ip netns add`, `lo` tagged as overlayc's for this node (before anything is in it), and
+    the sysctls of a sandbox, run inside it."""
+    name, cluster = _sb(obj.name), obj.name.partition("-sb.")[0] or NETNS_NETWORK
+    tag = netns_tag(cluster, "$owner")
+    off = "0" if obj.ipv6 else "1"
+    run = f"ip netns exec {name} sysctl -q"
+    return [
+        f"netns_add {name}",
+        f'ip -n {name} link set lo alias "{tag}" up',
+        f"{run} -w net.ipv4.ip_forward={int(obj.forwarding)}",
+        f"{run} -e -w net.ipv6.conf.all.disable_ipv6={off} net.ipv6.conf.default.disable_ipv6={off}",
+    ]
 
 
 def _bridge(obj: Bridge) -> list[str]:
+    ip = _in(obj.sandbox)
     out = [
-        f"ip link add {obj.name} address {obj.mac} type bridge",
-        _owned(obj.name, obj.mtu, obj.alias),
+        f"{ip} link add {obj.name} address {obj.mac} type bridge",
+        _owned(obj.name, obj.mtu, obj.alias, obj.sandbox),
     ]
     if obj.address is not None:
-        out.append(f"ip addr replace {obj.address} dev {obj.name}")
-    out.append(f"ip link set {obj.name} up")
+        out.append(f"{ip} addr replace {obj.address} dev {obj.name}")
+    out.append(f"{ip} link set {obj.name} up")
     return out
 
 
 def _vxlan(obj: Vxlan) -> list[str]:
+    """Made in the node's namespace and moved into the sandbox: its UDP socket stays here."""
     flags = ("learning" if obj.learning else "nolearning") + (" proxy" if obj.proxy else "")
+    ip = _in(obj.sandbox)
+    out = [f"ip link add {obj.name} address {obj.mac} type vxlan id {obj.vni} local {obj.local} "
+           f"dstport {obj.port} {flags}"]
+    if obj.sandbox:
+        out.append(f"ip link set {obj.name} netns {_sb(obj.sandbox)}")
     return [
-        f"ip link add {obj.name} address {obj.mac} type vxlan id {obj.vni} local {obj.local} "
-        f"dstport {obj.port} {flags}",
-        _owned(obj.name, obj.mtu, obj.alias) + f" master {obj.master}",
+        *out,
+        _owned(obj.name, obj.mtu, obj.alias, obj.sandbox) + f" master {obj.master}",
+        f"{ip} link set {obj.name} up",
+        f"sb_{obj.name}={_sb(obj.sandbox) if obj.sandbox else ''}  # where its fdb/neigh entries go",
+    ]
+
+
+def _gateway(obj: Gateway) -> list[str]:
+    sb = _sb(obj.sandbox)
+    ipv6 = "" if obj.ipv6 else f"sysctl -q -e -w net.ipv6.conf.{obj.name}.disable_ipv6=1"
+    return [
+        f"ip link add {obj.name} address {obj.mac} type veth peer name {obj.peer} address {obj.peer_mac} "
+        f"netns {sb}",
+        _owned(obj.name, obj.mtu, obj.alias),
+        _owned(obj.peer, obj.mtu, obj.alias, obj.sandbox) + f" master {obj.bridge}",
+        f"ip -n {sb} link set {obj.peer} up",
+        *([ipv6] if ipv6 else []),
+        f"ip addr replace {obj.address} dev {obj.name}",
         f"ip link set {obj.name} up",
     ]
 
 
 def _endpoint(obj: Endpoint) -> list[str]:
     ns = _q(obj.netns)
+    ip = _in(obj.sandbox)
+    ipv6 = [] if obj.ipv6 else [
+        f"ip netns exec {ns} sysctl -q -e -w net.ipv6.conf.{obj.ifname}.disable_ipv6=1"]
     return [
-        f"ip link add {obj.host} address {obj.host_mac} type veth peer name {obj.ifname} netns {ns}",
-        _owned(obj.host, obj.mtu, obj.alias) + f" master {obj.bridge}",
-        f"ip link set {obj.host} up",
+        f"{ip} link add {obj.host} address {obj.host_mac} type veth peer name {obj.ifname} netns {ns}",
+        _owned(obj.host, obj.mtu, obj.alias, obj.sandbox) + f" master {obj.bridge}",
+        f"{ip} link set {obj.host} up",
+        *ipv6,
         f"ip -n {ns} link set {obj.ifname} mtu {obj.mtu} address {obj.mac}",
         f"ip -n {ns} addr replace {obj.address} dev {obj.ifname}",
         f"ip -n {ns} link set {obj.ifname} up",

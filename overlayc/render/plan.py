@@ -54,13 +54,15 @@ def change_headline(change: Change) -> str:
     match change.action, change.reason:
         case Action.CREATE, Reason.DEVICE_REPLACED:
             return f"{what} will be created again: {change.detail}"
+        case Action.CREATE, Reason.CANNOT_UPDATE if change.detail:  # a link that moves namespace
+            return f"{what} will be created: {change.detail}"
         case Action.CREATE, _:
             return f"{what} will be created"
         case Action.UPDATE, _:
             return f"{what} will be updated in-place"
         case Action.REPLACE, _:
             return f"{what} must be replaced: {change.detail}"
-        case Action.DELETE, Reason.DEVICE_REPLACED:
+        case Action.DELETE, Reason.DEVICE_REPLACED | Reason.CANNOT_UPDATE:
             return f"{what} will be destroyed: {change.detail}"
         case _:
             return f"{what} will be destroyed: no longer in the desired state"

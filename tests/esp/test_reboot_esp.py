@@ -39,6 +39,7 @@ from overlayc.kernel.ownership import LINK_GROUP
 from overlayc.kernel.xfrm_marks import owned_reqids
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.netns import Namespace
+from tests.support.cluster import node_sandboxes
 from tests.support.counters import xfrm_stat
 from tests.support.esp import SeedLab, inject, seed_lab
 from tests.support.host import ip_json
@@ -119,15 +120,22 @@ def burst(ns: str, dst: IPv4Address, count: int, port: int = 9) -> None:
 # --- the kernel's side --------------------------------------------------------------------------
 def reboot(seed: SeedLab, node: str) -> float:
     """What a reboot leaves of overlayc's state in the node's kernel: no SA, no policy, no
-    bridge or vxlan device (the endpoints' namespaces stay: containers the lab keeps running,
-    their veths unplugged from the bridge). Returns when it began."""
+    sandbox and so no bridge, vxlan or host-side veth (the endpoints' namespaces stay:
+    containers the lab keeps running, their veths gone with the sandbox). Returns when it began.
+    The links in each sandbox are deleted before it (a namespace's devices otherwise die only
+    later, in the kernel's cleanup work, and the VNIs would still be taken when apply runs)."""
     began = time.monotonic()
     ns = seed.lab.netns(node)
-    devices = [link["ifname"] for link in ip_json(ns, "-d", "link", "show", "group", str(LINK_GROUP))
-               if link.get("linkinfo", {}).get("info_kind") in ("vxlan", "bridge")]
-    assert len(devices) == 4, devices  # both networks of the seed example
-    for args in (("xfrm", "state", "flush"), ("xfrm", "policy", "flush"),
-                 *(("link", "delete", "dev", dev) for dev in devices)):
+    boxes = node_sandboxes(seed.lab, node)
+    assert len(boxes) == 2, boxes  # both networks of the seed example
+    for box in boxes:
+        kinds = {link["ifname"]: link.get("linkinfo", {}).get("info_kind")
+                 for link in ip_json(box, "-d", "link", "show", "group", str(LINK_GROUP))}
+        assert sorted(k for k in kinds.values() if k != "veth") == ["bridge", "vxlan"], kinds
+        for dev in kinds:
+            subprocess.run(["ip", "-n", box, "link", "delete", "dev", dev], check=False)
+        subprocess.run(["ip", "netns", "del", box], check=True)
+    for args in (("xfrm", "state", "flush"), ("xfrm", "policy", "flush")):
         subprocess.run(["ip", "-n", ns, *args], check=True)
     assert not sas(seed, node), "SAs left after the flush"
     return began

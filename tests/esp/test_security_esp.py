@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lab.sniff import Capture, read_pcap
-from tests.support.cluster import apply_cli
+from tests.support.cluster import apply_cli, sandbox
 from tests.support.counters import link_stat, snmp, xfrm_stat
 from tests.support.esp import SeedLab, inject, seed_lab, vxlan_echo_frame
 from tests.support.host import ip_json
@@ -51,7 +51,8 @@ def test_plaintext_vxlan_on_the_encrypted_port_is_never_delivered(seed: SeedLab)
         ]  # fmt: skip
 
     stat0, echos0 = xfrm_stat(target), snmp(probe["secure"].netns)["Icmp.InEchos"]
-    rx0 = link_stat(target, vx_secure, "rx_packets")
+    vx_where = sandbox(lab, "node1", "secure")  # the vxlan is in its sandbox, its socket in node1's
+    rx0 = link_stat(vx_where, vx_secure, "rx_packets")
     inject(lab.netns("node3"), lab.underlay_dev, frames("node3", "secure", ENC_PORT))
     inject(lab.netns("node2"), lab.underlay_dev, frames("node2", "secure", ENC_PORT))
     # control, sent last: once it is delivered, the frames before it have been processed too
@@ -60,7 +61,7 @@ def test_plaintext_vxlan_on_the_encrypted_port_is_never_delivered(seed: SeedLab)
         "control: plaintext VXLAN on the plain port was not delivered (bad frames?)"
     stat1, echos1 = xfrm_stat(target), snmp(probe["secure"].netns)["Icmp.InEchos"]
     assert echos1 == echos0 + COUNT, "the endpoint answered more than the control's echoes"
-    assert link_stat(target, vx_secure, "rx_packets") == rx0, "the encrypted network's vxlan got a frame"
+    assert link_stat(vx_where, vx_secure, "rx_packets") == rx0, "the encrypted network's vxlan got a frame"
     assert stat1["XfrmInPolBlock"] - stat0["XfrmInPolBlock"] >= COUNT, (stat0, stat1)  # from node3
     assert stat1["XfrmInTmplMismatch"] - stat0["XfrmInTmplMismatch"] >= COUNT, (stat0, stat1)  # node2
 

@@ -10,6 +10,7 @@ from overlayc.compile import Assignment, Lock, compile_node, resolve
 from overlayc.config.load import LoadedConfig
 from overlayc.config.model import Config
 from overlayc.files.lock import read_lock
+from overlayc.kernel.ownership import OFFLINE_OWNER
 from overlayc.kernel.state import KernelState
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)  # the compile goldens' instant
@@ -36,13 +37,14 @@ def assign_loaded(loaded: LoadedConfig) -> Assignment:
 
 
 def compile_for(
-    config: Config, node: str, *, at: datetime = AT, assignment: Assignment | None = None, clean: bool = False
+    config: Config, node: str, *, at: datetime = AT, assignment: Assignment | None = None,
+    clean: bool = False, owner: str = OFFLINE_OWNER,
 ) -> KernelState:
     """`node`'s desired state at `at`: `assignment`, or `assign(config, clean=clean)`, compiled
-    without a private key."""
+    without a private key, its sandboxes named for node namespace `owner`."""
     if assignment is None:
         assignment = assign(config, clean=clean)
-    return compile_node(config, assignment, node, at=at, private_key=None)
+    return compile_node(config, assignment, node, at=at, private_key=None, owner=owner)
 
 
 def seed_example(node: str = "node2", at: datetime = AT_NOV21) -> tuple[Config, KernelState]:

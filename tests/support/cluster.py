@@ -125,3 +125,20 @@ def members(cfg: Path) -> dict[str, list[Member]]:
 def matrix(groups: dict[str, list[Member]]) -> list[tuple[str, IPv4Address]]:
     """Every ordered pair (source netns, destination IP) of distinct endpoints sharing a network."""
     return [(a.netns, b.ip) for ms in groups.values() for a in ms for b in ms if a.endpoint != b.endpoint]
+
+
+def sandbox(lab: Lab, node: str, network: str) -> str:
+    """The name of `network`'s sandbox on `node` of a lab whose cluster is named `lab.tag`."""
+    from overlayc.kernel.ownership import sandbox_name
+    from overlayc.netlink.netns import namespace_id
+
+    return sandbox_name(lab.tag, network, namespace_id(lab.netns(node)))
+
+
+def node_sandboxes(lab: Lab, node: str) -> list[str]:
+    """The sandboxes of `node` (of the cluster named `lab.tag`) that exist."""
+    from lab.topology import list_netns
+    from overlayc.netlink.netns import namespace_id
+
+    suffix = "." + namespace_id(lab.netns(node))
+    return sorted(n for n in list_netns() if n.startswith(f"{lab.tag}-sb.") and n.endswith(suffix))

@@ -51,37 +51,56 @@ def _has_link_local(link: dict[str, Any]) -> bool:
     return any(a.get("family") == "inet6" and a.get("scope") == "link" for a in link.get("addr_info", []))
 
 
-def _settled(links: list[dict[str, Any]]) -> bool:
+def _ipv6_off(ns: str) -> set[str]:
+    """The devices of `ns` whose IPv6 is off (never to get a link-local: sandboxes, endpoints of
+    IPv4-only networks)."""
+    out = run_in(ns, "sh", "-c", "grep -H . /proc/sys/net/ipv6/conf/*/disable_ipv6", check=False).stdout
+    return {line.split("/")[-2] for line in out.splitlines() if line.endswith(":1")}
+
+
+def _settled(links: list[dict[str, Any]], off: frozenset[str] | set[str] = frozenset()) -> bool:
     """Whether addrconf has caught up: every up ethernet device with carrier has its IPv6
     link-local. The kernel adds it only once the linkwatch worker has marked the device
     operationally up (addrconf_link_ready), after the request that made the device was
     acknowledged (seen: a veth re-created by a rollback dumped with LOWER_UP and no inet6 address,
     its link-local appearing moments later). `operstate` is dropped for the same reason."""
     return all(_has_link_local(x) for x in links
-               if x.get("link_type") == "ether" and {"UP", "LOWER_UP"} <= set(x.get("flags", [])))
+               if x.get("link_type") == "ether" and {"UP", "LOWER_UP"} <= set(x.get("flags", []))
+               and x.get("ifname") not in off)
 
 
 def _addresses(ns: str, *options: str) -> Any:
     """`ip -j OPTIONS addr show` in `ns`, read again (for at most 5 s) until addrconf has settled."""
     deadline = time.monotonic() + 5
+    off = _ipv6_off(ns)
     while True:
         got = json.loads(run_in(ns, "ip", "-j", *options, "addr", "show").stdout or "[]")
-        if _settled(got) or time.monotonic() > deadline:
+        if _settled(got, off) or time.monotonic() > deadline:
             return got
         time.sleep(0.05)
 
 
-def dump(ns: str, cluster: str) -> str:
-    """Everything `ip`/`bridge` show of the node namespace and the endpoint namespaces overlayc
-    made for `cluster`, with only kernel-assigned indices, counters, timers and learned entries
-    removed."""
-    parts: dict[str, Any] = {"addr": _scrub(_addresses(ns))}
+def _links(ns: str, prefix: str, parts: dict[str, Any]) -> None:
+    parts[f"{prefix}addr"] = _scrub(_addresses(ns))
     for name, cmd in (("link", ["ip", "-d", "-j", "link", "show"]), ("fdb", ["bridge", "-j", "fdb", "show"]),
                       ("neigh", ["ip", "-j", "neigh", "show"])):
-        parts[name] = _scrub(json.loads(run_in(ns, *cmd).stdout or "[]"))
-    parts["fdb"] = _configured(parts["fdb"])
+        parts[prefix + name] = _scrub(json.loads(run_in(ns, *cmd).stdout or "[]"))
+    parts[f"{prefix}fdb"] = _configured(parts[f"{prefix}fdb"])
+
+
+def dump(ns: str, cluster: str) -> str:
+    """Everything `ip`/`bridge` show of the node namespace, its sandboxes and the endpoint
+    namespaces overlayc made for `cluster`, with only kernel-assigned indices, counters, timers
+    and learned entries removed."""
+    from tests.support.host import sandboxes_of
+
+    parts: dict[str, Any] = {}
+    _links(ns, "", parts)
+    boxes = sandboxes_of(ns)
+    for box in boxes:
+        _links(box, f"sb:{box}:", parts)
     parts["xfrm-policy"] = run_in(ns, "ip", "xfrm", "policy", "show").stdout
-    endpoints = sorted(n for n in netns_list() if n.startswith(f"{cluster}-"))
+    endpoints = sorted(n for n in netns_list() if n.startswith(f"{cluster}-") and n not in boxes)
     for ep in endpoints:
         parts[f"ep:{ep}"] = _scrub(_addresses(ep, "-d"))
     return json.dumps(parts, indent=1, sort_keys=True)

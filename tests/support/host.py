@@ -50,3 +50,22 @@ def ip_json(ns: str, *args: str) -> Any:
     cmd = ["bridge", "-j", *args[1:]] if args[0] == "bridge" else ["ip", "-j", *args]
     out = run_in(ns, *cmd).stdout
     return json.loads(out) if out.strip() else []
+
+
+def sandboxes_of(ns: str) -> list[str]:
+    """The sandboxes overlayc made for the node namespace `ns` (their names end in its identity)."""
+    from overlayc.netlink.netns import namespace_id
+    from overlayc.observe.sandbox import parse_sandbox_name
+
+    owner = namespace_id(ns)
+    names = [n["name"] for n in json.loads(subprocess.run(["ip", "-j", "netns", "list"], capture_output=True,
+                                                          text=True, check=True).stdout or "[]")]
+    return sorted(n for n in names if (p := parse_sandbox_name(n)) is not None and p[2] == owner)
+
+
+def holding(ns: str, link: str) -> str:
+    """The namespace that holds `link` of node `ns`: the sandbox it is in (or `ns` itself)."""
+    for sandbox in sandboxes_of(ns):
+        if run_in(sandbox, "ip", "link", "show", "dev", link, check=False).returncode == 0:
+            return sandbox
+    return ns

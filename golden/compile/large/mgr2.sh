@@ -1,6 +1,6 @@
 #!/bin/sh
 set -eu
-# overlayc desired state of mgr2: 20 objects
+# overlayc desired state of mgr2: 22 objects
 netns_add() {  # ip netns add, in the caller's mount namespace when ip netns exec gave us our own
   if [ "$(readlink /proc/self/ns/mnt)" != "$(readlink /proc/$PPID/ns/mnt)" ]; then
     nsenter --mount=/proc/$PPID/ns/mnt ip netns add "$1"
@@ -8,41 +8,56 @@ netns_add() {  # ip netns add, in the caller's mount namespace when ip netns exe
     ip netns add "$1"
   fi
 }
-ip link add ovb4097 address 0e:24:62:b2:31:6a type bridge
-ip link set ovb4097 mtu 1350 group 28534 alias overlayc:shop:monitoring
-ip link set ovb4097 up
-ip link add ovb4099 address 0e:26:f1:0e:27:f7 type bridge
-ip link set ovb4099 mtu 8950 group 28534 alias overlayc:shop:tools
-ip link set ovb4099 up
+owner="ns$(stat -L -c %i /proc/self/ns/net)"  # this namespace's identity: sandbox names
+netns_add "shop-sb.monitoring.$owner"
+ip -n "shop-sb.monitoring.$owner" link set lo alias "overlayc:shop:-:$owner" up
+ip netns exec "shop-sb.monitoring.$owner" sysctl -q -w net.ipv4.ip_forward=0
+ip netns exec "shop-sb.monitoring.$owner" sysctl -q -e -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+netns_add "shop-sb.tools.$owner"
+ip -n "shop-sb.tools.$owner" link set lo alias "overlayc:shop:-:$owner" up
+ip netns exec "shop-sb.tools.$owner" sysctl -q -w net.ipv4.ip_forward=0
+ip netns exec "shop-sb.tools.$owner" sysctl -q -e -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+ip -n "shop-sb.monitoring.$owner" link add ovb4097 address 0e:24:62:b2:31:6a type bridge
+ip -n "shop-sb.monitoring.$owner" link set ovb4097 mtu 1350 group 28534 alias overlayc:shop:monitoring
+ip -n "shop-sb.monitoring.$owner" link set ovb4097 up
+ip -n "shop-sb.tools.$owner" link add ovb4099 address 0e:26:f1:0e:27:f7 type bridge
+ip -n "shop-sb.tools.$owner" link set ovb4099 mtu 8950 group 28534 alias overlayc:shop:tools
+ip -n "shop-sb.tools.$owner" link set ovb4099 up
 ip link add ovx4097 address 0e:a9:79:a2:77:c8 type vxlan id 4097 local 172.16.0.2 dstport 4789 nolearning proxy
-ip link set ovx4097 mtu 1350 group 28534 alias overlayc:shop:monitoring master ovb4097
-ip link set ovx4097 up
+ip link set ovx4097 netns "shop-sb.monitoring.$owner"
+ip -n "shop-sb.monitoring.$owner" link set ovx4097 mtu 1350 group 28534 alias overlayc:shop:monitoring master ovb4097
+ip -n "shop-sb.monitoring.$owner" link set ovx4097 up
+sb_ovx4097="shop-sb.monitoring.$owner"  # where its fdb/neigh entries go
 ip link add ovx4099 address 0e:46:31:2c:4d:02 type vxlan id 4099 local 172.16.0.2 dstport 4789 nolearning proxy
-ip link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
-ip link set ovx4099 up
+ip link set ovx4099 netns "shop-sb.tools.$owner"
+ip -n "shop-sb.tools.$owner" link set ovx4099 mtu 8950 group 28534 alias overlayc:shop:tools master ovb4099
+ip -n "shop-sb.tools.$owner" link set ovx4099 up
+sb_ovx4099="shop-sb.tools.$owner"  # where its fdb/neigh entries go
 netns_add shop-debug-shell
 netns_add shop-node-exporter.mgr2
-ip link add ovaa0045be71 address 0e:00:4a:e0:78:fb type veth peer name eth0 netns shop-debug-shell
-ip link set ovaa0045be71 mtu 8950 group 28534 alias overlayc:shop:tools:shop-debug-shell master ovb4099
-ip link set ovaa0045be71 up
+ip -n "shop-sb.tools.$owner" link add ovaa0045be71 address 0e:00:4a:e0:78:fb type veth peer name eth0 netns shop-debug-shell
+ip -n "shop-sb.tools.$owner" link set ovaa0045be71 mtu 8950 group 28534 alias overlayc:shop:tools:shop-debug-shell master ovb4099
+ip -n "shop-sb.tools.$owner" link set ovaa0045be71 up
+ip netns exec shop-debug-shell sysctl -q -e -w net.ipv6.conf.eth0.disable_ipv6=1
 ip -n shop-debug-shell link set eth0 mtu 8950 address 02:42:0a:04:00:01
 ip -n shop-debug-shell addr replace 10.4.0.1/25 dev eth0
 ip -n shop-debug-shell link set eth0 up
-ip link add ov3e53f70629 address 0e:25:84:d5:6c:bb type veth peer name eth0 netns shop-node-exporter.mgr2
-ip link set ov3e53f70629 mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-node-exporter.mgr2 master ovb4097
-ip link set ov3e53f70629 up
+ip -n "shop-sb.monitoring.$owner" link add ov3e53f70629 address 0e:25:84:d5:6c:bb type veth peer name eth0 netns shop-node-exporter.mgr2
+ip -n "shop-sb.monitoring.$owner" link set ov3e53f70629 mtu 1350 group 28534 alias overlayc:shop:monitoring:shop-node-exporter.mgr2 master ovb4097
+ip -n "shop-sb.monitoring.$owner" link set ov3e53f70629 up
+ip netns exec shop-node-exporter.mgr2 sysctl -q -e -w net.ipv6.conf.eth0.disable_ipv6=1
 ip -n shop-node-exporter.mgr2 link set eth0 mtu 1350 address 02:42:0a:03:00:04
 ip -n shop-node-exporter.mgr2 addr replace 10.3.0.4/24 dev eth0
 ip -n shop-node-exporter.mgr2 link set eth0 up
-bridge fdb replace 02:42:0a:03:00:01 dev ovx4097 dst 172.16.2.1 self permanent
-bridge fdb replace 02:42:0a:03:00:02 dev ovx4097 dst 172.16.3.1 self permanent
-bridge fdb replace 02:42:0a:03:00:03 dev ovx4097 dst 172.16.0.1 self permanent
-bridge fdb replace 02:42:0a:03:00:05 dev ovx4097 dst 172.16.1.1 self permanent
-bridge fdb replace 02:42:0a:03:00:06 dev ovx4097 dst 172.16.1.2 self permanent
-bridge fdb replace 02:42:0a:03:00:c8 dev ovx4097 dst 172.16.0.1 self permanent
-ip neigh replace 10.3.0.1 lladdr 02:42:0a:03:00:01 dev ovx4097 nud permanent
-ip neigh replace 10.3.0.2 lladdr 02:42:0a:03:00:02 dev ovx4097 nud permanent
-ip neigh replace 10.3.0.200 lladdr 02:42:0a:03:00:c8 dev ovx4097 nud permanent
-ip neigh replace 10.3.0.3 lladdr 02:42:0a:03:00:03 dev ovx4097 nud permanent
-ip neigh replace 10.3.0.5 lladdr 02:42:0a:03:00:05 dev ovx4097 nud permanent
-ip neigh replace 10.3.0.6 lladdr 02:42:0a:03:00:06 dev ovx4097 nud permanent
+bridge ${sb_ovx4097:+-n $sb_ovx4097} fdb replace 02:42:0a:03:00:01 dev ovx4097 dst 172.16.2.1 self permanent
+bridge ${sb_ovx4097:+-n $sb_ovx4097} fdb replace 02:42:0a:03:00:02 dev ovx4097 dst 172.16.3.1 self permanent
+bridge ${sb_ovx4097:+-n $sb_ovx4097} fdb replace 02:42:0a:03:00:03 dev ovx4097 dst 172.16.0.1 self permanent
+bridge ${sb_ovx4097:+-n $sb_ovx4097} fdb replace 02:42:0a:03:00:05 dev ovx4097 dst 172.16.1.1 self permanent
+bridge ${sb_ovx4097:+-n $sb_ovx4097} fdb replace 02:42:0a:03:00:06 dev ovx4097 dst 172.16.1.2 self permanent
+bridge ${sb_ovx4097:+-n $sb_ovx4097} fdb replace 02:42:0a:03:00:c8 dev ovx4097 dst 172.16.0.1 self permanent
+ip ${sb_ovx4097:+-n $sb_ovx4097} neigh replace 10.3.0.1 lladdr 02:42:0a:03:00:01 dev ovx4097 nud permanent
+ip ${sb_ovx4097:+-n $sb_ovx4097} neigh replace 10.3.0.2 lladdr 02:42:0a:03:00:02 dev ovx4097 nud permanent
+ip ${sb_ovx4097:+-n $sb_ovx4097} neigh replace 10.3.0.200 lladdr 02:42:0a:03:00:c8 dev ovx4097 nud permanent
+ip ${sb_ovx4097:+-n $sb_ovx4097} neigh replace 10.3.0.3 lladdr 02:42:0a:03:00:03 dev ovx4097 nud permanent
+ip ${sb_ovx4097:+-n $sb_ovx4097} neigh replace 10.3.0.5 lladdr 02:42:0a:03:00:05 dev ovx4097 nud permanent
+ip ${sb_ovx4097:+-n $sb_ovx4097} neigh replace 10.3.0.6 lladdr 02:42:0a:03:00:06 dev ovx4097 nud permanent
