@@ -25,12 +25,14 @@ import textwrap
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from overlayc.apply import interrupt
 from overlayc.apply.run import Outcome
 from overlayc.apply.session import apply_target, destroy_netns
 from overlayc.cli import main
@@ -140,8 +142,23 @@ def node(make_netns: Callable[[], str], tmp_path: Path) -> Iterator[Node]:
             subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-def _spawn(args: list[str], log: Path) -> int:
-    """Fork a child that runs `overlayc ARGS` (cli.main) with stdout/stderr in `log`; its pid."""
+def _tell_when_armed(fd: int) -> None:
+    """In the child: write one byte to `fd` as the apply starts executing changes (`armed()`),
+    so the parent can aim a signal inside execution however long the steps before it take."""
+    original = interrupt.armed
+
+    @contextmanager
+    def armed() -> Iterator[None]:
+        os.write(fd, b"x")
+        with original():
+            yield
+
+    interrupt.armed = armed  # the forked child only
+
+
+def _spawn(args: list[str], log: Path, armed_fd: int | None = None) -> int:
+    """Fork a child that runs `overlayc ARGS` (cli.main) with stdout/stderr in `log`; its pid.
+    With `armed_fd`, the child writes a byte there when execution starts."""
     pid = os.fork()
     if pid:
         return pid
@@ -149,6 +166,8 @@ def _spawn(args: list[str], log: Path) -> int:
     try:  # the child: default signal dispositions, as a fresh process has them
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        if armed_fd is not None:
+            _tell_when_armed(armed_fd)
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
@@ -177,17 +196,42 @@ def _duration(args: list[str], log: Path) -> float:
     return time.monotonic() - start
 
 
-def _interrupt(args: list[str], sig: int, delay: float, log: Path) -> tuple[int, str]:
-    pid = _spawn(args, log)
+def _execution_window(args: list[str], log: Path) -> float:
+    """Seconds from the start of execution to the end of a full run of `overlayc ARGS`."""
+    r, w = os.pipe()
+    pid = _spawn(args, log, armed_fd=w)
+    os.close(w)
+    try:
+        assert os.read(r, 1) == b"x", log.read_text()
+        start = time.monotonic()
+        assert _wait(pid) == 0, log.read_text()
+        return time.monotonic() - start
+    finally:
+        os.close(r)
+
+
+def _interrupt(args: list[str], sig: int, delay: float, log: Path, *,
+               in_execution: bool = False) -> tuple[int, str]:
+    """Run `overlayc ARGS` and send `sig` `delay` seconds after its start, or after the start of
+    its execution (`in_execution`; a run with nothing to execute is not signalled)."""
+    r, w = os.pipe() if in_execution else (-1, -1)
+    pid = _spawn(args, log, armed_fd=w if in_execution else None)
+    if in_execution:
+        os.close(w)
+        started = os.read(r, 1) == b"x"  # b"": the run ended without executing anything
+        os.close(r)
+        if not started:
+            return _wait(pid), log.read_text()
     time.sleep(delay)
     os.kill(pid, sig)
     return _wait(pid), log.read_text()
 
 
-def _trial_apply(node: Node, k: int, sig: int, delay: float, where: str, log: Path) -> int:
+def _trial_apply(node: Node, k: int, sig: int, delay: float, where: str, log: Path, *,
+                 in_execution: bool = False) -> int:
     """One interrupted apply of config `k`, then the checks; the interrupted run's exit code."""
     before = node.owned()
-    code, err = _interrupt(node.apply_args(k), sig, delay, log)
+    code, err = _interrupt(node.apply_args(k), sig, delay, log, in_execution=in_execution)
     assert "Traceback" not in err, f"{where}: {err}"
     if sig != signal.SIGKILL and code != 0:
         # SIGTERM/SIGINT: rolled back (3) or stopped before any change: the kernel is as before
@@ -203,12 +247,18 @@ def test_an_interrupted_apply_is_repaired_by_the_next(node: Node, sig: signal.Si
                                                       tmp_path: Path) -> None:
     log = tmp_path / "child.log"
     total = _duration(node.apply_args(1), log)  # a full apply from nothing, for the delay range
+    node.destroy()
+    window = _execution_window(node.apply_args(1), log)  # of that apply, its execution
     codes = []
     for trial in range(TRIALS):
         rng = random.Random(f"{SEED}:{sig.name}:{trial}")
-        delay = rng.uniform(0.0, 1.2 * total)
-        where = f"seed {SEED} {sig.name} trial {trial} (delay {delay:.3f}s of {total:.3f}s)"
-        codes.append(_trial_apply(node, trial % 2, sig, delay, where, log))
+        # half the trials anywhere in the run, half inside execution (however long loading,
+        # compiling and observing took on this machine): both paths are always exercised
+        in_execution = trial % 4 >= 2
+        delay = rng.uniform(0.0, 0.8 * window if in_execution else 1.2 * total)
+        span = f"the execution window {window:.3f}s" if in_execution else f"{total:.3f}s"
+        where = f"seed {SEED} {sig.name} trial {trial} (delay {delay:.3f}s of {span})"
+        codes.append(_trial_apply(node, trial % 2, sig, delay, where, log, in_execution=in_execution))
     # not vacuous: most runs were really cut short, and SIGTERM/SIGINT runs did roll back
     assert sum(c != 0 for c in codes) >= TRIALS // 2, codes
     assert sig == signal.SIGKILL or ROLLED_BACK in codes, codes
