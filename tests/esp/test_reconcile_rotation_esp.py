@@ -109,7 +109,7 @@ def test_reconcile_rotates_the_keys_across_epoch_boundaries(lab_factory: Any, tm
         while len(verified) < 3 and time.monotonic() < deadline:
             now = datetime.now(UTC)
             epoch = epoch_of(now, ROTATION)
-            desired = compile_for(config, "node1", at=now, assignment=assignment, 
+            desired = compile_for(config, "node1", at=now, assignment=assignment,
                                   owner=namespace_id(lab.netns("node1")))
             live = inbound_spis(observe(lab.netns("node1")).owned, local)
             if epoch not in verified and live == inbound_spis(desired, local) and len(live) == 3:
