@@ -35,7 +35,6 @@ from overlayc.apply.continuity import FILE_NAME, live_sas
 from overlayc.apply.counters import MARGIN, loads
 from overlayc.compile.epoch import epoch_of
 from overlayc.files.statedir import target_state_path
-from overlayc.kernel.ownership import LINK_GROUP
 from overlayc.kernel.xfrm_marks import owned_reqids
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.netns import Namespace
@@ -130,7 +129,8 @@ def reboot(seed: SeedLab, node: str) -> float:
     assert len(boxes) == 2, boxes  # both networks of the seed example
     for box in boxes:
         kinds = {link["ifname"]: link.get("linkinfo", {}).get("info_kind")
-                 for link in ip_json(box, "-d", "link", "show", "group", str(LINK_GROUP))}
+                 for link in ip_json(box, "-d", "link", "show") if "ifname" in link
+                 and link.get("group") not in (None, "default")}
         assert sorted(k for k in kinds.values() if k != "veth") == ["bridge", "vxlan"], kinds
         for dev in kinds:
             subprocess.run(["ip", "-n", box, "link", "delete", "dev", dev], check=False)

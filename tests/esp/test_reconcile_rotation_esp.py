@@ -22,6 +22,7 @@ from overlayc.compile.epoch import epoch_of
 from overlayc.config.load import load_config
 from overlayc.kernel.objects import XfrmState
 from overlayc.kernel.xfrm_marks import owned_reqids
+from overlayc.netlink.netns import namespace_id
 from overlayc.observe.counters import read_health
 from overlayc.observe.kernel import observe
 from tests.support.builders import assign, compile_for
@@ -63,7 +64,7 @@ def check_status(lab: Any, config: Any, assignment: Any) -> None:
         time.sleep(0.5)
     assert ping(f"{lab.tag}-p2", ADDRESS["node1"])
     now, ns = datetime.now(UTC), lab.netns("node1")
-    desired = compile_for(config, "node1", at=now, assignment=assignment)
+    desired = compile_for(config, "node1", at=now, assignment=assignment, owner=namespace_id(ns))
     status = build_status(config, "node1", now, desired, observe(ns),
                           read_health(ns, lab.address("node1"), sysctls=True,
                                       reqids=owned_reqids(config.cluster.name)))
@@ -110,7 +111,8 @@ def test_reconcile_rotates_the_keys_across_epoch_boundaries(lab_factory: Any, tm
         while len(verified) < 3 and time.monotonic() < deadline:
             now = datetime.now(UTC)
             epoch = epoch_of(now, ROTATION)
-            desired = compile_for(config, "node1", at=now, assignment=assignment)
+            desired = compile_for(config, "node1", at=now, assignment=assignment,
+                                  owner=namespace_id(lab.netns("node1")))
             live = inbound_spis(observe(lab.netns("node1")).owned, local)
             if epoch not in verified and live == inbound_spis(desired, local) and len(live) == 3:
                 assert ping(f"{lab.tag}-p1", ADDRESS["node2"]), f"overlay ping failed in epoch {epoch}"
