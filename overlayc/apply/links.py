@@ -98,7 +98,8 @@ class LinkOps:
         elif isinstance(obj, Bridge):
             self._create_bridge(obj)
         elif isinstance(obj, Vxlan):
-            data = nl.vxlan_data(obj.vni, obj.local, obj.port, obj.learning, obj.proxy)
+            data = nl.vxlan_data(obj.vni, obj.local, obj.port, obj.learning, obj.proxy,
+                                 (obj.udp6zerocsumtx, obj.udp6zerocsumrx))
             body = (nl.ifinfo(up=True) + _common(obj.name, obj.mac, obj.mtu)
                     + attr_u32(nl.IFLA_MASTER, self.master(obj, obj.master)) + nl.linkinfo("vxlan", data))
             self._send(obj, "create", [(nl.RTM_NEWLINK, CREATE, body)])

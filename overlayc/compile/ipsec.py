@@ -15,9 +15,9 @@ public data, so they agree. One receiver's SPIs for one epoch cost O(nodes) hash
 
 SAs on node X, for each peer Y: inbound Y→X for e−1, e, e+1 (the next epoch's SA is in place a
 whole epoch before Y sends with it; the old one stays an epoch after) and outbound X→Y for e.
-Policies: per peer `out` X/32→Y/32 and `in` Y/32→X/32 on the encrypted data port requiring the
-ESP template, and below them the `out` and `in` catch-all blocks (reference/xfrm-enforcement.md:
-both catch-alls were shown to be necessary).
+Policies: per peer `out` X/32→Y/32 and `in` Y/32→X/32 (/128 over an IPv6 underlay) on the
+encrypted data port requiring the ESP template, and below them the `out` and `in` catch-all
+blocks (reference/xfrm-enforcement.md: both catch-alls were shown to be necessary).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from overlayc.compile.epoch import epoch_of
 from overlayc.compile.keys import ALGORITHM_KEY_LEN, check_key_pair, derive_sa_key, x25519
@@ -34,12 +34,13 @@ from overlayc.config.model import Config
 from overlayc.config.source import YamlPath
 from overlayc.config.validate_placement import duplicate_public_key, hosts_of_encrypted, missing_public_key
 from overlayc.errors import ConfigError, Location
-from overlayc.kernel.objects import XfrmPolicy, XfrmState, XfrmTemplate, fingerprint
+from overlayc.kernel.objects import IPAddress, IPNetwork, XfrmPolicy, XfrmState, XfrmTemplate, fingerprint
 from overlayc.kernel.ownership import PRIO_BLOCK, PRIO_PEER, REQID
 
 SPI_INFO = b"overlayc/spi"
 SPI_MIN = 0x100  # 0..255 are reserved by IANA (RFC 4303 §2.1)
 ANY = IPv4Network("0.0.0.0/0")
+ANY6 = IPv6Network("::/0")
 
 
 # --- SPIs -------------------------------------------------------------------------------------
@@ -101,7 +102,7 @@ def _no_location(path: YamlPath) -> Location:
 
 # --- SAs and policies -------------------------------------------------------------------------
 def _state(
-    src: IPv4Address, dst: IPv4Address, spi: int, epoch: int, secret: bytes | None, key_bits: int
+    src: IPAddress, dst: IPAddress, spi: int, epoch: int, secret: bytes | None, key_bits: int
 ) -> XfrmState:
     return XfrmState(
         src=src, dst=dst, spi=spi, key_fp=None if secret is None else fingerprint(secret),
@@ -109,11 +110,12 @@ def _state(
     )
 
 
-def _host(addr: IPv4Address) -> IPv4Network:
-    return IPv4Network(f"{addr}/32")
+def _host(addr: IPAddress) -> IPNetwork:
+    """The host prefix of `addr`: /32 for IPv4, /128 for IPv6."""
+    return ip_network((addr, addr.max_prefixlen))
 
 
-def peer_policies(local: IPv4Address, remote: IPv4Address, port: int) -> list[XfrmPolicy]:
+def peer_policies(local: IPAddress, remote: IPAddress, port: int) -> list[XfrmPolicy]:
     """The per-peer `out` and `in` policies that require ESP between `local` and `remote`."""
     return [
         XfrmPolicy(
@@ -127,10 +129,14 @@ def peer_policies(local: IPv4Address, remote: IPv4Address, port: int) -> list[Xf
     ]
 
 
-def block_policies(port: int) -> list[XfrmPolicy]:
-    """The fail-closed catch-alls: any other UDP to `port`, in or out, is blocked."""
+def block_policies(port: int, ipv6: bool = False) -> list[XfrmPolicy]:
+    """The fail-closed catch-alls: any other UDP to `port`, in or out, is blocked; over the
+    underlay's family (`ipv6`: ::/0, else 0.0.0.0/0). The other family needs none: an IPv6 vxlan
+    device's UDP socket is IPV6_V6ONLY (vxlan_create_sock sets udp_conf.ipv6_v6only) and an
+    IPv4 one is AF_INET, so datagrams of the other family never reach overlayc's socket."""
+    wild = ANY6 if ipv6 else ANY
     return [
-        XfrmPolicy(dir=d, src=ANY, dst=ANY, dport=port, priority=PRIO_BLOCK, action="block")
+        XfrmPolicy(dir=d, src=wild, dst=wild, dport=port, priority=PRIO_BLOCK, action="block")
         for d in ("out", "in")
     ]
 
@@ -140,7 +146,7 @@ class _Local:
     """What every peer's SAs of one node at one instant have in common."""
 
     cluster_id: str
-    address: IPv4Address
+    address: IPAddress
     pub: bytes
     private_key: bytes | None
     senders: tuple[bytes, ...]
@@ -155,7 +161,7 @@ class _Local:
         return derive_sa_key(shared, self.cluster_id, src, dst, epoch, self.length)
 
 
-def _peer_states(local: _Local, pub_peer: bytes, addr: IPv4Address) -> list[XfrmState]:
+def _peer_states(local: _Local, pub_peer: bytes, addr: IPAddress) -> list[XfrmState]:
     """Inbound peer→local SAs for e−1, e, e+1, then the outbound local→peer SA for the send
     epoch (e, or e+1 while the node has no saved counters: overlayc.apply.counters)."""
     shared = None if local.private_key is None else x25519(local.private_key, pub_peer)
@@ -215,5 +221,5 @@ def compile_ipsec(
         addr = config.nodes[peer].address
         out.extend(_peer_states(local, _public_key(config, keyed, peer), addr))
         out.extend(peer_policies(local.address, addr, port))
-    out.extend(block_policies(port))
+    out.extend(block_policies(port, local.address.version == 6))
     return out

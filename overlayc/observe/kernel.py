@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address
 
 from overlayc.errors import DumpInterrupted, EnvironmentProblem, OverlaycError
 from overlayc.gcpause import paused_gc
-from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Netns, Vxlan
+from overlayc.kernel.objects import Bridge, Endpoint, Fdb, IPAddress, KernelObject, Neigh, Netns, Vxlan
 from overlayc.kernel.ownership import NETNS_NETWORK, Alias, Key, parse_alias
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import link as nl_link
@@ -61,7 +61,8 @@ def _link_object(info: LinkInfo, links: dict[int, LinkInfo],
     if info.kind == "vxlan" and vx is not None and vx.local is not None:
         master = links[info.master].name if info.master in links else ""
         return Vxlan(name=info.name, mac=info.mac, vni=vx.vni, local=vx.local, port=vx.port, mtu=info.mtu,
-                     master=master, alias=info.alias, learning=vx.learning, proxy=vx.proxy)
+                     master=master, alias=info.alias, learning=vx.learning, proxy=vx.proxy,
+                     udp6zerocsumtx=vx.udp6zerocsumtx, udp6zerocsumrx=vx.udp6zerocsumrx)
     return None
 
 
@@ -87,13 +88,13 @@ def read_endpoint(host: LinkInfo, tag: Alias, links: dict[int, LinkInfo]) -> tup
 def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str]) -> Iterable[Fdb | Neigh]:
     """Permanent `self` FDB entries with a dst, and permanent neighbours, on the given devices."""
     body = nl_neigh.encode_dump(nl_neigh.AF_BRIDGE)
-    vteps: dict[bytes, IPv4Address] = {}  # few remote VTEPs, many entries each: parse each once
+    vteps: dict[bytes, IPAddress] = {}  # few remote VTEPs, many entries each: parse each once
     for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, body):
         for index, state, flags, dst, mac in nl_neigh.parse_neigh_dump(buf, vxlans):
-            if state & nl_neigh.NUD_PERMANENT and flags & nl_neigh.NTF_SELF and len(dst) == 4:
+            if state & nl_neigh.NUD_PERMANENT and flags & nl_neigh.NTF_SELF and len(dst) in (4, 16):
                 vtep = vteps.get(dst)
                 if vtep is None:
-                    vtep = vteps[dst] = IPv4Address(dst)
+                    vtep = vteps[dst] = IPv4Address(dst) if len(dst) == 4 else IPv6Address(dst)
                 yield Fdb(dev=vxlans[index], lladdr=mac.hex(":"), dst=vtep)
     body = nl_neigh.encode_dump(nl_neigh.AF_INET)
     for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, body):

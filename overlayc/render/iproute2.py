@@ -10,12 +10,12 @@ script when it is unset), with the key's fingerprint in a comment.
 from __future__ import annotations
 
 import shlex
-from ipaddress import IPv4Address
 
 from overlayc.kernel.objects import (
     Bridge,
     Endpoint,
     Fdb,
+    IPAddress,
     KernelObject,
     Neigh,
     Netns,
@@ -100,6 +100,9 @@ def _bridge(obj: Bridge) -> list[str]:
 
 def _vxlan(obj: Vxlan) -> list[str]:
     flags = ("learning" if obj.learning else "nolearning") + (" proxy" if obj.proxy else "")
+    if obj.local.version == 6:  # the checksum flags matter (and are shown) only over IPv6
+        flags += (" udp6zerocsumtx" if obj.udp6zerocsumtx else " noudp6zerocsumtx")
+        flags += (" udp6zerocsumrx" if obj.udp6zerocsumrx else " noudp6zerocsumrx")
     return [
         f"ip link add {obj.name} address {obj.mac} type vxlan id {obj.vni} local {obj.local} "
         f"dstport {obj.port} {flags}",
@@ -158,5 +161,5 @@ def _policy(obj: XfrmPolicy) -> str:
     )
 
 
-def _addr(addr: IPv4Address) -> str:
+def _addr(addr: IPAddress) -> str:
     return str(addr)
