@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import re
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -120,8 +120,7 @@ def _address_text(value: Any) -> Any:
 
 
 def _node_address(value: Any) -> Any:
-    """A node address is written as text, IPv4 or IPv6 (an IPv6 underlay, docs/ipv6.md); parsed
-    here so that a bad one gets one message naming both families (not one per union member)."""
+    """A node address: text, IPv4 or IPv6, parsed here for one message naming both families."""
     if isinstance(value, IPv4Address | IPv6Address):
         return value
     if isinstance(value, str):
@@ -133,19 +132,11 @@ def _node_address(value: Any) -> Any:
     raise ValueError(f"expected an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1, got {got}")
 
 
-def _is_ipv6_network(text: str) -> bool:
-    try:
-        IPv6Network(text.strip(), strict=False)
-    except ValueError:
-        return False
-    return True
-
-
 def _subnet_text(value: Any) -> Any:
     """A subnet names its prefix length: `10.88.0.0` alone would be a /32, which holds no endpoint.
-    An IPv6 subnet gets its own message: only the underlay may be IPv6 (docs/ipv6.md)."""
+    Text with a colon (IPv6) gets its own message: only the underlay may be IPv6 (docs/ipv6.md)."""
     value = _address_text(value)
-    if isinstance(value, str) and ":" in value and _is_ipv6_network(value):
+    if isinstance(value, str) and ":" in value:
         raise PydanticCustomError(IPV6_SUBNET_ERROR, "IPv6 overlay subnets are not supported")
     if isinstance(value, str) and "/" not in value:
         raise ValueError(f"subnet {value!r} has no prefix length; did you mean '{value.strip()}/24'?")
@@ -405,6 +396,5 @@ class Config(Model):
 
     @property
     def ipv6_underlay(self) -> bool:
-        """Whether the nodes reach each other over IPv6 (VXLAN over UDP/IPv6: 70 bytes of
-        overhead instead of 50). Validate refuses a cluster whose nodes mix families."""
+        """Whether the nodes reach each other over IPv6 (validate refuses mixed families)."""
         return any(node.address.version == 6 for node in self.nodes.values())

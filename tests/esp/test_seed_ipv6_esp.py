@@ -25,11 +25,10 @@ from overlayc.config.load import load_config
 from overlayc.files.keys import read_private_key
 from overlayc.kernel.objects import XfrmPolicy, XfrmState
 from overlayc.observe.kernel import observe
-from tests.esp.test_seed_esp import esn_plaintext
 from tests.support.cluster import SEED_IPV6, seed_workdir
 from tests.support.counters import link_stat, sa_packets, snmp, xfrm_stat
 from tests.support.esp import inject
-from tests.support.esp6 import NODES, UNDERLAY, Seed6Lab, inner_echo, make_seed6, vxlan6_frame
+from tests.support.esp6 import NODES, UNDERLAY, Seed6Lab, esp_open, inner_echo, make_seed6, vxlan6_frame
 from tests.support.host import ip_json
 from tests.support.traffic import HTTP_PORT, UdpStream, http_get, ping, wait_until
 
@@ -93,7 +92,7 @@ def test_sniff_secure_is_esp_only_and_decrypts_insecure_is_clear(seed: Seed6Lab,
         pub_src, pub_dst = pubs[p.src], pubs[p.dst]
         assert pub_src is not None and pub_dst is not None
         key = derive_sa_key(x25519(privs[p.src], pub_dst), config.cluster.id, pub_src, pub_dst, epoch, 20)
-        plaintext = esn_plaintext(p.payload, key)
+        plaintext = esp_open(p.payload, key)  # raises InvalidTag under any other key
         udp = plaintext[: len(plaintext) - 2 - plaintext[-2]]
         assert plaintext[-1] == 17 and struct.unpack("!H", udp[2:4])[0] == ENC_PORT
         found += secret.encode() in udp

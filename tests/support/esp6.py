@@ -8,6 +8,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from lab.probe import checksum
 from lab.topology import Lab
 from tests.support.cluster import SEED_IPV6, Member, apply_api, key_file, members, seed_workdir
@@ -47,6 +49,14 @@ def vxlan6_frame(out_dst_mac: str, out_src_mac: bytes, out_src: str, out_dst: st
     """Outer Ethernet/IPv6/UDP/VXLAN around the inner Ethernet frame `inner`."""
     vx = struct.pack("!B3sI", 0x08, b"\0\0\0", vni << 8) + inner
     return _mac(out_dst_mac) + out_src_mac + b"\x86\xdd" + udp6(out_src, out_dst, 40000 + seq, dport, vx)
+
+
+def esp_open(packet: bytes, key: bytes) -> bytes:
+    """Decrypt one ESP packet (the IP payload) of a fresh ESN SA under `key` = AES key ‖ salt
+    (RFC 4106: nonce salt ‖ IV; AAD SPI ‖ seq_hi (0) ‖ seq); InvalidTag under any other key."""
+    spi, seq = struct.unpack("!II", packet[:8])
+    aad = struct.pack("!III", spi, 0, seq)
+    return AESGCM(key[:-4]).decrypt(key[-4:] + packet[8:16], packet[16:], aad)
 
 
 @dataclass
