@@ -9,13 +9,15 @@ clear what a peer without policies (node2) and a non-peer (node3) would. Proven,
   UDP to the encrypted port on the wire); UDP to the port for a non-peer is blocked (XfrmOutPolBlock);
 - in: cleartext VXLAN on the encrypted port from the peer is dropped (XfrmInTmplMismatch), from a
   non-peer too (XfrmInPolBlock); the same frames on the plain port are delivered (control);
-- the IPv6 fail-open sysctls (`net.ipv6.conf.{all,eth0}.disable_policy`) exist here and refuse.
+- the IPv6 fail-open sysctls (`net.ipv6.conf.{all,eth0}.disable_policy`) exist here, refuse, and
+  (each of them set to 1) really let cleartext in: why they are checked.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -151,3 +153,31 @@ def test_the_ipv6_fail_open_sysctls_are_checked(node1: tuple[Any, Path, KernelSt
         with pytest.raises(EnvironmentProblem, match=rf"net\.ipv6\.conf\.{name}\.disable_policy = 1"):
             check_fail_closed(target, state)
         lab.exec("node1", "sysctl", "-qw", f"net.ipv6.conf.{name}.disable_policy=0")
+
+
+def _cleartext_delivered(lab: Any, cfg: Path) -> int:
+    """Cleartext VXLAN for the encrypted network sent from node2 to node1's encrypted port: how
+    many frames node1's vxlan device received (0 while the inbound policy check holds)."""
+    groups = members(cfg)
+    web, probe = (next(m for m in groups["secure"] if m.endpoint == e) for e in ("web.1", "probe"))
+    vx = struct.pack("!B3sI", 0x08, b"\0\0\0", 4097 << 8)
+    frames = [vx + _inner_echo(web.mac, probe.mac, str(web.ip), str(probe.ip), seq) for seq in range(3)]
+    rx = link_stat(lab.netns("node1"), "ovx4097", "rx_packets")
+    in_netns(lab.netns("node2"), _send_udp6, str(lab.address("node1")), ENCRYPTED_PORT, frames)
+    time.sleep(0.5)
+    return link_stat(lab.netns("node1"), "ovx4097", "rx_packets") - rx
+
+
+@pytest.mark.parametrize("conf", ["all", "eth0"])
+def test_ipv6_disable_policy_really_opens_the_encrypted_port(
+    node1: tuple[Any, Path, KernelState], conf: str
+) -> None:
+    """Why the IPv6 sysctl is checked: set to 1, it lets cleartext in (measured, not assumed)."""
+    lab, cfg, _state = node1
+    assert _cleartext_delivered(lab, cfg) == 0
+    lab.exec("node1", "sysctl", "-qw", f"net.ipv6.conf.{conf}.disable_policy=1")
+    try:
+        assert _cleartext_delivered(lab, cfg) == 3
+    finally:
+        lab.exec("node1", "sysctl", "-qw", f"net.ipv6.conf.{conf}.disable_policy=0")
+    assert _cleartext_delivered(lab, cfg) == 0

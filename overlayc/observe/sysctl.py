@@ -20,10 +20,10 @@ def fail_closed_sysctls(underlay: str | None, ipv6: bool = False) -> list[str]:
     (shared/reference/xfrm-enforcement.md, "Caveats"); the device ones only when it is known.
 
     Over an IPv6 underlay (`ipv6`) the inbound check is skipped when
-    `net.ipv6.conf.{all,<dev>}.disable_policy` is 1 (the IPv6 twin of the IPv4 knob, in the
-    kernel since 5.x; present on 6.1 and 6.18, `sysctl -a`). IPv6 has no `disable_xfrm`: no
-    sysctl lets IPv6 output skip the XFRM lookup. The IPv4 ones are checked as well: the node's
-    IPv4 traffic on the same machine must not be made to fail open by a switch left on."""
+    `net.ipv6.conf.{all,<dev>}.disable_policy` is 1 (the IPv6 twin of the IPv4 knob; either one
+    lets cleartext in on 6.18: tests/test_ipv6_xfrm_kernel.py). IPv6 has no `disable_xfrm`
+    (`sysctl -a` lists none): no sysctl lets IPv6 output skip the XFRM lookup. The IPv4 ones
+    are checked as well: the node's IPv4 traffic must not be made to fail open by a switch left on."""
     names = ["net.ipv4.conf.all.disable_policy"]
     if ipv6:
         names.append("net.ipv6.conf.all.disable_policy")
