@@ -19,6 +19,7 @@ from overlayc.diff import Action, Change, Reason
 from overlayc.kernel.objects import (
     Bridge,
     Fdb,
+    IPAddress,
     KernelObject,
     Neigh,
     Vxlan,
@@ -70,7 +71,7 @@ class Endpoints:
         return assignment
 
     @property
-    def local(self) -> IPv4Address:
+    def local(self) -> IPAddress:
         return self.config.nodes[NODE].address
 
     def desired(self) -> KernelState:

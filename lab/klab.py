@@ -39,7 +39,7 @@ IN_LAB_ENV = "OVERLAYC_IN_KLAB"
 GUEST_OUT = "/klab-io/out"
 # modules an ESP/VXLAN test needs in the guest (busybox modprobe resolves their dependencies)
 ESP_MODULES = (
-    "esp4", "xfrm_user", "gcm", "ghash_generic", "ctr", "seqiv", "echainiv",
+    "esp4", "esp6", "xfrm_user", "gcm", "ghash_generic", "ctr", "seqiv", "echainiv",
     "aesni_intel", "ghash_clmulni_intel", "veth", "vxlan", "bridge",
 )  # fmt: skip
 _READY = "ready"

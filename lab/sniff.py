@@ -83,21 +83,24 @@ def _describe_vxlan(vx: bytes) -> str:
     return f"VXLAN vni {vni}: {src} > {dst} {what}"
 
 
-def read_pcap(path: Path) -> list[Packet]:
-    """The IPv4 packets of a classic-pcap Ethernet capture (ARP, IPv6 and the like are skipped)."""
+def read_frames(path: Path) -> list[bytes]:
+    """Every Ethernet frame of a classic-pcap capture, in order."""
     data = path.read_bytes()
     if len(data) < 24 or data[:4] not in _PCAP_MAGIC:
         raise ValueError(f"{path}: not a pcap file ({len(data)} bytes)")
     order = _PCAP_MAGIC[data[:4]]
-    packets, off = [], 24
+    frames, off = [], 24
     while off + 16 <= len(data):
         incl = struct.unpack(order + "I", data[off + 8 : off + 12])[0]
-        frame = data[off + 16 : off + 16 + incl]
+        frames.append(data[off + 16 : off + 16 + incl])
         off += 16 + incl
-        pkt = _parse_frame(frame)
-        if pkt is not None:
-            packets.append(pkt)
-    return packets
+    return frames
+
+
+def read_pcap(path: Path) -> list[Packet]:
+    """The IPv4 packets of a classic-pcap Ethernet capture (ARP, IPv6 and the like are skipped;
+    `lab.sniff6` reads the IPv6 ones)."""
+    return [pkt for pkt in map(_parse_frame, read_frames(path)) if pkt is not None]
 
 
 def _parse_frame(frame: bytes) -> Packet | None:

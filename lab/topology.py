@@ -3,6 +3,9 @@
     with Lab(["node1", "node2"]) as lab:
         lab.netns("node1")                 # "ocl3f2a-node1": pass to `overlayc apply --netns`
         lab.address("node2")               # IPv4Address('192.0.2.2') on lab.underlay_dev ("eth0")
+
+`subnet` may be IPv6 (`Lab(nodes, subnet="2001:db8:15::/64")`): the node addresses are then IPv6,
+added `nodad` (usable at once: a tentative address cannot be a VXLAN source).
         lab.exec("node1", "ip", "-j", "addr")
         assert lab.ping("node1", lab.address("node2"))
 
@@ -65,10 +68,12 @@ class Lab:
         hex4 = secrets.token_hex(2)
         self.tag = prefix.rstrip("-") + hex4
         self.underlay = f"{prefix}u-{hex4}"
-        self.network = ipaddress.IPv4Network(subnet)
+        self.network = ipaddress.ip_network(subnet)
         hosts = self.network.hosts()
         given = dict(addresses or {})
-        self._addr = {n: ipaddress.IPv4Address(given[n]) if n in given else next(hosts) for n in self.nodes}
+        self._addr: dict[str, ipaddress.IPv4Address | ipaddress.IPv6Address] = {
+            n: ipaddress.ip_address(given[n] if n in given else str(next(hosts))) for n in self.nodes
+        }
         self.extra: list[str] = list(extra)
         self._made: list[str] = []
 
@@ -83,8 +88,8 @@ class Lab:
             raise KeyError(f"no node {node!r} in this lab (nodes: {', '.join(self.nodes)})")
         return f"{self.tag}-{node}"
 
-    def address(self, node: str) -> ipaddress.IPv4Address:
-        """The node's underlay IPv4 address."""
+    def address(self, node: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        """The node's underlay address (of the lab subnet's family)."""
         self.netns(node)
         return self._addr[node]
 
@@ -92,7 +97,8 @@ class Lab:
         """Run `cmd` inside the node's namespace (text output captured); LabError if check fails."""
         return _run(["ip", "netns", "exec", self.netns(node), *cmd], check=check)
 
-    def ping(self, node: str, dst: ipaddress.IPv4Address | str, count: int = 1, wait: float = 2.0) -> bool:
+    def ping(self, node: str, dst: ipaddress.IPv4Address | ipaddress.IPv6Address | str, count: int = 1,
+             wait: float = 2.0) -> bool:
         """True when every one of `count` ICMP echo requests from `node` to `dst` is answered."""
         answered = in_netns(self.netns(node), probe.ping, str(dst), count, wait)["received"]
         return bool(answered == count)
@@ -128,7 +134,9 @@ class Lab:
             _run(["ip", "link", "add", UNDERLAY_DEV, "netns", ns, "type", "veth",
                   "peer", "name", port, "netns", self.underlay])  # fmt: skip
             _run(["ip", "-n", self.underlay, "link", "set", port, "master", BRIDGE, "up"])
-            _run(["ip", "-n", ns, "addr", "add", f"{self._addr[node]}/{prefixlen}", "dev", UNDERLAY_DEV])
+            nodad = ["nodad"] if self.network.version == 6 else []
+            _run(["ip", "-n", ns, "addr", "add", f"{self._addr[node]}/{prefixlen}", "dev", UNDERLAY_DEV,
+                  *nodad])
             _run(["ip", "-n", ns, "link", "set", UNDERLAY_DEV, "up"])
             for conf in ("all", "default", UNDERLAY_DEV):
                 self.exec(node, "sh", "-c", f"echo 0 > /proc/sys/net/ipv4/conf/{conf}/rp_filter")

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from ipaddress import IPv4Address
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +28,7 @@ from overlayc.files import assign_cache
 from overlayc.files.keys import resolve_private_key
 from overlayc.files.lock import read_lock, write_lock
 from overlayc.files.statedir import state_root
+from overlayc.kernel.objects import IPAddress
 
 if TYPE_CHECKING:
     from overlayc.kernel.state import KernelState
@@ -50,7 +50,7 @@ class Target:
     state_dir: Path | None = None
 
     @property
-    def address(self) -> IPv4Address:
+    def address(self) -> IPAddress:
         return self.config.nodes[self.node].address
 
 

@@ -27,7 +27,6 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from ipaddress import IPv4Address
 from typing import Any
 
 from overlayc.compile import Assignment, compile_node
@@ -35,6 +34,7 @@ from overlayc.config.model import Config
 from overlayc.diff import Action, Change, diff
 from overlayc.kernel.objects import (
     KIND_ORDER,
+    IPAddress,
     KernelObject,
     XfrmPolicy,
     XfrmState,
@@ -52,12 +52,12 @@ def _is_block(change: Change) -> bool:
     return isinstance(obj, XfrmPolicy) and obj.action == "block"
 
 
-def _is_inbound(change: Change, local: IPv4Address | None) -> bool:
+def _is_inbound(change: Change, local: IPAddress | None) -> bool:
     obj = change.after or change.before
     return isinstance(obj, XfrmState) and obj.dst == local
 
 
-def _position(change: Change, local: IPv4Address | None) -> tuple[int, int, int]:
+def _position(change: Change, local: IPAddress | None) -> tuple[int, int, int]:
     """(phase, rank within phase, sub-rank) of a change; ties are broken by key."""
     kind = change.kind
     if change.action is Action.DELETE:
@@ -76,7 +76,7 @@ def _position(change: Change, local: IPv4Address | None) -> tuple[int, int, int]
     return (3, rank, 0)
 
 
-def order(changes: Iterable[Change], local: IPv4Address | None = None) -> list[Change]:
+def order(changes: Iterable[Change], local: IPAddress | None = None) -> list[Change]:
     """The changes in execution order (see the module docstring). `local` is this node's
     underlay address: SAs with that destination are inbound. Deterministic for any input order."""
     known: dict[tuple[Action, str], tuple[int, int, int]] = {}  # by (action, kind) but for xfrm
@@ -133,7 +133,7 @@ class Plan:
 
 def make_plan(
     node: str, netns: str | None, at: datetime, config_digest: str,
-    changes: Iterable[Change], live: Observed, local: IPv4Address | None = None,
+    changes: Iterable[Change], live: Observed, local: IPAddress | None = None,
 ) -> Plan:
     """Order `changes` and record the digest of every live object they touch."""
     ordered = tuple(order(changes, local))

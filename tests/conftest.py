@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.agent import Agent, make_agent
-from tests.support.host import NETNS_PREFIX, netns_unavailable, run_in
+from tests.support.host import NETNS_PREFIX, netns_unavailable, run_in, sandboxes_of
 
 
 @pytest.fixture
@@ -33,6 +33,8 @@ def make_netns() -> Iterator[Callable[[], str]]:
 
     yield make
     for name in made:
+        for sandbox in sandboxes_of(name):  # left by a test that did not destroy what it applied
+            subprocess.run(["ip", "netns", "del", sandbox], check=False)
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 

@@ -119,7 +119,8 @@ def test_cli_observe_prints_the_observed_state(netns: str) -> None:
     assert text.exit_code == 0
     lines = text.output.splitlines()
     assert f"vxlan ovx1  alias=overlayc:oct:n1 learning=False local=10.0.0.1 mac={VXLAN_MAC} master=ovb1 " \
-           "mtu=1450 name=ovx1 port=4790 proxy=True sandbox= vni=4096" in lines  # the node's namespace
+           "mtu=1450 name=ovx1 port=4790 proxy=True sandbox= udp6zerocsumrx=False udp6zerocsumtx=False " \
+           "vni=4096" in lines  # the node's namespace
     assert lines[-1].startswith("# 6 owned objects;")
 
 

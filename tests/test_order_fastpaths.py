@@ -4,7 +4,6 @@ action and kind outside xfrm); they give exactly the results of the plain defini
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from ipaddress import IPv4Address
 
 import pytest
 
@@ -12,7 +11,7 @@ from overlayc.compile import compile_node
 from overlayc.compile.assign import resolve
 from overlayc.compile.lock import Lock
 from overlayc.diff import Action, Change, Reason
-from overlayc.kernel.objects import KIND_ORDER
+from overlayc.kernel.objects import KIND_ORDER, IPAddress
 from overlayc.kernel.state import KernelState
 from overlayc.plan import _position, order
 from tests.support.gen import generate_config
@@ -20,8 +19,8 @@ from tests.support.gen import generate_config
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _states() -> list[tuple[KernelState, IPv4Address]]:
-    out: list[tuple[KernelState, IPv4Address]] = []
+def _states() -> list[tuple[KernelState, IPAddress]]:
+    out: list[tuple[KernelState, IPAddress]] = []
     for seed in (1, 2, 3, 4):
         config = generate_config(12, 4, seed)
         assignment, _, _ = resolve(config, Lock())

@@ -5,7 +5,6 @@ ordering rule is violated, and rollback from a failure at any position restores 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from ipaddress import IPv4Address
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +12,7 @@ from hypothesis import strategies as st
 
 from overlayc.config.load import load_config
 from overlayc.diff import Action, Change, Reason, diff
-from overlayc.kernel.objects import XfrmPolicy, XfrmState
+from overlayc.kernel.objects import IPAddress, XfrmPolicy, XfrmState
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.plan import order
 from tests.support.builders import assign_loaded, compile_for
@@ -177,7 +176,7 @@ BOUNDARY = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 
 @st.composite
-def compiled(draw: st.DrawFn) -> tuple[KernelState, IPv4Address]:
+def compiled(draw: st.DrawFn) -> tuple[KernelState, IPAddress]:
     node = draw(st.sampled_from(sorted(SEED.config.nodes)))
     at = BOUNDARY + timedelta(seconds=draw(st.integers(-2 * 43200, 2 * 43200)))
     state = compile_for(SEED.config, node, at=at, assignment=SEED_ASSIGNMENT)
@@ -187,7 +186,7 @@ def compiled(draw: st.DrawFn) -> tuple[KernelState, IPv4Address]:
 @settings(max_examples=60, deadline=None)
 @given(compiled(), st.one_of(st.just((KernelState(), None)), compiled()), st.integers(min_value=0))
 def test_compiled_states_plan_apply_and_roll_back_cleanly(
-        desired: tuple[KernelState, IPv4Address], live: tuple[KernelState, object], k: int) -> None:
+        desired: tuple[KernelState, IPAddress], live: tuple[KernelState, object], k: int) -> None:
     (want, local), (have, _) = desired, live
     changes = order(diff(want, Observed(have)), local)
     assert ordering_violations(changes, have, want) == []

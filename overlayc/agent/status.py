@@ -28,7 +28,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from ipaddress import IPv4Address
 
 from overlayc.apply.counters import Counters
 from overlayc.compile.epoch import epoch_of, epoch_start
@@ -37,7 +36,7 @@ from overlayc.diff import Change, diff
 from overlayc.errors import PlanError
 from overlayc.exitcodes import StatusExit
 from overlayc.kernel.health import Health, SaCounters
-from overlayc.kernel.objects import Bridge, Fdb, Neigh, Vxlan, XfrmState
+from overlayc.kernel.objects import Bridge, Fdb, IPAddress, Neigh, Vxlan, XfrmState
 from overlayc.kernel.ownership import key_text, parse_alias
 from overlayc.kernel.state import KernelState, Observed
 
@@ -80,14 +79,14 @@ class SaStatus:
 @dataclass(frozen=True)
 class PeerStatus:
     node: str
-    address: IPv4Address
+    address: IPAddress
     sas: tuple[SaStatus, ...]
 
 
 @dataclass(frozen=True)
 class Status:
     node: str
-    address: IPv4Address
+    address: IPAddress
     at: datetime
     epoch: int | None
     next_rotation: datetime | None
@@ -177,7 +176,7 @@ def peer_statuses(config: Config, node: str, desired: KernelState, live: KernelS
     """Per peer (desired SAs grouped by the remote address): inbound SAs by epoch, then outbound."""
     local = config.nodes[node].address
     names = {spec.address: name for name, spec in config.nodes.items()}
-    by_peer: dict[IPv4Address, list[SaStatus]] = {}
+    by_peer: dict[IPAddress, list[SaStatus]] = {}
     for sa in desired.of_kind("xfrm-state"):
         if not isinstance(sa, XfrmState):
             continue

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from ipaddress import IPv4Address
 from pathlib import Path
 
 from overlayc.apply.counters import (
@@ -39,7 +38,7 @@ from overlayc.errors import InputError
 from overlayc.files.safe import MiB, read_capped, write_atomic
 from overlayc.files.statedir import target_state_dir, target_state_path
 from overlayc.kernel.health import SaCounters
-from overlayc.kernel.objects import XfrmState
+from overlayc.kernel.objects import IPAddress, XfrmState
 from overlayc.kernel.state import KernelState
 from overlayc.kernel.xfrm_marks import LEGACY_REQID, owned_reqids
 from overlayc.netlink import xfrm as nx
@@ -89,7 +88,7 @@ def live_sas(xs: Dumper, reqids: frozenset[int]) -> Iterator[tuple[XfrmState, Sa
         if msg.type != nx.XFRM_MSG_NEWSA:
             continue
         head = nx.decode_sa_header(msg.body)
-        if head.reqid not in reqids or head.proto != nx.IPPROTO_ESP or head.family != nx.AF_INET:
+        if head.reqid not in reqids or head.proto != nx.IPPROTO_ESP or head.family not in nx.FAMILIES:
             continue
         try:
             sa = nx.decode_sa(msg.body)
@@ -98,11 +97,11 @@ def live_sas(xs: Dumper, reqids: frozenset[int]) -> Iterator[tuple[XfrmState, Sa
         yield sa, decode_sa_counters(msg.body)[1]
 
 
-def outbound_sas(desired: KernelState, local: IPv4Address) -> list[XfrmState]:
+def outbound_sas(desired: KernelState, local: IPAddress) -> list[XfrmState]:
     return [sa for sa in desired.of_kind("xfrm-state") if isinstance(sa, XfrmState) and sa.src == local]
 
 
-def choose_send_epoch(config: Config, at: datetime, local: IPv4Address, desired: KernelState,
+def choose_send_epoch(config: Config, at: datetime, local: IPAddress, desired: KernelState,
                       live: KernelState, counters: Counters | None) -> int | None:
     """The epoch of the node's outbound SAs (`counters.send_epoch`); None when it has none.
     `desired` is compiled for the epoch of `at`; `live` is what the kernel holds."""
@@ -123,7 +122,7 @@ class CounterKeeper:
 
     loaded: Loaded
     cluster: str
-    local: IPv4Address
+    local: IPAddress
     oldest_epoch: int
     fallback: Fallback | None
     reqids: frozenset[int] = frozenset({LEGACY_REQID})  # whose SAs are read: owned_reqids(cluster name)
@@ -167,7 +166,7 @@ class CounterKeeper:
         self.written = self.loaded.data
 
 
-def _decide(config: Config, at: datetime, local: IPv4Address, loaded: Loaded, desired: KernelState,
+def _decide(config: Config, at: datetime, local: IPAddress, loaded: Loaded, desired: KernelState,
             live: KernelState, recompile: Callable[[int], KernelState]
             ) -> tuple[KernelState, Fallback | None]:
     """The desired state on the send epoch that `loaded` and `live` call for, and the fallback
@@ -180,7 +179,7 @@ def _decide(config: Config, at: datetime, local: IPv4Address, loaded: Loaded, de
     return recompile(send), Fallback(config.cluster.id, rotation, epoch)
 
 
-def keep_counters(config: Config, at: datetime, local: IPv4Address, where: tuple[str | None, Path | None],
+def keep_counters(config: Config, at: datetime, local: IPAddress, where: tuple[str | None, Path | None],
                   desired: KernelState, live: KernelState, recompile: Callable[[int], KernelState]
                   ) -> tuple[KernelState, CounterKeeper | None]:
     """For an apply: the desired state with the outbound SAs on the right epoch, and the keeper
@@ -209,7 +208,7 @@ def fallback_note(fallback: Fallback) -> str:
             f"{fallback.epoch + 1} until it begins (every peer holds them, unused)")
 
 
-def view_counters(config: Config, at: datetime, local: IPv4Address, where: tuple[str | None, Path | None],
+def view_counters(config: Config, at: datetime, local: IPAddress, where: tuple[str | None, Path | None],
                   desired: KernelState, live: KernelState, recompile: Callable[[int], KernelState]
                   ) -> tuple[KernelState, Counters | None, tuple[str, ...]]:
     """For a read-only command (plan against the kernel, status): the desired state that apply

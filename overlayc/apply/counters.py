@@ -30,18 +30,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field, replace
-from ipaddress import AddressValueError, IPv4Address
+from ipaddress import AddressValueError, ip_address
 from typing import Any
 
 from overlayc.kernel.health import SaCounters
-from overlayc.kernel.objects import XfrmState
+from overlayc.kernel.objects import IPAddress, XfrmState
 from overlayc.netlink.xfrm import ReplayStart
 
 MARGIN = 1 << 31
 SEQ_SPACE = 1 << 64  # ESN: 64-bit sequence numbers
 FORMAT_VERSION = 1
 
-SaId = tuple[IPv4Address, IPv4Address, int, str]
+SaId = tuple[IPAddress, IPAddress, int, str]
 """(src, dst, spi, key fingerprint): one SA with one key. A re-keyed SA is another SA."""
 
 
@@ -65,8 +65,8 @@ class SavedSa:
     its replay window (64-bit values), `epoch` the epoch it belongs to. `restored`: this SA was
     created by overlayc with counters restored from an earlier save."""
 
-    src: IPv4Address
-    dst: IPv4Address
+    src: IPAddress
+    dst: IPAddress
     spi: int
     key_fp: str
     epoch: int
@@ -96,7 +96,7 @@ class Counters:
     sas: Mapping[SaId, SavedSa] = field(default_factory=dict)
     fallback: Fallback | None = None
 
-    def find(self, src: IPv4Address, dst: IPv4Address, spi: int, key_fp: str | None) -> SavedSa | None:
+    def find(self, src: IPAddress, dst: IPAddress, spi: int, key_fp: str | None) -> SavedSa | None:
         """The saved counters of the SA with this identity and key (None when unknown)."""
         return None if key_fp is None else self.sas.get((src, dst, spi, key_fp))
 
@@ -112,7 +112,7 @@ def outbound_start(saved_oseq: int, margin: int = MARGIN) -> int:
     return start
 
 
-def replay_start(saved: SavedSa | None, local: IPv4Address) -> ReplayStart | None:
+def replay_start(saved: SavedSa | None, local: IPAddress) -> ReplayStart | None:
     """Where a re-created SA's counters begin (None: at 0, nothing to restore).
 
     Outbound (`saved.src` is `local`): past everything it can have sent, `outbound_start`.
@@ -196,7 +196,7 @@ def _saved_sa(raw: Any, n: int) -> SavedSa:
         if not isinstance(spi, str):
             raise CountersUnusable(f"{where}.spi: {spi!r} is not a hexadecimal string")
         return SavedSa(
-            src=IPv4Address(raw["src"]), dst=IPv4Address(raw["dst"]),
+            src=ip_address(raw["src"]), dst=ip_address(raw["dst"]),
             spi=_int(int(spi, 16), f"{where}.spi", 32),
             key_fp=str(raw["key_fp"]), epoch=_int(raw["epoch"], f"{where}.epoch", 63),
             oseq=_int(raw["oseq"], f"{where}.oseq"), seq=_int(raw["seq"], f"{where}.seq"),

@@ -125,7 +125,8 @@ class LinkOps:
         elif isinstance(obj, Vxlan) and obj.sandbox:
             self._create_vxlan_in_sandbox(obj)
         elif isinstance(obj, Vxlan):
-            data = nl.vxlan_data(obj.vni, obj.local, obj.port, obj.learning, obj.proxy)
+            data = nl.vxlan_data(obj.vni, obj.local, obj.port, obj.learning, obj.proxy,
+                                 (obj.udp6zerocsumtx, obj.udp6zerocsumrx))
             body = (nl.ifinfo(up=True) + _common(obj.name, obj.mac, obj.mtu)
                     + attr_u32(nl.IFLA_MASTER, self.master(obj, obj.master)) + nl.linkinfo("vxlan", data))
             self._send(obj, "create", [(nl.RTM_NEWLINK, CREATE, body)])
@@ -139,7 +140,8 @@ class LinkOps:
         it): vxlan_newlink binds its UDP socket in the requester's namespace (vxlan->net =
         src_net), so the socket — and XFRM on its datagrams — stays in the node's namespace,
         while the device is in the sandbox (tests/test_sandbox_kernel.py proves both)."""
-        data = nl.vxlan_data(obj.vni, obj.local, obj.port, obj.learning, obj.proxy)
+        data = nl.vxlan_data(obj.vni, obj.local, obj.port, obj.learning, obj.proxy,
+                             (obj.udp6zerocsumtx, obj.udp6zerocsumrx))
         fd = self.places.handle(obj.sandbox).fd()
         body = (nl.ifinfo() + _common(obj.name, obj.mac, obj.mtu) + attr_u32(nl.IFLA_NET_NS_FD, fd)
                 + nl.linkinfo("vxlan", data))

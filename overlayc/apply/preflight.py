@@ -6,7 +6,8 @@
   coreos/fedora-coreos-tracker#1111);
 - fail-closed sysctls: the XFRM-only policy set holds only while
   `net.ipv4.conf.{all,<underlay>}.disable_policy` and `net.ipv4.conf.<underlay>.disable_xfrm`
-  are 0 (shared/reference/xfrm-enforcement.md, "Caveats").
+  are 0 (shared/reference/xfrm-enforcement.md, "Caveats"), and over an IPv6 underlay
+  `net.ipv6.conf.{all,<underlay>}.disable_policy` too (overlayc.observe.sysctl).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from collections.abc import Mapping
 
 from overlayc.errors import EnvironmentProblem, NeedsPrivileges
+from overlayc.kernel.objects import XfrmState
 from overlayc.kernel.state import KernelState
 
 CAP_NET_ADMIN = 12
@@ -27,6 +29,8 @@ ESP_FEATURES: dict[str, tuple[str, str]] = {
     "GHASH": ("CONFIG_CRYPTO_GHASH", "ghash_generic"),
     "XFRM netlink": ("CONFIG_XFRM_USER", "xfrm_user"),
 }
+# ESP over an IPv6 underlay is a module of its own (net/ipv6/esp6.c)
+ESP6_FEATURES: dict[str, tuple[str, str]] = {"ESP over IPv6": ("CONFIG_INET6_ESP", "esp6")}
 
 
 def has_cap_net_admin(status_text: str) -> bool:
@@ -46,8 +50,10 @@ def check_privileges(operation: str) -> None:
         raise NeedsPrivileges(f"{operation} needs root (CAP_NET_ADMIN): run it with sudo")
 
 
-def missing_esp_features(config_text: str | None, modules: set[str] | None) -> list[str]:
-    """Which of ESP_FEATURES the kernel cannot provide, from its build config and module tree.
+def missing_esp_features(config_text: str | None, modules: set[str] | None,
+                         ipv6: bool = False) -> list[str]:
+    """Which of ESP_FEATURES (and ESP6_FEATURES with `ipv6`) the kernel cannot provide, from its
+    build config and module tree.
 
     A feature is missing when the config says `# CONFIG_X is not set`, or when it is `=m` and
     the module is not in the module tree. Without a config nothing can be concluded (empty list).
@@ -55,7 +61,8 @@ def missing_esp_features(config_text: str | None, modules: set[str] | None) -> l
     if config_text is None:
         return []
     missing = []
-    for feature, (symbol, module) in ESP_FEATURES.items():
+    features = {**ESP_FEATURES, **(ESP6_FEATURES if ipv6 else {})}
+    for feature, (symbol, module) in features.items():
         if f"# {symbol} is not set" in config_text or not re.search(rf"^{symbol}=", config_text, re.M):
             missing.append(f"{feature} ({symbol}, module {module})")
         elif f"{symbol}=m" in config_text and modules is not None and module not in modules:
@@ -67,9 +74,11 @@ def check_esp(desired: KernelState, config_text: str | None, modules: set[str] |
     """Refuse (EnvironmentProblem) when `desired` holds SAs and the kernel's build config and
     module tree show it cannot install them. When they are silent, the SA install itself decides
     (a refused SA fails the apply, which is then rolled back)."""
-    if not desired.of_kind("xfrm-state"):
+    states = desired.of_kind("xfrm-state")
+    if not states:
         return
-    missing = missing_esp_features(config_text, modules)
+    ipv6 = any(isinstance(sa, XfrmState) and sa.dst.version == 6 for sa in states)
+    missing = missing_esp_features(config_text, modules, ipv6)
     if missing:
         raise EnvironmentProblem(
             "this kernel cannot do IPsec ESP with AES-GCM, needed by the encrypted networks; "

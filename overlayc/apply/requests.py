@@ -97,6 +97,8 @@ def entry_messages(changes: Sequence[Change], ifindex: Mapping[str, int], seq: i
             if change.action is not Action.CREATE and change.action is not Action.UPDATE:
                 return None
             if type(obj) is Fdb:
+                if obj.dst.version != 4:  # FDB_MSG holds a 4-byte dst: the general path sends IPv6
+                    return None
                 out.append(fdb(fdb_len, nn.RTM_NEWNEIGH, _PUT_FLAGS, seq, 0,
                                nn.AF_BRIDGE, ifindex[obj.dev], nn.FDB_STATE, nn.NTF_SELF, 0,
                                10, nn.NDA_LLADDR, fromhex(obj.lladdr.replace(":", "")),

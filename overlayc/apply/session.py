@@ -57,7 +57,8 @@ def check_fail_closed(target: Target, desired: KernelState, ns: Namespace | None
                 + (f" of network namespace {target.netns}" if target.netns else "")
                 + "; encrypted networks need it (the XFRM policies protect that address)"
             )
-        preflight.check_sysctls(read_sysctls(handle, fail_closed_sysctls(device)))
+        names = fail_closed_sysctls(device, ipv6=target.address.version == 6)
+        preflight.check_sysctls(read_sysctls(handle, names))
 
 
 def check_underlay(target: Target, ns: Namespace) -> None:

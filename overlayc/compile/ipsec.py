@@ -15,10 +15,10 @@ public data, so they agree. One receiver's SPIs for one epoch cost O(nodes) hash
 
 SAs on node X, for each peer Y: inbound Y→X for e−1, e, e+1 (the next epoch's SA is in place a
 whole epoch before Y sends with it; the old one stays an epoch after) and outbound X→Y for e.
-Policies: per peer `out` X/32→Y/32 and `in` Y/32→X/32 on the encrypted data port requiring the
-ESP template, and below them the `out` and `in` catch-all blocks (reference/xfrm-enforcement.md:
-both catch-alls were shown to be necessary). SAs, templates and priorities carry the cluster's
-marks (overlayc.kernel.xfrm_marks).
+Policies: per peer `out` X/32→Y/32 and `in` Y/32→X/32 (/128 over an IPv6 underlay) on the
+encrypted data port requiring the ESP template, and below them the `out` and `in` catch-all
+blocks (reference/xfrm-enforcement.md: both catch-alls were shown to be necessary). SAs,
+templates and priorities carry the cluster's marks (overlayc.kernel.xfrm_marks).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from overlayc.compile.epoch import epoch_of
 from overlayc.compile.keys import ALGORITHM_KEY_LEN, check_key_pair, derive_sa_key, x25519
@@ -35,12 +35,13 @@ from overlayc.config.model import Config
 from overlayc.config.source import YamlPath
 from overlayc.config.validate_placement import duplicate_public_key, hosts_of_encrypted, missing_public_key
 from overlayc.errors import ConfigError, Location
-from overlayc.kernel.objects import XfrmPolicy, XfrmState, XfrmTemplate, fingerprint
+from overlayc.kernel.objects import IPAddress, IPNetwork, XfrmPolicy, XfrmState, XfrmTemplate, fingerprint
 from overlayc.kernel.xfrm_marks import XfrmMarks, marks_of
 
 SPI_INFO = b"overlayc/spi"
 SPI_MIN = 0x100  # 0..255 are reserved by IANA (RFC 4303 §2.1)
 ANY = IPv4Network("0.0.0.0/0")
+ANY6 = IPv6Network("::/0")
 
 
 # --- SPIs -------------------------------------------------------------------------------------
@@ -102,7 +103,7 @@ def _no_location(path: YamlPath) -> Location:
 
 # --- SAs and policies -------------------------------------------------------------------------
 def _state(
-    src: IPv4Address, dst: IPv4Address, spi: int, epoch: int, secret: bytes | None, key_bits: int,
+    src: IPAddress, dst: IPAddress, spi: int, epoch: int, secret: bytes | None, key_bits: int,
     reqid: int,
 ) -> XfrmState:
     return XfrmState(
@@ -111,11 +112,12 @@ def _state(
     )
 
 
-def _host(addr: IPv4Address) -> IPv4Network:
-    return IPv4Network(f"{addr}/32")
+def _host(addr: IPAddress) -> IPNetwork:
+    """The host prefix of `addr`: /32 for IPv4, /128 for IPv6."""
+    return ip_network((addr, addr.max_prefixlen))
 
 
-def peer_policies(local: IPv4Address, remote: IPv4Address, port: int, marks: XfrmMarks) -> list[XfrmPolicy]:
+def peer_policies(local: IPAddress, remote: IPAddress, port: int, marks: XfrmMarks) -> list[XfrmPolicy]:
     """The per-peer `out` and `in` policies that require ESP between `local` and `remote`, with
     the cluster's `marks` (reqid in the template, peer priority of `port`)."""
     prio, reqid = marks.peer_priority(port), marks.reqid
@@ -131,11 +133,15 @@ def peer_policies(local: IPv4Address, remote: IPv4Address, port: int, marks: Xfr
     ]
 
 
-def block_policies(port: int, marks: XfrmMarks) -> list[XfrmPolicy]:
+def block_policies(port: int, marks: XfrmMarks, ipv6: bool = False) -> list[XfrmPolicy]:
     """The fail-closed catch-alls: any other UDP to `port`, in or out, is blocked (the cluster's
-    block priority of `port`)."""
+    block priority of `port`); over the underlay's family (`ipv6`: ::/0, else 0.0.0.0/0). The
+    other family needs none: an IPv6 vxlan device's UDP socket is IPV6_V6ONLY (vxlan_create_sock
+    sets udp_conf.ipv6_v6only) and an IPv4 one is AF_INET, so datagrams of the other family never
+    reach overlayc's socket."""
+    wild, priority = (ANY6 if ipv6 else ANY), marks.block_priority(port)
     return [
-        XfrmPolicy(dir=d, src=ANY, dst=ANY, dport=port, priority=marks.block_priority(port), action="block")
+        XfrmPolicy(dir=d, src=wild, dst=wild, dport=port, priority=priority, action="block")
         for d in ("out", "in")
     ]
 
@@ -146,7 +152,7 @@ class _Local:
 
     cluster_id: str
     reqid: int
-    address: IPv4Address
+    address: IPAddress
     pub: bytes
     private_key: bytes | None
     senders: tuple[bytes, ...]
@@ -161,7 +167,7 @@ class _Local:
         return derive_sa_key(shared, self.cluster_id, src, dst, epoch, self.length)
 
 
-def _peer_states(local: _Local, pub_peer: bytes, addr: IPv4Address) -> list[XfrmState]:
+def _peer_states(local: _Local, pub_peer: bytes, addr: IPAddress) -> list[XfrmState]:
     """Inbound peer→local SAs for e−1, e, e+1, then the outbound local→peer SA for the send
     epoch (e, or e+1 while the node has no saved counters: overlayc.apply.counters)."""
     shared = None if local.private_key is None else x25519(local.private_key, pub_peer)
@@ -223,5 +229,5 @@ def compile_ipsec(
         addr = config.nodes[peer].address
         out.extend(_peer_states(local, _public_key(config, keyed, peer), addr))
         out.extend(peer_policies(local.address, addr, port, marks))
-    out.extend(block_policies(port, marks))
+    out.extend(block_policies(port, marks, local.address.version == 6))
     return out

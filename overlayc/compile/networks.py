@@ -38,7 +38,7 @@ def network_mtu(config: Config, network: str) -> int:
     net = config.networks[network]
     if net.mtu is not None:
         return net.mtu
-    return inner_mtu(net.underlay_mtu or config.cluster.underlay_mtu, net.is_encrypted)
+    return inner_mtu(net.underlay_mtu or config.cluster.underlay_mtu, net.is_encrypted, config.ipv6_underlay)
 
 
 def data_port(config: Config, network: str) -> int:

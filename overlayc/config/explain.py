@@ -14,7 +14,7 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from overlayc.config.model import NAME_RE, Config
+from overlayc.config.model import IP_ADDRESS_ERROR, IPV6_SUBNET_ERROR, NAME_RE, Config
 from overlayc.config.source import SourceMap, YamlPath
 from overlayc.errors import Diagnostic, Location, Severity
 
@@ -31,6 +31,12 @@ _TYPE_WORDS = {
 _VALUE_WORDS = {
     "ip_v4_address": ("invalid-address", "expected an IPv4 address such as 192.0.2.1"),
     "ip_v4_network": ("invalid-address", "expected an IPv4 subnet such as 10.0.1.0/24 (host bits zero)"),
+    IP_ADDRESS_ERROR: ("invalid-address",
+                       "expected an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1"),
+    IPV6_SUBNET_ERROR: ("invalid-address",
+                        "overlay subnets are IPv4 only (IPv6 and dual-stack overlays are not supported "
+                        "yet; the nodes may reach each other over IPv6, docs/ipv6.md): expected an IPv4 "
+                        "subnet such as 10.0.1.0/24"),
 }
 _BOUNDS = {
     "greater_than_equal": ("ge", "at least"), "greater_than": ("gt", "greater than"),

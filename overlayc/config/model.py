@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import re
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -31,8 +31,12 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from overlayc.kernel.objects import canonical_mac
+
+IP_ADDRESS_ERROR = "ip_address"  # error type of a node address that is neither IPv4 nor IPv6
+IPV6_SUBNET_ERROR = "ipv6_subnet"  # error type of an IPv6 overlay subnet (not supported yet)
 
 CONFIG_VERSION = 1
 VNI_MAX = 16_777_215  # 24 bits
@@ -115,9 +119,25 @@ def _address_text(value: Any) -> Any:
     raise ValueError(f"expected an IPv4 address or subnet such as 192.0.2.1 or 10.0.1.0/24, got {got}")
 
 
+def _node_address(value: Any) -> Any:
+    """A node address: text, IPv4 or IPv6, parsed here for one message naming both families."""
+    if isinstance(value, IPv4Address | IPv6Address):
+        return value
+    if isinstance(value, str):
+        try:
+            return ip_address(value.strip())
+        except ValueError:  # worded by overlayc.config.explain (code invalid-address)
+            raise PydanticCustomError(IP_ADDRESS_ERROR, "not an IP address") from None
+    got = ("true" if value else "false") if isinstance(value, bool) else show_kind(value)
+    raise ValueError(f"expected an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1, got {got}")
+
+
 def _subnet_text(value: Any) -> Any:
-    """A subnet names its prefix length: `10.88.0.0` alone would be a /32, which holds no endpoint."""
+    """A subnet names its prefix length: `10.88.0.0` alone would be a /32, which holds no endpoint.
+    Text with a colon (IPv6) gets its own message: only the underlay may be IPv6 (docs/ipv6.md)."""
     value = _address_text(value)
+    if isinstance(value, str) and ":" in value:
+        raise PydanticCustomError(IPV6_SUBNET_ERROR, "IPv6 overlay subnets are not supported")
     if isinstance(value, str) and "/" not in value:
         raise ValueError(f"subnet {value!r} has no prefix length; did you mean '{value.strip()}/24'?")
     return value
@@ -149,6 +169,9 @@ def _int_or_digits(minimum: int, maximum: int) -> WithJsonSchema:
 _FLAG_SCHEMA = [{"type": "boolean"}, {"enum": ["true", "false"]}]
 Address = Annotated[IPv4Address, BeforeValidator(_address_text),
                     _schema(type="string", format="ipv4", pattern=IPV4_PATTERN)]
+NodeAddress = Annotated[IPv4Address | IPv6Address, BeforeValidator(_node_address),
+                        _schema(anyOf=[{"type": "string", "format": "ipv4", "pattern": IPV4_PATTERN},
+                                       {"type": "string", "format": "ipv6"}])]
 Subnet = Annotated[IPv4Network, BeforeValidator(_subnet_text),
                    _schema(type="string", pattern=SUBNET_PATTERN,
                            description="IPv4 subnet with its prefix length, host bits zero")]
@@ -190,7 +213,9 @@ class Cluster(Model):
 
 
 class Node(Model):
-    address: Address = Field(description="underlay (VTEP) address of the node")
+    address: NodeAddress = Field(
+        description="underlay (VTEP) address of the node, IPv4 or IPv6 (one family per cluster)"
+    )
     public_key: Annotated[str | None, _schema(anyOf=[{"type": "string", "pattern": PUBLIC_KEY_PATTERN},
                                                       {"type": "null"}])] = Field(
         default=None, description="X25519 public key, base64 (from `overlayc keys gen`)"
@@ -371,3 +396,8 @@ class Config(Model):
     networks: dict[Name, Network] = Field(default_factory=dict)
     services: dict[Name, Service] = Field(default_factory=dict)
     endpoints: dict[Name, StandaloneEndpoint] = Field(default_factory=dict)
+
+    @property
+    def ipv6_underlay(self) -> bool:
+        """Whether the nodes reach each other over IPv6 (validate refuses mixed families)."""
+        return any(node.address.version == 6 for node in self.nodes.values())

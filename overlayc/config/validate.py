@@ -14,8 +14,10 @@ from overlayc.config.explain import attachment_path, did_you_mean, error
 from overlayc.config.model import Config, Network
 from overlayc.config.mtu import inner_mtu
 from overlayc.config.source import SourceMap, YamlPath
+from overlayc.config.validate_family import FAMILY_CHECKS
 from overlayc.config.validate_placement import PLACEMENT_CHECKS
 from overlayc.errors import Diagnostic
+from overlayc.kernel.objects import IPAddress
 
 VNI_MAX = 16_777_215
 Check = Callable[[Config, SourceMap], list[Diagnostic]]
@@ -41,7 +43,7 @@ def check_name_conflicts(config: Config, smap: SourceMap) -> list[Diagnostic]:
 
 def check_node_addresses(config: Config, smap: SourceMap) -> list[Diagnostic]:
     """Every node has its own underlay address."""
-    seen: dict[IPv4Address, str] = {}
+    seen: dict[IPAddress, str] = {}
     out = []
     for name, node in config.nodes.items():
         if node.address in seen:
@@ -276,9 +278,10 @@ def check_mtu(config: Config, smap: SourceMap) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for name, net in config.networks.items():
         underlay = net.underlay_mtu or config.cluster.underlay_mtu
-        limit = inner_mtu(underlay, net.is_encrypted)
+        limit = inner_mtu(underlay, net.is_encrypted, config.ipv6_underlay)
         if net.mtu is not None and net.mtu > limit:
-            kind = "an encrypted network" if net.is_encrypted else "a network"
+            kind = ("an encrypted network" if net.is_encrypted else "a network") + (
+                " over IPv6" if config.ipv6_underlay else "")
             out.append(error("mtu-too-large",
                              f"network '{name}': mtu {net.mtu} does not fit: the largest inner MTU of "
                              f"{kind} over an underlay MTU of {underlay} is {limit}",
@@ -295,6 +298,6 @@ def validate_config(config: Config, smap: SourceMap) -> list[Diagnostic]:
     checks: list[Check] = [
         check_ports, check_name_conflicts, check_node_addresses, check_subnets, check_vnis,
         check_encryption_flags, check_gateways, check_addresses, check_macs, check_references,
-        check_attachable, check_replicas, check_mtu, *PLACEMENT_CHECKS,
+        check_attachable, check_replicas, check_mtu, *FAMILY_CHECKS, *PLACEMENT_CHECKS,
     ]
     return [d for check in checks for d in check(config, smap)]

@@ -15,10 +15,23 @@ import re
 import socket
 import sys
 from dataclasses import dataclass, field, fields
-from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from ipaddress import (
+    IPv4Address,
+    IPv4Interface,
+    IPv4Network,
+    IPv6Address,
+    IPv6Network,
+    ip_address,
+    ip_network,
+)
 from typing import Any, ClassVar, Literal, TypeAlias
 
 from overlayc.kernel.ownership import REQID, Key
+
+IPAddress: TypeAlias = IPv4Address | IPv6Address
+"""An address of either family: node (VTEP) addresses and XFRM endpoints may be IPv6."""
+IPNetwork: TypeAlias = IPv4Network | IPv6Network
+"""A prefix of either family: XFRM selectors follow the family of the node addresses."""
 
 IFNAMSIZ = 15
 _MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
@@ -52,9 +65,11 @@ def fingerprint(secret: bytes) -> str:
     return "sha256:" + hashlib.sha256(b"overlayc-fp\0" + secret).hexdigest()[:12]
 
 
-def _quad(address: IPv4Address) -> str:
-    """`str(address)`, computed about twice as fast (keys of fdb/neigh entries are built per entry)."""
-    return socket.inet_ntoa(address.packed)
+def _quad(address: IPAddress) -> str:
+    """`str(address)`, computed about twice as fast for IPv4 (keys of fdb/neigh entries are built
+    per entry); IPv6 addresses print through `str` (its compressed, canonical form)."""
+    packed = address.packed
+    return socket.inet_ntoa(packed) if len(packed) == 4 else str(address)
 
 
 def _check_ifname(name: str) -> None:
@@ -95,13 +110,15 @@ class Bridge:
 @dataclass(frozen=True, slots=True)
 class Vxlan:
     """A VXLAN device: `address <mac> ... id vni local <node> dstport <port> nolearning proxy`,
-    enslaved to `master`."""
+    enslaved to `master`. `local` may be IPv6 (an IPv6 underlay, docs/ipv6.md): the device then
+    sends and receives over UDP/IPv6, with UDP checksums computed on send and required on receipt
+    (`udp6zerocsumtx`/`udp6zerocsumrx` off; the kernel reports both flags for every device)."""
 
     kind: ClassVar[str] = "vxlan"
     name: str
     mac: str
     vni: int
-    local: IPv4Address
+    local: IPAddress
     port: int
     mtu: int
     master: str
@@ -109,6 +126,8 @@ class Vxlan:
     learning: bool = False
     proxy: bool = True
     sandbox: str = ""  # where the device is; its UDP socket stays in the node's namespace
+    udp6zerocsumtx: bool = False
+    udp6zerocsumrx: bool = False
 
     def __post_init__(self) -> None:
         _check_ifname(self.name)
@@ -128,7 +147,7 @@ class Fdb:
     kind: ClassVar[str] = "fdb"
     dev: str
     lladdr: str
-    dst: IPv4Address
+    dst: IPAddress
     # The key, built once here: a plan of 50k entries looks it up several times per entry.
     # Not a value of the entry (init/repr/compare off, left out of JSON).
     _key: Key = field(init=False, repr=False, compare=False)
@@ -256,8 +275,8 @@ class XfrmState:
     unknown) stands in for it. `epoch` is informational (not observable in the kernel)."""
 
     kind: ClassVar[str] = "xfrm-state"
-    src: IPv4Address
-    dst: IPv4Address
+    src: IPAddress
+    dst: IPAddress
     spi: int
     key_fp: str | None
     reqid: int = REQID
@@ -281,8 +300,8 @@ class XfrmState:
 
 @dataclass(frozen=True, slots=True)
 class XfrmTemplate:
-    src: IPv4Address
-    dst: IPv4Address
+    src: IPAddress
+    dst: IPAddress
     reqid: int = REQID
     proto: Literal["esp"] = "esp"
     mode: Literal["transport"] = "transport"
@@ -295,8 +314,8 @@ class XfrmPolicy:
 
     kind: ClassVar[str] = "xfrm-policy"
     dir: Literal["in", "out"]
-    src: IPv4Network
-    dst: IPv4Network
+    src: IPNetwork
+    dst: IPNetwork
     dport: int
     priority: int
     action: Literal["allow", "block"]
@@ -326,7 +345,7 @@ KIND_ORDER: tuple[str, ...] = (
 
 # --- JSON -------------------------------------------------------------------------------------
 def _encode(value: Any) -> Any:
-    if isinstance(value, IPv4Address | IPv4Interface | IPv4Network):
+    if isinstance(value, IPv4Address | IPv4Interface | IPv4Network | IPv6Address | IPv6Network):
         return str(value)
     if isinstance(value, XfrmTemplate):
         return {f.name: _encode(getattr(value, f.name)) for f in fields(value)}
@@ -349,12 +368,15 @@ def from_json(data: dict[str, Any]) -> KernelObject:
     data = dict(data)
     cls = KINDS[data.pop("kind")]
     if cls is Vxlan:
-        data["local"] = IPv4Address(data["local"])
+        data["local"] = ip_address(data["local"])
         data["mac"] = canonical_mac(data["mac"])
     elif cls is Bridge:
         data["address"] = None if data.get("address") is None else IPv4Interface(data["address"])
         data["mac"] = canonical_mac(data["mac"])
-    elif cls in (Fdb, Neigh):
+    elif cls is Fdb:
+        data["dst"] = ip_address(data["dst"])
+        data["lladdr"] = canonical_mac(data["lladdr"])
+    elif cls is Neigh:
         data["dst"] = IPv4Address(data["dst"])
         data["lladdr"] = canonical_mac(data["lladdr"])
     elif cls is Gateway:
@@ -365,13 +387,13 @@ def from_json(data: dict[str, Any]) -> KernelObject:
         data["mac"] = canonical_mac(data["mac"])
         data["host_mac"] = canonical_mac(data["host_mac"])
     elif cls is XfrmState:
-        data["src"], data["dst"] = IPv4Address(data["src"]), IPv4Address(data["dst"])
+        data["src"], data["dst"] = ip_address(data["src"]), ip_address(data["dst"])
     elif cls is XfrmPolicy:
-        data["src"], data["dst"] = IPv4Network(data["src"]), IPv4Network(data["dst"])
+        data["src"], data["dst"] = ip_network(data["src"]), ip_network(data["dst"])
         t = data.get("tmpl")
         if t is not None:
             data["tmpl"] = XfrmTemplate(
-                src=IPv4Address(t["src"]), dst=IPv4Address(t["dst"]), reqid=int(t["reqid"]),
+                src=ip_address(t["src"]), dst=ip_address(t["dst"]), reqid=int(t["reqid"]),
                 proto=t.get("proto", "esp"), mode=t.get("mode", "transport"),
             )
     return cls(**data)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
 
+from overlayc.kernel.objects import IPAddress
 from overlayc.netlink.core import NLA_F_NESTED, attr, attr_str, attr_u32, parse_attrs
 
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK, RTM_SETLINK = 16, 17, 18, 19
@@ -20,6 +21,7 @@ IFLA_LINKINFO, IFLA_IFALIAS, IFLA_AF_SPEC, IFLA_GROUP, IFLA_NET_NS_FD = 18, 20, 
 IFLA_INET6_CONF, DEVCONF_DISABLE_IPV6 = 2, 26  # in IFLA_AF_SPEC/AF_INET6: the s32 devconf array
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 IFLA_VXLAN_ID, IFLA_VXLAN_LOCAL, IFLA_VXLAN_LEARNING, IFLA_VXLAN_PROXY, IFLA_VXLAN_PORT = 1, 4, 7, 11, 15
+IFLA_VXLAN_LOCAL6, IFLA_VXLAN_UDP_ZERO_CSUM6_TX, IFLA_VXLAN_UDP_ZERO_CSUM6_RX = 17, 19, 20
 VETH_INFO_PEER = 1
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 IFF_UP = 0x1
@@ -32,10 +34,12 @@ IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
 @dataclass(frozen=True, slots=True)
 class VxlanInfo:
     vni: int
-    local: IPv4Address | None
+    local: IPAddress | None
     port: int
     learning: bool
     proxy: bool
+    udp6zerocsumtx: bool = False
+    udp6zerocsumrx: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,14 @@ def _ipv6_on(spec: bytes | None) -> bool:
         return False
     disabled: int = struct.unpack_from("=i", conf, offset)[0]
     return disabled == 0
+def _vxlan_local(raw4: bytes | None, raw6: bytes | None) -> IPAddress | None:
+    """The device's `local`: the kernel reports IFLA_VXLAN_LOCAL for an IPv4 device and
+    IFLA_VXLAN_LOCAL6 for an IPv6 one (vxlan_fill_info), only when it is set."""
+    if raw4 and len(raw4) == 4:
+        return IPv4Address(raw4)
+    if raw6 and len(raw6) == 16:
+        return IPv6Address(raw6)
+    return None
 
 
 def decode_link(body: bytes) -> LinkInfo:
@@ -91,14 +103,15 @@ def decode_link(body: bytes) -> LinkInfo:
     if kind == "vxlan":
         data = info.get(IFLA_INFO_DATA, b"")
         v = parse_attrs(data, 0, len(data))
-        local = v.get(IFLA_VXLAN_LOCAL)
         port = v.get(IFLA_VXLAN_PORT)
         vx = VxlanInfo(
             vni=_u32(v.get(IFLA_VXLAN_ID)),
-            local=IPv4Address(local) if local and len(local) == 4 else None,
+            local=_vxlan_local(v.get(IFLA_VXLAN_LOCAL), v.get(IFLA_VXLAN_LOCAL6)),
             port=socket.ntohs(struct.unpack("=H", port)[0]) if port else 0,
             learning=bool(_u8(v.get(IFLA_VXLAN_LEARNING))),
             proxy=bool(_u8(v.get(IFLA_VXLAN_PROXY))),
+            udp6zerocsumtx=bool(_u8(v.get(IFLA_VXLAN_UDP_ZERO_CSUM6_TX))),
+            udp6zerocsumrx=bool(_u8(v.get(IFLA_VXLAN_UDP_ZERO_CSUM6_RX))),
         )
     mac = attrs.get(IFLA_ADDRESS, b"")
     return LinkInfo(
@@ -111,13 +124,24 @@ def decode_link(body: bytes) -> LinkInfo:
 
 def decode_addr(body: bytes) -> tuple[int, IPv4Interface] | None:
     """(ifindex, address/prefix) of an AF_INET RTM_NEWADDR body; None for other families."""
+    got = decode_any_addr(body)
+    if got is None or not isinstance(got[1], IPv4Interface):
+        return None
+    return got[0], got[1]
+
+
+def decode_any_addr(body: bytes) -> tuple[int, IPv4Interface | IPv6Interface] | None:
+    """(ifindex, address/prefix) of an AF_INET or AF_INET6 RTM_NEWADDR body; None otherwise.
+    An IPv6 address has IFA_ADDRESS only (IFA_LOCAL is for point-to-point peers)."""
     fam, plen, _flags, _scope, index = IFADDRMSG.unpack_from(body, 0)
-    if fam != AF_INET:
+    if fam not in (AF_INET, AF_INET6):
         return None
     attrs = parse_attrs(body, IFADDRMSG.size, len(body))
     raw = attrs.get(IFA_LOCAL) or attrs.get(IFA_ADDRESS)
     if raw is None:
         return None
+    if fam == AF_INET6:
+        return index, IPv6Interface((IPv6Address(raw), plen))
     return index, IPv4Interface((IPv4Address(raw), plen))
 
 
@@ -134,9 +158,18 @@ def linkinfo(kind: str, data: bytes = b"") -> bytes:
     return attr(IFLA_LINKINFO | NLA_F_NESTED, payload)
 
 
-def vxlan_data(vni: int, local: IPv4Address, port: int, learning: bool, proxy: bool) -> bytes:
-    """IFLA_INFO_DATA of `ip link add type vxlan id VNI local L dstport P [no]learning [proxy]`."""
-    return (attr_u32(IFLA_VXLAN_ID, vni) + attr(IFLA_VXLAN_LOCAL, local.packed)
+def vxlan_data(vni: int, local: IPAddress, port: int, learning: bool, proxy: bool,
+               zero_csum6: tuple[bool, bool] = (False, False)) -> bytes:
+    """IFLA_INFO_DATA of `ip link add type vxlan id VNI local L dstport P [no]learning [proxy]`;
+    an IPv6 `local` goes in IFLA_VXLAN_LOCAL6 (which makes the device IPv6, VXLAN_F_IPV6) with
+    `[no]udp6zerocsumtx [no]udp6zerocsumrx` from `zero_csum6` sent explicitly."""
+    if local.version == 6:
+        head = (attr(IFLA_VXLAN_LOCAL6, local.packed)
+                + attr(IFLA_VXLAN_UDP_ZERO_CSUM6_TX, bytes([int(zero_csum6[0])]))
+                + attr(IFLA_VXLAN_UDP_ZERO_CSUM6_RX, bytes([int(zero_csum6[1])])))
+    else:
+        head = attr(IFLA_VXLAN_LOCAL, local.packed)
+    return (attr_u32(IFLA_VXLAN_ID, vni) + head
             + attr(IFLA_VXLAN_PORT, struct.pack("!H", port))
             + attr(IFLA_VXLAN_LEARNING, bytes([int(learning)]))
             + attr(IFLA_VXLAN_PROXY, bytes([int(proxy)])))

@@ -11,6 +11,7 @@ import struct
 from collections.abc import Container, Iterator
 from ipaddress import IPv4Address
 
+from overlayc.kernel.objects import IPAddress
 from overlayc.netlink.core import HDR, align4
 
 RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
@@ -27,6 +28,7 @@ NDMSG = struct.Struct("=B3xiHBB")  # family, ifindex, state, flags, type
 # Whole bodies in one pack (hot path: tens of thousands per apply): ndmsg, then
 # NDA_LLADDR (4 + 6 bytes, padded to 12) and NDA_DST (4 + 4 bytes), as `bridge`/`ip` send them.
 FDB_BODY = struct.Struct("=B3xiHBBHH6s2xHH4s")
+FDB6_BODY = struct.Struct("=B3xiHBBHH6s2xHH16s")  # the same with an IPv6 dst (NDA_DST 4 + 16)
 NEIGH_BODY = struct.Struct("=B3xiHBBHH4sHH6s2x")
 NEIGH_DEL_BODY = struct.Struct("=B3xiHBBHH4s")
 # The same bodies behind their nlmsghdr (len, type, flags, seq, pid): a whole request in one pack.
@@ -38,10 +40,15 @@ def _mac(lladdr: str) -> bytes:
     return bytes.fromhex(lladdr.replace(":", ""))
 
 
-def encode_fdb(ifindex: int, lladdr: str, dst: IPv4Address) -> bytes:
-    """Body of `bridge fdb replace LLADDR dev IFINDEX dst DST self permanent`."""
+def encode_fdb(ifindex: int, lladdr: str, dst: IPAddress) -> bytes:
+    """Body of `bridge fdb replace LLADDR dev IFINDEX dst DST self permanent`; the kernel tells
+    an IPv6 dst by the length of NDA_DST (vxlan_nla_get_addr)."""
+    packed = dst.packed
+    if len(packed) == 16:
+        return FDB6_BODY.pack(AF_BRIDGE, ifindex, FDB_STATE, NTF_SELF, 0,
+                              10, NDA_LLADDR, _mac(lladdr), 20, NDA_DST, packed)
     return FDB_BODY.pack(AF_BRIDGE, ifindex, FDB_STATE, NTF_SELF, 0,
-                         10, NDA_LLADDR, _mac(lladdr), 8, NDA_DST, dst.packed)
+                         10, NDA_LLADDR, _mac(lladdr), 8, NDA_DST, packed)
 
 
 def encode_neigh(ifindex: int, dst: IPv4Address, lladdr: str | None = None) -> bytes:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv6Address, ip_network
 
-from overlayc.kernel.objects import XfrmPolicy, XfrmState, XfrmTemplate, fingerprint
+from overlayc.kernel.objects import IPAddress, IPNetwork, XfrmPolicy, XfrmState, XfrmTemplate, fingerprint
 from overlayc.netlink.core import attr, parse_attrs
 
 NETLINK_XFRM = 6
@@ -29,7 +29,8 @@ XFRM_POLICY_IN, XFRM_POLICY_OUT = 0, 1
 XFRM_MODE_TRANSPORT = 0
 IPPROTO_ESP = 50
 XFRM_INF = 0xFFFFFFFFFFFFFFFF
-AF_INET = 2
+AF_INET, AF_INET6 = 2, 10
+FAMILIES = (AF_INET, AF_INET6)  # of the SAs overlayc makes (its node addresses)
 
 _DIRS = {"in": XFRM_POLICY_IN, "out": XFRM_POLICY_OUT}
 _DIR_NAMES = {v: k for k, v in _DIRS.items()}
@@ -83,29 +84,39 @@ class Mark:
     mask: int = 0xFFFFFFFF
 
 
-def _addr(a: IPv4Address) -> bytes:
-    return a.packed + b"\0" * 12
+def _addr(a: IPAddress) -> bytes:
+    """xfrm_address_t: an IPv4 address fills its first 4 bytes, an IPv6 address all 16."""
+    packed = a.packed
+    return packed + b"\0" * (16 - len(packed))
 
 
-def _unaddr(raw: bytes) -> IPv4Address:
-    return IPv4Address(raw[:4])
+def family_of(a: IPAddress) -> int:
+    """AF_INET or AF_INET6: the family field that goes with `a` in SAs, selectors and templates."""
+    return AF_INET6 if a.version == 6 else AF_INET
 
 
-def pack_selector(src: IPv4Network, dst: IPv4Network, proto: int = 0, dport: int = 0) -> bytes:
-    """An IPv4 selector; a `dport` of 0 means any port (mask 0), as iproute2 does."""
+def _unaddr(raw: bytes, family: int = AF_INET) -> IPAddress:
+    return IPv6Address(raw[:16]) if family == AF_INET6 else IPv4Address(raw[:4])
+
+
+def pack_selector(src: IPNetwork, dst: IPNetwork, proto: int = 0, dport: int = 0) -> bytes:
+    """A selector of the family of `dst` (`src` must match); a `dport` of 0 means any port
+    (mask 0), as iproute2 does."""
+    if src.version != dst.version:
+        raise ValueError(f"selector {src} -> {dst} mixes address families")
     return SELECTOR.pack(
         _addr(dst.network_address), _addr(src.network_address),
         socket.htons(dport), 0xFFFF if dport else 0, 0, 0,
-        AF_INET, dst.prefixlen, src.prefixlen, proto, 0, 0,
+        family_of(dst.network_address), dst.prefixlen, src.prefixlen, proto, 0, 0,
     )
 
 
-def unpack_selector(raw: bytes | memoryview, off: int = 0) -> tuple[IPv4Network, IPv4Network, int, int]:
-    """(src, dst, proto, dport) of a selector."""
-    d, s, dport, _dm, _sp, _sm, _fam, pd, ps, proto, _ifi, _user = SELECTOR.unpack_from(raw, off)
+def unpack_selector(raw: bytes | memoryview, off: int = 0) -> tuple[IPNetwork, IPNetwork, int, int]:
+    """(src, dst, proto, dport) of a selector, of its family (IPv4 unless AF_INET6)."""
+    d, s, dport, _dm, _sp, _sm, fam, pd, ps, proto, _ifi, _user = SELECTOR.unpack_from(raw, off)
     return (
-        IPv4Network((_unaddr(s), ps), strict=False),
-        IPv4Network((_unaddr(d), pd), strict=False),
+        ip_network((_unaddr(s, fam), ps), strict=False),
+        ip_network((_unaddr(d, fam), pd), strict=False),
         proto,
         socket.ntohs(dport),
     )
@@ -139,7 +150,7 @@ def encode_sa(sa: XfrmState, mark: Mark | None = None, start: ReplayStart | None
         + _addr(sa.src)
         + INFINITE_LIFETIME
         + b"\0" * LIFETIME_CUR.size
-        + SA_TAIL.pack(0, sa.reqid, AF_INET, XFRM_MODE_TRANSPORT, window, flags)
+        + SA_TAIL.pack(0, sa.reqid, family_of(sa.dst), XFRM_MODE_TRANSPORT, window, flags)
     )
     aead = ALGO_AEAD.pack(sa.algo.encode(), sa.key_bits, sa.icv_bits) + sa.secret
     body += attr(XFRMA_ALG_AEAD, aead)
@@ -152,9 +163,9 @@ def encode_sa(sa: XfrmState, mark: Mark | None = None, start: ReplayStart | None
     return body
 
 
-def encode_sa_id(dst: IPv4Address, spi: int, src: IPv4Address | None = None) -> bytes:
+def encode_sa_id(dst: IPAddress, spi: int, src: IPAddress | None = None) -> bytes:
     """Body of XFRM_MSG_DELSA / GETSA for the ESP SA (dst, spi); iproute2 adds XFRMA_SRCADDR."""
-    body = USERSA_ID.pack(_addr(dst), socket.htonl(spi), AF_INET, IPPROTO_ESP)
+    body = USERSA_ID.pack(_addr(dst), socket.htonl(spi), family_of(dst), IPPROTO_ESP)
     return body if src is None else body + attr(XFRMA_SRCADDR, _addr(src))
 
 
@@ -162,8 +173,8 @@ def encode_sa_id(dst: IPv4Address, spi: int, src: IPv4Address | None = None) -> 
 class SaHeader:
     """The identity fields of any SA in a dump: enough to tell ours from foreign ones."""
 
-    src: IPv4Address
-    dst: IPv4Address
+    src: IPAddress
+    dst: IPAddress
     spi: int
     proto: int
     reqid: int
@@ -177,18 +188,18 @@ def decode_sa_header(body: bytes | memoryview) -> SaHeader:
     saddr = bytes(body[off : off + 16])
     off += 16 + LIFETIME_CFG.size + LIFETIME_CUR.size
     _seq, reqid, family, _mode, _win, _flags = SA_TAIL.unpack_from(body, off)
-    return SaHeader(_unaddr(saddr), _unaddr(daddr), socket.ntohl(spi), proto, reqid, family)
+    return SaHeader(_unaddr(saddr, family), _unaddr(daddr, family), socket.ntohl(spi), proto, reqid, family)
 
 
 def decode_sa(body: bytes | memoryview) -> XfrmState:
     """An XFRM_MSG_NEWSA body (request or dump entry) → XfrmState with `secret` and `key_fp` set.
 
-    Raises ValueError for SAs overlayc cannot represent (not ESP/IPv4/transport/AEAD)."""
+    Raises ValueError for SAs overlayc cannot represent (not ESP/IPv4 or IPv6/transport/AEAD)."""
     head = decode_sa_header(body)
     off = SA_INFO_SIZE - SA_TAIL.size
     _seq, _reqid, _family, mode, window, flags = SA_TAIL.unpack_from(body, off)
-    if head.proto != IPPROTO_ESP or head.family != AF_INET or mode != XFRM_MODE_TRANSPORT:
-        raise ValueError(f"SA spi {head.spi:#x}: not an IPv4 ESP transport SA")
+    if head.proto != IPPROTO_ESP or head.family not in (AF_INET, AF_INET6) or mode != XFRM_MODE_TRANSPORT:
+        raise ValueError(f"SA spi {head.spi:#x}: not an IPv4 or IPv6 ESP transport SA")
     attrs = parse_attrs(body, SA_INFO_SIZE, len(body))
     aead = attrs.get(XFRMA_ALG_AEAD)
     if aead is None:
@@ -224,19 +235,19 @@ def encode_policy(pol: XfrmPolicy, mark: Mark | None = None) -> bytes:
 def encode_tmpl(t: XfrmTemplate) -> bytes:
     """struct xfrm_user_tmpl for an ESP transport template with any SPI (0) and all algorithms."""
     xid = XFRM_ID.pack(_addr(t.dst), 0, IPPROTO_ESP)
-    return TMPL.pack(xid, AF_INET, _addr(t.src), t.reqid, XFRM_MODE_TRANSPORT, 0, 0,
+    return TMPL.pack(xid, family_of(t.dst), _addr(t.src), t.reqid, XFRM_MODE_TRANSPORT, 0, 0,
                      0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
 
 
 def decode_tmpl(raw: bytes) -> XfrmTemplate:
-    xid, _fam, saddr, reqid, mode, _sh, _opt, _a, _e, _c = TMPL.unpack_from(raw, 0)
+    xid, fam, saddr, reqid, mode, _sh, _opt, _a, _e, _c = TMPL.unpack_from(raw, 0)
     daddr, _spi, proto = XFRM_ID.unpack_from(xid, 0)
     if proto != IPPROTO_ESP or mode != XFRM_MODE_TRANSPORT:
         raise ValueError("template is not ESP transport")
-    return XfrmTemplate(src=_unaddr(saddr), dst=_unaddr(daddr), reqid=reqid)
+    return XfrmTemplate(src=_unaddr(saddr, fam), dst=_unaddr(daddr, fam), reqid=reqid)
 
 
-def decode_policy_key(body: bytes | memoryview) -> tuple[str, IPv4Network, IPv4Network, int, int, int]:
+def decode_policy_key(body: bytes | memoryview) -> tuple[str, IPNetwork, IPNetwork, int, int, int]:
     """(dir, src, dst, proto, dport, priority) of any policy body: enough to classify it."""
     src, dst, proto, dport = unpack_selector(body, 0)
     off = SELECTOR.size + LIFETIME_CFG.size + LIFETIME_CUR.size

@@ -14,10 +14,10 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Callable
-from ipaddress import IPv4Address
 from pathlib import Path
 
 from overlayc.kernel.health import Health, SaCounters
+from overlayc.kernel.objects import IPAddress
 from overlayc.kernel.ownership import Key
 from overlayc.netlink import xfrm as nx
 from overlayc.netlink.core import parse_attrs
@@ -87,24 +87,25 @@ def read_sa_counters(ns: Namespace, reqids: frozenset[int]) -> dict[Key, SaCount
         if msg.type != nx.XFRM_MSG_NEWSA:
             continue
         head = nx.decode_sa_header(msg.body)
-        if head.reqid in reqids and head.proto == nx.IPPROTO_ESP and head.family == nx.AF_INET:
+        if head.reqid in reqids and head.proto == nx.IPPROTO_ESP and head.family in nx.FAMILIES:
             key, counters = decode_sa_counters(msg.body)
             out[key] = counters
     return out
 
 
-def read_health(netns: NamespaceRef, address: IPv4Address, *, sysctls: bool,
+def read_health(netns: NamespaceRef, address: IPAddress, *, sysctls: bool,
                 reqids: frozenset[int]) -> Health:
     """xfrm_stat, counters of the SAs with one of `reqids` and (with `sysctls`) the fail-closed
     sysctls of `netns` (a handle, or a name: None is the current namespace)."""
     with opened(netns) as ns:
         values: dict[str, str | None] = {}
         if sysctls:
-            values = read_sysctls(ns, fail_closed_sysctls(underlay_device(ns, address)))
+            names = fail_closed_sysctls(underlay_device(ns, address), ipv6=address.version == 6)
+            values = read_sysctls(ns, names)
         return Health(read_xfrm_stat(ns), read_sa_counters(ns, reqids), values)
 
 
-def sample_health(netns: NamespaceRef, address: IPv4Address, *, sysctls: bool, seconds: float,
+def sample_health(netns: NamespaceRef, address: IPAddress, *, sysctls: bool, seconds: float,
                   reqids: frozenset[int], sleep: Callable[[float], None] = time.sleep
                   ) -> tuple[Health, Health | None]:
     """Two readings `seconds` apart (to see counters grow), or one when `seconds` <= 0; one

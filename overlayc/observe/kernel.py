@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address
 
 from overlayc.errors import DumpInterrupted, EnvironmentProblem, OverlaycError
 from overlayc.gcpause import paused_gc
-from overlayc.kernel.objects import Bridge, Endpoint, Fdb, KernelObject, Neigh, Netns, Vxlan
+from overlayc.kernel.objects import Bridge, Endpoint, Fdb, IPAddress, KernelObject, Neigh, Netns, Vxlan
 from overlayc.kernel.ownership import Alias, Key, parse_alias
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import link as nl_link
@@ -76,7 +76,8 @@ def _link_object(info: LinkInfo, links: dict[int, LinkInfo],
     if info.kind == "vxlan" and vx is not None and vx.local is not None:
         master = links[info.master].name if info.master in links else ""
         return Vxlan(name=info.name, mac=info.mac, vni=vx.vni, local=vx.local, port=vx.port, mtu=info.mtu,
-                     master=master, alias=info.alias, learning=vx.learning, proxy=vx.proxy)
+                     master=master, alias=info.alias, learning=vx.learning, proxy=vx.proxy,
+                     udp6zerocsumtx=vx.udp6zerocsumtx, udp6zerocsumrx=vx.udp6zerocsumrx)
     return None
 
 
@@ -105,14 +106,14 @@ def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str]) -> Iterable[Fdb | 
     if not vxlans:
         return
     body = nl_neigh.encode_dump(nl_neigh.AF_BRIDGE)
-    vteps: dict[bytes, IPv4Address] = {}  # few remote VTEPs, many entries each: parse each once
+    vteps: dict[bytes, IPAddress] = {}  # few remote VTEPs, many entries each: parse each once
     macs: dict[bytes, str] = {}  # an endpoint's MAC is in its fdb and its neigh entry: one text
     for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, body):
         for index, state, flags, dst, mac in nl_neigh.neigh_entries(buf, vxlans, nl_neigh.AF_BRIDGE):
-            if state & nl_neigh.NUD_PERMANENT and flags & nl_neigh.NTF_SELF and len(dst) == 4:
+            if state & nl_neigh.NUD_PERMANENT and flags & nl_neigh.NTF_SELF and len(dst) in (4, 16):
                 vtep = vteps.get(dst)
                 if vtep is None:
-                    vtep = vteps[dst] = IPv4Address(dst)
+                    vtep = vteps[dst] = IPv4Address(dst) if len(dst) == 4 else IPv6Address(dst)
                 text = macs[mac] = mac.hex(":")
                 yield Fdb(dev=vxlans[index], lladdr=text, dst=vtep)
     body = nl_neigh.encode_dump(nl_neigh.AF_INET)

@@ -4,11 +4,10 @@ the node a snapshot belongs to (offline planning never looks at this machine's i
 from __future__ import annotations
 
 from collections.abc import Mapping
-from ipaddress import IPv4Address
 from pathlib import Path
 
 from overlayc.errors import InputError
-from overlayc.kernel.objects import Vxlan
+from overlayc.kernel.objects import IPAddress, Vxlan
 from overlayc.kernel.state import KernelState, Observed
 
 EMPTY = "empty"
@@ -26,7 +25,7 @@ def observe_snapshot(source: str) -> Observed:
     return Observed(read_snapshot(Path(source)))
 
 
-def node_of_snapshot(nodes: Mapping[str, IPv4Address], live: KernelState, source: str) -> str:
+def node_of_snapshot(nodes: Mapping[str, IPAddress], live: KernelState, source: str) -> str:
     """The configured node a snapshot was taken on: the one whose address its VXLAN devices and
     SAs use as their local end (InputError when the snapshot does not tell, e.g. `empty`)."""
     local = {o.local for o in live if isinstance(o, Vxlan)}

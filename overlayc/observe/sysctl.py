@@ -15,12 +15,22 @@ from pathlib import Path
 from overlayc.netlink.netns import Namespace
 
 
-def fail_closed_sysctls(underlay: str | None) -> list[str]:
+def fail_closed_sysctls(underlay: str | None, ipv6: bool = False) -> list[str]:
     """The sysctls that must read 0 for the XFRM policies to fail closed
-    (shared/reference/xfrm-enforcement.md, "Caveats"); the device ones only when it is known."""
+    (shared/reference/xfrm-enforcement.md, "Caveats"); the device ones only when it is known.
+
+    Over an IPv6 underlay (`ipv6`) the inbound check is skipped when
+    `net.ipv6.conf.{all,<dev>}.disable_policy` is 1 (the IPv6 twin of the IPv4 knob; either one
+    lets cleartext in on 6.18: tests/test_ipv6_xfrm_kernel.py). IPv6 has no `disable_xfrm`
+    (`sysctl -a` lists none): no sysctl lets IPv6 output skip the XFRM lookup. The IPv4 ones
+    are checked as well: the node's IPv4 traffic must not be made to fail open by a switch left on."""
     names = ["net.ipv4.conf.all.disable_policy"]
+    if ipv6:
+        names.append("net.ipv6.conf.all.disable_policy")
     if underlay is not None:
         names += [f"net.ipv4.conf.{underlay}.disable_policy", f"net.ipv4.conf.{underlay}.disable_xfrm"]
+        if ipv6:
+            names.append(f"net.ipv6.conf.{underlay}.disable_policy")
     return names
 
 

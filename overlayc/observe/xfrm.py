@@ -100,8 +100,8 @@ def observe_xfrm(xs: Dumper, scope: XfrmScope) -> tuple[list[XfrmState | XfrmPol
         if msg.type != nx.XFRM_MSG_NEWSA:
             continue
         head = nx.decode_sa_header(msg.body)
-        if head.proto != nx.IPPROTO_ESP or head.family != nx.AF_INET:
-            continue  # cannot collide with an IPv4 ESP SA
+        if head.proto != nx.IPPROTO_ESP or head.family not in nx.FAMILIES:
+            continue  # cannot collide with an IPv4 or IPv6 ESP SA
         try:
             sa = nx.decode_sa(msg.body)
         except ValueError as exc:  # not of a shape overlayc writes: foreign, say why

@@ -13,13 +13,13 @@ script when it is unset), with the key's fingerprint in a comment.
 from __future__ import annotations
 
 import shlex
-from ipaddress import IPv4Address
 
 from overlayc.kernel.objects import (
     Bridge,
     Endpoint,
     Fdb,
     Gateway,
+    IPAddress,
     KernelObject,
     Neigh,
     Netns,
@@ -149,6 +149,9 @@ def _vxlan(obj: Vxlan) -> list[str]:
     """Made in the node's namespace and moved into the sandbox: its UDP socket stays here."""
     flags = ("learning" if obj.learning else "nolearning") + (" proxy" if obj.proxy else "")
     ip = _in(obj.sandbox)
+    if obj.local.version == 6:  # the checksum flags matter (and are shown) only over IPv6
+        flags += (" udp6zerocsumtx" if obj.udp6zerocsumtx else " noudp6zerocsumtx")
+        flags += (" udp6zerocsumrx" if obj.udp6zerocsumrx else " noudp6zerocsumrx")
     out = [f"ip link add {obj.name} address {obj.mac} type vxlan id {obj.vni} local {obj.local} "
            f"dstport {obj.port} {flags}"]
     if obj.sandbox:
@@ -230,5 +233,5 @@ def _policy(obj: XfrmPolicy) -> str:
     )
 
 
-def _addr(addr: IPv4Address) -> str:
+def _addr(addr: IPAddress) -> str:
     return str(addr)

@@ -5,6 +5,7 @@ Everything made here is named after the lab's tag and removed with it."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import stat
 import subprocess
@@ -19,19 +20,22 @@ from lab.topology import Lab
 from tests.support.host import EXAMPLES
 
 SEED = EXAMPLES / "seed"
+SEED_IPV6 = EXAMPLES / "seed-ipv6"  # the seed over an IPv6 underlay 2001:db8::/64 (same keys)
 
 
-def seed_workdir(lab: Lab, where: Path, *, encrypted: bool = True, rotation: str | None = None) -> Path:
-    """The seed example copied to `where` for `lab`: cluster named `lab.tag` (so its endpoint
-    namespaces go with the lab), its lock, and its EXAMPLE keys as `keys/<node>.key` mode 0600
-    (git drops file modes). `encrypted=False` makes `secure` a plain network; `rotation` sets
-    `cluster.encryption.rotation`. Returns the config path."""
+def seed_workdir(lab: Lab, where: Path, *, encrypted: bool = True, rotation: str | None = None,
+                 example: Path = SEED) -> Path:
+    """The seed example (or its sibling `example`, e.g. SEED_IPV6) copied to `where` for `lab`:
+    cluster named `lab.tag` (so its endpoint namespaces go with the lab), its lock, and the
+    seed's EXAMPLE keys as `keys/<node>.key` mode 0600 (git drops file modes). `encrypted=False`
+    makes `secure` a plain network; `rotation` sets `cluster.encryption.rotation`. Returns the
+    config path."""
     where.mkdir(parents=True, exist_ok=True)
-    text = (SEED / "overlay.yaml").read_text()
-    text = text.replace("  name: seed\n", f"  name: {lab.tag}\n", 1)
+    text = (example / "overlay.yaml").read_text()
+    text = re.sub(r"^  name: \S+\n", f"  name: {lab.tag}\n", text, count=1, flags=re.M)
     if rotation is not None:
-        text = text.replace("  id: seed-example-cluster\n",
-                            f"  id: seed-example-cluster\n  encryption: {{rotation: {rotation}}}\n", 1)
+        text = re.sub(r"^(  id: \S+\n)", rf"\1  encryption: {{rotation: {rotation}}}\n", text,
+                      count=1, flags=re.M)
     if not encrypted:
         text = text.replace("    encrypted: true\n", "    encrypted: false\n", 1)
     assert f"name: {lab.tag}" in text and ("encrypted: true" in text) == encrypted, "seed example changed"
@@ -39,7 +43,7 @@ def seed_workdir(lab: Lab, where: Path, *, encrypted: bool = True, rotation: str
         assert str(lab.address(node)) in text, f"seed address of {node} is not the lab's"
     cfg = where / "overlay.yaml"
     cfg.write_text(text)
-    shutil.copy(SEED / "overlayc.lock", where / "overlayc.lock")
+    shutil.copy(example / "overlayc.lock", where / "overlayc.lock")
     keys = where / "keys"
     keys.mkdir(exist_ok=True)
     for src in sorted((SEED / "keys").glob("*.key")):

@@ -1,0 +1,3 @@
+#!/bin/sh
+set -eu
+# overlayc desired state of node3: 0 objects
