@@ -213,9 +213,7 @@ class Cluster(Model):
 
 
 class Node(Model):
-    address: NodeAddress = Field(
-        description="underlay (VTEP) address of the node, IPv4 or IPv6 (one family per cluster)"
-    )
+    address: NodeAddress = Field(description="underlay (VTEP) address, IPv4 or IPv6 (one family per cluster)")
     public_key: Annotated[str | None, _schema(anyOf=[{"type": "string", "pattern": PUBLIC_KEY_PATTERN},
                                                       {"type": "null"}])] = Field(
         default=None, description="X25519 public key, base64 (from `overlayc keys gen`)"
@@ -292,10 +290,8 @@ class Network(Model):
     )
     mtu: int | None = Field(default=None, ge=68, strict=True,
                             description="inner MTU; default: underlay − overhead")
-    gateway: Address | None = Field(
-        default=None,
-        description="the node's own address in the network (optional; routing then follows the node's)",
-    )
+    gateway: Address | None = Field(default=None, description="the node's own address in the network "
+                                    "(optional; routing then follows the node's)")
     driver: Literal["overlay"] = Field(default="overlay", description="only `overlay` (Docker compat)")
     driver_opts: DriverOpts | None = Field(
         default=None,
