@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno as E
 from collections.abc import Callable, Iterator, Sequence
+from itertools import groupby
 from types import TracebackType
 
 from overlayc.apply import interrupt
@@ -151,17 +152,8 @@ class KernelHandle:
     def _by_place(self, changes: Sequence[Change], idx: list[int]) -> Iterator[tuple[str, list[int]]]:
         """Consecutive runs of `idx` whose device is in the same namespace."""
         where = self.links.places.where
-        run: list[int] = []
-        place = ""
-        for i in idx:
-            here = where.get(changes[i].key[1], "")
-            if run and here != place:
-                yield place, run
-                run = []
-            place = here
-            run.append(i)
-        if run:
-            yield place, run
+        for place, run in groupby(idx, key=lambda i: where.get(changes[i].key[1], "")):
+            yield place, list(run)
 
     def _send_batch(
         self, changes: Sequence[Change], idx: list[int], sock: NetlinkSocket, ifindex: dict[str, int]
