@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from overlayc.observe.sandbox import parse_sandbox_name
+from overlayc.kernel.ownership import parse_sandbox_name
 
 NS_PREFIX = os.environ.get("OVERLAYC_BENCH_PREFIX", "ocb-")  # namespaces and temp dirs
 NETNS_DIR = "/run/netns"

@@ -220,9 +220,8 @@ def _owner(netns: str | None, state: str | None, live: KernelState) -> str:
     """The identity of the planned node's namespace (its sandboxes' names): that of `netns`; for
     a snapshot, that of the node it was taken on (its sandboxes say it); else a stand-in."""
     from overlayc.kernel.objects import Sandbox
-    from overlayc.kernel.ownership import OFFLINE_OWNER
+    from overlayc.kernel.ownership import OFFLINE_OWNER, parse_sandbox_name
     from overlayc.netlink.netns import namespace_id
-    from overlayc.observe.sandbox import parse_sandbox_name
 
     if state is None:
         return namespace_id(netns)

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from overlayc.errors import OverlaycError, StepFailed
 from overlayc.kernel.objects import KernelObject, Sandbox
-from overlayc.kernel.ownership import LINK_GROUP, netns_tag
+from overlayc.kernel.ownership import LINK_GROUP, netns_tag, parse_sandbox_name
 from overlayc.netlink import link as nl
 from overlayc.netlink.core import attr_u32
 from overlayc.netlink.link import LinkInfo
 from overlayc.netlink.netns import NETNS_DIR, Namespace, create_netns, remove_netns
 from overlayc.netlink.sock import NetlinkSocket
-from overlayc.observe.sandbox import FORWARDING, IPV6_OFF, parse_sandbox_name
+from overlayc.observe.sandbox import FORWARDING, IPV6_OFF
 
 
 def write_sysctls(ns: Namespace, values: Mapping[str, str], obj: KernelObject) -> None:

@@ -62,7 +62,24 @@ def sandbox_name(cluster: str, network: str, owner: str) -> str:
     /run/netns is shared by every namespace of the machine, so the name carries the node's own
     namespace identity: two node namespaces never pick the same name. It never equals an endpoint's
     (`<cluster>-<endpoint>`: an endpoint name has no '.', a task's only `.<digits>` at its end)."""
-    return f"{cluster}-sb.{network}.{owner}"
+    return f"{cluster}{SANDBOX_MARK}{network}.{owner}"
+
+
+SANDBOX_MARK = "-sb."  # `<cluster>-sb.<network>.<owner>`: no endpoint namespace name contains it
+
+
+def is_sandbox_name(name: str) -> bool:
+    """Whether a /run/netns name has the shape of a sandbox's (of any node)."""
+    return SANDBOX_MARK in name
+
+
+def parse_sandbox_name(name: str) -> tuple[str, str, str] | None:
+    """(cluster, network, owner) of a sandbox name (`sandbox_name`'s inverse), or None."""
+    cluster, mark, rest = name.partition(SANDBOX_MARK)
+    network, dot, owner = rest.rpartition(".")
+    if not (cluster and mark and network and dot and owner) or "." in network:
+        return None
+    return cluster, network, owner
 
 
 def network_alias(cluster: str, network: str) -> str:

@@ -15,7 +15,7 @@ from ipaddress import IPv4Address, IPv4Interface, IPv6Address
 from overlayc.errors import DumpInterrupted, EnvironmentProblem, OverlaycError
 from overlayc.gcpause import paused_gc
 from overlayc.kernel.objects import Bridge, Endpoint, Fdb, IPAddress, KernelObject, Neigh, Netns, Vxlan
-from overlayc.kernel.ownership import Alias, Key, parse_alias
+from overlayc.kernel.ownership import Alias, Key, is_sandbox_name, parse_alias, parse_sandbox_name
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import link as nl_link
 from overlayc.netlink import neigh as nl_neigh
@@ -24,8 +24,6 @@ from overlayc.netlink.netns import NETNS_DIR, Namespace, NamespaceRef, namespace
 from overlayc.netlink.sock import NetlinkSocket
 from overlayc.observe.sandbox import (
     Sandboxes,
-    is_sandbox_name,
-    parse_sandbox_name,
     read_gateway,
     read_sandbox,
     tag_problem,

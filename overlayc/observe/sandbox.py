@@ -1,8 +1,8 @@
 """observe, inside the sandboxes: the namespace of each network on a node (DESIGN.md §1).
 
 What is read in a sandbox, and how (`observe_sandboxes` in overlayc.observe.kernel reads them).
-A sandbox is `/run/netns/<cluster>-sb.<network>.<owner>` (`compile.naming.sandbox_name`), its `lo`
-tagged `netns_tag(cluster, owner)` from before it had a name, `owner` being the identity of the
+A sandbox is `/run/netns/<cluster>-sb.<network>.<owner>` (`kernel.ownership.sandbox_name`,
+read back by `parse_sandbox_name`), its `lo` tagged `netns_tag(cluster, owner)` from before it had a name, `owner` being the identity of the
 node's namespace (`namespace_id`). Only names ending in the node's own identity are opened: the
 sandboxes of other nodes sharing /run/netns are neither ours nor in the way of ours. Each sandbox
 is read through one `Namespace` handle: one link dump, one address dump, the FDB and neighbour
@@ -15,28 +15,13 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 
 from overlayc.kernel.objects import Gateway, KernelObject, Sandbox
-from overlayc.kernel.ownership import NETNS_NETWORK, Alias, Key, parse_alias
+from overlayc.kernel.ownership import NETNS_NETWORK, Alias, Key, parse_alias, parse_sandbox_name
 from overlayc.netlink.link import LinkInfo
 from overlayc.netlink.netns import Namespace
 from overlayc.observe.sysctl import read_sysctls
 
-SANDBOX_MARK = "-sb."  # `<cluster>-sb.<network>.<owner>`: no endpoint namespace name contains it
 FORWARDING = "net.ipv4.ip_forward"
 IPV6_OFF = ("net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6")
-
-
-def is_sandbox_name(name: str) -> bool:
-    """Whether a /run/netns name has the shape of a sandbox's (of any node)."""
-    return SANDBOX_MARK in name
-
-
-def parse_sandbox_name(name: str) -> tuple[str, str, str] | None:
-    """(cluster, network, owner) of a sandbox name, or None."""
-    cluster, mark, rest = name.partition(SANDBOX_MARK)
-    network, dot, owner = rest.rpartition(".")
-    if not (cluster and mark and network and dot and owner) or "." in network:
-        return None
-    return cluster, network, owner
 
 
 def tag_problem(lo: LinkInfo | None, cluster: str | None, owner: str) -> str | None:

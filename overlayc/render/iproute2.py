@@ -28,7 +28,7 @@ from overlayc.kernel.objects import (
     XfrmPolicy,
     XfrmState,
 )
-from overlayc.kernel.ownership import LINK_GROUP, NETNS_NETWORK, OFFLINE_OWNER, netns_tag
+from overlayc.kernel.ownership import LINK_GROUP, NETNS_NETWORK, OFFLINE_OWNER, netns_tag, parse_sandbox_name
 from overlayc.kernel.state import KernelState
 
 SHEBANG = "#!/bin/sh\nset -eu"
@@ -121,7 +121,8 @@ def _owned(dev: str, mtu: int, alias: str, netns: str = "") -> str:
 def _sandbox(obj: Sandbox) -> list[str]:
     """`ip netns add`, `lo` tagged as overlayc's for this node (before anything is in it), and
     the sysctls of a sandbox, run inside it."""
-    name, cluster = _sb(obj.name), obj.name.partition("-sb.")[0] or NETNS_NETWORK
+    parsed = parse_sandbox_name(obj.name)
+    name, cluster = _sb(obj.name), parsed[0] if parsed is not None else NETNS_NETWORK
     tag = netns_tag(cluster, "$owner")
     off = "0" if obj.ipv6 else "1"
     run = f"ip netns exec {name} sysctl -q"

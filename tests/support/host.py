@@ -54,8 +54,8 @@ def ip_json(ns: str, *args: str) -> Any:
 
 def sandboxes_of(ns: str) -> list[str]:
     """The sandboxes overlayc made for the node namespace `ns` (their names end in its identity)."""
+    from overlayc.kernel.ownership import parse_sandbox_name
     from overlayc.netlink.netns import namespace_id
-    from overlayc.observe.sandbox import parse_sandbox_name
 
     owner = namespace_id(ns)
     names = [n["name"] for n in json.loads(subprocess.run(["ip", "-j", "netns", "list"], capture_output=True,
