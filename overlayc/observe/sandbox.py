@@ -3,10 +3,11 @@
 What is read in a sandbox, and how (`observe_sandboxes` in overlayc.observe.kernel reads them).
 A sandbox is `/run/netns/<cluster>-sb.<network>.<owner>` (`kernel.ownership.sandbox_name`,
 read back by `parse_sandbox_name`), its `lo` tagged `netns_tag(cluster, owner)` from before it
-had a name, `owner` being the identity of the node's namespace (`namespace_id`). Only names ending in the node's own identity are opened: the
-sandboxes of other nodes sharing /run/netns are neither ours nor in the way of ours. Each sandbox
-is read through one `Namespace` handle: one link dump, one address dump, the FDB and neighbour
-dumps, and its sysctls from the handle's worker thread.
+had a name, `owner` being the identity of the node's namespace (`namespace_id`). Only names
+ending in the node's own identity are opened: the sandboxes of other nodes sharing /run/netns
+are neither ours nor in the way of ours. Each sandbox is read through one `Namespace` handle:
+one link dump, one address dump, the FDB and neighbour dumps, and its sysctls from the
+handle's worker thread.
 """
 
 from __future__ import annotations
