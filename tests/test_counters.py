@@ -359,3 +359,39 @@ def test_counters_that_did_not_move_are_not_written_again(tmp_path: Path) -> Non
     moved = CounterKeeper(load_counters(path), "c", A, E - 1, None)
     moved.record(KernelState([sa(A, B, 0x1000, E), sa(B, A, 0x2000, E)]), _NoSas())
     assert os.stat(path).st_ino != stamp[1] and len(loads(path.read_bytes()).sas) == 2
+
+
+class _Holding:
+    """A namespace holding `sas` with their (oseq, seq) counters."""
+
+    def __init__(self, sas: dict[XfrmState, tuple[int, int]]) -> None:
+        self.bodies = [nx.encode_sa(s, start=nx.ReplayStart(oseq=o, seq=q)) for s, (o, q) in sas.items()]
+
+    def dump(self, msg_type: int, body: bytes) -> Iterator[Message]:
+        if msg_type == nx.XFRM_MSG_GETSA:
+            for b in self.bodies:
+                yield Message(nx.XFRM_MSG_NEWSA, 2, 1, b)
+
+
+def test_a_rolled_back_apply_leaves_the_file_describing_the_prior_sas(tmp_path: Path) -> None:
+    """A change of rotation period renumbers the epochs: the apply's own save drops every SA of
+    the old numbering and the fallback in force. Rolled back, the kernel holds those SAs again,
+    and so must the file: else the next apply would start the fallback's SA over at 0."""
+    secret = bytes(range(20))
+    old = XfrmState(src=A, dst=B, spi=0x1003, key_fp=fingerprint(secret), reqid=marks_of("c").reqid,
+                    secret=secret, epoch=E + 1)
+    fallback = Fallback("c", 43200, E)
+    prior = saved(spi=0x1003, epoch=E + 1, oseq=500, key_fp=old.key_fp or "")
+    path = tmp_path / FILE_NAME
+    path.write_bytes(dumps(Counters({prior.id: prior}, fallback), "c"))
+    new_epoch = E * 3600
+    keeper = CounterKeeper(load_counters(path), "c", A, new_epoch - 1, None, owned_reqids("c"))
+    keeper.record(KernelState([sa(A, B, 0x2000, new_epoch)]), _Holding({old: (700, 0)}))
+    after_record = loads(path.read_bytes())
+    assert after_record.fallback is None and prior.id not in after_record.sas  # what went wrong before
+
+    keeper.undo(_Holding({old: (900, 0)}))  # the rollback put the kernel back; it sent on
+    undone = loads(path.read_bytes())
+    assert undone.fallback == fallback
+    assert undone.sas[prior.id].oseq == 900 and undone.sas[prior.id].epoch == E + 1
+    assert saved(spi=0x2000, epoch=new_epoch).id in undone.sas  # made, maybe used, then removed

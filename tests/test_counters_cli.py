@@ -79,3 +79,39 @@ def test_status_shows_the_fallback_and_why(
                                   f"epoch {EPOCH + 1} until it begins (every peer holds them, unused)")
     outbound = [s for p in doc["peers"] for s in p["sas"] if s["direction"] == "out"]
     assert [(s["epoch"], s["restored"]) for s in outbound] == [(EPOCH + 1, False)]
+
+
+def test_a_declined_or_rolled_back_apply_leaves_the_saved_counters_describing_the_kernel(
+    config: Path, make_netns: Callable[[], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file speaks of the SAs the kernel holds: an apply that is declined changes neither;
+    one that is rolled back keeps what the file said of the prior SAs (here the fallback in force
+    and an SA of another rotation's numbering, which the apply's own save drops)."""
+    from overlayc.apply import session
+    from overlayc.apply.counters import SavedSa, loads
+    from overlayc.apply.run import Outcome
+    from overlayc.errors import EnvironmentProblem
+    from overlayc.inputs import prepare_target
+
+    ns, state = make_netns(), tmp_path / "state"
+    path = counters_path(ns, state, create=True)
+    other = SavedSa(NODE2, IPv4Address("192.0.2.1"), 0x1003, "sha256:0123456789ab", 7, oseq=500)
+    cluster = "seed-example-cluster"
+    before = dumps(Counters({other.id: other}, Fallback(cluster, 12, 7)), cluster)
+    path.write_bytes(before)
+    monkeypatch.setattr(session, "_preflight", lambda *args: None)  # ESP or not, on every host
+    key = tmp_path / "node2.key"
+    shutil.copy(ROOT / "examples/seed/keys/node2.key", key)
+    key.chmod(0o600)
+    target = prepare_target([config], node="node2", netns=ns, at=WHEN, state_dir=state, key_file=key)
+    declined = session.apply_target(target, confirm=lambda plan: False, allow_missing_address=True)
+    assert declined.result.outcome is Outcome.NOTHING and path.read_bytes() == before
+
+    def refuse(*args: object) -> None:
+        raise EnvironmentProblem("refused by the test after execution")
+
+    monkeypatch.setattr(session, "check_fail_closed", refuse)  # verification fails: a rollback
+    applied = session.apply_target(target, confirm=lambda plan: True, allow_missing_address=True)
+    assert applied.result.outcome is Outcome.ROLLED_BACK, applied.result
+    kept = loads(path.read_bytes())
+    assert kept.fallback == Fallback(cluster, 12, 7) and other.id in kept.sas

@@ -13,7 +13,7 @@ to sending on the next epoch's SAs (`counters.send_epoch`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -153,6 +153,27 @@ class CounterKeeper:
         base = self.current if self.current is not None else self.loaded.counters
         self.current = merge(base, readings(sas, live_sas(xs, self.reqids), self.restored),
                              oldest_epoch=self.oldest_epoch, fallback=self.fallback)
+        self._save()
+
+    def undo(self, xs: Dumper) -> None:
+        """After a rollback, when the kernel holds its prior SAs again: save what the file said of
+        them when loaded (the fallback in force then, no epoch dropped), with everything this
+        apply recorded (the SAs it made may have sent packets before they were removed), every
+        counter the kernel still holds read again. Without this, a rotation change that is
+        rolled back would leave a file without the prior epochs' counters or fallback, and the
+        next apply would start an SA the peers had heard before at 0."""
+        loaded = self.loaded.counters
+        made = self.current.sas.values() if self.current is not None else ()
+        known = merge(loaded, made, oldest_epoch=0, fallback=None)
+        fresh = [replace(saved, oseq=c.oseq, seq=c.seq) for sa, c in live_sas(xs, self.reqids)
+                 if (saved := known.sas.get((sa.src, sa.dst, sa.spi, sa.key_fp or ""))) is not None]
+        fallback = loaded.fallback if loaded is not None else self.fallback
+        self.current = merge(known, fresh, oldest_epoch=0, fallback=fallback)
+        self._save()
+
+    def _save(self) -> None:
+        if self.current is None:
+            return
         data = dumps(self.current, self.cluster)
         if data == self.written:
             return  # nothing moved (an idle node): no write, no fsync

@@ -19,6 +19,7 @@ from overlayc.apply import interrupt
 from overlayc.apply.links import LinkOps
 from overlayc.apply.messages import explain, object_label
 from overlayc.apply.requests import ROUTE_KINDS, XFRM_KINDS, StartOf, entry_messages, requests_for
+from overlayc.apply.xfrm_race import transact_xfrm
 from overlayc.diff import Change
 from overlayc.errors import ExecutionError, MissingDevice, StepFailed
 from overlayc.kernel.objects import KernelObject
@@ -177,7 +178,8 @@ class KernelHandle:
                 continue
             requests.extend(reqs)
             owner.extend([i] * len(reqs))
-        failures += _refused(changes, owner, sock.transact(requests))
+        results = transact_xfrm(sock, requests) if sock is self.xs else sock.transact(requests)
+        failures += _refused(changes, owner, results)
         first: dict[int, Failure] = {}
         for failure in failures:
             first.setdefault(failure[0], failure)

@@ -142,10 +142,12 @@ def apply_target(
             _check_saved(saved, target, live)
             changes = rehydrate(saved, desired, live)
         if not changes:
+            _record(keeper, desired, kernel)  # a round with nothing to do still saves the counters
             return Applied(plan, ApplyResult(Outcome.NOTHING), desired, repaired, _notes(keeper))
         _preflight(ns, target, desired, changes)
         if not confirm(plan):
             return Applied(plan, ApplyResult(Outcome.NOTHING), desired, repaired, _notes(keeper))
+        _record(keeper, desired, kernel)  # before anything changes: SAs known before they exist
         journal.record(journal_dir, journal.intents_of(changes))
         with interrupt.armed():
             result = apply_changes(kernel, desired, changes, progress=progress(len(changes)),
@@ -153,16 +155,18 @@ def apply_target(
                                    prior=live.owned)
         if result.outcome is not Outcome.ROLLBACK_INCOMPLETE:
             journal.clear(journal_dir)
-        if keeper is not None:  # the SAs just created, at their starting counters
-            keeper.record(desired, kernel.xs)
+        if result.outcome is Outcome.CHANGED:
+            _record(keeper, desired, kernel)  # the SAs just created, at their starting counters
+        elif keeper is not None:  # rolled back (or partly): the file describes the prior SAs again
+            keeper.undo(kernel.xs)
     return Applied(plan, result, desired, repaired, _notes(keeper))
 
 
 def _keep_counters(target: Target, desired: KernelState, live: Observed,
                    kernel: KernelHandle) -> tuple[KernelState, CounterKeeper | None]:
     """Counters that survive restarts (overlayc.apply.continuity): the desired state on the right
-    send epoch, its counters saved before anything changes, and SAs created through `kernel`
-    starting where their saved counters stood."""
+    send epoch, and SAs created through `kernel` starting where their saved counters stood. Nothing
+    is saved yet (`_record`): a plan that is declined or refused leaves the file as it was."""
     desired, keeper = keep_counters(
         target.config, target.at, target.address,
         (target.netns, target.state_dir), desired, live.owned,
@@ -170,9 +174,13 @@ def _keep_counters(target: Target, desired: KernelState, live: Observed,
                                   private_key=target.private_key, send_epoch=send,
                                   owner=namespace_id(target.netns)))
     if keeper is not None:
-        keeper.record(desired, kernel.xs)
         kernel.starts = keeper.start_of
     return desired, keeper
+
+
+def _record(keeper: CounterKeeper | None, desired: KernelState, kernel: KernelHandle) -> None:
+    if keeper is not None:
+        keeper.record(desired, kernel.xs)
 
 
 def _notes(keeper: CounterKeeper | None) -> tuple[str, ...]:
@@ -186,7 +194,8 @@ def save_counters(target: Target, *, lock_timeout: float = 0.0) -> tuple[str, ..
                            private_key=target.private_key, owner=namespace_id(target.netns))
     with apply_lock(target.netns, lock_timeout, "apply"), Namespace(target.netns) as ns, \
             KernelHandle(ns, target.config.cluster.name) as kernel:
-        _desired, keeper = _keep_counters(target, desired, kernel.observe(), kernel)
+        desired, keeper = _keep_counters(target, desired, kernel.observe(), kernel)
+        _record(keeper, desired, kernel)
     return _notes(keeper)
 
 

@@ -155,7 +155,7 @@ def test_an_epoch_boundary_under_traffic_loses_nothing(seed: Seed6Lab, tmp_path:
         for s in streams:
             s.stop()
     for s in streams:
-        assert s.sent >= 10 * ROTATION * 0.8 and s.lost() == [], (s.sent, s.lost()[:20])
+        assert s.kept_pace() and s.lost() == [], (s.sent, s.stopped - s.started, s.lost()[:20])
     a1, a2 = str(lab.address("node1")), str(lab.address("node2"))
     used = sorted(spi for (src, dst, spi), n in seen.items() if (src, dst) == (a1, a2) and n > 0)
     assert len({spi & 3 for spi in used}) >= 2, [hex(x) for x in used]  # the boundary changed the SA

@@ -115,13 +115,15 @@ class InprocHttpServer:
 # --- UDP counter stream -------------------------------------------------------------------------
 class UdpStream:
     """Numbered UDP datagrams from namespace `src_ns` to `dst` (a receiver in `dst_ns`), one per
-    `interval` s until `stop()`; `lost()` lists the sequence numbers that never arrived."""
+    `interval` s until `stop()`; `lost()` lists the sequence numbers that never arrived;
+    `kept_pace()` says whether it sent what its running time called for."""
 
     def __init__(self, src_ns: str, dst_ns: str, dst: IPv4Address, port: int = 9099,
                  interval: float = 0.1) -> None:  # fmt: skip
         self.dst, self.port, self.interval = str(dst), port, interval
         self.sent = 0
         self.received: set[int] = set()
+        self.started = self.stopped = 0.0
         self._stop = threading.Event()
         self._drained = False
         self.rx = in_netns(dst_ns, socket.socket, socket.AF_INET, socket.SOCK_DGRAM)
@@ -131,6 +133,7 @@ class UdpStream:
         self._threads = [threading.Thread(target=f, daemon=True) for f in (self._recv, self._send)]
 
     def start(self) -> UdpStream:
+        self.started = time.monotonic()
         for t in self._threads:
             t.start()
         return self
@@ -157,6 +160,7 @@ class UdpStream:
         """Stop sending; wait (bounded) until everything sent has arrived or `drain` passed."""
         self._drained = False
         self._stop.set()
+        self.stopped = time.monotonic()
         self._threads[1].join(10)
         deadline = time.monotonic() + drain
         while len(self.received) < self.sent and time.monotonic() < deadline:
@@ -168,6 +172,11 @@ class UdpStream:
 
     def lost(self) -> list[int]:
         return [i for i in range(self.sent) if i not in self.received]
+
+    def kept_pace(self, share: float = 0.8) -> bool:
+        """Whether it sent at least `share` of one datagram per interval over the time it ran
+        (from start() to stop(): a test's loop runs as long as the clock makes it)."""
+        return self.sent >= share * (self.stopped - self.started) / self.interval
 
 
 # --- UDP bursts -------------------------------------------------------------------------------
