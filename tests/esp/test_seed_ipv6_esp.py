@@ -143,17 +143,23 @@ def test_an_epoch_boundary_under_traffic_loses_nothing(seed: Seed6Lab, tmp_path:
     streams = [UdpStream(probe.netns, web.netns, web.ip, port=9091, interval=0.1).start(),
                UdpStream(web.netns, probe.netns, probe.ip, port=9092, interval=0.1).start()]
     first = epoch_of(datetime.now(UTC), ROTATION)
+
+    def record(node: str) -> None:
+        for k, n in sa_packets(lab.netns(node)).items():
+            seen[k] = max(seen.get(k, 0), n)
+
     try:
         while epoch_of(datetime.now(UTC), ROTATION) <= first or time.time() % ROTATION < ROTATION / 3:
             started = time.monotonic()
             for node in ("node1", "node2"):
-                for k, n in sa_packets(lab.netns(node)).items():
-                    seen[k] = max(seen.get(k, 0), n)
+                record(node)  # before the apply that may delete an old SA
                 seed.apply(node, cfg)
             time.sleep(max(0.0, ROTATION / 4 - (time.monotonic() - started)))
     finally:
         for s in streams:
             s.stop()
+    for node in ("node1", "node2"):
+        record(node)  # the new epoch's SAs, which the last round may have made
     for s in streams:
         assert s.kept_pace() and s.lost() == [], (s.sent, s.stopped - s.started, s.lost()[:20])
     a1, a2 = str(lab.address("node1")), str(lab.address("node2"))
