@@ -82,6 +82,20 @@ def test_dump_parser_tolerates_entries_without_dst() -> None:
     assert list(nn.parse_neigh_dump(_dump([(7, body)]), {7})) == [(7, 0x80, 2, b"", b"\1" * 6)]
 
 
+def test_fast_decoder_reads_the_sandbox_layout_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An fdb entry of a vxlan in a sandbox (its socket in another namespace) starts with
+    NDA_LINK_NETNSID (dump of kernel 6.1); the fast decoder reads it in one unpack."""
+    mac = bytes.fromhex("02420a010006")
+    bodies = [nn.NDMSG.pack(nn.AF_BRIDGE, index, nn.FDB_STATE, nn.NTF_SELF, 0)
+              + attr(nn.NDA_LINK_NETNSID, b"\0" * 4) + attr(nn.NDA_LLADDR, mac)
+              + attr(nn.NDA_DST, bytes([10, 0, 0, 2])) + attr(3, b"\0" * 16) for index in (7, 8)]
+    buf = _dump([(7, bodies[0]), (8, bodies[1])])
+    expected = list(nn.parse_neigh_dump(buf, {7}))
+    assert expected == [(7, nn.FDB_STATE, nn.NTF_SELF, bytes([10, 0, 0, 2]), mac)]
+    monkeypatch.setattr(nn, "parse_neigh_dump", lambda *_: pytest.fail("general decoder used"))
+    assert nn.neigh_entries(buf, {7}, nn.AF_BRIDGE) == expected
+
+
 @pytest.mark.parametrize(("change", "expected"), [
     (Change(Action.CREATE, FDB.key, None, FDB, Reason.NOT_IN_KERNEL), [(nn.RTM_NEWNEIGH, CREATE_REPLACE)]),
     (Change(Action.DELETE, FDB.key, FDB, None, Reason.NOT_IN_CONFIG), [(nn.RTM_DELNEIGH, 0)]),
