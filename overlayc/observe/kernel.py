@@ -20,6 +20,7 @@ from overlayc.kernel.ownership import Alias, Key, is_sandbox_name, parse_alias, 
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import link as nl_link
 from overlayc.netlink import neigh as nl_neigh
+from overlayc.netlink.entrydump import fdb_keys, neigh_macs
 from overlayc.netlink.link import LinkInfo
 from overlayc.netlink.netns import NETNS_DIR, Namespace, NamespaceRef, namespace_id, opened
 from overlayc.netlink.sock import NetlinkSocket
@@ -103,21 +104,15 @@ def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str], into: Entries) -> 
     """Permanent `self` FDB entries with a dst, and permanent neighbours, on the given devices,
     written into `into` as compact keys (overlayc.kernel.entries); none given, as in a node's
     namespace whose networks all live in sandboxes: no dump. Anything else on those devices
-    (learned, reachable, stale entries, the all-zeros default) is not overlayc's: left out."""
+    (learned, reachable or stale entries, the bridge's own) is not overlayc's: left out."""
     if not vxlans:
         return
     fdb = {index: into.fdb.setdefault(dev, set()) for index, dev in vxlans.items()}
-    body = nl_neigh.encode_dump(nl_neigh.AF_BRIDGE)
-    for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, body):
-        for index, state, flags, dst, mac in nl_neigh.neigh_entries(buf, vxlans, nl_neigh.AF_BRIDGE):
-            if state & nl_neigh.NUD_PERMANENT and flags & nl_neigh.NTF_SELF and len(dst) in (4, 16):
-                fdb[index].add(mac + dst)
+    for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(nl_neigh.AF_BRIDGE)):
+        fdb_keys(buf, fdb)
     neigh = {index: into.neigh.setdefault(dev, {}) for index, dev in vxlans.items()}
-    body = nl_neigh.encode_dump(nl_neigh.AF_INET)
-    for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, body):
-        for index, state, _flags, dst, mac in nl_neigh.neigh_entries(buf, vxlans, nl_neigh.AF_INET):
-            if state & nl_neigh.NUD_PERMANENT and len(dst) == 4 and len(mac) == 6:
-                neigh[index][dst] = mac
+    for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(nl_neigh.AF_INET)):
+        neigh_macs(buf, neigh)
     for table in (into.fdb, into.neigh):
         for dev in [dev for dev in vxlans.values() if not table.get(dev, True)]:
             del table[dev]
