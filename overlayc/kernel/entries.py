@@ -18,14 +18,21 @@ entries that differ, a key looked up, or a whole-state walk (JSON, render).
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Iterator
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv6Address
 from typing import cast
 
 from overlayc.kernel.objects import Fdb, IPAddress, Neigh
 from overlayc.kernel.ownership import Key
 
 ENTRY_KINDS = frozenset({"fdb", "neigh"})
+
+
+def _packed(text: str) -> bytes:
+    """The packed bytes of an address text (OSError when it is none); `inet_pton` is C: a saved
+    plan or a plan's digests look up one key per change, 100k of them."""
+    return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
 
 
 def mac_bytes(text: str) -> bytes:
@@ -100,18 +107,20 @@ class Entries:
                 yield neigh_object(dev, dst, mac)
 
     def get(self, key: Key) -> Fdb | Neigh | None:
-        """The entry of an `Fdb.key` / `Neigh.key`, or None (also for a key of another shape)."""
+        """The entry of an `Fdb.key` / `Neigh.key`, or None (also for a key of another shape,
+        or one whose texts are not the canonical ones a key is made of)."""
         try:
+            found: Fdb | Neigh | None = None
             if key[0] == "fdb" and len(key) == 4:
-                dev, entry = key[1], mac_bytes(key[2]) + ip_address(key[3]).packed
-                return fdb_object(dev, entry) if entry in self.fdb.get(dev, ()) else None
-            if key[0] == "neigh" and len(key) == 3:
-                dev, dst = key[1], ip_address(key[2]).packed
+                dev, entry = key[1], mac_bytes(key[2]) + _packed(key[3])
+                found = fdb_object(dev, entry) if entry in self.fdb.get(dev, ()) else None
+            elif key[0] == "neigh" and len(key) == 3:
+                dev, dst = key[1], _packed(key[2])
                 mac = self.neigh.get(dev, {}).get(dst)
-                return None if mac is None else neigh_object(dev, dst, mac)
-        except (ValueError, TypeError):  # not an address or a MAC: no entry has that key
+                found = None if mac is None else neigh_object(dev, dst, mac)
+        except (ValueError, TypeError, OSError):  # not an address or a MAC: no entry has that key
             return None
-        return None
+        return found if found is not None and found.key == key else None
 
     def difference(self, live: Entries) -> tuple[list[Fdb | Neigh], list[Fdb | Neigh],
                                                  list[tuple[Neigh, Neigh]]]:
