@@ -56,6 +56,37 @@ def neigh_object(dev: str, dst: bytes, mac: bytes) -> Neigh:
     return Neigh(dev=dev, dst=cast(IPv4Address, address_of(dst)), lladdr=mac.hex(":"))
 
 
+class Builder:
+    """`Fdb`/`Neigh` objects of compact entries that share what entries have in common, as
+    objects built from the configuration do: the MAC text of an endpoint (its fdb and its neigh
+    entry) and the address of a VTEP (every fdb entry behind it). One per walk: a plan of
+    100k creates then holds one MAC text per endpoint and one address per VTEP."""
+
+    __slots__ = ("_macs", "_vteps")
+
+    def __init__(self) -> None:
+        self._macs: dict[bytes, str] = {}
+        self._vteps: dict[bytes, IPAddress] = {}
+
+    def mac(self, raw: bytes) -> str:
+        text = self._macs.get(raw)
+        if text is None:
+            text = self._macs[raw] = raw.hex(":")
+        return text
+
+    def fdb(self, dev: str, key: bytes) -> Fdb:
+        """`fdb_object(dev, key)`."""
+        raw = key[6:]
+        vtep = self._vteps.get(raw)
+        if vtep is None:
+            vtep = self._vteps[raw] = address_of(raw)
+        return Fdb(dev=dev, lladdr=self.mac(key[:6]), dst=vtep)
+
+    def neigh(self, dev: str, dst: bytes, mac: bytes) -> Neigh:
+        """`neigh_object(dev, dst, mac)`."""
+        return Neigh(dev=dev, dst=cast(IPv4Address, address_of(dst)), lladdr=self.mac(mac))
+
+
 class Entries:
     """FDB keys (`mac + dst`) and neighbours (`dst → mac`) by device name.
 
@@ -99,12 +130,13 @@ class Entries:
 
     def objects(self, devs: Iterable[str] | None = None) -> Iterator[Fdb | Neigh]:
         """Every entry (of the devices `devs`, None: of all) as an object, in no particular order."""
+        build = Builder()
         for dev in self.fdb if devs is None else devs:
             for key in self.fdb.get(dev, ()):
-                yield fdb_object(dev, key)
+                yield build.fdb(dev, key)
         for dev in self.neigh if devs is None else devs:
             for dst, mac in self.neigh.get(dev, {}).items():
-                yield neigh_object(dev, dst, mac)
+                yield build.neigh(dev, dst, mac)
 
     def get(self, key: Key) -> Fdb | Neigh | None:
         """The entry of an `Fdb.key` / `Neigh.key`, or None (also for a key of another shape,
@@ -128,17 +160,19 @@ class Entries:
         with self the desired side: set differences per device, objects only for those."""
         create: list[Fdb | Neigh] = []
         delete: list[Fdb | Neigh] = []
+        build = Builder()
         for dev in self.fdb.keys() | live.fdb.keys():
             want, have = self.fdb.get(dev, set()), live.fdb.get(dev, set())
-            create += (fdb_object(dev, k) for k in want - have)
-            delete += (fdb_object(dev, k) for k in have - want)
+            if want != have:
+                create += (build.fdb(dev, k) for k in want - have)
+                delete += (build.fdb(dev, k) for k in have - want)
         changed: list[tuple[Neigh, Neigh]] = []
         for dev in self.neigh.keys() | live.neigh.keys():
             wants, haves = self.neigh.get(dev, {}), live.neigh.get(dev, {})
             if wants == haves:
                 continue
-            create += (neigh_object(dev, d, m) for d, m in wants.items() if d not in haves)
-            delete += (neigh_object(dev, d, m) for d, m in haves.items() if d not in wants)
-            changed += ((neigh_object(dev, d, haves[d]), neigh_object(dev, d, m))
+            create += (build.neigh(dev, d, m) for d, m in wants.items() if d not in haves)
+            delete += (build.neigh(dev, d, m) for d, m in haves.items() if d not in wants)
+            changed += ((build.neigh(dev, d, haves[d]), build.neigh(dev, d, m))
                         for d, m in wants.items() if d in haves and haves[d] != m)
         return create, delete, changed
