@@ -12,7 +12,8 @@ from dataclasses import fields as dataclass_fields
 
 from overlayc.errors import PlanError
 from overlayc.gcpause import paused_gc
-from overlayc.kernel.objects import Bridge, Endpoint, Fdb, Gateway, KernelObject, Neigh, Vxlan, XfrmState
+from overlayc.kernel.entries import ENTRY_KINDS
+from overlayc.kernel.objects import Bridge, Endpoint, Gateway, KernelObject, Vxlan, XfrmState
 from overlayc.kernel.ownership import Key
 from overlayc.kernel.state import KernelState, Observed, sort_key
 
@@ -99,12 +100,14 @@ def collisions(desired: KernelState, live: Observed) -> list[tuple[Key, str]]:
     """Every desired object that a foreign live object blocks, with the foreign object's description."""
     found: list[tuple[Key, str]] = []
     links, foreign = live.foreign_links, live.foreign
-    for key, obj in desired.items():
+    for key, obj in desired.other_items():
         name = _link_name(obj)
         if name is not None and name in links:
             found.append((key, f"link {name} exists: {links[name]}"))
         elif key in foreign:
             found.append((key, foreign[key]))
+    # fdb/neigh entries are no links; a foreign entry with a desired key blocks it
+    found += [(key, why) for key, why in foreign.items() if key[0] in ENTRY_KINDS and key in desired]
     return sorted(found, key=lambda kv: sort_key(kv[0]))
 
 
@@ -147,9 +150,9 @@ def _recreate_dependents(changes: list[Change], desired: KernelState, live: Kern
         return changes
     out = [c for c in changes if not (c.action is Action.UPDATE and c.kind in ("fdb", "neigh")
                                       and c.key[1] in replaced)]
-    for obj in live:
+    for obj in sorted(live.entries.objects(sorted(replaced)), key=lambda o: o.key):
         want = desired.get(obj.key)
-        if not isinstance(obj, Fdb | Neigh) or obj.dev not in replaced or want is None:
+        if want is None:
             continue
         detail = f"its device {obj.dev} is replaced"
         out.append(Change(Action.DELETE, obj.key, obj, None, Reason.DEVICE_REPLACED, (), detail))
@@ -171,7 +174,7 @@ def diff(desired: KernelState, live: Observed) -> list[Change]:
         raise PlanError(clashes)
     owned = live.owned
     changes: list[Change] = []
-    for key, want in desired.items():  # unsorted walks; only the (few) changes are sorted
+    for key, want in desired.other_items():  # unsorted walks; only the (few) changes are sorted
         have = owned.get(key)
         if have is None:
             changes.append(Change(Action.CREATE, key, None, want, Reason.NOT_IN_KERNEL))
@@ -180,7 +183,12 @@ def diff(desired: KernelState, live: Observed) -> list[Change]:
             if change is not None:
                 changes.append(change)
     deletes = [Change(Action.DELETE, key, have, None, Reason.NOT_IN_CONFIG)
-               for key, have in owned.items() if key not in desired]
+               for key, have in owned.other_items() if key not in desired]
+    # fdb/neigh entries: set differences per device; objects only for the entries that differ
+    create, delete, changed = desired.entries.difference(owned.entries)
+    changes += (Change(Action.CREATE, obj.key, None, obj, Reason.NOT_IN_KERNEL) for obj in create)
+    changes += (c for have, want in changed if (c := _compare(have, want)) is not None)
+    deletes += (Change(Action.DELETE, obj.key, obj, None, Reason.NOT_IN_CONFIG) for obj in delete)
     changes.sort(key=_change_order)
     deletes.sort(key=_change_order)
     return _split_moves(_recreate_dependents(changes + deletes, desired, owned))

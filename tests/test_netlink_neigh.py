@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import struct
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 
@@ -28,6 +28,7 @@ from overlayc.netlink.core import (
     parse_error,
     split_msgs,
 )
+from overlayc.netlink.entrydump import fdb_keys, neigh_macs
 
 MAC = "02:42:0a:01:00:06"
 FDB = Fdb("ovx1", MAC, IPv4Address("10.0.0.2"))
@@ -82,6 +83,20 @@ def test_dump_parser_tolerates_entries_without_dst() -> None:
     assert list(nn.parse_neigh_dump(_dump([(7, body)]), {7})) == [(7, 0x80, 2, b"", b"\1" * 6)]
 
 
+def test_fast_decoder_reads_the_sandbox_layout_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An fdb entry of a vxlan in a sandbox (its socket in another namespace) starts with
+    NDA_LINK_NETNSID (dump of kernel 6.1); the fast decoder reads it in one unpack."""
+    mac = bytes.fromhex("02420a010006")
+    bodies = [nn.NDMSG.pack(nn.AF_BRIDGE, index, nn.FDB_STATE, nn.NTF_SELF, 0)
+              + attr(nn.NDA_LINK_NETNSID, b"\0" * 4) + attr(nn.NDA_LLADDR, mac)
+              + attr(nn.NDA_DST, bytes([10, 0, 0, 2])) + attr(3, b"\0" * 16) for index in (7, 8)]
+    buf = _dump([(7, bodies[0]), (8, bodies[1])])
+    expected = list(nn.parse_neigh_dump(buf, {7}))
+    assert expected == [(7, nn.FDB_STATE, nn.NTF_SELF, bytes([10, 0, 0, 2]), mac)]
+    monkeypatch.setattr(nn, "parse_neigh_dump", lambda *_: pytest.fail("general decoder used"))
+    assert nn.neigh_entries(buf, {7}, nn.AF_BRIDGE) == expected
+
+
 @pytest.mark.parametrize(("change", "expected"), [
     (Change(Action.CREATE, FDB.key, None, FDB, Reason.NOT_IN_KERNEL), [(nn.RTM_NEWNEIGH, CREATE_REPLACE)]),
     (Change(Action.DELETE, FDB.key, FDB, None, Reason.NOT_IN_CONFIG), [(nn.RTM_DELNEIGH, 0)]),
@@ -128,3 +143,30 @@ VX = Vxlan("ovx4096", "0e:00:00:00:0a:01", 4096, IPv4Address("10.0.0.1"), 4790, 
 ])
 def test_explain(obj: Fdb | Neigh | Vxlan, code: int, extack: str, expected: str) -> None:
     assert expected in explain(obj, "create", code, extack)
+
+
+def test_entry_dump_decoders_keep_exactly_overlaycs_entries() -> None:
+    """fdb_keys / neigh_macs: permanent `self` fdb entries with a dst (IPv4 or IPv6, node or
+    sandbox layout) and permanent neighbours of the given devices; nothing else."""
+    mac, other = bytes.fromhex("02420a010006"), bytes.fromhex("02420a010007")
+    v4, v6 = IPv4Address("10.0.0.2"), IPv6Address("fd00::2")
+    sandboxed = (nn.NDMSG.pack(nn.AF_BRIDGE, 7, nn.FDB_STATE, nn.NTF_SELF, 0)
+                 + attr(nn.NDA_LINK_NETNSID, b"\0" * 4) + attr(nn.NDA_LLADDR, other)
+                 + attr(nn.NDA_DST, v4.packed))
+    learned = nn.NDMSG.pack(nn.AF_BRIDGE, 7, 0x02, nn.NTF_SELF, 0) + attr(nn.NDA_LLADDR, b"\1" * 6) + attr(
+        nn.NDA_DST, v4.packed)
+    master = nn.NDMSG.pack(nn.AF_BRIDGE, 7, nn.NUD_PERMANENT, 0, 0) + attr(nn.NDA_LLADDR, b"\2" * 6)
+    fdb = _dump([(7, nn.encode_fdb(7, MAC, v4)), (7, nn.encode_fdb(7, MAC, v6)),
+                 (8, nn.encode_fdb(8, MAC, v4)), (7, sandboxed), (7, learned), (7, master)])
+    sets: dict[int, set[bytes]] = {7: set()}
+    fdb_keys(fdb, sets)
+    assert sets == {7: {mac + v4.packed, mac + v6.packed, other + v4.packed}}
+    reversed_attrs = nn.NDMSG.pack(nn.AF_INET, 7, nn.NUD_PERMANENT, 0, 0) + attr(nn.NDA_LLADDR, other) + attr(
+        nn.NDA_DST, bytes([10, 1, 0, 7]))
+    stale = nn.NDMSG.pack(nn.AF_INET, 7, 0x04, 0, 0) + attr(nn.NDA_DST, bytes([10, 1, 0, 8])) + attr(
+        nn.NDA_LLADDR, other)
+    neigh = _dump([(7, nn.encode_neigh(7, IPv4Address("10.1.0.6"), MAC)), (7, reversed_attrs), (7, stale),
+                   (8, nn.encode_neigh(8, IPv4Address("10.1.0.9"), MAC))])
+    tables: dict[int, dict[bytes, bytes]] = {7: {}}
+    neigh_macs(neigh, tables)
+    assert tables == {7: {bytes([10, 1, 0, 6]): mac, bytes([10, 1, 0, 7]): other}}

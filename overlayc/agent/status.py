@@ -133,7 +133,9 @@ def _vxlans(state: KernelState) -> dict[str, Vxlan]:
 
 
 def _count(state: KernelState, cls: type[Fdb] | type[Neigh], dev: str | None) -> int:
-    return sum(1 for o in state if isinstance(o, cls) and o.dev == dev)
+    """The `cls` entries on `dev`, counted in the state's compact table (no object per entry)."""
+    table = state.entries.fdb if cls is Fdb else state.entries.neigh
+    return len(table.get(dev, ())) if dev is not None else 0
 
 
 def network_statuses(config: Config, desired: KernelState, live: KernelState) -> list[NetworkStatus]:

@@ -18,13 +18,12 @@ from overlayc.compile.naming import (
 )
 from overlayc.config.model import Config
 from overlayc.config.mtu import inner_mtu
+from overlayc.kernel.entries import Entries
 from overlayc.kernel.objects import (
     Bridge,
     Endpoint,
-    Fdb,
     Gateway,
     KernelObject,
-    Neigh,
     Netns,
     Sandbox,
     Vxlan,
@@ -85,17 +84,25 @@ def compile_devices(config: Config, assignment: Assignment, node: str, network: 
     return out
 
 
-def compile_remote(config: Config, assignment: Assignment, node: str, network: str) -> list[KernelObject]:
-    """Fdb and Neigh on the vxlan of `network` for every endpoint of it on another node."""
+def compile_remote(config: Config, assignment: Assignment, node: str, network: str, into: Entries) -> None:
+    """The fdb and neigh entries on the vxlan of `network` for every endpoint of it on another
+    node, written into `into` as compact keys (overlayc.kernel.entries)."""
     dev = vxlan_name(assignment.vnis[network])
-    nodes = config.nodes
-    out: list[KernelObject] = []
+    vteps = {name: spec.address.packed for name, spec in config.nodes.items()}
+    fdb = into.fdb.setdefault(dev, set())
+    neigh = into.neigh.setdefault(dev, {})
+    fromhex = bytes.fromhex
     for a in assignment.attachments.get(network, ()):
         if a.node == node:
             continue
-        out.append(Fdb(dev=dev, lladdr=a.mac, dst=nodes[a.node].address))
-        out.append(Neigh(dev=dev, dst=a.ip, lladdr=a.mac))
-    return out
+        mac = fromhex(a.mac.replace(":", ""))
+        fdb.add(mac + vteps[a.node])
+        dst = a.ip.packed
+        if neigh.setdefault(dst, mac) != mac:
+            into.add_neigh(dev, dst, mac)  # raises: two endpoints with one address
+    for table in (into.fdb, into.neigh):
+        if not table[dev]:
+            del table[dev]
 
 
 def compile_endpoints(

@@ -37,8 +37,8 @@ def compile_node(
     for network in present:
         for obj in compile_devices(config, assignment, node, network, owner):
             state.add(obj)
-        for obj in compile_remote(config, assignment, node, network):
-            state.add(obj)
+        compile_remote(config, assignment, node, network, state.entries)
+        state.touched()
     local = assignment.by_node.get(node, ())
     for obj in compile_endpoints(config, assignment, local, set(present), owner):
         state.add(obj)

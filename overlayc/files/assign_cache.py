@@ -35,6 +35,7 @@ from overlayc.config.model import Config
 from overlayc.errors import InputError
 from overlayc.files.limits import LIMITS
 from overlayc.files.safe import ensure_dir, read_capped, write_atomic
+from overlayc.gcpause import paused_gc
 
 CACHE_NAME = "assignment.cache"
 FORMAT = b"overlayc-assignment-cache 1 "
@@ -71,6 +72,7 @@ def cache_key(config: Config, lock_path: Path) -> str | None:
     return digest.hexdigest()
 
 
+@paused_gc()  # marshal and the decode make 250k small objects per 50k attachments, no cycles
 def load(root: Path, key: str) -> Assignment | None:
     """The Assignment stored under `key` in the state directory `root`; None when there is none,
     it is stored under another key, or it does not decode."""
@@ -122,21 +124,28 @@ def _decode(data: Any) -> Assignment:
     by_node: dict[str, list[Attachment]] = {}
     ip_of = IPv4Address
     for net, rows in attachments:
-        if type(net) is not str:
-            raise TypeError("not a network name")
-        atts = []
-        for ep, node, ip, mac, flag in rows:
-            if type(ep) is not str or type(node) is not str or type(mac) is not str or type(flag) is not bool:
-                raise TypeError("not an attachment")
-            att = Attachment(ep, node, net, ip_of(ip), mac, flag)
-            atts.append(att)
-            by_node.setdefault(node, []).append(att)
-        per_net[net] = tuple(atts)
+        if type(net) is not str or not _well_typed(rows):
+            raise TypeError("not a network's attachments")
+        atts = tuple([Attachment(ep, node, net, ip_of(ip), mac, flag) for ep, node, ip, mac, flag in rows])
+        for att in atts:
+            by_node.setdefault(att.node, []).append(att)
+        per_net[net] = atts
     return Assignment(
         vnis=vnis, tasks=tasks, attachments=per_net,
         by_node={n: tuple(atts) for n, atts in by_node.items()},
         network_nodes={net: frozenset(_strings(here)) for net, here in nodes.items()},
     )
+
+
+_ROW_TYPES: tuple[set[type], ...] = ({str}, {str}, {int}, {str}, {bool})  # endpoint, node, ip, mac, managed
+
+
+def _well_typed(rows: Any) -> bool:
+    """Whether `rows` is a list of 5-tuples of `_ROW_TYPES` (checked per column, in bulk)."""
+    if type(rows) is not list or not all(type(row) is tuple and len(row) == 5 for row in rows):
+        return False
+    columns = zip(*rows, strict=True)
+    return all(set(map(type, column)) <= kinds for column, kinds in zip(columns, _ROW_TYPES, strict=False))
 
 
 def _strings(values: Iterable[Any]) -> list[str]:

@@ -10,15 +10,17 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable
-from ipaddress import IPv4Address, IPv4Interface, IPv6Address
+from ipaddress import IPv4Interface
 
 from overlayc.errors import DumpInterrupted, EnvironmentProblem, OverlaycError
 from overlayc.gcpause import paused_gc
-from overlayc.kernel.objects import Bridge, Endpoint, Fdb, IPAddress, KernelObject, Neigh, Netns, Vxlan
+from overlayc.kernel.entries import Entries
+from overlayc.kernel.objects import Bridge, Endpoint, KernelObject, Netns, Vxlan
 from overlayc.kernel.ownership import Alias, Key, is_sandbox_name, parse_alias, parse_sandbox_name
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink import link as nl_link
 from overlayc.netlink import neigh as nl_neigh
+from overlayc.netlink.entrydump import fdb_keys, neigh_macs
 from overlayc.netlink.link import LinkInfo
 from overlayc.netlink.netns import NETNS_DIR, Namespace, NamespaceRef, namespace_id, opened
 from overlayc.netlink.sock import NetlinkSocket
@@ -98,28 +100,22 @@ def read_endpoint(host: LinkInfo, tag: Alias, links: dict[int, LinkInfo]) -> tup
                                 alias=host.alias, ipv6=peer.ipv6)], ""
 
 
-def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str]) -> Iterable[Fdb | Neigh]:
-    """Permanent `self` FDB entries with a dst, and permanent neighbours, on the given devices
-    (none given, as in a node's namespace whose networks all live in sandboxes: no dump)."""
+def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str], into: Entries) -> None:
+    """Permanent `self` FDB entries with a dst, and permanent neighbours, on the given devices,
+    written into `into` as compact keys (overlayc.kernel.entries); none given, as in a node's
+    namespace whose networks all live in sandboxes: no dump. Anything else on those devices
+    (learned, reachable or stale entries, the bridge's own) is not overlayc's: left out."""
     if not vxlans:
         return
-    body = nl_neigh.encode_dump(nl_neigh.AF_BRIDGE)
-    vteps: dict[bytes, IPAddress] = {}  # few remote VTEPs, many entries each: parse each once
-    macs: dict[bytes, str] = {}  # an endpoint's MAC is in its fdb and its neigh entry: one text
-    for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, body):
-        for index, state, flags, dst, mac in nl_neigh.neigh_entries(buf, vxlans, nl_neigh.AF_BRIDGE):
-            if state & nl_neigh.NUD_PERMANENT and flags & nl_neigh.NTF_SELF and len(dst) in (4, 16):
-                vtep = vteps.get(dst)
-                if vtep is None:
-                    vtep = vteps[dst] = IPv4Address(dst) if len(dst) == 4 else IPv6Address(dst)
-                text = macs[mac] = mac.hex(":")
-                yield Fdb(dev=vxlans[index], lladdr=text, dst=vtep)
-    body = nl_neigh.encode_dump(nl_neigh.AF_INET)
-    for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, body):
-        for index, state, _flags, dst, mac in nl_neigh.neigh_entries(buf, vxlans, nl_neigh.AF_INET):
-            if state & nl_neigh.NUD_PERMANENT and len(dst) == 4 and len(mac) == 6:
-                text = macs.get(mac) or mac.hex(":")
-                yield Neigh(dev=vxlans[index], dst=IPv4Address(dst), lladdr=text)
+    fdb = {index: into.fdb.setdefault(dev, set()) for index, dev in vxlans.items()}
+    for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(nl_neigh.AF_BRIDGE)):
+        fdb_keys(buf, fdb)
+    neigh = {index: into.neigh.setdefault(dev, {}) for index, dev in vxlans.items()}
+    for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(nl_neigh.AF_INET)):
+        neigh_macs(buf, neigh)
+    for table in (into.fdb, into.neigh):
+        for dev in [dev for dev in vxlans.values() if not table.get(dev, True)]:
+            del table[dev]
 
 
 def netns_owner(name: str, cluster: str | None, owner: str) -> str | None:
@@ -215,7 +211,7 @@ def _observe_one(ns: Namespace, name: str, cluster: str | None, owner: str, foun
             found.objects.append(dataclasses.replace(obj, sandbox=name))
             if isinstance(obj, Vxlan):
                 vxlans[info.index] = info.name
-    found.objects.extend(read_fdb_neigh(ns.route, vxlans))
+    read_fdb_neigh(ns.route, vxlans, found.entries)
 
 
 DUMP_ATTEMPTS = 3
@@ -272,7 +268,8 @@ def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
                 vxlans[info.index] = info.name
         else:
             foreign_links[info.name] = f"{info.kind} tagged as overlayc's, but not as overlayc makes it"
-    objects.extend(read_fdb_neigh(rt, vxlans))
+    entries = sandboxes.entries
+    read_fdb_neigh(rt, vxlans, entries)
     seen = clusters_seen(links.values()) | sandboxes.clusters
     xfrm_owned, foreign = observe_xfrm(ns.xfrm, scope_for(cluster, seen))
     objects.extend(xfrm_owned)
@@ -282,4 +279,4 @@ def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
     foreign.update(foreign_ns)
     foreign.update(sandboxes.foreign)
     foreign_links.update(sandboxes.foreign_links)
-    return Observed(owned=KernelState(objects), foreign_links=foreign_links, foreign=foreign)
+    return Observed(owned=KernelState(objects, entries), foreign_links=foreign_links, foreign=foreign)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 
+from overlayc.kernel.entries import Entries
 from overlayc.kernel.objects import Gateway, KernelObject, Sandbox
 from overlayc.kernel.ownership import NETNS_NETWORK, Alias, Key, parse_alias, parse_sandbox_name
 from overlayc.netlink.link import LinkInfo
@@ -50,6 +51,7 @@ class Sandboxes:
     foreign: dict[Key, str] = field(default_factory=dict)
     foreign_links: dict[str, str] = field(default_factory=dict)
     links: dict[str, dict[int, LinkInfo]] = field(default_factory=dict)
+    entries: Entries = field(default_factory=Entries)  # the fdb/neigh entries of their vxlans
 
 
 def read_sandbox(ns: Namespace, name: str) -> Sandbox:

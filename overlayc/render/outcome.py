@@ -6,9 +6,12 @@ outcome's (`Outcome.exit_code`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from overlayc.apply.run import Outcome
-from overlayc.apply.session import Applied
+
+if TYPE_CHECKING:  # not imported at run time: `plan` never loads the executor
+    from overlayc.apply.session import Applied
 
 
 @dataclass(frozen=True)

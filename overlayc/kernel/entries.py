@@ -1,0 +1,178 @@
+"""FDB and neighbour entries held as compact keys, per vxlan device (the bulk of a node's state).
+
+A node holds one FDB and one neighbour entry per remote endpoint: tens of thousands. Held as
+`Fdb`/`Neigh` objects they cost a frozen object, a key tuple and two texts each, built on the
+desired side by compile and on the live side by observe, and compared one by one by diff.
+`Entries` holds them as the bytes the kernel speaks instead, per device:
+
+- an FDB entry as `mac + dst`: 6 MAC bytes, then the packed VTEP address (4 bytes for IPv4,
+  16 for IPv6): the whole entry is its identity (`Fdb.key`: dev, lladdr, dst);
+- a neighbour entry as `dst → mac`: the packed address (4 or 16 bytes) is its identity
+  (`Neigh.key`: dev, dst), the MAC its one updatable value.
+
+The family is the length of the packed address, so IPv4 and IPv6 entries live side by side.
+Compile and observe fill the same shape, diff compares them as set differences per device
+(`difference`), and `Fdb`/`Neigh` objects are built only for what a caller asks for: the
+entries that differ, a key looked up, or a whole-state walk (JSON, render).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable, Iterator
+from ipaddress import IPv4Address, IPv6Address
+from typing import cast
+
+from overlayc.kernel.objects import Fdb, IPAddress, Neigh
+from overlayc.kernel.ownership import Key
+
+ENTRY_KINDS = frozenset({"fdb", "neigh"})
+
+
+def _packed(text: str) -> bytes:
+    """The packed bytes of an address text (OSError when it is none); `inet_pton` is C: a saved
+    plan or a plan's digests look up one key per change, 100k of them."""
+    return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+
+
+def mac_bytes(text: str) -> bytes:
+    """The 6 bytes of a canonical MAC text (`02:42:0a:00:00:02`)."""
+    return bytes.fromhex(text.replace(":", ""))
+
+
+def address_of(packed: bytes) -> IPAddress:
+    """The address of 4 (IPv4) or 16 (IPv6) packed bytes."""
+    return IPv4Address(packed) if len(packed) == 4 else IPv6Address(packed)
+
+
+def fdb_object(dev: str, key: bytes) -> Fdb:
+    """The `Fdb` of compact key `mac + dst` on `dev`."""
+    return Fdb(dev=dev, lladdr=key[:6].hex(":"), dst=address_of(key[6:]))
+
+
+def neigh_object(dev: str, dst: bytes, mac: bytes) -> Neigh:
+    """The `Neigh` of `dst → mac` on `dev`."""
+    # Neigh.dst is typed IPv4 while overlay subnets are; the table holds either family.
+    return Neigh(dev=dev, dst=cast(IPv4Address, address_of(dst)), lladdr=mac.hex(":"))
+
+
+class Builder:
+    """`Fdb`/`Neigh` objects of compact entries that share what entries have in common, as
+    objects built from the configuration do: the MAC text of an endpoint (its fdb and its neigh
+    entry) and the address of a VTEP (every fdb entry behind it). One per walk: a plan of
+    100k creates then holds one MAC text per endpoint and one address per VTEP."""
+
+    __slots__ = ("_macs", "_vteps")
+
+    def __init__(self) -> None:
+        self._macs: dict[bytes, str] = {}
+        self._vteps: dict[bytes, IPAddress] = {}
+
+    def mac(self, raw: bytes) -> str:
+        text = self._macs.get(raw)
+        if text is None:
+            text = self._macs[raw] = raw.hex(":")
+        return text
+
+    def fdb(self, dev: str, key: bytes) -> Fdb:
+        """`fdb_object(dev, key)`."""
+        raw = key[6:]
+        vtep = self._vteps.get(raw)
+        if vtep is None:
+            vtep = self._vteps[raw] = address_of(raw)
+        return Fdb(dev=dev, lladdr=self.mac(key[:6]), dst=vtep)
+
+    def neigh(self, dev: str, dst: bytes, mac: bytes) -> Neigh:
+        """`neigh_object(dev, dst, mac)`."""
+        return Neigh(dev=dev, dst=cast(IPv4Address, address_of(dst)), lladdr=self.mac(mac))
+
+
+class Entries:
+    """FDB keys (`mac + dst`) and neighbours (`dst → mac`) by device name.
+
+    `fdb` and `neigh` are public for the bulk writers (compile, observe) and readers (diff);
+    a device is present only while it holds an entry of that kind, so two tables holding the
+    same entries compare equal."""
+
+    __slots__ = ("fdb", "neigh")
+
+    def __init__(self) -> None:
+        self.fdb: dict[str, set[bytes]] = {}
+        self.neigh: dict[str, dict[bytes, bytes]] = {}
+
+    def add_fdb(self, dev: str, mac: bytes, dst: bytes) -> None:
+        self.fdb.setdefault(dev, set()).add(mac + dst)
+
+    def add_neigh(self, dev: str, dst: bytes, mac: bytes) -> None:
+        """Adds `dst → mac` on `dev`; ValueError when `dst` is there with another MAC."""
+        table = self.neigh.setdefault(dev, {})
+        have = table.setdefault(dst, mac)
+        if have != mac:
+            raise ValueError(f"two different objects with key {('neigh', dev, str(address_of(dst)))}: "
+                             f"{neigh_object(dev, dst, have)!r} and {neigh_object(dev, dst, mac)!r}")
+
+    def add(self, obj: Fdb | Neigh) -> None:
+        if isinstance(obj, Fdb):
+            self.add_fdb(obj.dev, mac_bytes(obj.lladdr), obj.dst.packed)
+        else:
+            self.add_neigh(obj.dev, obj.dst.packed, mac_bytes(obj.lladdr))
+
+    def __len__(self) -> int:
+        return sum(map(len, self.fdb.values())) + sum(map(len, self.neigh.values()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Entries) and self.fdb == other.fdb and self.neigh == other.neigh
+
+    def counts(self) -> dict[str, int]:
+        """Entries by kind (kinds without an entry left out)."""
+        out = {"fdb": sum(map(len, self.fdb.values())), "neigh": sum(map(len, self.neigh.values()))}
+        return {kind: n for kind, n in out.items() if n}
+
+    def objects(self, devs: Iterable[str] | None = None) -> Iterator[Fdb | Neigh]:
+        """Every entry (of the devices `devs`, None: of all) as an object, in no particular order."""
+        build = Builder()
+        for dev in self.fdb if devs is None else devs:
+            for key in self.fdb.get(dev, ()):
+                yield build.fdb(dev, key)
+        for dev in self.neigh if devs is None else devs:
+            for dst, mac in self.neigh.get(dev, {}).items():
+                yield build.neigh(dev, dst, mac)
+
+    def get(self, key: Key) -> Fdb | Neigh | None:
+        """The entry of an `Fdb.key` / `Neigh.key`, or None (also for a key of another shape,
+        or one whose texts are not the canonical ones a key is made of)."""
+        try:
+            found: Fdb | Neigh | None = None
+            if key[0] == "fdb" and len(key) == 4:
+                dev, entry = key[1], mac_bytes(key[2]) + _packed(key[3])
+                found = fdb_object(dev, entry) if entry in self.fdb.get(dev, ()) else None
+            elif key[0] == "neigh" and len(key) == 3:
+                dev, dst = key[1], _packed(key[2])
+                mac = self.neigh.get(dev, {}).get(dst)
+                found = None if mac is None else neigh_object(dev, dst, mac)
+        except (ValueError, TypeError, OSError):  # not an address or a MAC: no entry has that key
+            return None
+        return found if found is not None and found.key == key else None
+
+    def difference(self, live: Entries) -> tuple[list[Fdb | Neigh], list[Fdb | Neigh],
+                                                 list[tuple[Neigh, Neigh]]]:
+        """(in self only, in `live` only, neighbours in both with another MAC as (live, self)),
+        with self the desired side: set differences per device, objects only for those."""
+        create: list[Fdb | Neigh] = []
+        delete: list[Fdb | Neigh] = []
+        build = Builder()
+        for dev in self.fdb.keys() | live.fdb.keys():
+            want, have = self.fdb.get(dev, set()), live.fdb.get(dev, set())
+            if want != have:
+                create += (build.fdb(dev, k) for k in want - have)
+                delete += (build.fdb(dev, k) for k in have - want)
+        changed: list[tuple[Neigh, Neigh]] = []
+        for dev in self.neigh.keys() | live.neigh.keys():
+            wants, haves = self.neigh.get(dev, {}), live.neigh.get(dev, {})
+            if wants == haves:
+                continue
+            create += (build.neigh(dev, d, m) for d, m in wants.items() if d not in haves)
+            delete += (build.neigh(dev, d, m) for d, m in haves.items() if d not in wants)
+            changed += ((build.neigh(dev, d, haves[d]), build.neigh(dev, d, m))
+                        for d, m in wants.items() if d in haves and haves[d] != m)
+        return create, delete, changed

@@ -1,0 +1,104 @@
+"""The FDB and neighbour dumps of observe, decoded straight into compact keys
+(overlayc.kernel.entries): no tuple or object per entry, one pass over each recv() buffer.
+
+`fdb_keys` and `neigh_macs` give the same entries as filtering `neigh.parse_neigh_dump` (the
+general decoder, any attribute order) by what overlayc writes; a message laid out as the kernel
+writes overlayc's entries is read in one or two `struct` unpacks, any other by the general
+decoder.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+
+from overlayc.netlink.core import HDR
+from overlayc.netlink.neigh import (
+    NDA_DST,
+    NDA_LINK_NETNSID,
+    NDA_LLADDR,
+    NTF_SELF,
+    NUD_PERMANENT,
+    RTM_NEWNEIGH,
+    parse_neigh_dump,
+)
+
+# Whole entries of the kernel's layouts in one unpack, each attribute header (len, type) read as
+# one native u32 (`_nla`): nlmsghdr (len, type), ndmsg (ifindex, state, flags), then
+# the attributes. The first two are the layouts of overlayc.netlink.neigh._FDB_NETNS_FIRST (a
+# vxlan in a sandbox) and _FDB_FIRST (one in the node's namespace), the third _NEIGH_FIRST.
+_FDB_SANDBOXED = struct.Struct("=IH10x4xiHBxI4xI6s2xI4s")
+_FDB_PLAIN = struct.Struct("=IH10x4xiHBxI6s2xI4s")
+_NEIGH = struct.Struct("=IH10x4xiHBxI4sI6s")
+
+
+def _nla(length: int, kind: int) -> int:
+    """An attribute header (len, type) as the u32 the structs above read it as."""
+    return int(struct.unpack("=I", struct.pack("=HH", length, kind))[0])
+
+
+_NETNSID_4, _LLADDR_6, _DST_4 = _nla(8, NDA_LINK_NETNSID), _nla(10, NDA_LLADDR), _nla(8, NDA_DST)
+
+
+def fdb_keys(buf: bytes, into: Mapping[int, set[bytes]]) -> None:
+    """Add `mac + dst` of every permanent `self` FDB entry with a dst of 4 or 16 bytes in `buf`
+    (one recv() buffer of an AF_BRIDGE dump) to the set of its device's ifindex in `into`;
+    entries of devices without a set, learned or without a dst (the bridge's own) are not
+    overlayc's: skipped."""
+    hdr, sandboxed, plain = HDR.unpack_from, _FDB_SANDBOXED.unpack_from, _FDB_PLAIN.unpack_from
+    big, small = _FDB_SANDBOXED.size, _FDB_PLAIN.size
+    off, end = 0, len(buf)
+    while off + 16 <= end:
+        if off + big <= end:
+            n, mtype, index, state, flags, a1, a2, mac, a3, dst = sandboxed(buf, off)
+            if mtype == RTM_NEWNEIGH and n >= big and a1 == _NETNSID_4 and a2 == _LLADDR_6 and a3 == _DST_4:
+                if state & NUD_PERMANENT and flags & NTF_SELF and (target := into.get(index)) is not None:
+                    target.add(mac + dst)
+                off += (n + 3) & ~3
+                continue
+        n, mtype = hdr(buf, off)[:2]
+        if n < 16:
+            break
+        if mtype != RTM_NEWNEIGH:
+            pass
+        elif n >= small and off + small <= end and (got := plain(buf, off))[5] == _LLADDR_6 \
+                and got[7] == _DST_4:
+            if got[3] & NUD_PERMANENT and got[4] & NTF_SELF and (target := into.get(got[2])) is not None:
+                target.add(got[6] + got[8])
+        else:
+            _general_fdb(buf[off:off + n], into)
+        off += (n + 3) & ~3
+
+
+def _general_fdb(msg: bytes, into: Mapping[int, set[bytes]]) -> None:
+    for index, state, flags, dst, mac in parse_neigh_dump(msg, into):
+        if state & NUD_PERMANENT and flags & NTF_SELF and len(dst) in (4, 16) and len(mac) == 6:
+            into[index].add(mac + dst)
+
+
+def neigh_macs(buf: bytes, into: Mapping[int, dict[bytes, bytes]]) -> None:
+    """Set `dst → mac` of every permanent neighbour with a 6-byte lladdr and a dst of 4 or 16
+    bytes in `buf` (one recv() buffer of an AF_INET or AF_INET6 dump) in the dict of its
+    device's ifindex in `into`; anything else (reachable, stale, failed entries) is skipped."""
+    hdr, first, size = HDR.unpack_from, _NEIGH.unpack_from, _NEIGH.size
+    off, end = 0, len(buf)
+    while off + 16 <= end:
+        if off + size <= end:
+            n, mtype, index, state, _flags, a1, dst, a2, mac = first(buf, off)
+            if mtype == RTM_NEWNEIGH and n >= size and a1 == _DST_4 and a2 == _LLADDR_6:
+                if state & NUD_PERMANENT and (target := into.get(index)) is not None:
+                    target[dst] = mac
+                off += (n + 3) & ~3
+                continue
+        n, mtype = hdr(buf, off)[:2]
+        if n < 16:
+            break
+        if mtype == RTM_NEWNEIGH:
+            _general_neigh(buf[off:off + n], into)
+        off += (n + 3) & ~3
+
+
+def _general_neigh(msg: bytes, into: Mapping[int, dict[bytes, bytes]]) -> None:
+    for index, state, _flags, dst, mac in parse_neigh_dump(msg, into):
+        if state & NUD_PERMANENT and len(dst) in (4, 16) and len(mac) == 6:
+            into[index][dst] = mac

@@ -1,0 +1,158 @@
+"""FDB/neighbour entries held as compact keys (overlayc.kernel.entries) and diffed as sets: the
+same changes, objects and state behaviour as when every entry was an object of its own."""
+
+from __future__ import annotations
+
+import random
+from ipaddress import IPv4Address, IPv6Address, ip_address
+
+import pytest
+
+from overlayc.diff import Action, Change, Reason, diff
+from overlayc.errors import PlanError
+from overlayc.kernel.entries import Entries, mac_bytes
+from overlayc.kernel.objects import Fdb, KernelObject, Neigh
+from overlayc.kernel.state import KernelState, Observed
+from overlayc.plan import order
+from tests.support.planobjects import bridge, vxlan
+
+DEVS = ("vx-a", "vx-b")
+VTEPS = (IPv4Address("10.0.0.2"), IPv4Address("10.0.0.3"), IPv6Address("fd00::2"))
+
+
+def _mac(i: int) -> str:
+    return f"02:42:0a:00:{i >> 8:02x}:{i & 0xff:02x}"
+
+
+def _random_entries(rng: random.Random, n: int) -> list[Fdb | Neigh]:
+    out: list[Fdb | Neigh] = []
+    for i in rng.sample(range(400), n):
+        dev, mac = rng.choice(DEVS), _mac(i if rng.random() < 0.8 else i + 1000)
+        out.append(Fdb(dev=dev, lladdr=mac, dst=rng.choice(VTEPS)))
+        out.append(Neigh(dev=dev, dst=IPv4Address(f"172.16.{i >> 8}.{i & 0xff}"), lladdr=mac))
+    return out
+
+
+def _reference(desired: list[Fdb | Neigh], live: list[Fdb | Neigh]) -> set[tuple[object, ...]]:
+    """The changes, object by object by key, as diff made them when every entry was an object."""
+    want, have = {o.key: o for o in desired}, {o.key: o for o in live}
+    out: set[tuple[object, ...]] = set()
+    for key, obj in want.items():
+        if key not in have:
+            out.add((Action.CREATE, key, None, obj, Reason.NOT_IN_KERNEL, ()))
+        elif have[key] != obj:
+            out.add((Action.UPDATE, key, have[key], obj, Reason.DRIFT, ("lladdr",)))
+    out |= {(Action.DELETE, key, obj, None, Reason.NOT_IN_CONFIG, ()) for key, obj in have.items()
+            if key not in want}
+    return out
+
+
+def _as_tuples(changes: list[Change]) -> set[tuple[object, ...]]:
+    return {(c.action, c.key, c.before, c.after, c.reason, c.fields) for c in changes}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_set_diff_of_entries_equals_the_object_by_object_diff(seed: int) -> None:
+    rng = random.Random(seed)
+    desired, live = _random_entries(rng, 60), _random_entries(rng, 60)
+    live += [Neigh(dev=o.dev, dst=o.dst, lladdr=_mac(3000 + i))  # same address, another MAC
+             for i, o in enumerate(desired[1:12:2]) if isinstance(o, Neigh)]
+    live = list({o.key: o for o in live}.values())  # one neighbour per address, as the kernel
+    devices: list[KernelObject] = [bridge("a"), vxlan("a"), bridge("b"), vxlan("b")]
+    changes = diff(KernelState([*devices, *desired]), Observed(KernelState([*devices, *live])))
+    assert _as_tuples(changes) == _reference(desired, live)
+    assert len(changes) == len(_reference(desired, live))
+    assert any(c.action is Action.UPDATE for c in changes)
+    assert any(c.action is Action.CREATE for c in changes) and any(c.action is Action.DELETE for c in changes)
+
+
+def test_an_entry_added_removed_or_with_another_mac_is_the_only_change() -> None:
+    base: list[KernelObject] = [vxlan("a"), Fdb("vx-a", _mac(1), VTEPS[0]),
+                                Neigh("vx-a", IPv4Address("172.16.0.1"), _mac(1))]
+    extra = Fdb("vx-a", _mac(2), VTEPS[2])
+    moved = Fdb("vx-a", _mac(1), VTEPS[1])  # the same MAC behind another VTEP: a new entry
+    relabelled = Neigh("vx-a", IPv4Address("172.16.0.1"), _mac(9))
+    assert diff(KernelState(base), Observed(KernelState(base))) == []
+    [added] = diff(KernelState([*base, extra]), Observed(KernelState(base)))
+    assert (added.action, added.after) == (Action.CREATE, extra)
+    assert added.key == ("fdb", "vx-a", _mac(2), "fd00::2")
+    [gone] = diff(KernelState(base), Observed(KernelState([*base, extra])))
+    assert (gone.action, gone.before, gone.reason) == (Action.DELETE, extra, Reason.NOT_IN_CONFIG)
+    swapped = diff(KernelState([*base[:1], moved, base[2]]), Observed(KernelState(base)))
+    assert {(c.action, c.key) for c in swapped} == {(Action.CREATE, moved.key), (Action.DELETE, base[1].key)}
+    [update] = diff(KernelState([*base[:2], relabelled]), Observed(KernelState(base)))
+    assert (update.action, update.before, update.after, update.fields) == (
+        Action.UPDATE, base[2], relabelled, ("lladdr",))
+
+
+def test_a_foreign_entry_with_a_desired_key_is_a_collision() -> None:
+    entry = Fdb("vx-a", _mac(1), VTEPS[0])
+    desired = KernelState([vxlan("a"), entry])
+    with pytest.raises(PlanError) as err:
+        diff(desired, Observed(KernelState([vxlan("a")]), foreign={entry.key: "fdb entry, learned"}))
+    assert err.value.collisions == [(entry.key, "fdb entry, learned")]
+    other = ("fdb", "vx-a", _mac(2), "10.0.0.2")
+    [create] = diff(desired, Observed(KernelState([vxlan("a")]), foreign={other: "fdb entry, learned"}))
+    assert create.after == entry
+
+
+def test_a_state_answers_for_its_entries_as_objects() -> None:
+    objs: list[KernelObject] = [bridge("a"), vxlan("a"), Fdb("vx-a", _mac(2), VTEPS[2]),
+                                Fdb("vx-a", _mac(1), VTEPS[0]),
+                                Neigh("vx-a", IPv4Address("172.16.0.1"), _mac(1))]
+    state = KernelState(objs)
+    assert len(state) == 5 and len(state.entries) == 3
+    kinds = ["bridge", "vxlan", "fdb", "neigh"]
+    assert list(state) == sorted(objs, key=lambda o: (kinds.index(o.kind), o.key))
+    assert state.keys() == [o.key for o in state]
+    for obj in objs:
+        assert state.get(obj.key) == obj and obj.key in state
+    assert state.get(("fdb", "vx-a", _mac(3), "10.0.0.2")) is None
+    assert ("neigh", "vx-a", "172.16.0.9") not in state and state.get(("neigh", "vx-a", "no-ip")) is None
+    assert state.of_kind("fdb") == [objs[3], objs[2]] and state.of_kind("neigh") == [objs[4]]
+    assert dict(state.items()) == {o.key: o for o in objs}
+    again = KernelState.loads(state.dumps())
+    assert again == state and again.dumps() == state.dumps()
+    assert repr(state) == "KernelState(bridge=1, fdb=2, neigh=1, vxlan=1)"
+
+
+def test_bulk_written_entries_equal_added_objects() -> None:
+    entries = Entries()
+    entries.add_fdb("vx-a", mac_bytes(_mac(1)), ip_address("fd00::2").packed)
+    entries.add_neigh("vx-a", IPv4Address("172.16.0.1").packed, mac_bytes(_mac(1)))
+    added = KernelState([Fdb("vx-a", _mac(1), VTEPS[2]), Neigh("vx-a", IPv4Address("172.16.0.1"), _mac(1))])
+    assert KernelState((), entries) == added
+    assert KernelState((), entries) != KernelState([Fdb("vx-a", _mac(1), VTEPS[2])])
+
+
+def test_two_macs_for_one_neighbour_are_refused_and_duplicates_are_one_entry() -> None:
+    state = KernelState([Neigh("vx-a", IPv4Address("172.16.0.1"), _mac(1))])
+    state.add(Neigh("vx-a", IPv4Address("172.16.0.1"), _mac(1)))
+    state.add(Fdb("vx-a", _mac(1), VTEPS[0]))
+    state.add(Fdb("vx-a", _mac(1), VTEPS[0]))
+    assert len(state) == 2
+    with pytest.raises(ValueError, match="two different objects with key"):
+        state.add(Neigh("vx-a", IPv4Address("172.16.0.1"), _mac(2)))
+
+
+def test_ipv6_entries_keep_their_family() -> None:
+    """A 16-byte address is an IPv6 one, on the fdb (VTEP) and on the neighbour (overlay) side."""
+    entries = Entries()
+    dst = IPv6Address("fd00:1::5")
+    entries.add_neigh("vx-a", dst.packed, mac_bytes(_mac(5)))
+    entries.add_fdb("vx-a", mac_bytes(_mac(5)), VTEPS[2].packed)
+    got = sorted(entries.objects(), key=lambda o: o.kind)
+    assert [(o.kind, o.dst) for o in got] == [("fdb", VTEPS[2]), ("neigh", dst)]
+    assert KernelState((), entries).get(("neigh", "vx-a", "fd00:1::5")) == got[1]
+
+
+def test_entries_of_a_replaced_vxlan_are_recreated_in_order() -> None:
+    kept: list[KernelObject] = [Fdb("vx-a", _mac(i), VTEPS[0]) for i in (3, 1, 2)]
+    kept.append(Neigh("vx-a", IPv4Address("172.16.0.1"), _mac(1)))
+    changes = order(diff(KernelState([vxlan("a"), *kept]), Observed(KernelState([vxlan("a", vni=9), *kept]))))
+    entries = [(c.action, c.key) for c in changes if c.kind != "vxlan"]
+    deletes = [k for a, k in entries if a is Action.DELETE]
+    creates = [k for a, k in entries if a is Action.CREATE]
+    assert deletes == [kept[3].key, *sorted(o.key for o in kept[:3])]
+    assert creates == [*sorted(o.key for o in kept[:3]), kept[3].key]
+    assert all(c.reason is Reason.DEVICE_REPLACED for c in changes if c.kind != "vxlan")
