@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno as E
 import os
 from collections.abc import Sequence
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Interface, IPv6Interface
 
 from overlayc.apply import sandboxes as sb
 from overlayc.diff import Action, Change
@@ -200,7 +200,8 @@ class LinkOps:
             self._send(ep, "configure inside netns", [
                 (nl.RTM_NEWLINK, 0, nl.ifinfo(index.get("lo", 0), up=True)),
                 (nl.RTM_NEWLINK, 0, nl.ifinfo(index[ep.ifname], up=True)),
-                (nl.RTM_NEWADDR, CREATE, nl.addr_body(index[ep.ifname], ep.address)),
+                *[(nl.RTM_NEWADDR, CREATE, nl.addr_body(index[ep.ifname], a))
+                  for a in (ep.address, ep.address6) if a is not None],
             ], inner)
 
     # --- update -------------------------------------------------------------------------------
@@ -229,6 +230,8 @@ class LinkOps:
                 self._send(after, "update inside netns", [(nl.RTM_SETLINK, 0, body)], inner)
                 if before.address != after.address:
                     self._readdress(after, inner, idx, before.address, after.address)
+                if before.address6 != after.address6:
+                    self._readdress(after, inner, idx, before.address6, after.address6)
         else:
             raise StepFailed(after, "update", E.EOPNOTSUPP, f"{after.kind} cannot be updated in place")
 
@@ -246,7 +249,8 @@ class LinkOps:
         self._send(obj, "update", [(nl.RTM_SETLINK, 0, body)], self.context(sandbox)[0])
 
     def _readdress(self, obj: KernelObject, sock: NetlinkSocket, index: int,
-                   old: IPv4Interface | None, new: IPv4Interface | None) -> None:
+                   old: IPv4Interface | IPv6Interface | None,
+                   new: IPv4Interface | IPv6Interface | None) -> None:
         reqs: list[Request] = []
         if old is not None:
             reqs.append((nl.RTM_DELADDR, 0, nl.addr_body(index, old)))

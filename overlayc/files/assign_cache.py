@@ -26,7 +26,7 @@ import hashlib
 import marshal
 import os
 from collections.abc import Iterable
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from overlayc.files.limits import LIMITS
 from overlayc.files.safe import ensure_dir, read_capped, write_atomic
 
 CACHE_NAME = "assignment.cache"
-FORMAT = b"overlayc-assignment-cache 1 "
+FORMAT = b"overlayc-assignment-cache 2 "
 _CODE_DIRS = ("compile", "config")
 # what marshal and `_decode` raise on a file that is not one `store` wrote
 _UNDECODABLE = (ValueError, TypeError, EOFError, KeyError, IndexError, AttributeError, OverflowError,
@@ -103,9 +103,10 @@ def store(root: Path, key: str, assignment: Assignment) -> None:
 
 def _encode(a: Assignment) -> tuple[Any, ...]:
     """Plain values: VNIs, tasks, per network its attachments as (endpoint, node, ip, mac,
-    managed) in order, and the nodes each network is present on."""
+    managed, ip6) in order (an absent address: None), and the nodes each network is present on."""
     attachments = [
-        (net, [(x.endpoint, x.node, int(x.ip), x.mac, x.managed) for x in atts])
+        (net, [(x.endpoint, x.node, None if x.ip is None else int(x.ip), x.mac, x.managed,
+                None if x.ip6 is None else x.ip6.packed) for x in atts])
         for net, atts in a.attachments.items()
     ]
     nodes = {net: sorted(here) for net, here in a.network_nodes.items()}
@@ -125,10 +126,11 @@ def _decode(data: Any) -> Assignment:
         if type(net) is not str:
             raise TypeError("not a network name")
         atts = []
-        for ep, node, ip, mac, flag in rows:
+        for ep, node, ip, mac, flag, ip6 in rows:
             if type(ep) is not str or type(node) is not str or type(mac) is not str or type(flag) is not bool:
                 raise TypeError("not an attachment")
-            att = Attachment(ep, node, net, ip_of(ip), mac, flag)
+            att = Attachment(ep, node, net, None if ip is None else ip_of(ip), mac, flag,
+                             None if ip6 is None else IPv6Address(ip6))
             atts.append(att)
             by_node.setdefault(node, []).append(att)
         per_net[net] = tuple(atts)
