@@ -145,3 +145,39 @@ def _http_over_both_families(lab: Any, atts: dict[str, list[Attachment]], tmp_pa
     finally:
         for server in servers.values():
             server.stop()
+
+
+def test_an_ipv6_subnet_added_to_a_running_network_and_removed(lab_factory: Any, tmp_path: Path) -> None:
+    """Adding an IPv6 subnet to a running IPv4 network updates it in place: every IPv4 address
+    and MAC stays (pinned), the endpoints get their IPv6 addresses and reach each other over
+    IPv6; removing it again takes IPv6 off and leaves IPv4 working. Each step ends in a no-op."""
+    nodes = NODES[:2]
+    lab = lab_factory(nodes, subnet=UNDERLAY, prefix="oc15b-")
+    where = tmp_path / "cfg"
+
+    def step(subnets: list[str]) -> dict[str, Attachment]:
+        cfg = write_config(where / "overlay.yaml", {
+            "version": 1, "cluster": {"name": lab.tag, "id": f"{lab.tag}-cluster-id"},
+            "nodes": {n: {"address": str(lab.address(n))} for n in nodes},
+            "networks": {"n": {"subnets": subnets}},
+            "services": {"web": {"mode": "global", "networks": ["n"]}}})
+        for expected in ("", "No changes"):
+            for node in nodes:
+                res = apply_cli(cfg, lab, node)
+                assert res.returncode == 0 and expected in res.stdout, f"{node}: {res.stdout}\n{res.stderr}"
+        return {a.endpoint: a for a in _attachments(cfg)["n"]}
+
+    before = step(["10.0.9.0/24"])
+    dual = step(["10.0.9.0/24", "fd00:9::/64"])
+    assert {e: (a.ip, a.mac) for e, a in dual.items()} == {e: (a.ip, a.mac) for e, a in before.items()}
+    atts = list(dual.values())
+    assert unreachable(_pairs(lab, atts, 4)) == [] and unreachable6(_pairs(lab, atts, 6)) == []
+    after = step(["10.0.9.0/24"])
+    assert {e: (a.ip, a.mac, a.ip6) for e, a in after.items()} == {
+        e: (a.ip, a.mac, None) for e, a in dual.items()}
+    assert unreachable(_pairs(lab, list(after.values()), 4)) == []
+    for a in after.values():
+        assert ip_json(_netns(lab, a), "-6", "addr", "show", "dev", "eth0") == [], "IPv6 is off again"
+    for node in nodes:
+        res = overlayc_cli(where / "overlay.yaml", "destroy", "--netns", lab.netns(node), "--yes")
+        assert res.returncode == 0, res.stdout + res.stderr
