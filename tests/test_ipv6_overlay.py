@@ -11,16 +11,19 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from overlayc.apply.requests import entry_messages, requests_for
 from overlayc.cli import app
 from overlayc.compile.addressing import mac_from_ipv6
 from overlayc.compile.assign import resolve
 from overlayc.compile.lock import Lock, Pin
 from overlayc.config.model import Config
+from overlayc.diff import Action, Change, Reason
+from overlayc.files import assign_cache
 from overlayc.files.lock import dumps_lock, format_lock, parse_lock
 from overlayc.kernel.objects import Endpoint, KernelObject, Neigh, Sandbox, from_json, to_json
 from overlayc.netlink import link as nl_link
 from overlayc.netlink import neigh as nn
-from overlayc.netlink.core import attr
+from overlayc.netlink.core import NLM_F_CREATE, NLM_F_REPLACE, attr
 from overlayc.render.iproute2 import render_iproute2
 from tests.support.builders import assign, compile_for
 from tests.support.config import BASE, codes, diagnose, load_ok, write
@@ -248,3 +251,25 @@ def test_an_ndp_entry_and_an_ipv6_address_as_netlink_sends_them() -> None:
         nl_link.addr_body(3, IPv6Interface("fd00:9::1/64")))
     assert (fam, plen, flags, index) == (nl_link.AF_INET6, 64, nl_link.IFA_F_NODAD, 3)
     assert nl_link.IFADDRMSG.unpack_from(nl_link.addr_body(3, IPv4Interface("10.0.9.2/24")))[2] == 0
+
+
+def test_ndp_entries_take_the_general_path_of_the_executor() -> None:
+    ndp = Neigh(dev="ovx1", dst=IPv6Address("fd00:9::2"), lladdr="02:42:0a:00:09:02")
+    create = Change(Action.CREATE, ndp.key, None, ndp, Reason.NOT_IN_KERNEL)
+    assert entry_messages([create], {"ovx1": 7}, 1) is None  # the bulk path packs 4-byte dsts only
+    assert requests_for(create, {"ovx1": 7}) == [
+        (nn.RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, nn.encode_neigh(7, ndp.dst, ndp.lladdr))]
+    delete = Change(Action.DELETE, ndp.key, ndp, None, Reason.NOT_IN_CONFIG)
+    assert requests_for(delete, {"ovx1": 7}) == [(nn.RTM_DELNEIGH, 0, nn.encode_neigh(7, ndp.dst))]
+
+
+def test_the_assignment_cache_keeps_ipv6_addresses(tmp_path: Path) -> None:
+    six = "{subnets: [10.0.9.0/24, fd00:9::/64]}\n  s: {subnet: 'fd00:a::/64'}"
+    text = DUAL.replace("{subnets: [10.0.9.0/24, fd00:9::/64]}", six).replace("networks: [n]", "networks: [n, s]")
+    config = _config(tmp_path, text)
+    assignment = assign(config, clean=True)
+    assert {a.ip for a in assignment.attachments["s"]} == {None}
+    state = tmp_path / "state"
+    state.mkdir()
+    assign_cache.store(state, "k", assignment)
+    assert assign_cache.load(state, "k") == assignment
