@@ -265,7 +265,8 @@ def test_ndp_entries_take_the_general_path_of_the_executor() -> None:
 
 def test_the_assignment_cache_keeps_ipv6_addresses(tmp_path: Path) -> None:
     six = "{subnets: [10.0.9.0/24, fd00:9::/64]}\n  s: {subnet: 'fd00:a::/64'}"
-    text = DUAL.replace("{subnets: [10.0.9.0/24, fd00:9::/64]}", six).replace("networks: [n]", "networks: [n, s]")
+    text = DUAL.replace("{subnets: [10.0.9.0/24, fd00:9::/64]}", six)
+    text = text.replace("networks: [n]", "networks: [n, s]")
     config = _config(tmp_path, text)
     assignment = assign(config, clean=True)
     assert {a.ip for a in assignment.attachments["s"]} == {None}
