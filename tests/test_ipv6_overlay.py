@@ -20,7 +20,7 @@ from overlayc.config.model import Config
 from overlayc.diff import Action, Change, Reason
 from overlayc.files import assign_cache
 from overlayc.files.lock import dumps_lock, format_lock, parse_lock
-from overlayc.kernel.objects import Endpoint, KernelObject, Neigh, Sandbox, from_json, to_json
+from overlayc.kernel.objects import Endpoint, Gateway, KernelObject, Neigh, Sandbox, from_json, to_json
 from overlayc.netlink import link as nl_link
 from overlayc.netlink import neigh as nn
 from overlayc.netlink.core import NLM_F_CREATE, NLM_F_REPLACE, attr
@@ -274,3 +274,11 @@ def test_the_assignment_cache_keeps_ipv6_addresses(tmp_path: Path) -> None:
     state.mkdir()
     assign_cache.store(state, "k", assignment)
     assert assign_cache.load(state, "k") == assignment
+
+
+def test_the_node_gateway_of_a_dual_stack_network_stays_ipv4_only(tmp_path: Path) -> None:
+    text = DUAL.replace("{subnets: [10.0.9.0/24, fd00:9::/64]}",
+                        "{subnets: [10.0.9.0/24, fd00:9::/64], gateway: 10.0.9.254}")
+    state = compile_for(_config(tmp_path, text), "node1")
+    assert [(str(o.address), o.ipv6) for o in state if isinstance(o, Gateway)] == [("10.0.9.254/24", False)]
+    assert [o.ipv6 for o in state if isinstance(o, Sandbox)] == [True]

@@ -80,7 +80,9 @@ def compile_devices(config: Config, assignment: Assignment, node: str, network: 
             name=name, mac=device_mac(cluster, network, "gateway"), peer=peer,
             peer_mac=device_mac(cluster, network, "gateway-peer"), sandbox=sandbox.name,
             bridge=bridge.name, address=IPv4Interface((net.gateway, _prefix(net.ipv4_subnet))),
-            mtu=mtu, alias=alias, ipv6=has_ipv6(config, network),
+            # `gateway:` is IPv4 only: the node's side keeps IPv6 off even on a dual-stack network,
+            # so no link-local address of the node appears on the overlay
+            mtu=mtu, alias=alias, ipv6=False,
         ))
     return out
 
