@@ -80,12 +80,6 @@ class Request:
     locked: IPAddress | None
 
 
-def usable(network: Network) -> bool:
-    """Whether the IPv4 subnet has any host address (/31 and /32 have none in this model)."""
-    subnet = network.ipv4_subnet
-    return subnet is not None and subnet.prefixlen <= 30
-
-
 def _hosts(subnet: IPNetwork) -> Iterator[IPAddress]:
     """Host addresses in order: IPv4 without network and broadcast address, IPv6 without the
     Subnet-Router anycast address (the network address, RFC 4291 §2.6.1)."""

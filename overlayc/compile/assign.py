@@ -148,16 +148,16 @@ def _address_network(
         ips6, found = assign_addresses(net, network, requests, locate, version=6)
         diags.extend(found)
     out: list[Attachment] = []
+    want4, want6 = network.ipv4_subnet is not None, network.ipv6_subnet is not None
     for w in members:
         ip, ip6 = ips.get(w.endpoint), ips6.get(w.endpoint)
-        missing4, missing6 = ip is None and network.ipv4_subnet, ip6 is None and network.ipv6_subnet
-        if missing4 or missing6:
+        if (want4 and ip is None) or (want6 and ip6 is None):
             continue  # named in a subnet-exhausted diagnostic
         ip4 = ip if isinstance(ip, IPv4Address) else None
         only6 = ip6 if isinstance(ip6, IPv6Address) else None
         derived = mac_from_ip(ip4) if ip4 is not None else mac_from_ipv6(only6) if only6 is not None else ""
         out.append(Attachment(w.endpoint, w.node, net, ip4, w.fixed[net][1] or derived, w.managed, only6))
-    if network.ipv4_subnet is None:
+    if not want4:
         diags.extend(mac_clashes(net, [(a.endpoint, a.mac) for a in out], locate))
     return diags, out
 
