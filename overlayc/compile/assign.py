@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from ipaddress import IPv4Address, IPv6Address
 
 from overlayc.compile.addressing import (
@@ -69,6 +70,9 @@ class _Wish:
     fixed6: Mapping[str, IPv6Address]  # network -> fixed IPv6 address, where one is configured
 
 
+_NO_FIXED6: Mapping[str, IPv6Address] = MappingProxyType({})  # shared by every task without one
+
+
 def _no_location(path: tuple[str | int, ...]) -> Location:
     return Location("<config>")
 
@@ -91,7 +95,7 @@ def _wishes(config: Config, tasks: Mapping[str, str]) -> list[_Wish]:
                 net: (a.ipv4_addresses[i] if i < len(a.ipv4_addresses) else None, None)
                 for net, a in attachments.items()
             }
-            fixed6 = {} if i >= n_fixed6 else {
+            fixed6 = _NO_FIXED6 if i >= n_fixed6 else {
                 net: a.ipv6_addresses[i] for net, a in attachments.items() if i < len(a.ipv6_addresses)}
             out.append(_Wish(task, tasks[task], service.managed, fixed, fixed6))
     for name in sorted(config.endpoints):
