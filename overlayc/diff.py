@@ -73,7 +73,7 @@ UPDATABLE: dict[str, frozenset[str]] = {
     "fdb": frozenset(),
     "neigh": frozenset({"lladdr"}),
     "netns": frozenset(),
-    "endpoint": frozenset({"host_mac", "mtu", "alias", "bridge", "mac", "address", "ipv6"}),
+    "endpoint": frozenset({"host_mac", "mtu", "alias", "bridge", "mac", "address", "ipv6", "address6"}),
     "xfrm-state": frozenset(),
     "xfrm-policy": frozenset({"priority", "action", "tmpl"}),
 }

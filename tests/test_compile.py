@@ -63,7 +63,7 @@ def test_vnis_skip_fixed_ones_and_addresses_skip_gateway() -> None:
         "web.1": IPv4Address("198.51.100.2"), "web.2": IPv4Address("198.51.100.3"),
         "ext": IPv4Address("198.51.100.4"), "probe": IPv4Address("198.51.100.200"),
     }
-    assert all(a.mac == mac_from_ip(a.ip) for a in assignment.attachments["insecure"])
+    assert all(a.ip is not None and a.mac == mac_from_ip(a.ip) for a in assignment.attachments["insecure"])
     assert mac_from_ip(IPv4Address("10.0.1.2")) == "02:42:0a:00:01:02"
 
 

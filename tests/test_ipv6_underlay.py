@@ -158,15 +158,3 @@ def test_ipv6_underlays_check_the_ipv6_fail_open_sysctl_and_esp6() -> None:
                                             "CONFIG_XFRM_USER")) + "\n# CONFIG_INET6_ESP is not set\n"
     assert missing_esp_features(config, None) == []
     assert missing_esp_features(config, None, ipv6=True) == ["ESP over IPv6 (CONFIG_INET6_ESP, module esp6)"]
-
-
-@pytest.mark.parametrize("net", ['{subnet: "fd00:9::/64"}', '{subnet: "fd00:9::"}'])
-def test_ipv6_overlay_subnets_are_refused_saying_why(tmp_path: Path, net: str) -> None:
-    diags = diagnose(tmp_path, V6 + f"networks:\n  n: {net}\n")
-    assert [d.code for d in diags] == ["invalid-address"]
-    assert "overlay subnets are IPv4 only" in diags[0].message and diags[0].location.line == 7
-
-
-def test_compose_ipv6_switches_are_refused_not_ignored(tmp_path: Path) -> None:
-    text = V6 + "networks:\n  n: {subnet: 10.0.9.0/24, enable_ipv6: true}\n"
-    assert codes(tmp_path, text) == ["unknown-key"]

@@ -67,10 +67,11 @@ def _lengths(s: dict[str, Any]) -> str:
 def named_patterns() -> dict[str, str]:
     """Patterns shown by name in the tables, each spelled out once in "Patterns" below them."""
     sys.path.insert(0, str(ROOT))
-    from overlayc.config import model
+    from overlayc.config import model, subnets
 
     return {f"^{model.NAME_RE.strip('^$')}$": "name", model.IPV4_PATTERN: "IPv4 address",
-            model.SUBNET_PATTERN: "IPv4 subnet", model.PUBLIC_KEY_PATTERN: "base64 of 32 bytes",
+            subnets.SUBNET4_PATTERN: "IPv4 subnet", subnets.SUBNET6_PATTERN: "IPv6 subnet",
+            model.PUBLIC_KEY_PATTERN: "base64 of 32 bytes",
             model.DIGITS_PATTERN: "digits", model.DURATION_PATTERN: "duration"}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno as E
 import os
 from collections.abc import Sequence
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Interface, IPv6Interface
 
 from overlayc.apply import sandboxes as sb
 from overlayc.diff import Action, Change
@@ -200,7 +200,8 @@ class LinkOps:
             self._send(ep, "configure inside netns", [
                 (nl.RTM_NEWLINK, 0, nl.ifinfo(index.get("lo", 0), up=True)),
                 (nl.RTM_NEWLINK, 0, nl.ifinfo(index[ep.ifname], up=True)),
-                (nl.RTM_NEWADDR, CREATE, nl.addr_body(index[ep.ifname], ep.address)),
+                *[(nl.RTM_NEWADDR, CREATE, nl.addr_body(index[ep.ifname], a))
+                  for a in (ep.address, ep.address6) if a is not None],
             ], inner)
 
     # --- update -------------------------------------------------------------------------------
@@ -217,20 +218,32 @@ class LinkOps:
                 sock = self.context(after.sandbox)[0]
                 self._readdress(after, sock, self.index(name, after.sandbox), before.address, after.address)
         elif isinstance(after, Endpoint) and isinstance(before, Endpoint):
-            mac = after.host_mac if after.host_mac != before.host_mac else None
-            self._setlink(after, after.host, after.mtu, after.alias, after.bridge, mac, after.sandbox)
-            with Namespace(after.netns) as ns:
-                if before.ipv6 != after.ipv6:
-                    sb.write_sysctls(ns, sb.ipv6_sysctl(after.ifname, after.ipv6), after)
-                inner = ns.route
-                peers, _ = read_links(inner)
-                idx = next((i.index for i in peers.values() if i.name == after.ifname), 0)
-                body = nl.ifinfo(idx) + attr_u32(nl.IFLA_MTU, after.mtu) + nl.lladdr(after.mac)
-                self._send(after, "update inside netns", [(nl.RTM_SETLINK, 0, body)], inner)
-                if before.address != after.address:
-                    self._readdress(after, inner, idx, before.address, after.address)
+            self._update_endpoint(before, after)
         else:
             raise StepFailed(after, "update", E.EOPNOTSUPP, f"{after.kind} cannot be updated in place")
+
+    def _update_endpoint(self, before: Endpoint, after: Endpoint) -> None:
+        """The host side's MTU, alias, master and MAC; inside the netns the interface's MTU and
+        MAC, IPv6 on or off, and its addresses."""
+        mac = after.host_mac if after.host_mac != before.host_mac else None
+        self._setlink(after, after.host, after.mtu, after.alias, after.bridge, mac, after.sandbox)
+        with Namespace(after.netns) as ns:
+            inner = ns.route
+            peers, _ = read_links(inner)
+            idx = next((i.index for i in peers.values() if i.name == after.ifname), 0)
+            six = before.address6 != after.address6
+            # the old IPv6 address goes while IPv6 is still on: disable_ipv6=1 removes every IPv6
+            # address itself, and a delete after it fails ("ipv6: address not found")
+            if six and before.address6 is not None:
+                self._readdress(after, inner, idx, before.address6, None)
+            if before.ipv6 != after.ipv6:
+                sb.write_sysctls(ns, sb.ipv6_sysctl(after.ifname, after.ipv6), after)
+            body = nl.ifinfo(idx) + attr_u32(nl.IFLA_MTU, after.mtu) + nl.lladdr(after.mac)
+            self._send(after, "update inside netns", [(nl.RTM_SETLINK, 0, body)], inner)
+            if before.address != after.address:
+                self._readdress(after, inner, idx, before.address, after.address)
+            if six and after.address6 is not None:
+                self._readdress(after, inner, idx, None, after.address6)
 
     def _setlink(self, obj: KernelObject, name: str, mtu: int, alias: str, master: str | None,
                  mac: str | None, sandbox: str = "") -> None:
@@ -246,7 +259,8 @@ class LinkOps:
         self._send(obj, "update", [(nl.RTM_SETLINK, 0, body)], self.context(sandbox)[0])
 
     def _readdress(self, obj: KernelObject, sock: NetlinkSocket, index: int,
-                   old: IPv4Interface | None, new: IPv4Interface | None) -> None:
+                   old: IPv4Interface | IPv6Interface | None,
+                   new: IPv4Interface | IPv6Interface | None) -> None:
         reqs: list[Request] = []
         if old is not None:
             reqs.append((nl.RTM_DELADDR, 0, nl.addr_body(index, old)))

@@ -104,6 +104,8 @@ def entry_messages(changes: Sequence[Change], ifindex: Mapping[str, int], seq: i
                                10, nn.NDA_LLADDR, fromhex(obj.lladdr.replace(":", "")),
                                8, nn.NDA_DST, obj.dst.packed))
             elif type(obj) is Neigh:
+                if obj.dst.version != 4:  # NEIGH_MSG holds a 4-byte dst: the general path sends IPv6
+                    return None
                 out.append(neigh(neigh_len, nn.RTM_NEWNEIGH, _PUT_FLAGS, seq, 0,
                                  nn.AF_INET, ifindex[obj.dev], nn.NUD_PERMANENT, 0, 0,
                                  8, nn.NDA_DST, obj.dst.packed, 10, nn.NDA_LLADDR,

@@ -1,20 +1,25 @@
-"""VNIs, IPv4 addresses and MACs (DESIGN.md §3, docker-overlay.md §1.2, §1.5), pure.
+"""VNIs, addresses and MACs (DESIGN.md §3, docker-overlay.md §1.2, §1.5, docs/ipv6.md), pure.
 
 VNIs: fixed ones as configured; the others keep their locked VNI unless it now clashes, else get
 the lowest free VNI from 4096 up (swarmkit's `vxlanIDStart`), networks taken in name order.
-Addresses: per network, fixed addresses first, then locked ones still valid, then the lowest free
-host address of the subnet (network, broadcast and gateway excluded) in endpoint order.
-MAC: the configured one, else `02:42:` + the four IPv4 bytes (Docker's `GenerateMACFromIP`).
+Addresses: per network and per family of its subnets, independently (adding an IPv6 subnet never
+moves an IPv4 address): fixed addresses first, then locked ones still valid, then the lowest free
+host address of the subnet (network, IPv4 broadcast and gateway excluded) in endpoint order.
+MAC: the configured one, else `02:42:` + the four IPv4 bytes (Docker's `GenerateMACFromIP`); an
+endpoint with no IPv4 address (an IPv6-only network) gets `06:` + the low 40 bits of its IPv6
+address (`mac_from_ipv6`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv6Address
 
 from overlayc.config.model import Config, Network
+from overlayc.config.validate_subnets import subnet_paths
 from overlayc.errors import Diagnostic, Location, Severity
+from overlayc.kernel.objects import IPAddress, IPNetwork
 
 VNI_START = 4096
 VNI_END = (1 << 24) - 1
@@ -24,6 +29,19 @@ Locate = Callable[[tuple[str | int, ...]], Location]
 def mac_from_ip(ip: IPv4Address) -> str:
     """Docker's rule: `02:42:` followed by the address bytes, lower-case hex."""
     return "02:42:" + ":".join(f"{b:02x}" for b in ip.packed)
+
+
+IPV6_MAC_PREFIX = "06"  # locally administered (0x02), unicast; neither Docker's 02:42 nor devices' 0e
+
+
+def mac_from_ipv6(ip: IPv6Address) -> str:
+    """The MAC of an endpoint without an IPv4 address: `06:` + the last five bytes of `ip`.
+
+    Derived from the address as Docker's rule is (deterministic, pinned with it in the lock), and
+    distinct for the addresses of one subnet that differ in their low 40 bits (every address
+    overlayc hands out in a subnet of fewer than 2^40 endpoints; `resolve` reports a clash of
+    fixed ones). Never in the 02:42 space of IPv4 endpoints nor the 0e space of devices."""
+    return ":".join([IPV6_MAC_PREFIX, *(f"{b:02x}" for b in ip.packed[11:])])
 
 
 def assign_vnis(config: Config, locked: Mapping[str, int]) -> dict[str, int]:
@@ -54,48 +72,51 @@ def assign_vnis(config: Config, locked: Mapping[str, int]) -> dict[str, int]:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One endpoint's wish for an address on one network: `fixed` from the config, `locked` from
-    the lock (None when absent)."""
+    """One endpoint's wish for an address of one family on one network: `fixed` from the
+    config, `locked` from the lock (None when absent)."""
 
     endpoint: str
-    fixed: IPv4Address | None
-    locked: IPv4Address | None
+    fixed: IPAddress | None
+    locked: IPAddress | None
 
 
-def usable(network: Network) -> bool:
-    """Whether the subnet has any host address (/31 and /32 have none in this model)."""
-    return network.subnet.prefixlen <= 30
-
-
-def _hosts(subnet: IPv4Network) -> Iterator[IPv4Address]:
-    first, last = int(subnet.network_address) + 1, int(subnet.broadcast_address) - 1
+def _hosts(subnet: IPNetwork) -> Iterator[IPAddress]:
+    """Host addresses in order: IPv4 without network and broadcast address, IPv6 without the
+    Subnet-Router anycast address (the network address, RFC 4291 §2.6.1)."""
+    if subnet.version == 4 and subnet.prefixlen > 30:
+        return
+    first, last = int(subnet.network_address) + 1, int(subnet.broadcast_address) - (subnet.version == 4)
+    make = IPv4Address if subnet.version == 4 else IPv6Address
     for value in range(first, last + 1):
-        yield IPv4Address(value)
+        yield make(value)
 
 
 def assign_addresses(
-    name: str, network: Network, requests: Sequence[Request], locate: Locate
-) -> tuple[dict[str, IPv4Address], list[Diagnostic]]:
-    """Addresses on network `name` for `requests` (in priority order).
+    name: str, network: Network, requests: Sequence[Request], locate: Locate, version: int = 4
+) -> tuple[dict[str, IPAddress], list[Diagnostic]]:
+    """Addresses from the subnet of IP `version` of network `name` for `requests` (in priority
+    order; the network must have such a subnet).
 
     Returns endpoint → address and, when the subnet runs out, one `subnet-exhausted` diagnostic
     (the endpoints left without an address are named in it)."""
-    subnet = network.subnet
-    taken: set[IPv4Address] = {network.gateway} if network.gateway is not None else set()
-    out: dict[str, IPv4Address] = {}
+    subnet = network.ipv4_subnet if version == 4 else network.ipv6_subnet
+    if subnet is None:
+        raise ValueError(f"network {name!r} has no IPv{version} subnet")
+    taken: set[IPAddress] = {network.gateway} if network.gateway is not None and version == 4 else set()
+    out: dict[str, IPAddress] = {}
     for req in requests:
         if req.fixed is not None:
             out[req.endpoint] = req.fixed
             taken.add(req.fixed)
+    edges = {subnet.network_address, subnet.broadcast_address} if version == 4 else {subnet.network_address}
     for req in requests:
         ip = req.locked
         if req.endpoint in out or ip is None:
             continue
-        edge = ip in (subnet.network_address, subnet.broadcast_address)
-        if ip in subnet and ip not in taken and not edge:
+        if ip.version == version and ip in subnet and ip not in taken and ip not in edges:
             out[req.endpoint] = ip
             taken.add(ip)
-    free = _hosts(subnet) if usable(network) else iter(())
+    free = _hosts(subnet)
     missing: list[str] = []
     for req in requests:
         if req.endpoint in out:
@@ -105,14 +126,33 @@ def assign_addresses(
             missing.append(req.endpoint)
             continue
         out[req.endpoint] = ip
-    return out, [_exhausted(name, subnet, missing, locate)] if missing else []
+    return out, [_exhausted(name, network, subnet, missing, locate)] if missing else []
 
 
-def _exhausted(name: str, subnet: IPv4Network, missing: list[str], locate: Locate) -> Diagnostic:
+def _exhausted(name: str, network: Network, subnet: IPNetwork, missing: list[str],
+               locate: Locate) -> Diagnostic:
     shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
     return Diagnostic(
         Severity.ERROR, "subnet-exhausted",
         f"network {name!r}: subnet {subnet} has no free address left for {shown}",
-        locate(("networks", name, "subnet")),
+        locate(next(p for s, p in subnet_paths(name, network) if s == subnet)),
         hint="use a larger subnet or fewer tasks on this network",
     )
+
+
+def mac_clashes(name: str, macs: Sequence[tuple[str, str]], locate: Locate) -> list[Diagnostic]:
+    """One `duplicate-mac` error per endpoint of network `name` whose MAC (in `macs`: endpoint,
+    MAC) an earlier one has: two fixed IPv6 addresses equal in their low 40 bits, or a fixed
+    `mac_address` equal to a derived one."""
+    first: dict[str, str] = {}
+    out = []
+    for endpoint, mac in macs:
+        other = first.setdefault(mac, endpoint)
+        if other != endpoint:
+            out.append(Diagnostic(
+                Severity.ERROR, "duplicate-mac",
+                f"network {name!r}: endpoints {other} and {endpoint} would both have MAC {mac}",
+                locate(("networks", name)),
+                hint="an IPv6-only endpoint's MAC is 06: + the low 40 bits of its address: "
+                     "give one of them another ipv6_address or a mac_address"))
+    return out

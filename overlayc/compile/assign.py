@@ -9,27 +9,39 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
+from types import MappingProxyType
 
-from overlayc.compile.addressing import Locate, Request, assign_addresses, assign_vnis, mac_from_ip
+from overlayc.compile.addressing import (
+    Locate,
+    Request,
+    assign_addresses,
+    assign_vnis,
+    mac_clashes,
+    mac_from_ip,
+    mac_from_ipv6,
+)
 from overlayc.compile.lock import LazyPins, Lock, Pin
 from overlayc.compile.naming import natural_key
 from overlayc.compile.placement import place
 from overlayc.config.model import Config
 from overlayc.errors import Diagnostic, Location
 from overlayc.gcpause import paused_gc
+from overlayc.kernel.objects import IPAddress
 
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """Endpoint `endpoint` (a task or a standalone endpoint) on `node`, attached to `network`."""
+    """Endpoint `endpoint` (a task or a standalone endpoint) on `node`, attached to `network`,
+    with an address of each family the network has a subnet of: `ip` (IPv4) and `ip6`."""
 
     endpoint: str
     node: str
     network: str
-    ip: IPv4Address
+    ip: IPv4Address | None
     mac: str
     managed: bool
+    ip6: IPv6Address | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,10 @@ class _Wish:
     node: str
     managed: bool
     fixed: Mapping[str, tuple[IPv4Address | None, str | None]]  # network -> (ip, mac)
+    fixed6: Mapping[str, IPv6Address]  # network -> fixed IPv6 address, where one is configured
+
+
+_NO_FIXED6: Mapping[str, IPv6Address] = MappingProxyType({})  # shared by every task without one
 
 
 def _no_location(path: tuple[str | int, ...]) -> Location:
@@ -73,16 +89,20 @@ def _wishes(config: Config, tasks: Mapping[str, str]) -> list[_Wish]:
         # tasks past the configured addresses share one mapping (50k tasks: 50k dicts fewer)
         unfixed: dict[str, tuple[IPv4Address | None, str | None]] = dict.fromkeys(attachments, (None, None))
         n_fixed = max((len(a.ipv4_addresses) for a in attachments.values()), default=0)
+        n_fixed6 = max((len(a.ipv6_addresses) for a in attachments.values()), default=0)
         for i, task in enumerate(sorted(by_service[name], key=natural_key)):
             fixed = unfixed if i >= n_fixed else {
                 net: (a.ipv4_addresses[i] if i < len(a.ipv4_addresses) else None, None)
                 for net, a in attachments.items()
             }
-            out.append(_Wish(task, tasks[task], service.managed, fixed))
+            fixed6 = _NO_FIXED6 if i >= n_fixed6 else {
+                net: a.ipv6_addresses[i] for net, a in attachments.items() if i < len(a.ipv6_addresses)}
+            out.append(_Wish(task, tasks[task], service.managed, fixed, fixed6))
     for name in sorted(config.endpoints):
         ep = config.endpoints[name]
         pinned = {net: (a.ipv4_address, a.mac_address) for net, a in ep.attachments().items()}
-        out.append(_Wish(name, ep.node, ep.managed, pinned))
+        pinned6 = {net: a.ipv6_address for net, a in ep.attachments().items() if a.ipv6_address is not None}
+        out.append(_Wish(name, ep.node, ep.managed, pinned, pinned6))
     return out
 
 
@@ -105,21 +125,55 @@ def resolve(
             if net in members_of:
                 members_of[net].append(w)
     for net, members in members_of.items():
-        requests = [Request(w.endpoint, w.fixed[net][0], _locked_ip(lock, w.endpoint, net)) for w in members]
-        ips, found = assign_addresses(net, config.networks[net], requests, locate)
+        found, atts = _address_network(config, lock, net, members, locate)
         diags.extend(found)
-        for w in members:
-            if w.endpoint in ips:
-                ip = ips[w.endpoint]
-                mac = w.fixed[net][1] or mac_from_ip(ip)
-                per_net[net].append(Attachment(w.endpoint, w.node, net, ip, mac, w.managed))
+        per_net[net].extend(atts)
     assignment = _index(config, vnis, placement.tasks, per_net)
     return assignment, _to_lock(config, assignment), diags
+
+
+def _address_network(
+    config: Config, lock: Lock, net: str, members: list[_Wish], locate: Locate
+) -> tuple[list[Diagnostic], list[Attachment]]:
+    """Addresses of each family of network `net` for `members`, each family on its own (an
+    IPv6 subnet added later never moves an IPv4 address), and the attachments of the members
+    that got an address of every family; diagnostics: exhausted subnets, clashing MACs."""
+    network = config.networks[net]
+    diags: list[Diagnostic] = []
+    ips: dict[str, IPAddress] = {}
+    ips6: dict[str, IPAddress] = {}
+    if network.ipv4_subnet is not None:
+        requests = [Request(w.endpoint, w.fixed[net][0], _locked_ip(lock, w.endpoint, net)) for w in members]
+        ips, found = assign_addresses(net, network, requests, locate)
+        diags.extend(found)
+    if network.ipv6_subnet is not None:
+        requests = [Request(w.endpoint, w.fixed6.get(net), _locked_ip6(lock, w.endpoint, net))
+                    for w in members]
+        ips6, found = assign_addresses(net, network, requests, locate, version=6)
+        diags.extend(found)
+    out: list[Attachment] = []
+    want4, want6 = network.ipv4_subnet is not None, network.ipv6_subnet is not None
+    for w in members:
+        ip, ip6 = ips.get(w.endpoint), ips6.get(w.endpoint)
+        if (want4 and ip is None) or (want6 and ip6 is None):
+            continue  # named in a subnet-exhausted diagnostic
+        ip4 = ip if isinstance(ip, IPv4Address) else None
+        only6 = ip6 if isinstance(ip6, IPv6Address) else None
+        derived = mac_from_ip(ip4) if ip4 is not None else mac_from_ipv6(only6) if only6 is not None else ""
+        out.append(Attachment(w.endpoint, w.node, net, ip4, w.fixed[net][1] or derived, w.managed, only6))
+    if not want4:
+        diags.extend(mac_clashes(net, [(a.endpoint, a.mac) for a in out], locate))
+    return diags, out
 
 
 def _locked_ip(lock: Lock, endpoint: str, network: str) -> IPv4Address | None:
     pin = lock.endpoints.get(endpoint, {}).get(network)
     return None if pin is None else pin.ip
+
+
+def _locked_ip6(lock: Lock, endpoint: str, network: str) -> IPv6Address | None:
+    pin = lock.endpoints.get(endpoint, {}).get(network)
+    return None if pin is None else pin.ip6
 
 
 def _index(
@@ -156,7 +210,7 @@ def _pinned_by(assignment: Assignment, pins: Mapping[str, Mapping[str, Pin]]) ->
     for atts in assignment.attachments.values():
         for a in atts:
             pin = pins.get(a.endpoint, {}).get(a.network)
-            if pin is None or pin.ip != a.ip or pin.mac != a.mac:
+            if pin is None or pin.ip != a.ip or pin.mac != a.mac or pin.ip6 != a.ip6:
                 return False
         count += len(atts)
     return count == sum(len(p) for p in pins.values()) and all(pins.values())
@@ -166,5 +220,5 @@ def _pins(assignment: Assignment) -> dict[str, dict[str, Pin]]:
     endpoints: dict[str, dict[str, Pin]] = {}
     for atts in assignment.attachments.values():
         for a in atts:
-            endpoints.setdefault(a.endpoint, {})[a.network] = Pin(a.ip, a.mac)
+            endpoints.setdefault(a.endpoint, {})[a.network] = Pin(a.ip, a.mac, a.ip6)
     return endpoints

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, ClassVar
 
 from pydantic import ConfigDict, Field
@@ -34,11 +34,14 @@ HEADER = (
 # Only the file is untrusted: `overlayc.files.lock` checks every value it reads.
 @dataclass(frozen=True, slots=True)
 class Pin:
-    """The address and MAC an endpoint holds on one network."""
+    """The addresses and MAC an endpoint holds on one network: `ip` (None on a network without
+    an IPv4 subnet) and `ip6` (None on a network without an IPv6 subnet, and in a lock written
+    before the network had one: the IPv6 address is then assigned, the IPv4 one kept)."""
 
     __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
-    ip: IPv4Address
+    ip: IPv4Address | None
     mac: Mac
+    ip6: IPv6Address | None = None
 
 
 Pins = Mapping[str, Mapping[str, Pin]]  # endpoint → network → Pin
@@ -124,7 +127,9 @@ def _same_pins(a: Pins, b: Pins) -> bool:
 
 
 def _pin_text(pin: Pin | None) -> str | None:
-    return None if pin is None else f"{pin.ip} {pin.mac}"
+    if pin is None:
+        return None
+    return " ".join(str(x) for x in (pin.ip, pin.ip6, pin.mac) if x is not None)
 
 
 def _change(out: list[str], what: str, before: object, after: object) -> None:

@@ -4,7 +4,7 @@ endpoints (pure)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Interface, IPv6Interface
 
 from overlayc.compile.assign import Assignment, Attachment
 from overlayc.compile.naming import (
@@ -23,6 +23,7 @@ from overlayc.kernel.objects import (
     Bridge,
     Endpoint,
     Gateway,
+    IPNetwork,
     KernelObject,
     Netns,
     Sandbox,
@@ -48,9 +49,8 @@ def data_port(config: Config, network: str) -> int:
 
 def has_ipv6(config: Config, network: str) -> bool:
     """Whether `network` has an IPv6 subnet: IPv6 is on in its sandbox and on its endpoints'
-    interfaces only then. (Every network is IPv4-only today.)"""
-    del config, network
-    return False
+    interfaces only then (docs/ipv6.md)."""
+    return config.networks[network].ipv6_subnet is not None
 
 
 def compile_devices(config: Config, assignment: Assignment, node: str, network: str,
@@ -78,8 +78,10 @@ def compile_devices(config: Config, assignment: Assignment, node: str, network: 
         out.append(Gateway(
             name=name, mac=device_mac(cluster, network, "gateway"), peer=peer,
             peer_mac=device_mac(cluster, network, "gateway-peer"), sandbox=sandbox.name,
-            bridge=bridge.name, address=IPv4Interface(f"{net.gateway}/{net.subnet.prefixlen}"),
-            mtu=mtu, alias=alias, ipv6=has_ipv6(config, network),
+            bridge=bridge.name, address=IPv4Interface((net.gateway, _prefix(net.ipv4_subnet))),
+            # `gateway:` is IPv4 only: the node's side keeps IPv6 off even on a dual-stack network,
+            # so no link-local address of the node appears on the overlay
+            mtu=mtu, alias=alias, ipv6=False,
         ))
     return out
 
@@ -97,9 +99,9 @@ def compile_remote(config: Config, assignment: Assignment, node: str, network: s
             continue
         mac = fromhex(a.mac.replace(":", ""))
         fdb.add(mac + vteps[a.node])
-        dst = a.ip.packed
-        if neigh.setdefault(dst, mac) != mac:
-            into.add_neigh(dev, dst, mac)  # raises: two endpoints with one address
+        for ip in (a.ip, a.ip6):
+            if ip is not None and neigh.setdefault(ip.packed, mac) != mac:
+                into.add_neigh(dev, ip.packed, mac)  # raises: two endpoints with one address
     for table in (into.fdb, into.neigh):
         if not table[dev]:
             del table[dev]
@@ -120,16 +122,24 @@ def compile_endpoints(
         ns = netns_name(cluster, a.endpoint)
         out.append(Netns(name=ns))
         bridge = bridge_name(assignment.vnis[a.network])
-        prefix = config.networks[a.network].subnet.prefixlen
+        net = config.networks[a.network]
         index = _networks_of(config, a.endpoint).index(a.network)
         out.append(Endpoint(
             netns=ns, ifname=container_ifname(index), host=host_ifname(ns, a.network),
             host_mac=device_mac(cluster, ns, a.network, "host"), bridge=bridge,
-            address=IPv4Interface(f"{a.ip}/{prefix}"), mac=a.mac, mtu=network_mtu(config, a.network),
-            alias=endpoint_alias(cluster, a.network, ns),
+            address=None if a.ip is None else IPv4Interface((a.ip, _prefix(net.ipv4_subnet))),
+            mac=a.mac, mtu=network_mtu(config, a.network), alias=endpoint_alias(cluster, a.network, ns),
             sandbox=sandbox_name(cluster, a.network, owner), ipv6=has_ipv6(config, a.network),
+            address6=None if a.ip6 is None else IPv6Interface((a.ip6, _prefix(net.ipv6_subnet))),
         ))
     return out
+
+
+def _prefix(subnet: IPNetwork | None) -> int:
+    """The prefix length of a subnet the attachment's address was assigned from (so not None)."""
+    if subnet is None:
+        raise ValueError("an address without a subnet of its family")
+    return subnet.prefixlen
 
 
 def _networks_of(config: Config, endpoint: str) -> list[str]:

@@ -14,8 +14,9 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from overlayc.config.model import IP_ADDRESS_ERROR, IPV6_SUBNET_ERROR, NAME_RE, Config
+from overlayc.config.model import IP_ADDRESS_ERROR, NAME_RE, Config
 from overlayc.config.source import SourceMap, YamlPath
+from overlayc.config.subnets import IPV6_ADDRESS_ERROR, SUBNET_ERROR, SUBNET_MISSING
 from overlayc.errors import Diagnostic, Location, Severity
 
 KINDS = {"nodes": "node", "networks": "network", "services": "service", "endpoints": "endpoint"}
@@ -33,10 +34,9 @@ _VALUE_WORDS = {
     "ip_v4_network": ("invalid-address", "expected an IPv4 subnet such as 10.0.1.0/24 (host bits zero)"),
     IP_ADDRESS_ERROR: ("invalid-address",
                        "expected an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1"),
-    IPV6_SUBNET_ERROR: ("invalid-address",
-                        "overlay subnets are IPv4 only (IPv6 and dual-stack overlays are not supported "
-                        "yet; the nodes may reach each other over IPv6, docs/ipv6.md): expected an IPv4 "
-                        "subnet such as 10.0.1.0/24"),
+    SUBNET_ERROR: ("invalid-address", "expected an IPv4 or IPv6 subnet such as 10.0.1.0/24 or fd00:1::/64 "
+                   "(host bits zero)"),
+    IPV6_ADDRESS_ERROR: ("invalid-address", "expected an IPv6 address such as fd00:1::5"),
 }
 _BOUNDS = {
     "greater_than_equal": ("ge", "at least"), "greater_than": ("gt", "greater than"),
@@ -201,6 +201,10 @@ def diagnostics_from_validation(error: ValidationError, smap: SourceMap) -> list
             out.append(_unknown_key(path, smap))
         elif err["type"] == "missing":
             out.append(_missing(path, smap))
+        elif err["type"] == SUBNET_MISSING:
+            out.append(Diagnostic(Severity.ERROR, "missing-key", f"missing required key 'subnet' in "
+                                  f"{path_words(path[:-1])} (or `subnets`, or compose's `ipam`)",
+                                  smap.locate_key(path[:-1])))
         else:
             out.append(_value_error(err, smap))
     return out

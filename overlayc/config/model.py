@@ -5,8 +5,8 @@ Shape (YAML):
     version: 1
     cluster: {name, id, data_port, encrypted_data_port, underlay_mtu, encryption: {rotation, algorithm}}
     nodes:     {<name>: {address, public_key, labels, role}}
-    networks:  {<name>: {subnet, vni, encrypted, attachable, mtu, gateway, all_nodes,
-                         driver, driver_opts}}
+    networks:  {<name>: {subnet | subnets | ipam, enable_ipv6, vni, encrypted, attachable, mtu,
+                         gateway, all_nodes, driver, driver_opts}}
     services:  {<name>: {replicas | mode: global, networks, constraints, managed}}
     endpoints: {<name>: {node, networks, managed}}
 
@@ -24,6 +24,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -33,10 +34,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from overlayc.config.subnets import Address6, Ipam, Subnet, SubnetForms, require_subnet
 from overlayc.kernel.objects import canonical_mac
 
 IP_ADDRESS_ERROR = "ip_address"  # error type of a node address that is neither IPv4 nor IPv6
-IPV6_SUBNET_ERROR = "ipv6_subnet"  # error type of an IPv6 overlay subnet (not supported yet)
 
 CONFIG_VERSION = 1
 VNI_MAX = 16_777_215  # 24 bits
@@ -65,7 +66,6 @@ _DURATION_RE = re.compile(r"^([0-9]+)([smhd])?$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 IPV4_PATTERN = rf"^({_OCTET}\.){{3}}{_OCTET}$"
-SUBNET_PATTERN = rf"^({_OCTET}\.){{3}}{_OCTET}/(3[0-2]|[12]?[0-9])$"
 PUBLIC_KEY_PATTERN = r"^[A-Za-z0-9+/]{43}=$"
 DIGITS_PATTERN = r"^[0-9]+$"
 
@@ -132,17 +132,6 @@ def _node_address(value: Any) -> Any:
     raise ValueError(f"expected an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1, got {got}")
 
 
-def _subnet_text(value: Any) -> Any:
-    """A subnet names its prefix length: `10.88.0.0` alone would be a /32, which holds no endpoint.
-    Text with a colon (IPv6) gets its own message: only the underlay may be IPv6 (docs/ipv6.md)."""
-    value = _address_text(value)
-    if isinstance(value, str) and ":" in value:
-        raise PydanticCustomError(IPV6_SUBNET_ERROR, "IPv6 overlay subnets are not supported")
-    if isinstance(value, str) and "/" not in value:
-        raise ValueError(f"subnet {value!r} has no prefix length; did you mean '{value.strip()}/24'?")
-    return value
-
-
 def _docker_int(value: Any) -> Any:
     """Docker's driver options are strings: `"1400"` is 1400; a YAML integer is taken as is."""
     if isinstance(value, str) and re.fullmatch(DIGITS_PATTERN, value):
@@ -172,9 +161,6 @@ Address = Annotated[IPv4Address, BeforeValidator(_address_text),
 NodeAddress = Annotated[IPv4Address | IPv6Address, BeforeValidator(_node_address),
                         _schema(anyOf=[{"type": "string", "format": "ipv4", "pattern": IPV4_PATTERN},
                                        {"type": "string", "format": "ipv6"}])]
-Subnet = Annotated[IPv4Network, BeforeValidator(_subnet_text),
-                   _schema(type="string", pattern=SUBNET_PATTERN,
-                           description="IPv4 subnet with its prefix length, host bits zero")]
 Mac = Annotated[str, BeforeValidator(_mac), Field(description="MAC address, e.g. 02:42:0a:00:01:02")]
 Flag = Annotated[bool, BeforeValidator(_strict_bool), _schema(anyOf=_FLAG_SCHEMA)]
 Seconds = Annotated[int, BeforeValidator(parse_duration), Field(gt=0),
@@ -278,8 +264,13 @@ class DriverOpts(Model):
     )
 
 
-class Network(Model):
-    subnet: Subnet = Field(description="IPv4 subnet of the network, e.g. 10.0.1.0/24")
+class Network(Model, SubnetForms):
+    subnet: Subnet | None = Field(default=None, description="subnet of either family, e.g. 10.0.1.0/24")
+    subnets: list[Subnet] = Field(default_factory=list,
+                                  description="one subnet per family, e.g. [10.0.9.0/24, fd00:9::/64]")
+    enable_ipv6: Flag | None = Field(default=None, description="compose's switch: an IPv6 subnet is given")
+    ipam: Annotated[Ipam | None, AfterValidator(require_subnet)] = Field(
+        default=None, validate_default=True, description="compose's form: config: [{subnet: ...}]")
     vni: Annotated[int | None, _schema(anyOf=[{"type": "integer", "minimum": 1, "maximum": VNI_MAX},
                                               {"type": "null"}])] = Field(default=None, strict=True,
                             description="VXLAN id 1..16777215; auto-assigned from 4096")
@@ -337,11 +328,14 @@ class ServiceAttachment(Model):
     ipv4_addresses: list[Address] = Field(
         default_factory=list, description="fixed addresses, one per task in task order"
     )
+    ipv6_addresses: list[Address6] = Field(default_factory=list, description="fixed IPv6 addresses, likewise")
 
 
 class EndpointAttachment(Model):
     ipv4_address: Address | None = Field(default=None, description="fixed address (default: next free)")
-    mac_address: Mac | None = Field(default=None, description="default: 02:42 + the four IPv4 bytes")
+    ipv6_address: Address6 | None = Field(default=None, description="fixed IPv6 address (default: next free)")
+    mac_address: Mac | None = Field(default=None, description="default: 02:42 + the four IPv4 bytes "
+                                    "(IPv6-only: 06 + the low 40 bits of the IPv6 address)")
 
 
 class Service(Model):

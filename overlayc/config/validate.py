@@ -8,7 +8,6 @@ none mutates. `validate_config` runs them all. Placement-related checks (constra
 from __future__ import annotations
 
 from collections.abc import Callable
-from ipaddress import IPv4Address
 
 from overlayc.config.explain import attachment_path, did_you_mean, error
 from overlayc.config.model import Config, Network
@@ -16,8 +15,9 @@ from overlayc.config.mtu import inner_mtu
 from overlayc.config.source import SourceMap, YamlPath
 from overlayc.config.validate_family import FAMILY_CHECKS
 from overlayc.config.validate_placement import PLACEMENT_CHECKS
+from overlayc.config.validate_subnets import SUBNET_CHECKS, subnet_paths
 from overlayc.errors import Diagnostic
-from overlayc.kernel.objects import IPAddress
+from overlayc.kernel.objects import IPAddress, IPNetwork
 
 VNI_MAX = 16_777_215
 Check = Callable[[Config, SourceMap], list[Diagnostic]]
@@ -58,23 +58,26 @@ def check_node_addresses(config: Config, smap: SourceMap) -> list[Diagnostic]:
 
 
 def check_subnets(config: Config, smap: SourceMap) -> list[Diagnostic]:
-    """Network subnets do not overlap each other.
+    """Network subnets do not overlap each other (those of one family; IPv4 and IPv6 never do).
 
-    A sweep over the subnets sorted by first address: an earlier subnet overlaps the current one
-    exactly when it ends at or after the current one's start, and once it ends before a start it
-    ends before every later one. Linear (after the sort) unless the subnets do overlap."""
-    nets = sorted(config.networks.items(), key=lambda kv: (kv[1].subnet.network_address, kv[0]))
+    A sweep over the subnets sorted by family and first address: an earlier subnet overlaps the
+    current one exactly when it is of its family and ends at or after its start, and once it
+    ends before a start it ends before every later one. Linear (after the sort) unless the
+    subnets do overlap."""
+    entries = [(s.version, int(s.network_address), name, s, path)
+               for name, net in config.networks.items() for s, path in subnet_paths(name, net)]
     out = []
-    open_: list[tuple[int, str, Network]] = []  # (last address, name, network), in sorted order
-    for name, net in nets:
-        start = int(net.subnet.network_address)
-        open_ = [o for o in open_ if o[0] >= start]
-        for _, other, onet in open_:
+    open_: list[tuple[int, int, str, IPNetwork, YamlPath]] = []  # (family, last address, ...)
+    for version, start, name, subnet, path in sorted(entries, key=lambda e: e[:3]):
+        open_ = [o for o in open_ if o[0] == version and o[1] >= start]
+        for _, _, other, osub, opath in open_:
+            if other == name:
+                continue  # two subnets of one family in one network: check_network_subnets
             out.append(error("subnet-overlap",
-                             f"subnet {net.subnet} of network '{name}' overlaps {onet.subnet} of "
-                             f"network '{other}'", smap.locate(("networks", name, "subnet")),
-                             related=(("the other subnet", smap.locate(("networks", other, "subnet"))),)))
-        open_.append((int(net.subnet.broadcast_address), name, net))
+                             f"subnet {subnet} of network '{name}' overlaps {osub} of "
+                             f"network '{other}'", smap.locate(path),
+                             related=(("the other subnet", smap.locate(opath)),)))
+        open_.append((version, int(subnet.broadcast_address), name, subnet, path))
     return out
 
 
@@ -124,66 +127,77 @@ def check_encryption_flags(config: Config, smap: SourceMap) -> list[Diagnostic]:
     return out
 
 
-def _special(net: Network) -> dict[IPv4Address, str]:
-    special = {
-        net.subnet.network_address: "network address",
-        net.subnet.broadcast_address: "broadcast address",
-    }
+def _special(net: Network, subnet: IPNetwork) -> dict[IPAddress, str]:
+    """The addresses of `subnet` no endpoint may have: its network address (IPv6: the
+    Subnet-Router anycast address, RFC 4291), the IPv4 broadcast address and the gateway."""
+    special: dict[IPAddress, str] = {subnet.network_address: "network address"}
+    if subnet.version == 4:
+        special[subnet.broadcast_address] = "broadcast address"
     if net.gateway is not None:
         special[net.gateway] = "gateway"
     return special
 
 
 def check_gateways(config: Config, smap: SourceMap) -> list[Diagnostic]:
-    """A gateway is a usable host address of its subnet."""
+    """A gateway is a usable host address of its subnet (a network without an IPv4 subnet:
+    validate_subnets.check_gateway_family)."""
     out = []
     for name, net in config.networks.items():
-        gw = net.gateway
-        if gw is None:
+        gw, subnet = net.gateway, net.ipv4_subnet
+        if gw is None or subnet is None:
             continue
         at = smap.locate(("networks", name, "gateway"))
-        if gw not in net.subnet:
+        if gw not in subnet:
             out.append(error("address-outside-subnet",
-                             f"network '{name}': gateway {gw} is not inside {net.subnet}", at))
-        elif net.subnet.prefixlen < 31 and gw in (net.subnet.network_address, net.subnet.broadcast_address):
+                             f"network '{name}': gateway {gw} is not inside {subnet}", at))
+        elif subnet.prefixlen < 31 and gw in (subnet.network_address, subnet.broadcast_address):
             out.append(error("reserved-address", f"network '{name}': gateway {gw} is the subnet's "
                              "network or broadcast address", at))
     return out
 
 
-def _fixed_addresses(config: Config, smap: SourceMap) -> list[tuple[str, IPv4Address, YamlPath, str]]:
-    """(network, address, yaml path, owner description) of every fixed address."""
-    out: list[tuple[str, IPv4Address, YamlPath, str]] = []
+def _fixed_addresses(config: Config, smap: SourceMap) -> list[tuple[str, IPAddress, YamlPath, str]]:
+    """(network, address, yaml path, owner description) of every fixed address, either family."""
+    out: list[tuple[str, IPAddress, YamlPath, str]] = []
     for sname, svc in config.services.items():
         names = list(svc.attachments())
         for net, att in svc.attachments().items():
             base = attachment_path("services", sname, net, names, smap)
-            out.extend((net, ip, (*base, "ipv4_addresses", i), f"service '{sname}'")
-                       for i, ip in enumerate(att.ipv4_addresses))
+            fixed: list[tuple[str, list[IPAddress]]] = [("ipv4_addresses", [*att.ipv4_addresses]),
+                                                        ("ipv6_addresses", [*att.ipv6_addresses])]
+            for key, ips in fixed:
+                out.extend((net, ip, (*base, key, i), f"service '{sname}'") for i, ip in enumerate(ips))
     for ename, ep in config.endpoints.items():
         names = list(ep.attachments())
         for net, eatt in ep.attachments().items():
-            if eatt.ipv4_address is not None:
-                base = attachment_path("endpoints", ename, net, names, smap)
-                out.append((net, eatt.ipv4_address, (*base, "ipv4_address"), f"endpoint '{ename}'"))
+            base = attachment_path("endpoints", ename, net, names, smap)
+            for key, one in (("ipv4_address", eatt.ipv4_address), ("ipv6_address", eatt.ipv6_address)):
+                if one is not None:
+                    out.append((net, one, (*base, key), f"endpoint '{ename}'"))
     return out
 
 
 def check_addresses(config: Config, smap: SourceMap) -> list[Diagnostic]:
-    """Fixed task/endpoint addresses lie inside their subnet, are unique, and are not reserved."""
+    """Fixed task/endpoint addresses lie inside their network's subnet of their family, are
+    unique, and are not reserved."""
     out = []
-    seen: dict[tuple[str, IPv4Address], YamlPath] = {}
+    seen: dict[tuple[str, IPAddress], YamlPath] = {}
     for net_name, ip, path, owner in _fixed_addresses(config, smap):
         net = config.networks.get(net_name)
         if net is None:
             continue  # an unknown network is reported by check_references
         at = smap.locate(path)
-        if ip not in net.subnet:
+        subnet = net.ipv4_subnet if ip.version == 4 else net.ipv6_subnet
+        if subnet is None:
+            if net.all_subnets:  # no subnet at all: check_network_subnets
+                out.append(error("address-family", f"{owner}: address {ip} is IPv{ip.version} but network "
+                                 f"'{net_name}' has no IPv{ip.version} subnet", at))
+        elif ip not in subnet:
             out.append(error("address-outside-subnet",
-                             f"{owner}: address {ip} is not inside {net.subnet} of network '{net_name}'", at))
-        elif ip in _special(net):
+                             f"{owner}: address {ip} is not inside {subnet} of network '{net_name}'", at))
+        elif ip in (special := _special(net, subnet)):
             out.append(error("reserved-address",
-                             f"{owner}: address {ip} is the {_special(net)[ip]} of network '{net_name}'", at))
+                             f"{owner}: address {ip} is the {special[ip]} of network '{net_name}'", at))
         elif (net_name, ip) in seen:
             first = smap.locate(seen[net_name, ip])
             out.append(error("duplicate-address",
@@ -264,12 +278,14 @@ def check_replicas(config: Config, smap: SourceMap) -> list[Diagnostic]:
         replicas = 1 if svc.replicas is None else svc.replicas
         names = list(svc.attachments())
         for net, att in svc.attachments().items():
-            if len(att.ipv4_addresses) > replicas:
-                out.append(error("too-many-addresses",
-                                 f"service '{sname}': {len(att.ipv4_addresses)} fixed addresses on network "
-                                 f"'{net}' but only {replicas} replica(s)",
-                                 smap.locate((*attachment_path("services", sname, net, names, smap),
-                                              "ipv4_addresses"))))
+            for key, count in (("ipv4_addresses", len(att.ipv4_addresses)),
+                               ("ipv6_addresses", len(att.ipv6_addresses))):
+                if count > replicas:
+                    out.append(error("too-many-addresses",
+                                     f"service '{sname}': {count} fixed addresses on network "
+                                     f"'{net}' but only {replicas} replica(s)",
+                                     smap.locate((*attachment_path("services", sname, net, names, smap),
+                                                  key))))
     return out
 
 
@@ -296,7 +312,7 @@ def check_mtu(config: Config, smap: SourceMap) -> list[Diagnostic]:
 def validate_config(config: Config, smap: SourceMap) -> list[Diagnostic]:
     """Every semantic diagnostic of `config` (empty when it is valid), in check order."""
     checks: list[Check] = [
-        check_ports, check_name_conflicts, check_node_addresses, check_subnets, check_vnis,
+        check_ports, check_name_conflicts, check_node_addresses, *SUBNET_CHECKS, check_subnets, check_vnis,
         check_encryption_flags, check_gateways, check_addresses, check_macs, check_references,
         check_attachable, check_replicas, check_mtu, *FAMILY_CHECKS, *PLACEMENT_CHECKS,
     ]

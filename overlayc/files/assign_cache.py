@@ -26,7 +26,7 @@ import hashlib
 import marshal
 import os
 from collections.abc import Iterable
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from overlayc.files.safe import ensure_dir, read_capped, write_atomic
 from overlayc.gcpause import paused_gc
 
 CACHE_NAME = "assignment.cache"
-FORMAT = b"overlayc-assignment-cache 1 "
+FORMAT = b"overlayc-assignment-cache 2 "
 _CODE_DIRS = ("compile", "config")
 # what marshal and `_decode` raise on a file that is not one `store` wrote
 _UNDECODABLE = (ValueError, TypeError, EOFError, KeyError, IndexError, AttributeError, OverflowError,
@@ -105,9 +105,10 @@ def store(root: Path, key: str, assignment: Assignment) -> None:
 
 def _encode(a: Assignment) -> tuple[Any, ...]:
     """Plain values: VNIs, tasks, per network its attachments as (endpoint, node, ip, mac,
-    managed) in order, and the nodes each network is present on."""
+    managed, ip6) in order (an absent address: None), and the nodes each network is present on."""
     attachments = [
-        (net, [(x.endpoint, x.node, int(x.ip), x.mac, x.managed) for x in atts])
+        (net, [(x.endpoint, x.node, None if x.ip is None else int(x.ip), x.mac, x.managed,
+                None if x.ip6 is None else x.ip6.packed) for x in atts])
         for net, atts in a.attachments.items()
     ]
     nodes = {net: sorted(here) for net, here in a.network_nodes.items()}
@@ -122,11 +123,13 @@ def _decode(data: Any) -> Assignment:
         raise TypeError("not an assignment")
     per_net: dict[str, tuple[Attachment, ...]] = {}
     by_node: dict[str, list[Attachment]] = {}
-    ip_of = IPv4Address
+    ip_of, ip6_of = IPv4Address, IPv6Address
     for net, rows in attachments:
         if type(net) is not str or not _well_typed(rows):
             raise TypeError("not a network's attachments")
-        atts = tuple([Attachment(ep, node, net, ip_of(ip), mac, flag) for ep, node, ip, mac, flag in rows])
+        atts = tuple([Attachment(ep, node, net, None if ip is None else ip_of(ip), mac, flag,
+                                 None if ip6 is None else ip6_of(ip6))
+                      for ep, node, ip, mac, flag, ip6 in rows])
         for att in atts:
             by_node.setdefault(att.node, []).append(att)
         per_net[net] = atts
@@ -137,12 +140,13 @@ def _decode(data: Any) -> Assignment:
     )
 
 
-_ROW_TYPES: tuple[set[type], ...] = ({str}, {str}, {int}, {str}, {bool})  # endpoint, node, ip, mac, managed
+# endpoint, node, ip (None: no IPv4 address), mac, managed, ip6 (packed; None: no IPv6 address)
+_ROW_TYPES: tuple[set[type], ...] = ({str}, {str}, {int, type(None)}, {str}, {bool}, {bytes, type(None)})
 
 
 def _well_typed(rows: Any) -> bool:
-    """Whether `rows` is a list of 5-tuples of `_ROW_TYPES` (checked per column, in bulk)."""
-    if type(rows) is not list or not all(type(row) is tuple and len(row) == 5 for row in rows):
+    """Whether `rows` is a list of 6-tuples of `_ROW_TYPES` (checked per column, in bulk)."""
+    if type(rows) is not list or not all(type(row) is tuple and len(row) == 6 for row in rows):
         return False
     columns = zip(*rows, strict=True)
     return all(set(map(type, column)) <= kinds for column, kinds in zip(columns, _ROW_TYPES, strict=False))

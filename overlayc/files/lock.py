@@ -2,7 +2,8 @@
 
 Format: YAML in one fixed layout, written by `format_lock` — a header comment, then `version`,
 `vnis` (network: VNI), `tasks` (task: node) and `endpoints` (endpoint, then one line per network:
-`{ip: …, mac: "…"}`), every section sorted (natural order for tasks and endpoints), one entry per
+`{ip: …, mac: "…"}`, with `ip6: "…"` after `ip` on a network with an IPv6 subnet and without `ip`
+on one without an IPv4 subnet), every section sorted (natural order for tasks and endpoints), one entry per
 line. Adding a service adds only the lines of its tasks and pins, so the file diffs well in git.
 
 Reading is linear in the file's size. `parse_lock` reads that layout with a line parser (split,
@@ -20,7 +21,7 @@ import functools
 import json
 import os
 import re
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from socket import inet_aton, inet_ntoa
 
@@ -32,7 +33,8 @@ from overlayc.errors import ConfigError, InputError
 from overlayc.files.limits import LIMITS
 from overlayc.files.safe import read_capped, write_atomic
 
-_PIN = re.compile(r'\{ip: ([0-9.]{7,15}), mac: "([0-9a-f]{2}(?::[0-9a-f]{2}){5})"\}')
+_PIN = re.compile(r'\{(?:ip: ([0-9.]{7,15}), )?(?:ip6: "([0-9a-f:.]{2,45})", )?'
+                  r'mac: "([0-9a-f]{2}(?::[0-9a-f]{2}){5})"\}')
 # The common lines in one match each (ASCII names that `_q` writes plain); any line these miss
 # goes through `_entry`, which accepts exactly what `_q` writes.
 _NAME = r"([A-Za-z][A-Za-z0-9_.\-]*)"
@@ -93,8 +95,13 @@ def dumps_lock(lock: Lock) -> str:
     for ep in sorted(lock.endpoints, key=natural_key):
         lines.append(f"  {_q(ep)}:")
         for net, pin in sorted(lock.endpoints[ep].items()):
-            lines.append(f"    {_q(net)}: {{ip: {pin.ip}, mac: {_q(pin.mac)}}}")
+            lines.append(f"    {_q(net)}: {{{_pin_addresses(pin)}mac: {_q(pin.mac)}}}")
     return "\n".join(lines) + "\n"
+
+
+def _pin_addresses(pin: Pin) -> str:
+    """`ip: A, ` and/or `ip6: "B", ` (quoted: an IPv6 address may end in a colon)."""
+    return ("" if pin.ip is None else f"ip: {pin.ip}, ") + ("" if pin.ip6 is None else f'ip6: "{pin.ip6}", ')
 
 
 def _plain(text: str) -> bool:
@@ -177,6 +184,17 @@ def _ip(text: str) -> IPv4Address:
     return IPv4Address(packed)
 
 
+def _ip6(text: str) -> IPv6Address:
+    """An IPv6 address written as IPv6Address prints it (compressed, lower case)."""
+    try:
+        ip = IPv6Address(text)
+    except ValueError:
+        raise _NotCanonical from None
+    if str(ip) != text:
+        raise _NotCanonical
+    return ip
+
+
 def _parse_canonical(text: str) -> Lock:
     """The Lock of a file in `format_lock`'s layout; _NotCanonical for anything else."""
     lines = text.split("\n")
@@ -225,16 +243,16 @@ def _parse_endpoints(lines: list[str], at: int, empty: bool) -> dict[str, dict[s
         if line.startswith("    "):
             m = _PIN_LINE.fullmatch(line)
             if m is not None and not _word(m[1]):
-                net, ip, mac = m[1], m[2], m[3]
+                net, ip, ip6, mac = m[1], m[2], m[3], m[4]
             else:
                 net, value = _entry(line, "    ")
                 m = _PIN.fullmatch(value)
                 if m is None:
                     raise _NotCanonical
-                ip, mac = m[1], m[2]
-            if pins is None or net in pins:
+                ip, ip6, mac = m[1], m[2], m[3]
+            if pins is None or net in pins or (ip is None and ip6 is None):
                 raise _NotCanonical
-            pins[net] = Pin(_ip(ip), mac)
+            pins[net] = Pin(None if ip is None else _ip(ip), mac, None if ip6 is None else _ip6(ip6))
             continue
         m = _ENDPOINT_LINE.fullmatch(line)
         endpoint, value = (m[1], "") if m is not None and not _word(m[1]) else _entry(line, "  ")
@@ -264,8 +282,14 @@ def _parse_generic(text: str, where: str) -> Lock:
     if diagnostics:
         raise ConfigError(diagnostics, smap.lines)
     try:
-        return _lock_file().validate_python(doc or {})
+        lock = _lock_file().validate_python(doc or {})
     except ValidationError as err:
         first = err.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise InputError(f"{where}: not an overlayc lock file: {loc}: {first['msg']}") from None
+    for ep, pins in lock.endpoints.items():
+        for net, pin in pins.items():
+            if pin.ip is None and pin.ip6 is None:
+                raise InputError(f"{where}: not an overlayc lock file: endpoints.{ep}.{net}: "
+                                 "neither ip nor ip6")
+    return lock

@@ -20,6 +20,7 @@ from ipaddress import (
     IPv4Interface,
     IPv4Network,
     IPv6Address,
+    IPv6Interface,
     IPv6Network,
     ip_address,
     ip_network,
@@ -163,11 +164,11 @@ class Fdb:
 
 @dataclass(frozen=True, slots=True)
 class Neigh:
-    """`ip neigh replace <dst> lladdr <lladdr> dev <dev> nud permanent`."""
+    """`ip neigh replace <dst> lladdr <lladdr> dev <dev> nud permanent` (ARP, or NDP for IPv6)."""
 
     kind: ClassVar[str] = "neigh"
     dev: str
-    dst: IPv4Address
+    dst: IPAddress
     lladdr: str
     _key: Key = field(init=False, repr=False, compare=False)  # built once, as Fdb's
 
@@ -195,8 +196,9 @@ class Netns:
 class Endpoint:
     """One attachment of a managed endpoint: a veth pair, `host` side (MAC `host_mac`) enslaved to
     `bridge` in the network's `sandbox` ("": the node's namespace, the layout before sandboxes;
-    tagged with `alias`), `ifname` side inside `netns` with `address` and `mac`, with IPv6 on it
-    only when `ipv6`."""
+    tagged with `alias`), `ifname` side inside `netns` with `address` (IPv4, None on a network
+    without an IPv4 subnet), `address6` (IPv6, `nodad`) and `mac`, with IPv6 on it only when
+    `ipv6`."""
 
     kind: ClassVar[str] = "endpoint"
     netns: str
@@ -204,12 +206,13 @@ class Endpoint:
     host: str
     host_mac: str
     bridge: str
-    address: IPv4Interface
+    address: IPv4Interface | None
     mac: str
     mtu: int
     alias: str
     sandbox: str = ""
     ipv6: bool = True
+    address6: IPv6Interface | None = None
 
     def __post_init__(self) -> None:
         _check_ifname(self.ifname)
@@ -345,7 +348,7 @@ KIND_ORDER: tuple[str, ...] = (
 
 # --- JSON -------------------------------------------------------------------------------------
 def _encode(value: Any) -> Any:
-    if isinstance(value, IPv4Address | IPv4Interface | IPv4Network | IPv6Address | IPv6Network):
+    if isinstance(value, IPAddress | IPNetwork | IPv4Interface | IPv6Interface):
         return str(value)
     if isinstance(value, XfrmTemplate):
         return {f.name: _encode(getattr(value, f.name)) for f in fields(value)}
@@ -373,17 +376,15 @@ def from_json(data: dict[str, Any]) -> KernelObject:
     elif cls is Bridge:
         data["address"] = None if data.get("address") is None else IPv4Interface(data["address"])
         data["mac"] = canonical_mac(data["mac"])
-    elif cls is Fdb:
+    elif cls is Fdb or cls is Neigh:
         data["dst"] = ip_address(data["dst"])
-        data["lladdr"] = canonical_mac(data["lladdr"])
-    elif cls is Neigh:
-        data["dst"] = IPv4Address(data["dst"])
         data["lladdr"] = canonical_mac(data["lladdr"])
     elif cls is Gateway:
         data["address"] = IPv4Interface(data["address"])
         data["mac"], data["peer_mac"] = canonical_mac(data["mac"]), canonical_mac(data["peer_mac"])
     elif cls is Endpoint:
-        data["address"] = IPv4Interface(data["address"])
+        data["address"] = None if data.get("address") is None else IPv4Interface(data["address"])
+        data["address6"] = None if data.get("address6") is None else IPv6Interface(data["address6"])
         data["mac"] = canonical_mac(data["mac"])
         data["host_mac"] = canonical_mac(data["host_mac"])
     elif cls is XfrmState:

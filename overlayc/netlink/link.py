@@ -187,8 +187,15 @@ def veth_peer(name: str, netns_fd: int, mac: str, mtu: int) -> bytes:
     return attr(VETH_INFO_PEER | NLA_F_NESTED, peer)
 
 
-def addr_body(index: int, address: IPv4Interface) -> bytes:
-    """Body of RTM_NEWADDR/RTM_DELADDR for `address` on `index` (local = address, like `ip addr`)."""
+IFA_F_NODAD = 0x02  # include/uapi/linux/if_addr.h
+
+
+def addr_body(index: int, address: IPv4Interface | IPv6Interface) -> bytes:
+    """Body of RTM_NEWADDR/RTM_DELADDR for `address` on `index` (local = address, like `ip addr`).
+    An IPv6 address is added `nodad`: overlayc's addresses are unique by construction (assigned
+    and pinned per network), and duplicate address detection would leave it tentative, unusable
+    as a source, for a second or more after every create."""
     raw = address.ip.packed
-    return (IFADDRMSG.pack(AF_INET, address.network.prefixlen, 0, 0, index)
+    family, flags = (AF_INET, 0) if address.version == 4 else (AF_INET6, IFA_F_NODAD)
+    return (IFADDRMSG.pack(family, address.network.prefixlen, flags, 0, index)
             + attr(IFA_LOCAL, raw) + attr(IFA_ADDRESS, raw))

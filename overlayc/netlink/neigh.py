@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Container, Iterator
-from ipaddress import IPv4Address
 
 from overlayc.kernel.objects import IPAddress
-from overlayc.netlink.core import HDR, align4
+from overlayc.netlink.core import HDR, align4, attr
 
 RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
-AF_INET, AF_BRIDGE = 2, 7
+AF_UNSPEC, AF_INET, AF_BRIDGE, AF_INET6 = 0, 2, 7, 10
 NDA_DST, NDA_LLADDR = 1, 2
 NTF_SELF = 0x02
 NUD_NOARP, NUD_PERMANENT = 0x40, 0x80
@@ -51,8 +50,12 @@ def encode_fdb(ifindex: int, lladdr: str, dst: IPAddress) -> bytes:
                          10, NDA_LLADDR, _mac(lladdr), 8, NDA_DST, packed)
 
 
-def encode_neigh(ifindex: int, dst: IPv4Address, lladdr: str | None = None) -> bytes:
-    """Body of `ip neigh replace DST lladdr LLADDR dev IFINDEX nud permanent` (no lladdr: delete)."""
+def encode_neigh(ifindex: int, dst: IPAddress, lladdr: str | None = None) -> bytes:
+    """Body of `ip neigh replace DST lladdr LLADDR dev IFINDEX nud permanent` (no lladdr: delete);
+    an IPv6 `dst` makes an NDP entry (AF_INET6, 16-byte NDA_DST)."""
+    if dst.version == 6:
+        body = NDMSG.pack(AF_INET6, ifindex, NUD_PERMANENT, 0, 0) + attr(NDA_DST, dst.packed)
+        return body if lladdr is None else body + attr(NDA_LLADDR, _mac(lladdr))
     if lladdr is None:
         return NEIGH_DEL_BODY.pack(AF_INET, ifindex, NUD_PERMANENT, 0, 0, 8, NDA_DST, dst.packed)
     return NEIGH_BODY.pack(AF_INET, ifindex, NUD_PERMANENT, 0, 0,

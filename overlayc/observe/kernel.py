@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable
-from ipaddress import IPv4Interface
+from ipaddress import IPv4Interface, IPv6Interface
 
 from overlayc.errors import DumpInterrupted, EnvironmentProblem, OverlaycError
 from overlayc.gcpause import paused_gc
@@ -90,14 +90,28 @@ def read_endpoint(host: LinkInfo, tag: Alias, links: dict[int, LinkInfo]) -> tup
         return [], f"veth tagged as overlayc's, but its namespace {ns} is gone"
     with Namespace(ns) as inner:
         peer_links, peer_addrs = read_links(inner.route)
-    peer = peer_links.get(host.peer)
-    addr = sorted(peer_addrs.get(peer.index, [])) if peer is not None else []
-    if peer is None or not addr:
+        peer = peer_links.get(host.peer)
+        addr = sorted(peer_addrs.get(peer.index, [])) if peer is not None else []
+        addr6 = read_global_ipv6(inner.route, peer.index) if peer is not None and peer.ipv6 else []
+    if peer is None or not (addr or addr6):
         return [Netns(ns)], f"veth tagged as overlayc's, but its peer in {ns} is gone or has no address"
     bridge = links[host.master].name if host.master in links else ""
     return [Netns(ns), Endpoint(netns=ns, ifname=peer.name, host=host.name, host_mac=host.mac,
-                                bridge=bridge, address=addr[0], mac=peer.mac, mtu=peer.mtu,
-                                alias=host.alias, ipv6=peer.ipv6)], ""
+                                bridge=bridge, address=addr[0] if addr else None, mac=peer.mac, mtu=peer.mtu,
+                                alias=host.alias, ipv6=peer.ipv6, address6=addr6[0] if addr6 else None)], ""
+
+
+def read_global_ipv6(rt: NetlinkSocket, index: int) -> list[IPv6Interface]:
+    """The IPv6 addresses of link `index`, sorted, without link-local ones (every interface with
+    IPv6 on has one of its own, fe80::/64 from its MAC; overlayc never configures them)."""
+    body = nl_link.IFADDRMSG.pack(nl_link.AF_INET6, 0, 0, 0, index)
+    out = []
+    for msg in rt.dump(nl_link.RTM_GETADDR, body):
+        got = nl_link.decode_any_addr(msg.body) if msg.type == nl_link.RTM_NEWADDR else None
+        address = got[1] if got is not None and got[0] == index else None
+        if isinstance(address, IPv6Interface) and not address.is_link_local:
+            out.append(address)
+    return sorted(out)
 
 
 def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str], into: Entries) -> None:
@@ -110,8 +124,9 @@ def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str], into: Entries) -> 
     fdb = {index: into.fdb.setdefault(dev, set()) for index, dev in vxlans.items()}
     for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(nl_neigh.AF_BRIDGE)):
         fdb_keys(buf, fdb)
+    # AF_UNSPEC: ARP and NDP entries in one dump (neigh_dump_info walks every neighbour table)
     neigh = {index: into.neigh.setdefault(dev, {}) for index, dev in vxlans.items()}
-    for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(nl_neigh.AF_INET)):
+    for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(nl_neigh.AF_UNSPEC)):
         neigh_macs(buf, neigh)
     for table in (into.fdb, into.neigh):
         for dev in [dev for dev in vxlans.values() if not table.get(dev, True)]:

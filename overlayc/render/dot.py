@@ -49,7 +49,8 @@ def _node_box(config: Config, name: str, atts: tuple[Attachment, ...]) -> list[s
 def _network(config: Config, assignment: Assignment, name: str, mtu: int | None) -> str:
     net = config.networks[name]
     enc = net.is_encrypted
-    label = f"{name}\n{net.subnet}  vni {assignment.vnis.get(name, '-')}" + (f"  mtu {mtu}" if mtu else "")
+    subnets = "  ".join(map(str, net.all_subnets))
+    label = f"{name}\n{subnets}  vni {assignment.vnis.get(name, '-')}" + (f"  mtu {mtu}" if mtu else "")
     label += "\nESP (encrypted)" if enc else ""
     return f"  {quote('net:' + name)} " + _attrs(
         shape="ellipse", style="filled", fillcolor=ENCRYPTED_FILL if enc else PLAIN_FILL,
@@ -101,8 +102,9 @@ def render_dot(config: Config, assignment: Assignment, states: Mapping[str, Kern
     for net in sorted(assignment.attachments):
         for a in assignment.attachments[net]:
             style = "solid" if a.managed else "dashed"
+            ips = " ".join(str(ip) for ip in (a.ip, a.ip6) if ip is not None)
             lines.append(f"  {quote('ep:' + a.endpoint)} -- {quote('net:' + net)} "
-                         + _attrs(label=str(a.ip), tooltip=f"{a.endpoint} {a.ip} {a.mac}", style=style))
+                         + _attrs(label=ips, tooltip=f"{a.endpoint} {ips} {a.mac}", style=style))
     lines += _esp_pairs(config, states, epoch)
     lines.append("}")
     return "\n".join(lines) + "\n"

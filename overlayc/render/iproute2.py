@@ -191,7 +191,8 @@ def _endpoint(obj: Endpoint) -> list[str]:
         f"{ip} link set {obj.host} up",
         *ipv6,
         f"ip -n {ns} link set {obj.ifname} mtu {obj.mtu} address {obj.mac}",
-        f"ip -n {ns} addr replace {obj.address} dev {obj.ifname}",
+        *([] if obj.address is None else [f"ip -n {ns} addr replace {obj.address} dev {obj.ifname}"]),
+        *([] if obj.address6 is None else [f"ip -n {ns} addr replace {obj.address6} dev {obj.ifname} nodad"]),
         f"ip -n {ns} link set {obj.ifname} up",
     ]
 

@@ -121,7 +121,7 @@ def members(cfg: Path) -> dict[str, list[Member]]:
     cluster = loaded.config.cluster.name
     return {
         net: [Member(a.endpoint, a.node, net, a.ip, a.mac, f"{cluster}-{a.endpoint}")
-              for a in atts if a.managed]
+              for a in atts if a.managed and a.ip is not None]
         for net, atts in assignment.attachments.items()
     }
 
