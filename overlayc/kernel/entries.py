@@ -21,7 +21,6 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv6Address
-from typing import cast
 
 from overlayc.kernel.objects import Fdb, IPAddress, Neigh
 from overlayc.kernel.ownership import Key
@@ -52,8 +51,7 @@ def fdb_object(dev: str, key: bytes) -> Fdb:
 
 def neigh_object(dev: str, dst: bytes, mac: bytes) -> Neigh:
     """The `Neigh` of `dst → mac` on `dev`."""
-    # Neigh.dst is typed IPv4 while overlay subnets are; the table holds either family.
-    return Neigh(dev=dev, dst=cast(IPv4Address, address_of(dst)), lladdr=mac.hex(":"))
+    return Neigh(dev=dev, dst=address_of(dst), lladdr=mac.hex(":"))
 
 
 class Builder:
@@ -84,7 +82,7 @@ class Builder:
 
     def neigh(self, dev: str, dst: bytes, mac: bytes) -> Neigh:
         """`neigh_object(dev, dst, mac)`."""
-        return Neigh(dev=dev, dst=cast(IPv4Address, address_of(dst)), lladdr=self.mac(mac))
+        return Neigh(dev=dev, dst=address_of(dst), lladdr=self.mac(mac))
 
 
 class Entries:
