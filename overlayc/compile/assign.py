@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from ipaddress import IPv4Address, IPv6Address
+from types import MappingProxyType
 
 from overlayc.compile.addressing import (
     Locate,
