@@ -29,7 +29,7 @@ from tests.support.cluster import apply_cli, overlayc_cli, sandbox, write_config
 from tests.support.counters import netns_list
 from tests.support.host import ip_json
 from tests.support.traffic import unreachable
-from tests.support.traffic6 import DualStackHttpServer, unreachable6, url
+from tests.support.traffic6 import dual_stack_server, unreachable6, url
 
 pytestmark = pytest.mark.kernel
 
@@ -128,7 +128,7 @@ def _http_over_both_families(lab: Any, atts: dict[str, list[Attachment]], tmp_pa
     """Each endpoint GETs every other's marker over IPv4 and IPv6 on `dual` and IPv6 on `six`."""
     from tests.support.traffic import http_get
 
-    servers = {_netns(lab, a): DualStackHttpServer(_netns(lab, a), tmp_path / "www" / a.endpoint,
+    servers = {_netns(lab, a): dual_stack_server(_netns(lab, a), tmp_path / "www" / a.endpoint,
                                                     f"marker-{lab.tag}-{a.endpoint}")
                for a in atts["dual"]}
     try:

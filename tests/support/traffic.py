@@ -47,10 +47,10 @@ def http_get(ns: str, url: str, timeout: float = 10.0) -> str:
     return body.decode()
 
 
-def _wait_port_here(port: int, deadline: float) -> None:
+def _wait_port_here(port: int, deadline: float, host: str = "127.0.0.1") -> None:
     while True:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            socket.create_connection((host, port), timeout=1).close()
             return
         except OSError:
             if time.monotonic() > deadline:
@@ -59,21 +59,24 @@ def _wait_port_here(port: int, deadline: float) -> None:
 
 
 class HttpServer:
-    """`python -m http.server PORT` in namespace `ns` (all its addresses), serving `marker.txt`
-    with `marker`; `stop()` kills it by its PID."""
+    """`python -m http.server PORT` in namespace `ns` (all its IPv4 addresses; `bind="::"`: both
+    families on one socket, http.server's DualStackServer clears IPV6_V6ONLY), serving
+    `marker.txt` with `marker`; `stop()` kills it by its PID."""
 
-    def __init__(self, ns: str, directory: Path, marker: str, port: int = HTTP_PORT) -> None:
+    def __init__(self, ns: str, directory: Path, marker: str, port: int = HTTP_PORT,
+                 bind: str = "0.0.0.0") -> None:  # fmt: skip
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "marker.txt").write_text(marker + "\n")
         self.ns, self.port, self.marker = ns, port, marker
+        self.local = "::1" if ":" in bind else "127.0.0.1"
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-m", "http.server", str(port), "--bind", "0.0.0.0",
+            ["ip", "netns", "exec", ns, sys.executable, "-m", "http.server", str(port), "--bind", bind,
              "--directory", str(directory)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
 
     def wait_ready(self, timeout: float = 30) -> None:
-        in_netns(self.ns, _wait_port_here, self.port, time.monotonic() + timeout)
+        in_netns(self.ns, _wait_port_here, self.port, time.monotonic() + timeout, self.local)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import secrets
 import socket
 import struct
-import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
-from lab.netns import InNetns, in_netns
+from lab.netns import InNetns
+from tests.support.traffic import HttpServer
 
 ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY = 128, 129
 HTTP6_PORT = 8086
@@ -65,36 +64,6 @@ def url(address: IPv4Address | IPv6Address, port: int = HTTP6_PORT, path: str = 
     return f"http://{host}:{port}{path}"
 
 
-def _wait_port_here(port: int, deadline: float) -> None:
-    while True:
-        try:
-            socket.create_connection(("::1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-class DualStackHttpServer:
-    """`python -m http.server PORT --bind ::` in namespace `ns`: one socket for both families
-    (http.server's DualStackServer clears IPV6_V6ONLY), serving `marker.txt` with `marker`;
-    `stop()` kills it by its PID."""
-
-    def __init__(self, ns: str, directory: Path, marker: str, port: int = HTTP6_PORT) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "marker.txt").write_text(marker + "\n")
-        self.ns, self.port, self.marker = ns, port, marker
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", ns, sys.executable, "-m", "http.server", str(port), "--bind", "::",
-             "--directory", str(directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        in_netns(self.ns, _wait_port_here, self.port, time.monotonic() + timeout)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(timeout=10)
+def dual_stack_server(ns: str, directory: Path, marker: str, port: int = HTTP6_PORT) -> HttpServer:
+    """An HTTP server in `ns` answering on both families (tests.support.traffic.HttpServer)."""
+    return HttpServer(ns, directory, marker, port, bind="::")
