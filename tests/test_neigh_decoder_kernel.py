@@ -1,7 +1,7 @@
-"""The fast neighbour/FDB dump decoder (`neigh_entries`) against the general one
-(`parse_neigh_dump`) on the same kernel state: every dump buffer decodes to the same entries,
-including entries it does not take the fast path for (IPv6 neighbours, fdb entries without dst,
-entries the kernel learned or made itself)."""
+"""observe's FDB/neighbour dump decoders (`entrydump.fdb_keys`, `neigh_macs`) against the
+general decoder (`parse_neigh_dump`) filtered by what overlayc writes, on the same kernel state:
+every dump buffer gives the same entries, including those it does not take the fast path for
+(IPv6 neighbours, fdb entries without dst, entries the kernel learned or made itself)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from overlayc.netlink import entrydump
 from overlayc.netlink import neigh as nn
 from overlayc.netlink.netns import Namespace
 from overlayc.observe.kernel import read_links
@@ -41,41 +42,65 @@ def _buffers(ns: str, family: int) -> tuple[list[bytes], set[int]]:
     return bufs, set(links)
 
 
+Tables = dict[int, set[bytes]] | dict[int, dict[bytes, bytes]]
+
+
+def _decode(bufs: list[bytes], devices: set[int], family: int) -> Tables:
+    """What observe keeps of the dump buffers: fdb keys per device, or neighbours per device."""
+    if family == nn.AF_BRIDGE:
+        sets: dict[int, set[bytes]] = {i: set() for i in devices}
+        for buf in bufs:
+            entrydump.fdb_keys(buf, sets)
+        return sets
+    tables: dict[int, dict[bytes, bytes]] = {i: {} for i in devices}
+    for buf in bufs:
+        entrydump.neigh_macs(buf, tables)
+    return tables
+
+
+def _reference(bufs: list[bytes], devices: set[int], family: int) -> Tables:
+    """The same, from the general decoder and the contract of fdb_keys / neigh_macs."""
+    entries = [e for buf in bufs for e in nn.parse_neigh_dump(buf, devices)]
+    ours = [(i, dst, mac) for i, state, flags, dst, mac in entries
+            if state & nn.NUD_PERMANENT and len(dst) in (4, 16) and len(mac) == 6
+            and (family != nn.AF_BRIDGE or flags & nn.NTF_SELF)]
+    if family == nn.AF_BRIDGE:
+        return {i: {mac + dst for j, dst, mac in ours if j == i} for i in devices}
+    return {i: {dst: mac for j, dst, mac in ours if j == i} for i in devices}
+
+
 @pytest.mark.parametrize("family", [nn.AF_BRIDGE, nn.AF_INET, 10])  # 10: AF_INET6
-def test_fast_decoder_agrees_with_the_general_one(netns: str, family: int) -> None:
+def test_observes_decoders_agree_with_the_general_one(netns: str, family: int) -> None:
     _fill(netns, 600)
     bufs, devices = _buffers(netns, family)
-    general = [e for buf in bufs for e in nn.parse_neigh_dump(buf, devices)]
-    fast = [e for buf in bufs for e in nn.neigh_entries(buf, devices, family)]
-    assert fast == general
-    assert len(general) >= (601 if family == nn.AF_BRIDGE else 1)
+    expected = _reference(bufs, devices, family)
+    assert sum(len(t) for t in expected.values()) >= (601 if family == nn.AF_BRIDGE else 1)
     if family == 10:
-        assert any(len(dst) == 16 for _, _, _, dst, _ in fast)  # IPv6 addresses come back whole
+        assert any(len(dst) == 16 for t in expected.values() for dst in t)  # IPv6 kept whole
     general_calls: list[int] = []
     real = nn.parse_neigh_dump
 
-    def counted(buf: bytes, ifindexes: set[int]) -> object:
+    def counted(buf: bytes, ifindexes: object) -> object:
         general_calls.append(1)
-        return real(buf, ifindexes)
+        return real(buf, ifindexes)  # type: ignore[arg-type]
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(nn, "parse_neigh_dump", counted)
-        assert [e for buf in bufs for e in nn.neigh_entries(buf, devices, family)] == general
+        mp.setattr(entrydump, "parse_neigh_dump", counted)
+        assert _decode(bufs, devices, family) == expected
     if family != 10:  # the kernel's own layout: all but the few odd entries take the fast path
         assert len(general_calls) <= 5
     some = {next(iter(devices))}
-    assert [e for buf in bufs for e in nn.neigh_entries(buf, some, family)] == [
-        e for buf in bufs for e in nn.parse_neigh_dump(buf, some)]
+    assert _decode(bufs, some, family) == _reference(bufs, some, family)
 
 
-def test_fast_decoder_falls_back_for_other_layouts() -> None:
+def test_observes_decoders_fall_back_for_other_layouts() -> None:
     """A message whose first attributes are not the kernel's usual pair is decoded generally."""
-    body = nn.NDMSG.pack(nn.AF_INET, 7, nn.NUD_PERMANENT, 0, 0)
+    body = nn.NDMSG.pack(nn.AF_INET, 7, nn.NUD_PERMANENT, nn.NTF_SELF, 0)
     lladdr = bytes([10, 0, nn.NDA_LLADDR, 0]) + b"\1" * 6 + b"\0\0"
     dst = bytes([8, 0, nn.NDA_DST, 0]) + bytes([10, 1, 0, 6])
     for attrs in (lladdr + dst, dst + lladdr, dst, lladdr):  # reversed, alone, short
         msg = body + attrs
         buf = (16 + len(msg)).to_bytes(4, "little") + nn.RTM_NEWNEIGH.to_bytes(2, "little") + bytes(10) + msg
-        assert nn.neigh_entries(buf, {7}, nn.AF_INET) == list(nn.parse_neigh_dump(buf, {7}))
-        assert nn.neigh_entries(buf, {7}, nn.AF_BRIDGE) == list(nn.parse_neigh_dump(buf, {7}))
-        assert nn.neigh_entries(buf, {8}, nn.AF_INET) == []
+        for family in (nn.AF_INET, nn.AF_BRIDGE):
+            assert _decode([buf], {7}, family) == _reference([buf], {7}, family)
+        assert _decode([buf], {8}, nn.AF_INET) == {8: {}}

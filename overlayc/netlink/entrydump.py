@@ -24,9 +24,11 @@ from overlayc.netlink.neigh import (
 )
 
 # Whole entries of the kernel's layouts in one unpack, each attribute header (len, type) read as
-# one native u32 (`_nla`): nlmsghdr (len, type), ndmsg (ifindex, state, flags), then
-# the attributes. The first two are the layouts of overlayc.netlink.neigh._FDB_NETNS_FIRST (a
-# vxlan in a sandbox) and _FDB_FIRST (one in the node's namespace), the third _NEIGH_FIRST.
+# one native u32 (`_nla`): nlmsghdr (len, type), ndmsg (ifindex, state, flags), then the
+# attributes. vxlan_fdb_info puts NDA_LLADDR then NDA_DST (a 4-byte dst for an IPv4 VTEP), after
+# NDA_LINK_NETNSID when the vxlan's UDP socket is in another namespace (a vxlan in a sandbox:
+# every entry of a 50k-entry dump so, kernel 6.1); neigh_fill_info puts NDA_DST then NDA_LLADDR
+# (strace of `bridge -j fdb show` / `ip -j neigh show`, kernel 6.x).
 _FDB_SANDBOXED = struct.Struct("=IH10x4xiHBxI4xI6s2xI4s")
 _FDB_PLAIN = struct.Struct("=IH10x4xiHBxI6s2xI4s")
 _NEIGH = struct.Struct("=IH10x4xiHBxI4sI6s")

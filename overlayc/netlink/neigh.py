@@ -91,7 +91,8 @@ def _dst_lladdr(buf: bytes, a: int, stop: int) -> tuple[bytes, bytes]:
 
 def parse_neigh_dump(buf: bytes, ifindexes: Container[int]) -> Iterator[Entry]:
     """Entries of one recv() buffer of an RTM_GETNEIGH dump whose device is in `ifindexes`: the
-    general decoder (any attribute order; `neigh_entries` is the fast one, same result).
+    general decoder (any attribute order; overlayc.netlink.entrydump reads the kernel's own
+    layouts faster, same result).
 
     Entries lacking NDA_DST or NDA_LLADDR get empty bytes for the missing one."""
     hdr_unpack, nd_unpack = HDR.unpack_from, NDMSG.unpack_from
@@ -107,54 +108,7 @@ def parse_neigh_dump(buf: bytes, ifindexes: Container[int]) -> Iterator[Entry]:
         off += align4(n)
 
 
-# The kernel's own attribute order for the entries overlayc writes, read in one unpack: nlmsghdr
-# (len, type), ndmsg (ifindex, state, flags), then the first two attributes (len, type, value).
-# neigh_fill_info puts NDA_DST then NDA_LLADDR first (IPv4: 4-byte dst); vxlan_fdb_info puts
-# NDA_LLADDR then NDA_DST (strace of `ip -j neigh show` / `bridge -j fdb show`, kernel 6.x).
-_NEIGH_FIRST = struct.Struct("=IH10x4xiHBxHH4sHH6s")  # 46 bytes
-_FDB_FIRST = struct.Struct("=IH10x4xiHBxHH6s2xHH4s")  # 48 bytes
-# A vxlan in a sandbox whose UDP socket is in another namespace: vxlan_fdb_info puts
-# NDA_LINK_NETNSID (4 + 4 bytes) first, then NDA_LLADDR and NDA_DST (a dump of 50k entries in a
-# sandbox, kernel 6.1: every entry of the device so).
-_FDB_NETNS_FIRST = struct.Struct("=IH10x4xiHBxHH4xHH6s2xHH4s")  # 56 bytes
 NDA_LINK_NETNSID = 10
-
-
-def neigh_entries(buf: bytes, ifindexes: Container[int], family: int) -> list[Entry]:
-    """`parse_neigh_dump(buf, ifindexes)` as a list, faster: a message of a dump of `family`
-    (AF_INET or AF_BRIDGE) whose first attributes are laid out as the kernel writes an IPv4
-    neighbour or FDB entry is read in one unpack; any other message (an IPv6 address, another
-    order, a short one) by the general decoder. Dst stays raw bytes of the length the kernel
-    gave: callers decide what a 16-byte (IPv6) address means."""
-    out: list[Entry] = []
-    hdr_unpack = HDR.unpack_from
-    fdb = family == AF_BRIDGE
-    first = (_FDB_FIRST if fdb else _NEIGH_FIRST).unpack_from
-    size = (_FDB_FIRST if fdb else _NEIGH_FIRST).size
-    netns_first, netns_size = _FDB_NETNS_FIRST.unpack_from, _FDB_NETNS_FIRST.size
-    off, end = 0, len(buf)
-    while off + 16 <= end:
-        n, mtype = hdr_unpack(buf, off)[:2]
-        if n < 16:
-            break
-        if mtype == RTM_NEWNEIGH and n >= size and off + size <= end:
-            _n, _t, ifindex, state, flags, len1, type1, val1, len2, type2, val2 = first(buf, off)
-            if ifindex in ifindexes:
-                if fdb and len1 == 10 and type1 == NDA_LLADDR and len2 == 8 and type2 == NDA_DST:
-                    out.append((ifindex, state, flags, val2, val1))
-                elif fdb and len1 == 8 and type1 == NDA_LINK_NETNSID and n >= netns_size \
-                        and off + netns_size <= end \
-                        and (got := netns_first(buf, off))[7:9] == (10, NDA_LLADDR) \
-                        and got[10:12] == (8, NDA_DST):
-                    out.append((ifindex, state, flags, got[12], got[9]))
-                elif not fdb and len1 == 8 and type1 == NDA_DST and len2 == 10 and type2 == NDA_LLADDR:
-                    out.append((ifindex, state, flags, val1, val2))
-                else:
-                    out.extend(parse_neigh_dump(buf[off : off + n], ifindexes))
-        elif mtype == RTM_NEWNEIGH:
-            out.extend(parse_neigh_dump(buf[off : off + n], ifindexes))
-        off += align4(n)
-    return out
 
 
 def mac_str(raw: bytes) -> str:
