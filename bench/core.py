@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.fixtures import CLUSTER
 from overlayc.kernel.ownership import parse_sandbox_name
 
 NS_PREFIX = os.environ.get("OVERLAYC_BENCH_PREFIX", "ocb-")  # namespaces and temp dirs
@@ -43,7 +44,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale_namespaces() -> list[str]:
-    """Delete `ocb-<pid>-*` namespaces whose bench process is gone (a crashed earlier run)."""
+    """Delete `ocb-<pid>-*` namespaces whose bench process is gone (a crashed earlier run), and
+    the sandboxes of the bench's cluster whose node namespace is gone, whatever prefix that
+    namespace had: a sandbox is named by its node namespace's inode, which a new namespace may
+    reuse (its apply would then find a sandbox it does not own in the way)."""
     try:
         names = os.listdir(NETNS_DIR)
     except FileNotFoundError:
@@ -51,11 +55,11 @@ def remove_stale_namespaces() -> list[str]:
     stale = []
     alive = {_inode(n) for n in names}
     for name in names:
-        if not name.startswith(NS_PREFIX):
-            continue
         if (parsed := parse_sandbox_name(name)) is not None:  # a sandbox of a node namespace
-            if parsed[2] not in alive:  # whose namespace is gone
+            if parsed[0] == CLUSTER and parsed[2] not in alive:  # whose namespace is gone
                 stale.append(name)
+            continue
+        if not name.startswith(NS_PREFIX):
             continue
         pid = name[len(NS_PREFIX):].split("-", 1)[0]
         if not pid.isdigit() or not _pid_alive(int(pid)) or int(pid) == os.getpid():
