@@ -64,6 +64,7 @@ from overlayc.render.iproute2 import render_iproute2
 if TYPE_CHECKING:
 
     from overlayc.inputs import Target
+    from overlayc.plan import Plan
 
 app = typer.Typer(
     name="overlayc",
@@ -216,6 +217,25 @@ def _plan_live(netns: str | None, state: str | None, cluster: str) -> Observed:
     return observe_snapshot(state) if state is not None else observe_kernel(netns, cluster)
 
 
+def _plan_kernel(loaded: LoadedConfig, *, node: str | None, netns: str | None, at: str | None,
+                 key_file: Path | None, locked: bool, state_dir: Path | None) -> tuple[Target, Plan]:
+    """The target and plan against the kernel of `netns`, observed on a worker thread while the
+    lock (or its cache) is read and the desired state compiled (overlayc.planlive). Errors of the
+    observe come first, as when it ran first, and before the lock file is written."""
+    from overlayc.netlink.netns import namespace_id
+    from overlayc.observe.background import in_background
+    from overlayc.observe.kernel import observe as observe_kernel
+    from overlayc.planlive import plan_overlapped
+
+    with in_background(lambda: observe_kernel(netns, loaded.config.cluster.name)) as live:
+        t = prepare_target(loaded, node=node, netns=netns, at=at, key_file=key_file, locked=locked,
+                           on_write=_say_lock_written, state_dir=state_dir, before_write=live.check)
+        # against this node's kernel: the send epoch its saved counters call for
+        plan = plan_overlapped(t, live.result, owner=namespace_id(netns),
+                               send_epoch=lambda observed: _send_epoch(t, observed.owned))
+    return t, plan
+
+
 def _owner(netns: str | None, state: str | None, live: KernelState) -> str:
     """The identity of the planned node's namespace (its sandboxes' names): that of `netns`; for
     a snapshot, that of the node it was taken on (its sandboxes say it); else a stand-in."""
@@ -255,14 +275,16 @@ def plan_command(
     from overlayc.render.plan import render_plan_json, render_plan_text
 
     loaded = load_or_exit(files, json_output)
-    live = _plan_live(netns, state, loaded.config.cluster.name)
-    t = prepare_target(loaded, node=offline_node(loaded, node, state, live.owned), netns=netns, at=at,
-                       key_file=key_file, locked=locked, on_write=_say_lock_written,
-                       state_dir=state_dir)
-    # against this node's kernel: the send epoch its saved counters call for (offline: none)
-    send = None if state is not None else _send_epoch(t, live.owned)
-    plan = plan_node(t.config, t.assignment, t.node, at=t.at, private_key=t.private_key, live=live,
-                     netns=netns, send_epoch=send, owner=_owner(netns, state, live.owned))
+    if state is None:
+        t, plan = _plan_kernel(loaded, node=node, netns=netns, at=at, key_file=key_file, locked=locked,
+                               state_dir=state_dir)
+    else:
+        live = _plan_live(netns, state, loaded.config.cluster.name)
+        t = prepare_target(loaded, node=offline_node(loaded, node, state, live.owned), netns=netns, at=at,
+                           key_file=key_file, locked=locked, on_write=_say_lock_written,
+                           state_dir=state_dir)
+        plan = plan_node(t.config, t.assignment, t.node, at=t.at, private_key=t.private_key, live=live,
+                         netns=netns, owner=_owner(netns, state, live.owned))
     if out is not None:
         save_plan(plan, out)
         typer.echo(f"overlayc: saved the plan to {out}; `{hints.apply_saved(files, out)}` applies "
