@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from overlayc import planlive
 from overlayc.errors import EnvironmentProblem, InputError, NeedsPrivileges
 from overlayc.exitcodes import Exit
 from overlayc.gcpause import paused_gc
-from overlayc.observe import background, kernel
+from overlayc.observe import background
 from overlayc.observe.background import in_background
 from tests.support.cli import run
 from tests.support.host import ROOT
@@ -165,7 +166,7 @@ def failing_observe(monkeypatch: pytest.MonkeyPatch) -> NeedsPrivileges:
         time.sleep(0.3)
         raise err
 
-    monkeypatch.setattr(kernel, "observe", observe)
+    monkeypatch.setattr(planlive, "observe", observe)
     return err
 
 
