@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -50,7 +50,7 @@ from overlayc.inputs import (
     prepare_saved_target,
     prepare_target,
 )
-from overlayc.kernel.state import KernelState, Observed
+from overlayc.kernel.state import KernelState
 from overlayc.options import (
     check_cluster,
     check_netns,
@@ -60,10 +60,6 @@ from overlayc.render import hints
 from overlayc.render.diagnostics import render_diagnostics_json
 from overlayc.render.dot import render_cluster
 from overlayc.render.iproute2 import render_iproute2
-
-if TYPE_CHECKING:
-
-    from overlayc.inputs import Target
 
 app = typer.Typer(
     name="overlayc",
@@ -201,30 +197,13 @@ def observe(
     typer.echo(live.owned.dumps() if json_output else render_observed_text(live), nl=False)
 
 
-def _send_epoch(t: Target, live: KernelState) -> int | None:
-    from overlayc.apply.continuity import send_epoch_for
-
-    return send_epoch_for(t.config, t.assignment, t.node, t.at, (t.netns, t.state_dir), live)
-
-
 # --- plan (issue 6): desired × live → ordered changes; saved plans for `apply PLAN` --------------
-def _plan_live(netns: str | None, state: str | None, cluster: str) -> Observed:
-    """The live side of a plan: a snapshot (`--state FILE|empty`) or the kernel of `netns`."""
-    from overlayc.observe.kernel import observe as observe_kernel
-    from overlayc.observe.snapshot import observe_snapshot
-
-    return observe_snapshot(state) if state is not None else observe_kernel(netns, cluster)
-
-
-def _owner(netns: str | None, state: str | None, live: KernelState) -> str:
-    """The identity of the planned node's namespace (its sandboxes' names): that of `netns`; for
-    a snapshot, that of the node it was taken on (its sandboxes say it); else a stand-in."""
+def _snapshot_owner(live: KernelState) -> str:
+    """The identity of the namespace a snapshot was taken in (its sandboxes' names say it), else
+    a stand-in: what a plan against the snapshot names the node's sandboxes after."""
     from overlayc.kernel.objects import Sandbox
     from overlayc.kernel.ownership import OFFLINE_OWNER, parse_sandbox_name
-    from overlayc.netlink.netns import namespace_id
 
-    if state is None:
-        return namespace_id(netns)
     owners = {p[2] for o in live.of_kind("sandbox")
               if isinstance(o, Sandbox) and (p := parse_sandbox_name(o.name)) is not None}
     return owners.pop() if len(owners) == 1 else OFFLINE_OWNER
@@ -250,19 +229,23 @@ def plan_command(
 
     Example: overlayc plan -f examples/seed/overlay.yaml --node node2 --state empty"""
     from overlayc.files.plans import save_plan
+    from overlayc.observe.snapshot import observe_snapshot
     from overlayc.plan import plan_node
+    from overlayc.planlive import plan_on_kernel
     from overlayc.render.groups import device_networks
     from overlayc.render.plan import render_plan_json, render_plan_text
 
     loaded = load_or_exit(files, json_output)
-    live = _plan_live(netns, state, loaded.config.cluster.name)
-    t = prepare_target(loaded, node=offline_node(loaded, node, state, live.owned), netns=netns, at=at,
-                       key_file=key_file, locked=locked, on_write=_say_lock_written,
-                       state_dir=state_dir)
-    # against this node's kernel: the send epoch its saved counters call for (offline: none)
-    send = None if state is not None else _send_epoch(t, live.owned)
-    plan = plan_node(t.config, t.assignment, t.node, at=t.at, private_key=t.private_key, live=live,
-                     netns=netns, send_epoch=send, owner=_owner(netns, state, live.owned))
+    if state is None:
+        t, plan = plan_on_kernel(loaded, node=node, netns=netns, at=at, key_file=key_file, locked=locked,
+                                 state_dir=state_dir, on_write=_say_lock_written)
+    else:
+        live = observe_snapshot(state)  # --state FILE|empty
+        t = prepare_target(loaded, node=offline_node(loaded, node, state, live.owned), netns=netns, at=at,
+                           key_file=key_file, locked=locked, on_write=_say_lock_written,
+                           state_dir=state_dir)
+        plan = plan_node(t.config, t.assignment, t.node, at=t.at, private_key=t.private_key, live=live,
+                         netns=netns, owner=_snapshot_owner(live.owned))
     if out is not None:
         save_plan(plan, out)
         typer.echo(f"overlayc: saved the plan to {out}; `{hints.apply_saved(files, out)}` applies "

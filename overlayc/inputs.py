@@ -58,11 +58,13 @@ OnWrite = Callable[[Path, list[str]], None]
 
 
 def assign_with_lock(loaded: LoadedConfig, *, locked: bool, why: str = "--locked",
-                     on_write: OnWrite | None = None, cache: Path | None = None) -> Assignment:
+                     on_write: OnWrite | None = None, cache: Path | None = None,
+                     before_write: Callable[[], None] | None = None) -> Assignment:
     """Resolve `loaded` against its lock file and keep the file in step: write the updated lock
     when it changed (or does not exist yet), or, with `locked`, raise LockOutdated naming every
     change (and `why` the lock must not change) and write nothing. `on_write(path, changes)` is
-    called after the file is written (`changes` empty when it was created).
+    called after the file is written (`changes` empty when it was created); `before_write()`
+    before it is, and what it raises leaves the file as it is.
 
     `cache`: a state directory holding `overlayc.files.assign_cache`'s file. The Assignment
     stored there for this configuration and these lock bytes is returned without reading
@@ -77,6 +79,8 @@ def assign_with_lock(loaded: LoadedConfig, *, locked: bool, why: str = "--locked
     assignment, new, changes = _resolve_locked(loaded, locked, why)
     existed = loaded.lock_path.exists()
     if changes or not existed:
+        if before_write is not None:
+            before_write()
         write_lock(loaded.lock_path, new)
         if on_write is not None:
             on_write(loaded.lock_path, changes if existed else [])
@@ -146,19 +150,20 @@ def prepare_target(
     why: str = "--locked",
     on_write: OnWrite | None = None,
     state_dir: Path | None = None,
+    before_write: Callable[[], None] | None = None,
 ) -> Target:
     """Load the configuration (or take an already loaded one), find the node, resolve the lock
     and read the node's key: the Target of one command or one reconcile round.
 
     `at` is an instant, an RFC 3339 text (`--at`) or None for now. Raises ConfigError (invalid
     configuration, placement), LockOutdated (`locked` and the lock would change), InputError
-    (unreadable files, unknown node, bad `--at`), KeyFileError. `why` and `on_write`: as for
-    `assign_with_lock`."""
+    (unreadable files, unknown node, bad `--at`), KeyFileError. `why`, `on_write` and
+    `before_write`: as for `assign_with_lock`."""
     loaded = files if isinstance(files, LoadedConfig) else load_config(list(files))
     when = at if isinstance(at, datetime) else parse_at(at)
     name = choose_node_of(loaded, node, netns)
     assignment = assign_with_lock(loaded, locked=locked, why=why, on_write=on_write,
-                                  cache=state_root(state_dir))
+                                  cache=state_root(state_dir), before_write=before_write)
     return Target(loaded.config, assignment, name, netns, when, resolve_private_key(name, key_file),
                   state_dir)
 

@@ -6,13 +6,15 @@ an edited config, an edited or deleted lock, another key, a damaged file — res
 from __future__ import annotations
 
 import marshal
+from dataclasses import FrozenInstanceError
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
 from overlayc import inputs
-from overlayc.compile.assign import resolve
+from overlayc.compile.assign import Assignment, Attachment, resolve
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.files import assign_cache
 from overlayc.files.lock import read_lock
@@ -142,3 +144,42 @@ def test_no_state_directory_is_created_for_the_cache(tmp_path: Path) -> None:
     for _ in range(3):
         inputs.assign_with_lock(loaded, locked=False, cache=state)
     assert not state.exists()
+
+
+def _rows_body(a: Assignment) -> bytes:
+    """The body FORMAT 2 stored: a tuple per attachment, not columns."""
+    rows = [(net, [(x.endpoint, x.node, None if x.ip is None else int(x.ip), x.mac, x.managed,
+                    None if x.ip6 is None else x.ip6.packed) for x in atts])
+            for net, atts in a.attachments.items()]
+    return marshal.dumps((dict(a.vnis), dict(a.tasks), rows,
+                          {net: sorted(here) for net, here in a.network_nodes.items()}))
+
+
+def test_a_cache_of_the_previous_format_is_a_miss_never_misread(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded, state = _cached(tmp_path)
+    path = state / assign_cache.CACHE_NAME
+    key = assign_cache.cache_key(loaded.config, loaded.lock_path)
+    assert key is not None
+    hit = assign_cache.load(state, key)
+    assert hit is not None and assign_cache.FORMAT == b"overlayc-assignment-cache 3 "
+    old_head = b"overlayc-assignment-cache 2 " + key.encode()
+    for head in (old_head, assign_cache.FORMAT + key.encode()):  # its own header, or today's key on it
+        path.write_bytes(head + b"\n" + _rows_body(hit))
+        assert assign_cache.load(state, key) is None
+        assert _resolves(loaded, state, monkeypatch)
+
+
+def test_columns_round_trip_addresses_of_both_families_and_none() -> None:
+    v4, v6 = IPv4Address("10.1.0.6"), IPv6Address("fd00::6")
+    atts = (Attachment("web.1", "n1", "net", v4, "02:42:0a:01:00:06", True, v6),
+            Attachment("web.2", "n2", "net", None, "02:42:0a:01:00:07", False, None),
+            Attachment("web.3", "n1", "net", v4, "02:42:0a:01:00:08", False, None))
+    a = Assignment(vnis={"net": 4096}, tasks={"web.1": "n1"}, attachments={"net": atts},
+                   by_node={"n1": (atts[0], atts[2]), "n2": (atts[1],)},
+                   network_nodes={"net": frozenset({"n1", "n2"})})
+    back = assign_cache._decode(marshal.loads(marshal.dumps(assign_cache._encode(a))))
+    assert back == a and back.attachments["net"] == atts and back.by_node == a.by_node
+    assert [hash(x) for x in back.attachments["net"]] == [hash(x) for x in atts]
+    with pytest.raises(FrozenInstanceError):
+        back.attachments["net"][0].node = "n2"  # type: ignore[misc]

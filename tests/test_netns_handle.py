@@ -141,12 +141,14 @@ def test_one_apply_of_an_encrypted_node_opens_one_route_and_one_xfrm_socket(
     # the fail-closed sysctls were read before and after execute, by one worker thread; the
     # others unshare the two namespaces made (the network's sandbox, the endpoint's) and write
     # or read sysctls inside them: one worker per handle (the sandbox's is opened to make it and
-    # by each observe, the endpoint's to turn IPv6 off on its interface)
+    # by each observe, the endpoint's to turn IPv6 off on its interface); and the first observe
+    # runs on a thread of its own while the desired state is compiled (overlayc.observe.background)
     assert len([n for n in started if n.startswith(f"overlayc-netns-{netns}")]) == 1
+    assert started.count("overlayc-observe") == 1
     made_ns = sorted(n.removeprefix("netns-") for n in started if n.startswith("netns-"))
     assert len(made_ns) == 2 and "-sb.vault." in made_ns[1], started
     workers = [n for n in started if n.startswith("overlayc-netns-")]
-    assert len(workers) + len(made_ns) == len(started), started
+    assert len(workers) + len(made_ns) + 1 == len(started), started
     assert sum(w.startswith(f"overlayc-netns-{made_ns[0]}") for w in workers) == 1  # the endpoint
     assert sum(w.startswith(f"overlayc-netns-{made_ns[1]}") for w in workers) == 2  # make + verify
 

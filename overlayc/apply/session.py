@@ -17,6 +17,7 @@ from overlayc.apply.kernel import KernelHandle
 from overlayc.apply.lock import apply_lock
 from overlayc.apply.run import ApplyResult, Outcome, Progress, apply_changes
 from overlayc.compile import compile_node
+from overlayc.compile.node import check_node
 from overlayc.diff import Change, diff
 from overlayc.errors import EnvironmentProblem, InputError
 from overlayc.files.statedir import target_state_dir
@@ -26,6 +27,7 @@ from overlayc.kernel.ownership import key_text
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.netlink.netns import Namespace, namespace_id, opened
 from overlayc.observe.addresses import underlay_device
+from overlayc.observe.background import in_background
 from overlayc.observe.sysctl import fail_closed_sysctls, kernel_config, loadable_modules, read_sysctls
 from overlayc.plan import Plan, config_digest, make_plan, stale_keys
 
@@ -123,15 +125,15 @@ def apply_target(
     what drifted), EnvironmentProblem for a missing underlay address.
     """
     preflight.check_privileges("apply")
-    desired = compile_node(target.config, target.assignment, target.node, at=target.at,
-                           private_key=target.private_key, owner=namespace_id(target.netns))
+    check_node(target.config, target.node)
+    owner = namespace_id(target.netns)
     with apply_lock(target.netns, lock_timeout, "apply"), Namespace(target.netns) as ns, \
             KernelHandle(ns, target.config.cluster.name) as kernel:
         if not allow_missing_address:
             check_underlay(target, ns)
         journal_dir = target_state_dir(target.netns, target.state_dir)
         repaired = tuple(journal.replay(journal_dir, kernel.links))
-        live = kernel.observe()
+        desired, live = _compile_observing(target, owner, kernel)
         desired, keeper = _keep_counters(target, desired, live, kernel)
         if saved is None:
             plan = make_plan(target.node, target.netns, target.at, config_digest(target.config),
@@ -160,6 +162,17 @@ def apply_target(
         elif keeper is not None:  # rolled back (or partly): the file describes the prior SAs again
             keeper.undo(kernel.xs)
     return Applied(plan, result, desired, repaired, _notes(keeper))
+
+
+def _compile_observing(target: Target, owner: str, kernel: KernelHandle) -> tuple[KernelState, Observed]:
+    """The desired state of `target` (sandboxes named for `owner`) and the live state of
+    `kernel`'s namespace, observed on a worker thread while compiling (overlayc.observe.background:
+    the kernel's share of a big dump hides behind the compile). Errors of the compile come first,
+    as when it ran before the observe."""
+    with in_background(kernel.observe, worker_first=False) as live:
+        desired = compile_node(target.config, target.assignment, target.node, at=target.at,
+                               private_key=target.private_key, owner=owner)
+        return desired, live.result()
 
 
 def _keep_counters(target: Target, desired: KernelState, live: Observed,

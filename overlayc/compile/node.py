@@ -29,9 +29,7 @@ def compile_node(
     sharing a present encrypted network). `private_key` None leaves SA keys unknown (CI plans).
     `send_epoch`: the epoch of the outbound SAs (see compile_ipsec; None: that of `at`).
     Raises InputError when `node` is not in the config."""
-    if node not in config.nodes:
-        known = ", ".join(sorted(config.nodes)) or "none"
-        raise InputError(f"unknown node {node!r} (nodes: {known})")
+    check_node(config, node)
     present = assignment.present(node)
     state = KernelState()
     for network in present:
@@ -48,6 +46,13 @@ def compile_node(
         for obj in compile_ipsec(config, node, peers, at, private_key, send_epoch=send_epoch):
             state.add(obj)
     return state
+
+
+def check_node(config: Config, node: str) -> None:
+    """Raises InputError when `node` is not in the config (compile_node's first check)."""
+    if node not in config.nodes:
+        known = ", ".join(sorted(config.nodes)) or "none"
+        raise InputError(f"unknown node {node!r} (nodes: {known})")
 
 
 def ipsec_peers(assignment: Assignment, node: str, encrypted: list[str]) -> list[str]:

@@ -5,6 +5,10 @@
 general decoder, any attribute order) by what overlayc writes; a message laid out as the kernel
 writes overlayc's entries is read in one or two `struct` unpacks, any other by the general
 decoder.
+
+Each also finds the end of its dump: it stops at the first NLMSG_DONE or NLMSG_ERROR message
+and returns its offset, and says whether a message carried NLM_F_DUMP_INTR (`Scan`), so the
+socket (`NetlinkSocket.dump_parsed`) needs no walk of its own over every header.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 
-from overlayc.netlink.core import HDR
+from overlayc.netlink.core import HDR, NLMSG_DONE, NLMSG_ERROR
 from overlayc.netlink.neigh import (
     NDA_DST,
     NDA_LINK_NETNSID,
@@ -29,9 +33,15 @@ from overlayc.netlink.neigh import (
 # NDA_LINK_NETNSID when the vxlan's UDP socket is in another namespace (a vxlan in a sandbox:
 # every entry of a 50k-entry dump so, kernel 6.1); neigh_fill_info puts NDA_DST then NDA_LLADDR
 # (strace of `bridge -j fdb show` / `ip -j neigh show`, kernel 6.x).
-_FDB_SANDBOXED = struct.Struct("=IH10x4xiHBxI4xI6s2xI4s")
-_FDB_PLAIN = struct.Struct("=IH10x4xiHBxI6s2xI4s")
-_NEIGH = struct.Struct("=IH10x4xiHBxI4sI6s")
+_FDB_SANDBOXED = struct.Struct("=IHH8x4xiHBxI4xI6s2xI4s")
+_FDB_PLAIN = struct.Struct("=IHH8x4xiHBxI6s2xI4s")
+_NEIGH = struct.Struct("=IHH8x4xiHBxI4sI6s")
+_END = (NLMSG_DONE, NLMSG_ERROR)
+NLM_F_DUMP_INTR = 0x10  # the dump changed while it was read (nl_dump_check_consistent)
+
+# (offset of the first NLMSG_DONE/NLMSG_ERROR or malformed message, -1: none in the buffer;
+#  whether a message read carried NLM_F_DUMP_INTR)
+Scan = tuple[int, bool]
 
 
 def _nla(length: int, kind: int) -> int:
@@ -42,34 +52,37 @@ def _nla(length: int, kind: int) -> int:
 _NETNSID_4, _LLADDR_6, _DST_4 = _nla(8, NDA_LINK_NETNSID), _nla(10, NDA_LLADDR), _nla(8, NDA_DST)
 
 
-def fdb_keys(buf: bytes, into: Mapping[int, set[bytes]]) -> None:
+def fdb_keys(buf: bytes, into: Mapping[int, set[bytes]], off: int = 0) -> Scan:
     """Add `mac + dst` of every permanent `self` FDB entry with a dst of 4 or 16 bytes in `buf`
-    (one recv() buffer of an AF_BRIDGE dump) to the set of its device's ifindex in `into`;
-    entries of devices without a set, learned or without a dst (the bridge's own) are not
-    overlayc's: skipped."""
-    hdr, sandboxed, plain = HDR.unpack_from, _FDB_SANDBOXED.unpack_from, _FDB_PLAIN.unpack_from
+    (one recv() buffer of an AF_BRIDGE dump), from offset `off` up to its end or its first
+    NLMSG_DONE/NLMSG_ERROR (`Scan`), to the set of its device's ifindex in `into`; entries of
+    devices without a set, learned or without a dst (the bridge's own) are not overlayc's: skipped."""
+    sandboxed, plain = _FDB_SANDBOXED.unpack_from, _FDB_PLAIN.unpack_from
     big, small = _FDB_SANDBOXED.size, _FDB_PLAIN.size
-    off, end = 0, len(buf)
+    end, intr = len(buf), 0
     while off + 16 <= end:
         if off + big <= end:
-            n, mtype, index, state, flags, a1, a2, mac, a3, dst = sandboxed(buf, off)
+            n, mtype, mflags, index, state, flags, a1, a2, mac, a3, dst = sandboxed(buf, off)
             if mtype == RTM_NEWNEIGH and n >= big and a1 == _NETNSID_4 and a2 == _LLADDR_6 and a3 == _DST_4:
+                intr |= mflags
                 if state & NUD_PERMANENT and flags & NTF_SELF and (target := into.get(index)) is not None:
                     target.add(mac + dst)
                 off += (n + 3) & ~3
                 continue
-        n, mtype = hdr(buf, off)[:2]
-        if n < 16:
-            break
+        n, mtype, mflags = HDR.unpack_from(buf, off)[:3]
+        intr |= mflags
+        if n < 16 or mtype in _END:
+            return off, bool(intr & NLM_F_DUMP_INTR)
         if mtype != RTM_NEWNEIGH:
             pass
-        elif n >= small and off + small <= end and (got := plain(buf, off))[5] == _LLADDR_6 \
-                and got[7] == _DST_4:
-            if got[3] & NUD_PERMANENT and got[4] & NTF_SELF and (target := into.get(got[2])) is not None:
-                target.add(got[6] + got[8])
+        elif n >= small and off + small <= end and (got := plain(buf, off))[6] == _LLADDR_6 \
+                and got[8] == _DST_4:
+            if got[4] & NUD_PERMANENT and got[5] & NTF_SELF and (target := into.get(got[3])) is not None:
+                target.add(got[7] + got[9])
         else:
             _general_fdb(buf[off:off + n], into)
         off += (n + 3) & ~3
+    return -1, bool(intr & NLM_F_DUMP_INTR)
 
 
 def _general_fdb(msg: bytes, into: Mapping[int, set[bytes]]) -> None:
@@ -78,26 +91,30 @@ def _general_fdb(msg: bytes, into: Mapping[int, set[bytes]]) -> None:
             into[index].add(mac + dst)
 
 
-def neigh_macs(buf: bytes, into: Mapping[int, dict[bytes, bytes]]) -> None:
+def neigh_macs(buf: bytes, into: Mapping[int, dict[bytes, bytes]], off: int = 0) -> Scan:
     """Set `dst → mac` of every permanent neighbour with a 6-byte lladdr and a dst of 4 or 16
-    bytes in `buf` (one recv() buffer of an AF_INET or AF_INET6 dump) in the dict of its
-    device's ifindex in `into`; anything else (reachable, stale, failed entries) is skipped."""
-    hdr, first, size = HDR.unpack_from, _NEIGH.unpack_from, _NEIGH.size
-    off, end = 0, len(buf)
+    bytes in `buf` (one recv() buffer of an AF_INET, AF_INET6 or AF_UNSPEC dump), from offset
+    `off` up to its end or its first NLMSG_DONE/NLMSG_ERROR (`Scan`), in the dict of its device's
+    ifindex in `into`; anything else (reachable, stale, failed entries) is skipped."""
+    first, size = _NEIGH.unpack_from, _NEIGH.size
+    end, intr = len(buf), 0
     while off + 16 <= end:
         if off + size <= end:
-            n, mtype, index, state, _flags, a1, dst, a2, mac = first(buf, off)
+            n, mtype, mflags, index, state, _flags, a1, dst, a2, mac = first(buf, off)
             if mtype == RTM_NEWNEIGH and n >= size and a1 == _DST_4 and a2 == _LLADDR_6:
+                intr |= mflags
                 if state & NUD_PERMANENT and (target := into.get(index)) is not None:
                     target[dst] = mac
                 off += (n + 3) & ~3
                 continue
-        n, mtype = hdr(buf, off)[:2]
-        if n < 16:
-            break
+        n, mtype, mflags = HDR.unpack_from(buf, off)[:3]
+        intr |= mflags
+        if n < 16 or mtype in _END:
+            return off, bool(intr & NLM_F_DUMP_INTR)
         if mtype == RTM_NEWNEIGH:
             _general_neigh(buf[off:off + n], into)
         off += (n + 3) & ~3
+    return -1, bool(intr & NLM_F_DUMP_INTR)
 
 
 def _general_neigh(msg: bytes, into: Mapping[int, dict[bytes, bytes]]) -> None:

@@ -16,7 +16,7 @@ import errno as errno_mod
 import os
 import socket
 import struct
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 
 from overlayc.errors import DumpInterrupted, EnvironmentProblem, NeedsPrivileges
 from overlayc.netlink.core import (
@@ -45,6 +45,8 @@ ACK_ERR = struct.Struct("=i")
 NLM_F_DUMP_INTR = 0x10
 
 Request = tuple[int, int, bytes]  # message type, flags (NLM_F_REQUEST|NLM_F_ACK added), body
+# a dump's buffer parser: (buf, offset) -> (offset of its NLMSG_DONE/ERROR or -1, NLM_F_DUMP_INTR seen)
+Parse = Callable[[bytes, int], tuple[int, bool]]
 
 
 class NetlinkSocket:
@@ -135,9 +137,7 @@ class NetlinkSocket:
 
     def dump_raw(self, msg_type: int, body: bytes) -> Generator[bytes, None, None]:
         """recv() buffers of a dump, as the kernel sent them (NLMSG_DONE/ERROR handled here)."""
-        seq = self.seq
-        self.seq += 1
-        self.sock.send(pack_msg(msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, body))
+        seq = self._send_dump(msg_type, body)
         interrupted = False
         while True:
             buf = self._recv()
@@ -159,26 +159,72 @@ class NetlinkSocket:
                     raise
                 continue
             yield buf[:off]
-            if last[0] == NLMSG_ERROR:
-                err, text = parse_error(next(split_msgs(last[1])))
-                if err in (errno_mod.EPERM, errno_mod.EACCES):
-                    raise NeedsPrivileges("reading kernel state needs CAP_NET_ADMIN")
-                if err:
-                    raise OSError(err, text or os.strerror(err))
-            if interrupted:
-                raise DumpInterrupted(errno_mod.EAGAIN, "dump interrupted by a concurrent change")
+            self._end_of_dump(last[0], last[1], interrupted)
             return
 
-    def _drain(self, seq: int) -> None:
-        """Read and drop the rest of dump `seq`, up to its NLMSG_DONE or NLMSG_ERROR."""
+    def dump_parsed(self, msg_type: int, body: bytes, parse: Parse) -> None:
+        """A dump whose recv() buffers are handed to `parse(buf, off)` as they arrive, which reads
+        the messages of `buf` from `off` up to its end or its first NLMSG_DONE or NLMSG_ERROR
+        message and returns (that message's offset, -1 when there is none; whether a message it
+        read carried NLM_F_DUMP_INTR), as the decoders of overlayc.netlink.entrydump do. One walk
+        over the bytes where dump_raw + a parser make two. Errors as dump_raw's; what `parse`
+        raises is raised after the rest of the dump is read (the socket is reused)."""
+        seq = self._send_dump(msg_type, body)
+        interrupted = False
         while True:
             buf = self._recv()
+            off = 0
+            while True:
+                try:
+                    stop, intr = parse(buf, off)
+                except BaseException:
+                    self._drain(seq, buf)
+                    raise
+                interrupted = interrupted or intr
+                if stop < 0:
+                    break
+                n, t, _f, mseq = HDR.unpack_from(buf, stop)[:4]
+                if n < 16:  # no length to step over: the rest of the dump cannot be read either
+                    raise EnvironmentProblem(f"malformed netlink message in a dump (length {n})")
+                if mseq == seq:
+                    self._end_of_dump(t, buf[stop:stop + n], interrupted)
+                    return
+                off = stop + ((n + 3) & ~3)  # the end of another request: not this dump's
+
+    def _send_dump(self, msg_type: int, body: bytes) -> int:
+        """Send a dump request; its sequence number."""
+        seq = self.seq
+        self.seq += 1
+        self.sock.send(pack_msg(msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, body))
+        return seq
+
+    @staticmethod
+    def _end_of_dump(kind: int, msg: bytes, interrupted: bool) -> None:
+        """Raise what the dump's last message (NLMSG_DONE or NLMSG_ERROR `msg`) and its
+        NLM_F_DUMP_INTR flags call for: NeedsPrivileges, OSError, DumpInterrupted."""
+        if kind == NLMSG_ERROR:
+            err, text = parse_error(next(split_msgs(msg)))
+            if err in (errno_mod.EPERM, errno_mod.EACCES):
+                raise NeedsPrivileges("reading kernel state needs CAP_NET_ADMIN")
+            if err:
+                raise OSError(err, text or os.strerror(err))
+        if interrupted:
+            raise DumpInterrupted(errno_mod.EAGAIN, "dump interrupted by a concurrent change")
+
+    def _drain(self, seq: int, pending: bytes = b"") -> None:
+        """Read and drop the rest of dump `seq`, up to its NLMSG_DONE or NLMSG_ERROR (first
+        looked for in `pending`, a buffer already read)."""
+        buf = pending
+        while True:
             off = 0
             while off + 16 <= len(buf):
                 n, t, _f, mseq = HDR.unpack_from(buf, off)[:4]
                 if t in (NLMSG_DONE, NLMSG_ERROR) and mseq == seq:
                     return
+                if n < 16:
+                    break
                 off += (n + 3) & ~3
+            buf = self._recv()
 
     def dump(self, msg_type: int, body: bytes) -> Iterator[Message]:
         """Messages of a dump (convenient for the few-entry dumps: links, policies)."""

@@ -122,12 +122,12 @@ def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str], into: Entries) -> 
     if not vxlans:
         return
     fdb = {index: into.fdb.setdefault(dev, set()) for index, dev in vxlans.items()}
-    for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(nl_neigh.AF_BRIDGE)):
-        fdb_keys(buf, fdb)
+    rt.dump_parsed(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(nl_neigh.AF_BRIDGE),
+                   lambda buf, off: fdb_keys(buf, fdb, off))
     # AF_UNSPEC: ARP and NDP entries in one dump (neigh_dump_info walks every neighbour table)
     neigh = {index: into.neigh.setdefault(dev, {}) for index, dev in vxlans.items()}
-    for buf in rt.dump_raw(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(nl_neigh.AF_UNSPEC)):
-        neigh_macs(buf, neigh)
+    rt.dump_parsed(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(nl_neigh.AF_UNSPEC),
+                   lambda buf, off: neigh_macs(buf, neigh, off))
     for table in (into.fdb, into.neigh):
         for dev in [dev for dev in vxlans.values() if not table.get(dev, True)]:
             del table[dev]
