@@ -113,6 +113,31 @@ def test_fdb_and_neigh_for_every_remote_endpoint_only() -> None:
     assert neigh == {"198.51.100.3", "198.51.100.4", "198.51.100.200"}
 
 
+def test_remote_endpoints_sharing_an_address_are_one_entry_or_an_error() -> None:
+    from dataclasses import replace
+
+    from overlayc.compile.assign import Attachment
+    from overlayc.compile.networks import compile_remote
+    from overlayc.kernel.entries import Entries
+
+    config = Config.model_validate(seedlike())
+    assignment, _, _ = resolve(config, Lock())
+    ip = IPv4Address("198.51.100.9")
+
+    def entries(*macs: str) -> Entries:
+        atts = tuple(Attachment(endpoint=f"e{i}", node="node3", network="insecure", ip=ip, mac=mac,
+                                managed=True) for i, mac in enumerate(macs))
+        into = Entries()
+        compile_remote(config, replace(assignment, attachments={"insecure": atts}), "node2", "insecure", into)
+        return into
+
+    same = entries("02:42:c6:33:64:09", "02:42:c6:33:64:09")
+    assert same.neigh == {"ovx4097": {ip.packed: bytes.fromhex("0242c6336409")}}
+    assert len(same.fdb["ovx4097"]) == 1
+    with pytest.raises(ValueError, match="two different objects"):
+        entries("02:42:c6:33:64:09", "02:42:c6:33:64:0a")
+
+
 def test_managed_local_endpoints_get_netns_and_veths() -> None:
     state = compiled(seedlike(), "node2")
     assert [o.name for o in state.of_kind("netns") if isinstance(o, Netns)] == ["seed-web.1"]

@@ -88,23 +88,26 @@ def compile_devices(config: Config, assignment: Assignment, node: str, network: 
 
 def compile_remote(config: Config, assignment: Assignment, node: str, network: str, into: Entries) -> None:
     """The fdb and neigh entries on the vxlan of `network` for every endpoint of it on another
-    node, written into `into` as compact keys (overlayc.kernel.entries)."""
+    node, written into `into` as compact keys (overlayc.kernel.entries). Two endpoints with one
+    address and different MACs: ValueError (`Entries.add_neigh`)."""
+    others = [a for a in assignment.attachments.get(network, ()) if a.node != node]
+    if not others:
+        return
     dev = vxlan_name(assignment.vnis[network])
     vteps = {name: spec.address.packed for name, spec in config.nodes.items()}
-    fdb = into.fdb.setdefault(dev, set())
+    macs = list(map(bytes.fromhex, [a.mac.replace(":", "") for a in others]))
+    into.fdb.setdefault(dev, set()).update(map(bytes.__add__, macs, [vteps[a.node] for a in others]))
     neigh = into.neigh.setdefault(dev, {})
-    fromhex = bytes.fromhex
-    for a in assignment.attachments.get(network, ()):
-        if a.node == node:
+    for ips in ([a.ip for a in others], [a.ip6 for a in others]):
+        pairs = [(ip.packed, mac) for ip, mac in zip(ips, macs, strict=True) if ip is not None]
+        added = dict(pairs)
+        if len(added) == len(pairs) and neigh.keys().isdisjoint(added):
+            neigh.update(added)  # the common case: every address once
             continue
-        mac = fromhex(a.mac.replace(":", ""))
-        fdb.add(mac + vteps[a.node])
-        for ip in (a.ip, a.ip6):
-            if ip is not None and neigh.setdefault(ip.packed, mac) != mac:
-                into.add_neigh(dev, ip.packed, mac)  # raises: two endpoints with one address
-    for table in (into.fdb, into.neigh):
-        if not table[dev]:
-            del table[dev]
+        for dst, mac in pairs:  # an address twice: the same MAC is one entry, another one raises
+            into.add_neigh(dev, dst, mac)
+    if not neigh:
+        del into.neigh[dev]
 
 
 def compile_endpoints(
