@@ -1,0 +1,87 @@
+"""Entry batches sent with one ACK per chunk (overlayc.netlink.batch): the chunks, and against
+real kernels in test namespaces that a failure is still attributed to its entry, stops the
+batch after its chunk, and is rolled back exactly."""
+
+from __future__ import annotations
+
+import errno
+from ipaddress import IPv4Address
+
+import pytest
+
+from overlayc.apply import requests
+from overlayc.apply.kernel import KernelHandle
+from overlayc.apply.run import Outcome, apply_changes
+from overlayc.diff import Change
+from overlayc.errors import ExecutionError
+from overlayc.kernel.objects import Fdb, KernelObject
+from overlayc.kernel.state import KernelState
+from overlayc.netlink import batch
+from overlayc.netlink.core import HDR, NLM_F_ACK, NLM_F_REQUEST, pack_msg
+from overlayc.netlink.neigh import FDB_MSG
+from overlayc.observe.kernel import observe
+from tests.support.kernel import create
+from tests.test_execute_kernel import apply_all, entries, network
+
+MULTICAST = Fdb("ovx1", "01:00:5e:00:00:01", IPv4Address("10.0.9.9"))  # vxlan: EOPNOTSUPP on replace
+
+
+def test_chunks_respect_count_and_bytes_and_cover_every_message() -> None:
+    messages = [bytes(48)] * 25
+    assert list(batch.chunks(messages, 10, 1 << 20)) == [(0, 10), (10, 20), (20, 25)]
+    assert list(batch.chunks(messages, 100, 48 * 7)) == [(0, 7), (7, 14), (14, 21), (21, 25)]
+    assert list(batch.chunks([bytes(100), bytes(10)], 5, 50)) == [(0, 1), (1, 2)]  # one too large: alone
+    assert list(batch.chunks([], 5, 50)) == []
+
+
+def test_with_ack_sets_only_the_ack_flag() -> None:
+    message = pack_msg(28, NLM_F_REQUEST | 0x500, 77, b"body")
+    acked = batch.with_ack(message)
+    assert HDR.unpack_from(acked) == (len(message), 28, NLM_F_REQUEST | 0x500 | NLM_F_ACK, 77, 0)
+    assert acked[HDR.size:] == b"body"
+
+
+def test_entry_messages_ask_for_no_ack() -> None:
+    [message] = requests.entry_messages([create(entries(1)[0])], {"ovx1": 7}, 5) or []
+    flags = FDB_MSG.unpack(message)[2]
+    assert flags & NLM_F_ACK == 0 and flags & NLM_F_REQUEST
+
+
+@pytest.mark.kernel
+def test_a_large_entry_batch_is_applied_whole(netns: str) -> None:
+    apply_all(netns, network(0))
+    objs = entries(3000)  # 6,000 messages: several chunks
+    with KernelHandle(netns) as h:
+        h.execute([create(o) for o in objs])
+    assert observe(netns).owned == KernelState([*network(0), *objs])
+
+
+@pytest.mark.kernel
+def test_a_failing_entry_stops_the_batch_after_its_chunk(netns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    apply_all(netns, network(0))
+    monkeypatch.setattr(batch, "CHUNK_BYTES", 10 * FDB_MSG.size)  # chunks of 10 entries
+    objs: list[KernelObject] = entries(30)
+    objs.insert(25, MULTICAST)
+    with KernelHandle(netns) as h, pytest.raises(ExecutionError) as caught:
+        h.execute([create(o) for o in objs])
+    err = caught.value
+    assert [i for i, _ in err.failures] == [25] and err.errnos == {errno.EOPNOTSUPP}
+    assert "fdb 01:00:5e:00:00:01" in err.failures[0][1]
+    assert err.applied == tuple(i for i in range(30) if i != 25)  # chunk 20..29 was sent; 30.. not
+    applied = [objs[i] for i in err.applied]
+    assert observe(netns).owned == KernelState([*network(0), *applied])
+
+
+@pytest.mark.kernel
+def test_a_failing_entry_is_rolled_back_exactly(netns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    apply_all(netns, network(0))
+    prior = observe(netns).owned
+    monkeypatch.setattr(batch, "CHUNK_BYTES", 16 * FDB_MSG.size)
+    objs: list[KernelObject] = entries(40)
+    objs.insert(41, MULTICAST)
+    changes: list[Change] = [create(o) for o in objs]
+    with KernelHandle(netns) as h:
+        result = apply_changes(h, KernelState([*network(0), *objs]), changes)
+    assert result.outcome is Outcome.ROLLED_BACK and result.executed == 47  # 48 sent, 1 failed
+    assert result.rollback_problems == [] and len(result.failures) == 1
+    assert observe(netns).owned == prior
