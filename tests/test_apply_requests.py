@@ -41,6 +41,16 @@ def test_fast_path_declines_deletes_other_kinds_and_missing_devices() -> None:
     assert entry_messages([_change(ENTRIES[0], Action.REPLACE)], IFINDEX, 1) is None
     assert entry_messages([_change(ENTRIES[0])], {"ovx2": 3}, 1) is None
     assert entry_messages([], IFINDEX, 1) == []
+    for obj in ENTRIES[:2]:  # a malformed change: the general path refuses it
+        assert entry_messages([Change(Action.CREATE, obj.key, None, None, Reason.DRIFT)], IFINDEX, 1) is None
+
+
+def test_fast_path_sends_the_new_mac_of_an_updated_neighbour() -> None:
+    old, new = ENTRIES[1], Neigh("ovx1", IPv4Address("10.1.0.6"), "02:00:00:00:00:99")
+    assert isinstance(old, Neigh)
+    [message] = entry_messages([Change(Action.UPDATE, old.key, old, new, Reason.DRIFT, ("lladdr",))],
+                               IFINDEX, 1) or []
+    assert message.endswith(bytes.fromhex("020000000099") + bytes(2))  # NDA_LLADDR, padded
 
 
 def test_cached_key_is_the_documented_key_and_stays_out_of_json_repr_and_equality() -> None:

@@ -83,6 +83,14 @@ def requests_for(change: Change, ifindex: Mapping[str, int], starts: StartOf | N
 _PUT_FLAGS = CREATE_REPLACE | NLM_F_REQUEST  # no NLM_F_ACK: overlayc.netlink.batch asks for one per chunk
 
 
+class _MacBytes(dict[str, bytes]):
+    """MAC text → its 6 bytes, computed once per MAC (an endpoint's is in its fdb and neigh entry)."""
+
+    def __missing__(self, text: str) -> bytes:
+        raw = self[text] = mac_bytes(text)
+        return raw
+
+
 def entry_messages(changes: Sequence[Change], ifindex: Mapping[str, int], seq: int) -> list[bytes] | None:
     """The fast path of `requests_for` for the bulk case: complete RTM_NEWNEIGH messages (header
     without NLM_F_ACK, see overlayc.netlink.batch; seq, seq+1, …) for fdb/neigh creates and
@@ -93,25 +101,24 @@ def entry_messages(changes: Sequence[Change], ifindex: Mapping[str, int], seq: i
     general path then builds (or refuses) the requests one by one."""
     fdb, neigh, pton, inet = nn.FDB_MSG.pack, nn.NEIGH_MSG.pack, socket.inet_pton, socket.AF_INET
     fdb_len, neigh_len = nn.FDB_MSG.size, nn.NEIGH_MSG.size
-    macs: dict[str, bytes] = {}  # an endpoint's MAC is in its fdb and its neigh entry
+    create, update, macs = Action.CREATE, Action.UPDATE, _MacBytes()
     out: list[bytes] = []
     try:
         for change in changes:
-            obj = change.after
-            if change.action is not Action.CREATE and change.action is not Action.UPDATE:
+            action, key = change.action, change.key
+            if action is not create and action is not update:
                 return None
-            # the key's last part is the dst text (canonical); inet_pton is C, `.packed` is not.
-            # FDB_MSG/NEIGH_MSG hold a 4-byte dst: IPv6 (OSError here) goes the general path
-            if type(obj) is Fdb:
-                mac = macs.get(obj.lladdr) or macs.setdefault(obj.lladdr, mac_bytes(obj.lladdr))
+            # Read from the key (fdb: dev, lladdr, dst; neigh: dev, dst), whose texts are the
+            # canonical ones; inet_pton is C, `.packed` is not. FDB_MSG/NEIGH_MSG hold a 4-byte
+            # dst: IPv6 (OSError here) goes the general path
+            if key[0] == "fdb" and type(change.after) is Fdb:
                 out.append(fdb(fdb_len, nn.RTM_NEWNEIGH, _PUT_FLAGS, seq, 0,
-                               nn.AF_BRIDGE, ifindex[obj.dev], nn.FDB_STATE, nn.NTF_SELF, 0,
-                               10, nn.NDA_LLADDR, mac, 8, nn.NDA_DST, pton(inet, obj.key[3])))
-            elif type(obj) is Neigh:
-                mac = macs.get(obj.lladdr) or macs.setdefault(obj.lladdr, mac_bytes(obj.lladdr))
+                               nn.AF_BRIDGE, ifindex[key[1]], nn.FDB_STATE, nn.NTF_SELF, 0,
+                               10, nn.NDA_LLADDR, macs[key[2]], 8, nn.NDA_DST, pton(inet, key[3])))
+            elif key[0] == "neigh" and type(obj := change.after) is Neigh:  # the MAC: of the new entry
                 out.append(neigh(neigh_len, nn.RTM_NEWNEIGH, _PUT_FLAGS, seq, 0,
-                                 nn.AF_INET, ifindex[obj.dev], nn.NUD_PERMANENT, 0, 0,
-                                 8, nn.NDA_DST, pton(inet, obj.key[2]), 10, nn.NDA_LLADDR, mac))
+                                 nn.AF_INET, ifindex[key[1]], nn.NUD_PERMANENT, 0, 0,
+                                 8, nn.NDA_DST, pton(inet, key[2]), 10, nn.NDA_LLADDR, macs[obj.lladdr]))
             else:
                 return None
             seq += 1
