@@ -5,6 +5,7 @@ batch after its chunk, and is rolled back exactly."""
 from __future__ import annotations
 
 import errno
+import random
 from ipaddress import IPv4Address
 
 import pytest
@@ -32,6 +33,27 @@ def test_chunks_respect_count_and_bytes_and_cover_every_message() -> None:
     assert list(batch.chunks(messages, 100, 48 * 7)) == [(0, 7), (7, 14), (14, 21), (21, 25)]
     assert list(batch.chunks([bytes(100), bytes(10)], 5, 50)) == [(0, 1), (1, 2)]  # one too large: alone
     assert list(batch.chunks([], 5, 50)) == []
+
+
+def _plain_chunks(messages: list[bytes], max_count: int, max_bytes: int) -> list[tuple[int, int]]:
+    out, start = [], 0
+    while start < len(messages):
+        end, size = start, 0
+        while end < len(messages) and end - start < max_count and (
+                end == start or size + len(messages[end]) <= max_bytes):
+            size += len(messages[end])
+            end += 1
+        out.append((start, end))
+        start = end
+    return out
+
+
+def test_chunks_are_the_greedy_ones() -> None:
+    rng = random.Random(7)
+    for _ in range(200):
+        messages = [bytes(rng.choice((48, 60, 200))) for _ in range(rng.randrange(0, 60))]
+        count, size = rng.randrange(1, 20), rng.randrange(40, 1000)
+        assert list(batch.chunks(messages, count, size)) == _plain_chunks(messages, count, size)
 
 
 def test_with_ack_sets_only_the_ack_flag() -> None:

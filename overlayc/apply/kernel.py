@@ -45,17 +45,16 @@ def _error(applied: Sequence[int], failures: Sequence[Failure]) -> ExecutionErro
 
 def _segments(changes: Sequence[Change]) -> Iterator[tuple[str, list[int]]]:
     """Runs of change indices: ("route", ...) / ("xfrm", ...) batches, ("link", [i]) singletons."""
-    run: list[int] = []
-    cls = ""
-    for i, ch in enumerate(changes):
-        c = "route" if ch.kind in ROUTE_KINDS else "xfrm" if ch.kind in XFRM_KINDS else "link"
-        if run and (c != cls or c == "link"):
-            yield cls, run
-            run = []
-        cls = c
-        run.append(i)
-    if run:
-        yield cls, run
+    classes = ["route" if kind in ROUTE_KINDS else "xfrm" if kind in XFRM_KINDS else "link"
+               for kind in (ch.key[0] for ch in changes)]
+    at = 0
+    for cls, run in groupby(classes):
+        count = sum(1 for _ in run)
+        if cls == "link":
+            yield from ((cls, [i]) for i in range(at, at + count))
+        else:
+            yield cls, list(range(at, at + count))
+        at += count
 
 
 def _obj(change: Change) -> KernelObject:

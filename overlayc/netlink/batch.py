@@ -26,7 +26,9 @@ from __future__ import annotations
 import errno as errno_mod
 import socket
 import struct
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
+from itertools import accumulate
 
 from overlayc.errors import EnvironmentProblem
 from overlayc.netlink.core import HDR, NLM_F_ACK, NLMSG_ERROR, parse_error, split_msgs
@@ -44,13 +46,12 @@ Result = tuple[int, str]  # (errno, extack); errno 0: done
 def chunks(messages: Sequence[bytes], max_count: int, max_bytes: int) -> Iterator[tuple[int, int]]:
     """(start, end) of consecutive chunks of `messages`: each at most `max_count` messages and
     `max_bytes` bytes (a single larger message is a chunk of its own)."""
+    ends = list(accumulate(map(len, messages)))  # ends[i]: the bytes of messages 0..i
     start = 0
     while start < len(messages):
-        end, size = start, 0
-        while end < len(messages) and end - start < max_count and (
-                end == start or size + len(messages[end]) <= max_bytes):
-            size += len(messages[end])
-            end += 1
+        before = ends[start - 1] if start else 0
+        end = min(start + max_count, bisect_right(ends, before + max_bytes, start))
+        end = max(end, start + 1)
         yield start, end
         start = end
 
