@@ -173,15 +173,16 @@ class Entries:
         create: list[Fdb | Neigh] = []
         delete: list[Fdb | Neigh] = []
         build = Builder()
-        # Objects are made in (about) key order, so that sorting the changes costs little: fdb
-        # keys by their bytes (the MAC first, as its text sorts), neighbours by their text
-        for dev in self.fdb.keys() | live.fdb.keys():
+        # Objects are made in (about) key order, so that sorting the changes costs little: by
+        # device, then fdb keys by their bytes (the MAC first, as its text sorts), neighbours by
+        # their text
+        for dev in sorted(self.fdb.keys() | live.fdb.keys()):
             want, have = self.fdb.get(dev, set()), live.fdb.get(dev, set())
             if want != have:
                 create += (build.fdb(dev, k) for k in sorted(want - have))
                 delete += (build.fdb(dev, k) for k in sorted(have - want))
         changed: list[tuple[Neigh, Neigh]] = []
-        for dev in self.neigh.keys() | live.neigh.keys():
+        for dev in sorted(self.neigh.keys() | live.neigh.keys()):
             wants, haves = self.neigh.get(dev, {}), live.neigh.get(dev, {})
             if wants == haves:
                 continue
