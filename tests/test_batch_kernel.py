@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import random
 from ipaddress import IPv4Address
+from types import SimpleNamespace
 
 import pytest
 
@@ -107,3 +108,13 @@ def test_a_failing_entry_is_rolled_back_exactly(netns: str, monkeypatch: pytest.
     assert result.outcome is Outcome.ROLLED_BACK and result.executed == 47  # 48 sent, 1 failed
     assert result.rollback_problems == [] and len(result.failures) == 1
     assert observe(netns).owned == prior
+
+
+def test_entries_go_in_runs_by_the_namespace_of_their_device() -> None:
+    where = {"a": "sb1", "b": "sb1", "c": ""}
+    handle = SimpleNamespace(links=SimpleNamespace(places=SimpleNamespace(where=where)))
+    devs = ["z", "a", "a", "b", "c", "c", "a", "x"]
+    mac = "02:00:00:00:00:01"
+    changes = [create(Fdb(dev, mac, IPv4Address(f"10.0.0.{i}"))) for i, dev in enumerate(devs)]
+    runs = list(KernelHandle._by_place(handle, changes, list(range(1, 8))))  # type: ignore[arg-type]
+    assert runs == [("sb1", [1, 2, 3]), ("", [4, 5]), ("sb1", [6]), ("", [7])]

@@ -162,8 +162,16 @@ class KernelHandle:
     def _by_place(self, changes: Sequence[Change], idx: list[int]) -> Iterator[tuple[str, list[int]]]:
         """Consecutive runs of `idx` whose device is in the same namespace."""
         where = self.links.places.where
-        for place, run in groupby(idx, key=lambda i: where.get(changes[i].key[1], "")):
-            yield place, list(run)
+        runs: list[tuple[str, int]] = []  # (place, length): per run of one device, merged by place
+        for dev, same in groupby([changes[i].key[1] for i in idx]):
+            place, count = where.get(dev, ""), len(list(same))
+            if runs and runs[-1][0] == place:
+                count += runs.pop()[1]
+            runs.append((place, count))
+        at = 0
+        for place, count in runs:
+            yield place, idx[at:at + count]
+            at += count
 
     def _send_batch(
         self, changes: Sequence[Change], idx: list[int], sock: NetlinkSocket, ifindex: dict[str, int]
