@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import random
+import struct
 from ipaddress import IPv4Address
 from types import SimpleNamespace
 
@@ -19,7 +20,15 @@ from overlayc.errors import ExecutionError
 from overlayc.kernel.objects import Fdb, KernelObject
 from overlayc.kernel.state import KernelState
 from overlayc.netlink import batch
-from overlayc.netlink.core import HDR, NLM_F_ACK, NLM_F_REQUEST, pack_msg
+from overlayc.netlink.core import (
+    HDR,
+    NLM_F_ACK,
+    NLM_F_CAPPED,
+    NLM_F_REQUEST,
+    NLMSG_ERROR,
+    pack_msg,
+    split_msgs,
+)
 from overlayc.netlink.neigh import FDB_MSG
 from overlayc.observe.kernel import observe
 from tests.support.kernel import create
@@ -68,6 +77,59 @@ def test_entry_messages_ask_for_no_ack() -> None:
     [message] = requests.entry_messages([create(entries(1)[0])], {"ovx1": 7}, 5) or []
     flags = FDB_MSG.unpack(message)[2]
     assert flags & NLM_F_ACK == 0 and flags & NLM_F_REQUEST
+
+
+class _Kernel:
+    """A netlink socket's far end as netlink_rcv_skb answers: an NLMSG_ERROR for a request with
+    NLM_F_ACK or one that fails (seq in `failing`), nothing for the others."""
+
+    def __init__(self, failing: set[int]) -> None:
+        self.failing = failing
+        self.sends: list[list[tuple[int, int]]] = []  # per send: (seq, flags) of its messages
+        self.queue: list[bytes] = []
+
+    def getsockopt(self, _level: int, _opt: int) -> int:
+        return 1 << 20
+
+    def send(self, data: bytes) -> int:
+        sent = [(m.seq, m.flags) for m in split_msgs(data)]
+        self.sends.append(sent)
+        for seq, flags in sent:
+            err = -errno.ENOENT if seq in self.failing else 0
+            if flags & NLM_F_ACK or err:
+                self.queue.append(pack_msg(NLMSG_ERROR, NLM_F_CAPPED, seq,
+                                           struct.pack("=i", err) + HDR.pack(16, 28, flags, seq, 0)))
+        return len(data)
+
+    def recv_into(self, buf: bytearray) -> int:
+        data = self.queue.pop(0)
+        buf[:len(data)] = data
+        return len(data)
+
+
+def _messages(base: int, count: int) -> list[bytes]:
+    return [pack_msg(28, NLM_F_REQUEST, base + i, bytes(32)) for i in range(count)]
+
+
+def test_one_ack_per_chunk_and_failures_by_seq(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch, "CHUNK_BYTES", 10 * 48)
+    kernel = _Kernel(set())
+    sent, results = batch.send_chunked(SimpleNamespace(sock=kernel), 100, _messages(100, 25))  # type: ignore[arg-type]
+    assert sent == 25 and results == [(0, "")] * 25
+    assert [[seq for seq, _ in s] for s in kernel.sends] == [list(range(100, 110)), list(range(110, 120)),
+                                                              list(range(120, 125))]
+    assert [[bool(flags & NLM_F_ACK) for _, flags in s] for s in kernel.sends] == [
+        [False] * 9 + [True], [False] * 9 + [True], [False] * 4 + [True]]
+    assert kernel.queue == []  # one answer per chunk, all read
+
+
+def test_a_failure_is_attributed_and_ends_the_sending(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch, "CHUNK_BYTES", 10 * 48)
+    kernel = _Kernel({13, 16, 20})  # 20: the acknowledged last request of its chunk fails too
+    sent, results = batch.send_chunked(SimpleNamespace(sock=kernel), 1, _messages(1, 35))  # type: ignore[arg-type]
+    assert sent == 20 and len(kernel.sends) == 2 and kernel.queue == []
+    assert [i for i, (err, _) in enumerate(results) if err] == [12, 15, 19]
+    assert results[12] == (errno.ENOENT, "")
 
 
 @pytest.mark.kernel
