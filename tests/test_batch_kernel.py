@@ -17,7 +17,7 @@ from overlayc.apply.kernel import KernelHandle
 from overlayc.apply.run import Outcome, apply_changes
 from overlayc.diff import Change
 from overlayc.errors import ExecutionError
-from overlayc.kernel.objects import Fdb, KernelObject
+from overlayc.kernel.objects import Fdb, KernelObject, Neigh
 from overlayc.kernel.state import KernelState
 from overlayc.netlink import batch
 from overlayc.netlink.core import (
@@ -31,8 +31,27 @@ from overlayc.netlink.core import (
 )
 from overlayc.netlink.neigh import FDB_MSG
 from overlayc.observe.kernel import observe
-from tests.support.kernel import create
-from tests.test_execute_kernel import apply_all, entries, network
+from tests.support.kernel import bridge, create, iface, vxlan
+
+
+def entries(n: int, dev: str = "ovx1") -> list[KernelObject]:
+    """`n` fdb and `n` neighbour entries on `dev` (as tests/test_execute_kernel.py makes them)."""
+    out: list[KernelObject] = []
+    for i in range(n):
+        mac = f"02:42:0a:01:{i >> 8:02x}:{i & 0xFF:02x}"
+        out.append(Fdb(dev, mac, IPv4Address(f"10.0.{1 + (i >> 8)}.{i & 0xFF}")))
+        out.append(Neigh(dev, IPv4Address(f"10.1.{i >> 8}.{i & 0xFF}"), mac))
+    return out
+
+
+def network() -> list[KernelObject]:
+    return [bridge(address=iface("10.1.255.1/16")), vxlan()]
+
+
+def apply_all(ns: str, objs: list[KernelObject]) -> None:
+    with KernelHandle(ns) as h:
+        h.execute([create(o) for o in objs])
+
 
 MULTICAST = Fdb("ovx1", "01:00:5e:00:00:01", IPv4Address("10.0.9.9"))  # vxlan: EOPNOTSUPP on replace
 
@@ -134,16 +153,16 @@ def test_a_failure_is_attributed_and_ends_the_sending(monkeypatch: pytest.Monkey
 
 @pytest.mark.kernel
 def test_a_large_entry_batch_is_applied_whole(netns: str) -> None:
-    apply_all(netns, network(0))
+    apply_all(netns, network())
     objs = entries(3000)  # 6,000 messages: several chunks
     with KernelHandle(netns) as h:
         h.execute([create(o) for o in objs])
-    assert observe(netns).owned == KernelState([*network(0), *objs])
+    assert observe(netns).owned == KernelState([*network(), *objs])
 
 
 @pytest.mark.kernel
 def test_a_failing_entry_stops_the_batch_after_its_chunk(netns: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    apply_all(netns, network(0))
+    apply_all(netns, network())
     monkeypatch.setattr(batch, "CHUNK_BYTES", 10 * FDB_MSG.size)  # chunks of 10 entries
     objs: list[KernelObject] = entries(30)
     objs.insert(25, MULTICAST)
@@ -154,19 +173,19 @@ def test_a_failing_entry_stops_the_batch_after_its_chunk(netns: str, monkeypatch
     assert "fdb 01:00:5e:00:00:01" in err.failures[0][1]
     assert err.applied == tuple(i for i in range(30) if i != 25)  # chunk 20..29 was sent; 30.. not
     applied = [objs[i] for i in err.applied]
-    assert observe(netns).owned == KernelState([*network(0), *applied])
+    assert observe(netns).owned == KernelState([*network(), *applied])
 
 
 @pytest.mark.kernel
 def test_a_failing_entry_is_rolled_back_exactly(netns: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    apply_all(netns, network(0))
+    apply_all(netns, network())
     prior = observe(netns).owned
     monkeypatch.setattr(batch, "CHUNK_BYTES", 16 * FDB_MSG.size)
     objs: list[KernelObject] = entries(40)
     objs.insert(41, MULTICAST)
     changes: list[Change] = [create(o) for o in objs]
     with KernelHandle(netns) as h:
-        result = apply_changes(h, KernelState([*network(0), *objs]), changes)
+        result = apply_changes(h, KernelState([*network(), *objs]), changes)
     assert result.outcome is Outcome.ROLLED_BACK and result.executed == 47  # 48 sent, 1 failed
     assert result.rollback_problems == [] and len(result.failures) == 1
     assert observe(netns).owned == prior

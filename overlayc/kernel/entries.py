@@ -23,7 +23,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv6Address
 
-from overlayc.kernel.objects import Fdb, IPAddress, Neigh, fdb_of, neigh_of
+from overlayc.kernel.objects import Fdb, IPAddress, Neigh
 from overlayc.kernel.ownership import Key
 
 ENTRY_KINDS = frozenset({"fdb", "neigh"})
@@ -58,6 +58,31 @@ def fdb_object(dev: str, key: bytes) -> Fdb:
 def neigh_object(dev: str, dst: bytes, mac: bytes) -> Neigh:
     """The `Neigh` of `dst → mac` on `dev`."""
     return Neigh(dev=dev, dst=address_of(dst), lladdr=mac.hex(":"))
+
+
+_set = object.__setattr__  # the frozen dataclasses' own way to set a field
+
+
+def fdb_of(dev: str, lladdr: str, dst: IPAddress, dst_text: str) -> Fdb:
+    """`Fdb(dev, lladdr, dst)`, whose key's last part `dst_text` (`str(dst)`, interned) the caller
+    has at hand: `Builder` makes one per entry (100k) and skips `__init__` recomputing the text
+    of a VTEP shared by thousands. Values are canonical."""
+    obj = object.__new__(Fdb)
+    _set(obj, "dev", dev)
+    _set(obj, "lladdr", lladdr)
+    _set(obj, "dst", dst)
+    _set(obj, "_key", ("fdb", dev, lladdr, dst_text))
+    return obj
+
+
+def neigh_of(dev: str, dst: IPAddress, dst_text: str, lladdr: str) -> Neigh:
+    """`Neigh(dev, dst, lladdr)` with `dst_text` = `str(dst)` at hand (as `fdb_of`)."""
+    obj = object.__new__(Neigh)
+    _set(obj, "dev", dev)
+    _set(obj, "dst", dst)
+    _set(obj, "lladdr", lladdr)
+    _set(obj, "_key", ("neigh", dev, dst_text))
+    return obj
 
 
 class Builder:

@@ -180,31 +180,6 @@ class Neigh:
         return self._key
 
 
-_set = object.__setattr__  # the frozen dataclasses' own way to set a field
-
-
-def fdb_of(dev: str, lladdr: str, dst: IPAddress, dst_text: str) -> Fdb:
-    """`Fdb(dev, lladdr, dst)`, whose key's last part `dst_text` (`str(dst)`, interned) the caller
-    has at hand: the bulk builders of overlayc.kernel.entries make one per entry (100k) and
-    skip `__init__` recomputing the text of a VTEP shared by thousands. Values are canonical."""
-    obj = object.__new__(Fdb)
-    _set(obj, "dev", dev)
-    _set(obj, "lladdr", lladdr)
-    _set(obj, "dst", dst)
-    _set(obj, "_key", ("fdb", dev, lladdr, dst_text))
-    return obj
-
-
-def neigh_of(dev: str, dst: IPAddress, dst_text: str, lladdr: str) -> Neigh:
-    """`Neigh(dev, dst, lladdr)` with `dst_text` = `str(dst)` at hand (as `fdb_of`)."""
-    obj = object.__new__(Neigh)
-    _set(obj, "dev", dev)
-    _set(obj, "dst", dst)
-    _set(obj, "lladdr", lladdr)
-    _set(obj, "_key", ("neigh", dev, dst_text))
-    return obj
-
-
 @dataclass(frozen=True, slots=True)
 class Netns:
     """A named network namespace overlayc made for a managed endpoint (`/run/netns/<name>`)."""
