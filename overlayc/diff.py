@@ -186,9 +186,11 @@ def diff(desired: KernelState, live: Observed) -> list[Change]:
                for key, have in owned.other_items() if key not in desired]
     # fdb/neigh entries: set differences per device; objects only for the entries that differ
     create, delete, changed = desired.entries.difference(owned.entries)
-    changes += (Change(Action.CREATE, obj.key, None, obj, Reason.NOT_IN_KERNEL) for obj in create)
+    new, add, gone = Change, Action.CREATE, Reason.NOT_IN_KERNEL  # locals: one Change per entry
+    changes += [new(add, obj.key, None, obj, gone) for obj in create]
     changes += (c for have, want in changed if (c := _compare(have, want)) is not None)
-    deletes += (Change(Action.DELETE, obj.key, obj, None, Reason.NOT_IN_CONFIG) for obj in delete)
+    remove, unwanted = Action.DELETE, Reason.NOT_IN_CONFIG
+    deletes += [new(remove, obj.key, obj, None, unwanted) for obj in delete]
     changes.sort(key=_change_order)
     deletes.sort(key=_change_order)
     return _split_moves(_recreate_dependents(changes + deletes, desired, owned))
@@ -201,6 +203,8 @@ def _split_moves(changes: list[Change]) -> list[Change]:
     bound once in the node's namespace, an endpoint's interface name once in its own) and the old
     bridge last, and a rollback undoes it in reverse: the old bridge is back before anything is
     enslaved to it again."""
+    if not any(c.action is Action.REPLACE and "sandbox" in c.fields for c in changes):
+        return changes  # the common case, and a plan of 100k entries need not be copied
     out: list[Change] = []
     for c in changes:
         if c.action is not Action.REPLACE or "sandbox" not in c.fields:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -78,18 +79,38 @@ def _position(change: Change, local: IPAddress | None) -> tuple[int, int, int]:
 
 def order(changes: Iterable[Change], local: IPAddress | None = None) -> list[Change]:
     """The changes in execution order (see the module docstring). `local` is this node's
-    underlay address: SAs with that destination are inbound. Deterministic for any input order."""
-    known: dict[tuple[Action, str], tuple[int, int, int]] = {}  # by (action, kind) but for xfrm
+    underlay address: SAs with that destination are inbound. Deterministic for any input order.
 
-    def position(c: Change) -> tuple[int, int, int]:
-        if c.kind in ("xfrm-state", "xfrm-policy"):
-            return _position(c, local)
-        found = known.get((c.action, c.kind))
-        if found is None:
-            found = known[(c.action, c.kind)] = _position(c, local)
-        return found
+    The plain sort by (position, key, is a create) done in buckets: one per position (outside
+    xfrm a position depends on the action and kind only, computed once each), each sorted by
+    key (and creates last on a tie, where a bucket mixes actions), in position order."""
+    known: dict[tuple[Action, str], tuple[int, int, int]] = {}
+    buckets: dict[tuple[int, int, int], list[Change]] = {}
+    for c in changes:
+        kind = c.key[0]
+        if kind == "xfrm-state" or kind == "xfrm-policy":
+            pos = _position(c, local)
+        else:
+            pos = known.get((c.action, kind)) or known.setdefault((c.action, kind), _position(c, local))
+        bucket = buckets.get(pos)
+        if bucket is None:
+            buckets[pos] = [c]
+        else:
+            bucket.append(c)
+    out: list[Change] = []
+    for pos in sorted(buckets):
+        bucket = buckets[pos]
+        first = bucket[0].action
+        if all(c.action is first for c in bucket):
+            bucket.sort(key=_by_key)
+        else:
+            bucket.sort(key=lambda c: (c.key, c.action is Action.CREATE))
+        out += bucket
+    return out
 
-    return sorted(changes, key=lambda c: (position(c), c.key, c.action is Action.CREATE))
+
+def _by_key(change: Change) -> Key:
+    return change.key
 
 
 def object_digest(obj: KernelObject | None) -> str | None:
@@ -122,7 +143,7 @@ class Plan:
 
     def summary(self) -> dict[str, int]:
         """Counts by action in Terraform's words: add, change, replace, destroy."""
-        count = {a: sum(1 for c in self.changes if c.action is a) for a in Action}
+        count = Counter(c.action for c in self.changes)
         return {
             "add": count[Action.CREATE],
             "change": count[Action.UPDATE],
@@ -137,7 +158,12 @@ def make_plan(
 ) -> Plan:
     """Order `changes` and record the digest of every live object they touch."""
     ordered = tuple(order(changes, local))
-    digests = {c.key: object_digest(live.owned.get(c.key)) for c in ordered}
+    owned = live.owned
+    entries = owned.entries
+    # an entry on a device without live entries of its kind is absent (a plan from empty: all)
+    digests = {c.key: None if (c.key[0] == "fdb" and c.key[1] not in entries.fdb)
+               or (c.key[0] == "neigh" and c.key[1] not in entries.neigh)
+               else object_digest(owned.get(c.key)) for c in ordered}
     return Plan(PLAN_FORMAT_VERSION, node, netns, at, config_digest, ordered, digests)
 
 

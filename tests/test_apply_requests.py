@@ -10,7 +10,7 @@ from overlayc.compile.lock import LazyPins, Lock, Pin
 from overlayc.diff import Action, Change, Reason, diff
 from overlayc.kernel.objects import Fdb, Neigh, from_json, to_json
 from overlayc.kernel.state import KernelState, Observed
-from overlayc.netlink.core import NLM_F_ACK, NLM_F_REQUEST, pack_msg
+from overlayc.netlink.core import NLM_F_REQUEST, pack_msg
 from tests.support.planobjects import bridge, fdb, neigh, vxlan
 
 MAC = "02:42:0a:01:00:06"
@@ -30,7 +30,7 @@ def _change(obj: Fdb | Neigh, action: Action = Action.CREATE) -> Change:
 def test_fast_path_bytes_equal_the_general_path() -> None:
     for action in (Action.CREATE, Action.UPDATE):
         changes = [_change(o, action) for o in ENTRIES]
-        general = [pack_msg(t, f | NLM_F_REQUEST | NLM_F_ACK, 41 + i, body)
+        general = [pack_msg(t, f | NLM_F_REQUEST, 41 + i, body)  # without ACK: batch.send_chunked
                    for i, (t, f, body) in enumerate(itertools.chain.from_iterable(
                        requests_for(c, IFINDEX) for c in changes))]
         assert entry_messages(changes, IFINDEX, 41) == general
@@ -41,6 +41,16 @@ def test_fast_path_declines_deletes_other_kinds_and_missing_devices() -> None:
     assert entry_messages([_change(ENTRIES[0], Action.REPLACE)], IFINDEX, 1) is None
     assert entry_messages([_change(ENTRIES[0])], {"ovx2": 3}, 1) is None
     assert entry_messages([], IFINDEX, 1) == []
+    for obj in ENTRIES[:2]:  # a malformed change: the general path refuses it
+        assert entry_messages([Change(Action.CREATE, obj.key, None, None, Reason.DRIFT)], IFINDEX, 1) is None
+
+
+def test_fast_path_sends_the_new_mac_of_an_updated_neighbour() -> None:
+    old, new = ENTRIES[1], Neigh("ovx1", IPv4Address("10.1.0.6"), "02:00:00:00:00:99")
+    assert isinstance(old, Neigh)
+    [message] = entry_messages([Change(Action.UPDATE, old.key, old, new, Reason.DRIFT, ("lladdr",))],
+                               IFINDEX, 1) or []
+    assert message.endswith(bytes.fromhex("020000000099") + bytes(2))  # NDA_LLADDR, padded
 
 
 def test_cached_key_is_the_documented_key_and_stays_out_of_json_repr_and_equality() -> None:

@@ -156,3 +156,23 @@ def test_entries_of_a_replaced_vxlan_are_recreated_in_order() -> None:
     assert deletes == [kept[3].key, *sorted(o.key for o in kept[:3])]
     assert creates == [*sorted(o.key for o in kept[:3]), kept[3].key]
     assert all(c.reason is Reason.DEVICE_REPLACED for c in changes if c.kind != "vxlan")
+
+
+def test_built_entries_equal_constructed_ones_key_and_all() -> None:
+    """Builder makes objects without `__init__` (objects.fdb_of/neigh_of): equal, and with the
+    key, hash and repr `__init__` gives them, for both families."""
+    entries = Entries()
+    made: list[Fdb | Neigh] = []
+    vteps: tuple[IPv4Address | IPv6Address, ...] = VTEPS
+    for i, (vtep, dst) in enumerate(zip(vteps, ("172.16.0.1", "fd00:1::5", "172.16.0.10"), strict=True)):
+        mac = _mac(i)
+        made += [Fdb("vx-a", mac, vtep), Neigh("vx-a", ip_address(dst), mac)]
+        entries.add_fdb("vx-a", mac_bytes(mac), vtep.packed)
+        entries.add_neigh("vx-a", ip_address(dst).packed, mac_bytes(mac))
+    built = sorted(Entries().difference(entries)[1], key=lambda o: o.key)
+    made.sort(key=lambda o: o.key)
+    assert built == made
+    assert [(o.key, hash(o), repr(o)) for o in built] == [(o.key, hash(o), repr(o)) for o in made]
+    devices: list[KernelObject] = [bridge("a"), vxlan("a")]
+    changes = diff(KernelState(devices), Observed(KernelState([*devices, *made])))
+    assert [c.key for c in changes] == sorted(o.key for o in made)  # delete order: by key

@@ -45,8 +45,13 @@ def test_order_is_the_plain_sort_by_position() -> None:
         objects = list(state)
         changes = [Change(Action.CREATE, o.key, None, o, Reason.NOT_IN_KERNEL) for o in objects[::2]]
         changes += [Change(Action.DELETE, o.key, o, None, Reason.NOT_IN_CONFIG) for o in objects[1::2]]
+        # updates share their kind's position with its creates (a bucket of mixed actions), and a
+        # key planned twice in one position is ordered by action
+        changes += [Change(Action.UPDATE, o.key, o, o, Reason.DRIFT) for o in objects[1::3]]
+        changes += [Change(Action.UPDATE, o.key, o, o, Reason.DRIFT) for o in objects[::5]]
         changes.reverse()
-        plain = sorted(changes, key=lambda c: (_position(c, local), c.key, c.action is Action.CREATE))
-        assert order(changes, local) == plain
+        for given in (changes, changes[::-1]):
+            plain = sorted(given, key=lambda c: (_position(c, local), c.key, c.action is Action.CREATE))
+            assert order(given, local) == plain
         checked |= {c.kind for c in changes}
     assert {"bridge", "vxlan", "fdb", "neigh", "netns", "endpoint"} <= checked  # xfrm: not cached

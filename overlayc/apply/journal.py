@@ -46,6 +46,7 @@ from overlayc.options import netns_problem
 JOURNAL_NAME = "intents.json"
 KINDS = ("link", "endpoint", "netns")
 LINK_KINDS = ("bridge", "vxlan", "veth")
+_ATOMIC_KINDS = frozenset({"fdb", "neigh", "xfrm-state", "xfrm-policy"})
 
 
 @dataclass(frozen=True, order=True)
@@ -63,6 +64,8 @@ def intents_of(changes: Sequence[Change]) -> list[Intent]:
     endpoint or a namespace (FDB, neighbour and XFRM objects are atomic in the kernel)."""
     out: set[Intent] = set()
     for change in changes:
+        if change.key[0] in _ATOMIC_KINDS:  # most changes of a large plan: skip them cheaply
+            continue
         for obj in (change.before, change.after):
             if isinstance(obj, Bridge | Vxlan | Gateway):
                 out.add(Intent("link", obj.name))

@@ -3,9 +3,11 @@
 `KernelHandle(netns)` works through the namespace handle's two sockets (route and XFRM), which
 `observe()` uses too; `execute(changes)` performs
 them in the given order. Consecutive fdb/neigh changes, and consecutive xfrm changes, are sent
-batched (many requests per send, each acknowledged and attributed by its seq); links, endpoints and
-namespaces go one at a time. On failure the changes after the failing batch are not attempted and
-ExecutionError tells exactly which changes were applied, so the caller can roll back those.
+batched (many requests per send, each attributed by its seq); links, endpoints and namespaces go
+one at a time. Entry creates and updates go in chunks with one ACK each (overlayc.netlink.batch):
+after a chunk with a failure the rest of the batch is not sent. On failure the changes after the
+failing batch are not attempted and ExecutionError tells exactly which changes were applied, so
+the caller can roll back those.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from overlayc.kernel.objects import KernelObject
 from overlayc.kernel.ownership import LINK_GROUP, parse_alias
 from overlayc.kernel.state import Observed
 from overlayc.netlink import link as nl
+from overlayc.netlink.batch import send_chunked
 from overlayc.netlink.core import attr_u32
 from overlayc.netlink.netns import Namespace, NamespaceRef, namespace_id
 from overlayc.netlink.sock import NetlinkSocket, Request
 from overlayc.observe.kernel import observe, read_links
 
 Failure = tuple[int, str, int]  # change index, message in words, errno (0: not the kernel's)
+Outcome = tuple[list[Failure], list[int]]  # failures, indices of changes not attempted
 
 
 def _error(applied: Sequence[int], failures: Sequence[Failure]) -> ExecutionError:
@@ -41,17 +45,16 @@ def _error(applied: Sequence[int], failures: Sequence[Failure]) -> ExecutionErro
 
 def _segments(changes: Sequence[Change]) -> Iterator[tuple[str, list[int]]]:
     """Runs of change indices: ("route", ...) / ("xfrm", ...) batches, ("link", [i]) singletons."""
-    run: list[int] = []
-    cls = ""
-    for i, ch in enumerate(changes):
-        c = "route" if ch.kind in ROUTE_KINDS else "xfrm" if ch.kind in XFRM_KINDS else "link"
-        if run and (c != cls or c == "link"):
-            yield cls, run
-            run = []
-        cls = c
-        run.append(i)
-    if run:
-        yield cls, run
+    classes = ["route" if kind in ROUTE_KINDS else "xfrm" if kind in XFRM_KINDS else "link"
+               for kind in (ch.key[0] for ch in changes)]
+    at = 0
+    for cls, run in groupby(classes):
+        count = sum(1 for _ in run)
+        if cls == "link":
+            yield from ((cls, [i]) for i in range(at, at + count))
+        else:
+            yield cls, list(range(at, at + count))
+        at += count
 
 
 def _obj(change: Change) -> KernelObject:
@@ -119,10 +122,10 @@ class KernelHandle:
             if (signal_name := interrupt.pending()) is not None:  # SIGTERM/SIGINT: stop here
                 raise ExecutionError(tuple(applied), ((idx[0], f"not done: interrupted by {signal_name}"),))
             if cls == "link":
-                failures = self._run_link(changes[idx[0]], idx[0])
+                failures, skipped = self._run_link(changes[idx[0]], idx[0]), list[int]()
             else:
-                failures = self._run_batch(changes, idx, self.rt if cls == "route" else self.xs)
-            failed = {i for i, _, _ in failures}
+                failures, skipped = self._run_batch(changes, idx, self.rt if cls == "route" else self.xs)
+            failed = {i for i, _, _ in failures}.union(skipped)
             applied.extend(i for i in idx if i not in failed)
             if failures:
                 raise _error(applied, failures)
@@ -137,33 +140,48 @@ class KernelHandle:
             return [(i, explain(exc.obj, exc.action, exc.errno, exc.extack), exc.errno)]
         return []
 
-    def _run_batch(
-        self, changes: Sequence[Change], idx: list[int], sock: NetlinkSocket
-    ) -> list[Failure]:
-        """One batch; failures (index, message, errno), the first per change only. FDB and
-        neighbour entries go to the namespace their device is in (a sandbox, or the node's)."""
+    def _run_batch(self, changes: Sequence[Change], idx: list[int], sock: NetlinkSocket) -> Outcome:
+        """One batch: failures (index, message, errno), the first per change only, and the
+        indices not attempted (after a failure in a chunked send, see overlayc.netlink.batch).
+        FDB and neighbour entries go to the namespace their device is in (a sandbox, or the
+        node's); after a failure in one namespace the entries of the next are not attempted."""
         if sock is self.rt:
             failures: list[Failure] = []
+            skipped: list[int] = []
             for where, part in self._by_place(changes, idx):
+                if failures or skipped:
+                    skipped += part
+                    continue
                 rt, links = self.links.context(where)
-                failures += self._send_batch(changes, part, rt, {n: i.index for n, i in links.items()})
-            return failures
+                done = self._send_batch(changes, part, rt, {n: i.index for n, i in links.items()})
+                failures += done[0]
+                skipped += done[1]
+            return failures, skipped
         return self._send_batch(changes, idx, sock, {})
 
     def _by_place(self, changes: Sequence[Change], idx: list[int]) -> Iterator[tuple[str, list[int]]]:
         """Consecutive runs of `idx` whose device is in the same namespace."""
         where = self.links.places.where
-        for place, run in groupby(idx, key=lambda i: where.get(changes[i].key[1], "")):
-            yield place, list(run)
+        runs: list[tuple[str, int]] = []  # (place, length): per run of one device, merged by place
+        for dev, same in groupby([changes[i].key[1] for i in idx]):
+            place, count = where.get(dev, ""), len(list(same))
+            if runs and runs[-1][0] == place:
+                count += runs.pop()[1]
+            runs.append((place, count))
+        at = 0
+        for place, count in runs:
+            yield place, idx[at:at + count]
+            at += count
 
     def _send_batch(
         self, changes: Sequence[Change], idx: list[int], sock: NetlinkSocket, ifindex: dict[str, int]
-    ) -> list[Failure]:
+    ) -> Outcome:
         if sock is not self.xs:
             base = sock.reserve(len(idx))
             messages = entry_messages([changes[i] for i in idx], ifindex, base)
             if messages is not None:  # the bulk case: one request per change, packed in one go
-                return _refused(changes, idx, sock.send_acked(base, messages))
+                sent, results = send_chunked(sock, base, messages)
+                return _refused(changes, idx[:sent], results[:sent]), idx[sent:]
         failures: list[Failure] = []
         requests: list[Request] = []
         owner: list[int] = []
@@ -183,7 +201,7 @@ class KernelHandle:
         first: dict[int, Failure] = {}
         for failure in failures:
             first.setdefault(failure[0], failure)
-        return [first[i] for i in sorted(first)]
+        return [first[i] for i in sorted(first)], []
 
     def destroy_all(self, cluster: str | None = None) -> list[str]:
         """Delete every overlayc-owned link (of `cluster`, or of any cluster when None); returns

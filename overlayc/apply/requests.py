@@ -7,14 +7,16 @@ FDB and neighbour entries are written with replace semantics (NLM_F_CREATE|NLM_F
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Mapping, Sequence
 
 from overlayc.diff import Action, Change
 from overlayc.errors import MissingDevice
+from overlayc.kernel.entries import mac_bytes
 from overlayc.kernel.objects import Fdb, KernelObject, Neigh, XfrmPolicy, XfrmState
 from overlayc.netlink import neigh as nn
 from overlayc.netlink import xfrm as nx
-from overlayc.netlink.core import NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST
+from overlayc.netlink.core import NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST
 from overlayc.netlink.sock import Request
 
 StartOf = Callable[[XfrmState], nx.ReplayStart | None]
@@ -78,41 +80,48 @@ def requests_for(change: Change, ifindex: Mapping[str, int], starts: StartOf | N
     raise ValueError(f"malformed change {change.action} for {change.key}")
 
 
-_PUT_FLAGS = CREATE_REPLACE | NLM_F_REQUEST | NLM_F_ACK
+_PUT_FLAGS = CREATE_REPLACE | NLM_F_REQUEST  # no NLM_F_ACK: overlayc.netlink.batch asks for one per chunk
+
+
+class _MacBytes(dict[str, bytes]):
+    """MAC text → its 6 bytes, computed once per MAC (an endpoint's is in its fdb and neigh entry)."""
+
+    def __missing__(self, text: str) -> bytes:
+        raw = self[text] = mac_bytes(text)
+        return raw
 
 
 def entry_messages(changes: Sequence[Change], ifindex: Mapping[str, int], seq: int) -> list[bytes] | None:
     """The fast path of `requests_for` for the bulk case: complete RTM_NEWNEIGH messages (header
-    with NLM_F_ACK and seq, seq+1, …) for fdb/neigh creates and updates, one struct pack each.
+    without NLM_F_ACK, see overlayc.netlink.batch; seq, seq+1, …) for fdb/neigh creates and
+    updates, one struct pack each.
 
     The bytes equal `pack_msg` of `requests_for` (tests/test_apply_requests.py). None when a
-    change is of another kind or action, or its device is missing: the general path then
-    builds (or refuses) the requests one by one."""
-    fdb, neigh, fromhex = nn.FDB_MSG.pack, nn.NEIGH_MSG.pack, bytes.fromhex
+    change is of another kind or action, its address is not IPv4, or its device is missing: the
+    general path then builds (or refuses) the requests one by one."""
+    fdb, neigh, pton, inet = nn.FDB_MSG.pack, nn.NEIGH_MSG.pack, socket.inet_pton, socket.AF_INET
     fdb_len, neigh_len = nn.FDB_MSG.size, nn.NEIGH_MSG.size
+    create, update, macs = Action.CREATE, Action.UPDATE, _MacBytes()
     out: list[bytes] = []
     try:
         for change in changes:
-            obj = change.after
-            if change.action is not Action.CREATE and change.action is not Action.UPDATE:
+            action, key = change.action, change.key
+            if action is not create and action is not update:
                 return None
-            if type(obj) is Fdb:
-                if obj.dst.version != 4:  # FDB_MSG holds a 4-byte dst: the general path sends IPv6
-                    return None
+            # Read from the key (fdb: dev, lladdr, dst; neigh: dev, dst), whose texts are the
+            # canonical ones; inet_pton is C, `.packed` is not. FDB_MSG/NEIGH_MSG hold a 4-byte
+            # dst: IPv6 (OSError here) goes the general path
+            if key[0] == "fdb" and type(change.after) is Fdb:
                 out.append(fdb(fdb_len, nn.RTM_NEWNEIGH, _PUT_FLAGS, seq, 0,
-                               nn.AF_BRIDGE, ifindex[obj.dev], nn.FDB_STATE, nn.NTF_SELF, 0,
-                               10, nn.NDA_LLADDR, fromhex(obj.lladdr.replace(":", "")),
-                               8, nn.NDA_DST, obj.dst.packed))
-            elif type(obj) is Neigh:
-                if obj.dst.version != 4:  # NEIGH_MSG holds a 4-byte dst: the general path sends IPv6
-                    return None
+                               nn.AF_BRIDGE, ifindex[key[1]], nn.FDB_STATE, nn.NTF_SELF, 0,
+                               10, nn.NDA_LLADDR, macs[key[2]], 8, nn.NDA_DST, pton(inet, key[3])))
+            elif key[0] == "neigh" and type(obj := change.after) is Neigh:  # the MAC: of the new entry
                 out.append(neigh(neigh_len, nn.RTM_NEWNEIGH, _PUT_FLAGS, seq, 0,
-                                 nn.AF_INET, ifindex[obj.dev], nn.NUD_PERMANENT, 0, 0,
-                                 8, nn.NDA_DST, obj.dst.packed, 10, nn.NDA_LLADDR,
-                                 fromhex(obj.lladdr.replace(":", ""))))
+                                 nn.AF_INET, ifindex[key[1]], nn.NUD_PERMANENT, 0, 0,
+                                 8, nn.NDA_DST, pton(inet, key[2]), 10, nn.NDA_LLADDR, macs[obj.lladdr]))
             else:
                 return None
             seq += 1
-    except KeyError:  # a missing device
+    except (KeyError, OSError):  # a missing device, an IPv6 address
         return None
     return out

@@ -19,6 +19,7 @@ entries that differ, a key looked up, or a whole-state walk (JSON, render).
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv6Address
 
@@ -32,6 +33,11 @@ def _packed(text: str) -> bytes:
     """The packed bytes of an address text (OSError when it is none); `inet_pton` is C: a saved
     plan or a plan's digests look up one key per change, 100k of them."""
     return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+
+
+def _text(packed: bytes) -> str:
+    """About the text of a packed address, as a sort key (IPv6: its hex digits)."""
+    return socket.inet_ntoa(packed) if len(packed) == 4 else packed.hex()
 
 
 def mac_bytes(text: str) -> bytes:
@@ -54,6 +60,31 @@ def neigh_object(dev: str, dst: bytes, mac: bytes) -> Neigh:
     return Neigh(dev=dev, dst=address_of(dst), lladdr=mac.hex(":"))
 
 
+_set = object.__setattr__  # the frozen dataclasses' own way to set a field
+
+
+def fdb_of(dev: str, lladdr: str, dst: IPAddress, dst_text: str) -> Fdb:
+    """`Fdb(dev, lladdr, dst)`, whose key's last part `dst_text` (`str(dst)`, interned) the caller
+    has at hand: `Builder` makes one per entry (100k) and skips `__init__` recomputing the text
+    of a VTEP shared by thousands. Values are canonical."""
+    obj = object.__new__(Fdb)
+    _set(obj, "dev", dev)
+    _set(obj, "lladdr", lladdr)
+    _set(obj, "dst", dst)
+    _set(obj, "_key", ("fdb", dev, lladdr, dst_text))
+    return obj
+
+
+def neigh_of(dev: str, dst: IPAddress, dst_text: str, lladdr: str) -> Neigh:
+    """`Neigh(dev, dst, lladdr)` with `dst_text` = `str(dst)` at hand (as `fdb_of`)."""
+    obj = object.__new__(Neigh)
+    _set(obj, "dev", dev)
+    _set(obj, "dst", dst)
+    _set(obj, "lladdr", lladdr)
+    _set(obj, "_key", ("neigh", dev, dst_text))
+    return obj
+
+
 class Builder:
     """`Fdb`/`Neigh` objects of compact entries that share what entries have in common, as
     objects built from the configuration do: the MAC text of an endpoint (its fdb and its neigh
@@ -64,7 +95,7 @@ class Builder:
 
     def __init__(self) -> None:
         self._macs: dict[bytes, str] = {}
-        self._vteps: dict[bytes, IPAddress] = {}
+        self._vteps: dict[bytes, tuple[IPAddress, str]] = {}  # an address and its interned text
 
     def mac(self, raw: bytes) -> str:
         text = self._macs.get(raw)
@@ -77,12 +108,16 @@ class Builder:
         raw = key[6:]
         vtep = self._vteps.get(raw)
         if vtep is None:
-            vtep = self._vteps[raw] = address_of(raw)
-        return Fdb(dev=dev, lladdr=self.mac(key[:6]), dst=vtep)
+            address = address_of(raw)
+            vtep = self._vteps[raw] = address, sys.intern(str(address))
+        return fdb_of(dev, self.mac(key[:6]), *vtep)
 
     def neigh(self, dev: str, dst: bytes, mac: bytes) -> Neigh:
         """`neigh_object(dev, dst, mac)`."""
-        return Neigh(dev=dev, dst=address_of(dst), lladdr=self.mac(mac))
+        if len(dst) == 4:  # inet_ntoa is C; str() of an IPv4Address is not
+            return neigh_of(dev, IPv4Address(dst), socket.inet_ntoa(dst), self.mac(mac))
+        address = IPv6Address(dst)
+        return neigh_of(dev, address, str(address), self.mac(mac))
 
 
 class Entries:
@@ -141,6 +176,10 @@ class Entries:
         or one whose texts are not the canonical ones a key is made of)."""
         try:
             found: Fdb | Neigh | None = None
+            table: dict[str, set[bytes]] | dict[str, dict[bytes, bytes]] = (
+                self.fdb if key[0] == "fdb" else self.neigh)
+            if key[1] not in table:  # no entry on that device: nothing to parse (a plan's creates)
+                return None
             if key[0] == "fdb" and len(key) == 4:
                 dev, entry = key[1], mac_bytes(key[2]) + _packed(key[3])
                 found = fdb_object(dev, entry) if entry in self.fdb.get(dev, ()) else None
@@ -148,7 +187,7 @@ class Entries:
                 dev, dst = key[1], _packed(key[2])
                 mac = self.neigh.get(dev, {}).get(dst)
                 found = None if mac is None else neigh_object(dev, dst, mac)
-        except (ValueError, TypeError, OSError):  # not an address or a MAC: no entry has that key
+        except (ValueError, TypeError, OSError, IndexError):  # not an address, a MAC, a device name
             return None
         return found if found is not None and found.key == key else None
 
@@ -159,18 +198,21 @@ class Entries:
         create: list[Fdb | Neigh] = []
         delete: list[Fdb | Neigh] = []
         build = Builder()
-        for dev in self.fdb.keys() | live.fdb.keys():
+        # Objects are made in (about) key order, so that sorting the changes costs little: by
+        # device, then fdb keys by their bytes (the MAC first, as its text sorts), neighbours by
+        # their text
+        for dev in sorted(self.fdb.keys() | live.fdb.keys()):
             want, have = self.fdb.get(dev, set()), live.fdb.get(dev, set())
             if want != have:
-                create += (build.fdb(dev, k) for k in want - have)
-                delete += (build.fdb(dev, k) for k in have - want)
+                create += (build.fdb(dev, k) for k in sorted(want - have))
+                delete += (build.fdb(dev, k) for k in sorted(have - want))
         changed: list[tuple[Neigh, Neigh]] = []
-        for dev in self.neigh.keys() | live.neigh.keys():
+        for dev in sorted(self.neigh.keys() | live.neigh.keys()):
             wants, haves = self.neigh.get(dev, {}), live.neigh.get(dev, {})
             if wants == haves:
                 continue
-            create += (build.neigh(dev, d, m) for d, m in wants.items() if d not in haves)
-            delete += (build.neigh(dev, d, m) for d, m in haves.items() if d not in wants)
+            create += (build.neigh(dev, d, wants[d]) for d in sorted(wants.keys() - haves.keys(), key=_text))
+            delete += (build.neigh(dev, d, haves[d]) for d in sorted(haves.keys() - wants.keys(), key=_text))
             changed += ((build.neigh(dev, d, haves[d]), build.neigh(dev, d, m))
                         for d, m in wants.items() if d in haves and haves[d] != m)
         return create, delete, changed

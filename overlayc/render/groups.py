@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 
 from overlayc.compile.naming import vxlan_name
 from overlayc.diff import Action, Change, Reason
@@ -40,32 +41,28 @@ class EntryGroup:
 
 
 def _group_key(change: Change) -> tuple[Action, Reason, str, str, str] | None:
-    """What a change shares with the others of its group; None for a change shown alone."""
-    if change.kind not in GROUPED_KINDS or change.action not in (Action.CREATE, Action.DELETE):
+    """What a change shares with the others of its group; None for a change shown alone.
+    (Called per change of a plan: `key[0]` rather than the `kind` property.)"""
+    key, action = change.key, change.action
+    if key[0] not in GROUPED_KINDS or (action is not Action.CREATE and action is not Action.DELETE):
         return None
-    return (change.action, change.reason, change.detail, change.kind, change.key[1])
+    return (action, change.reason, change.detail, key[0], key[1])
 
 
 def group_changes(changes: Sequence[Change]) -> Iterator[Change | EntryGroup]:
     """The changes in order, each maximal run of at least GROUP_MIN groupable entries with one
     group key replaced by its EntryGroup. The counts of groups and lone changes add up to
     len(changes)."""
-    at = 0
-    while at < len(changes):
-        key = _group_key(changes[at])
+    for key, run in groupby(changes, key=_group_key):
         if key is None:
-            yield changes[at]
-            at += 1
+            yield from run
             continue
-        end = at + 1
-        while end < len(changes) and _group_key(changes[end]) == key:
-            end += 1
-        if end - at >= GROUP_MIN:
-            action, reason, detail, kind, dev = key
-            yield EntryGroup(action, reason, detail, kind, dev, end - at)
+        entries = list(run)
+        if len(entries) < GROUP_MIN:
+            yield from entries
         else:
-            yield from changes[at:end]
-        at = end
+            action, reason, detail, kind, dev = key
+            yield EntryGroup(action, reason, detail, kind, dev, len(entries))
 
 
 def describe_group(group: EntryGroup) -> str:
