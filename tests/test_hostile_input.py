@@ -41,6 +41,26 @@ def test_yaml_bombs_and_foreign_yaml_are_located_diagnostics(
     assert diag["file"] == str(path) and diag["line"] >= 1
 
 
+@pytest.mark.parametrize("where", ["value", "key"])
+def test_a_lone_surrogate_escape_is_a_located_diagnostic(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    # JSON writes 😀 as the pair "\\ud83d\\ude00"; YAML reads each escape alone, as half a character
+    cfg = plain_copy(tmp_path)
+    pair = json.dumps("\U0001F600")
+    text = cfg.read_text()
+    edited = (text.replace("subnet: 10.200.0.0/24", f"subnet: {pair}", 1) if where == "value"
+              else text + f"{pair}: 1\n")
+    assert edited != text
+    cfg.write_text(edited)
+    got = run_cli(capsys, "validate", "-f", str(cfg), "--json")
+    assert got.code == 65, got
+    [diag] = json.loads(got.out)["diagnostics"]
+    assert diag["code"] == "yaml-syntax" and "\\ud83d is half of a UTF-16 surrogate pair" in diag["message"]
+    line = 14 if where == "value" else len(text.splitlines()) + 1
+    assert diag["file"] == str(cfg) and diag["line"] == line, diag
+
+
 @pytest.mark.parametrize("name", ["int-5000", "billion-laughs-9", "yaml-1.3"])
 def test_the_lock_file_goes_through_the_same_bounded_loader(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str

@@ -22,6 +22,7 @@ from ruamel.yaml.resolver import VersionedResolver
 from overlayc.errors import Diagnostic, Location, Severity
 from overlayc.files.bounded import (
     yaml_directive_problem,
+    yaml_escape_problem,
     yaml_flow_depth_problem,
     yaml_graph_problem,
     yaml_line_problem,
@@ -83,6 +84,9 @@ class _Walker:
         if refused is not None:
             self.diagnostics.append(_error("yaml-limit", refused, _loc(self.file, node)))
             return None
+        if isinstance(node, ScalarNode) and (why := yaml_escape_problem(node)) is not None:
+            self.diagnostics.append(_error("yaml-syntax", why, _loc(self.file, node)))
+            return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, SequenceNode):
@@ -122,6 +126,9 @@ class _Walker:
                 continue
             key = str(key_node.value)
             here = _loc(self.file, key_node)
+            if (why := yaml_escape_problem(key_node)) is not None:
+                self.diagnostics.append(_error("yaml-syntax", why, here))
+                continue
             if key in first:
                 self.diagnostics.append(Diagnostic(
                     Severity.ERROR, "duplicate-key", f"key '{key}' is defined twice in this mapping",

@@ -6,6 +6,7 @@ never allowed to reach a traceback (docs/operations.md, "Limits").
     yaml_directive_problem(text)             (line, message) of a directive we refuse, or None
     yaml_graph_problem(root)                 (node, message) when the composed graph is too big
     yaml_scalar_problem(node)                a message when one scalar is too long or not allowed
+    yaml_escape_problem(node)                a message when a quoted key or value holds half a character
     loads_json(text, what)                   parsed JSON within the caps; InputError otherwise
 
 The YAML graph is checked before a single value is constructed: its size *with every alias
@@ -186,6 +187,21 @@ def yaml_scalar_problem(node: ScalarNode) -> str | None:
     if str(node.tag).endswith(":int") and _INT_LIKE.fullmatch(text) and len(text) > LIMITS.int_digits + 1:
         return f"an integer of {len(text):,} digits is larger than the limit of {LIMITS.int_digits} digits"
     return None
+
+
+# A double-quoted scalar's `\uD83D\uDE00` is two escapes of 16 bits each to YAML, and ruamel makes
+# each one a lone surrogate: a str that cannot be encoded (pydantic's messages, the lock, JSON).
+# Only escapes make one: the file itself is decoded as strict UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def yaml_escape_problem(node: ScalarNode) -> str | None:
+    """A message when a double-quoted scalar (a key or a value) holds a lone surrogate."""
+    half = _SURROGATE.search(str(node.value)) if node.style == '"' else None
+    if half is None:
+        return None
+    return (f"the escape \\u{ord(half.group()):04x} is half of a UTF-16 surrogate pair, not a "
+            "character: write the character itself, or its \\U escape of 8 hex digits")
 
 
 def _bounded_int(text: str) -> int:
