@@ -142,13 +142,15 @@ def _address_network(
     diags: list[Diagnostic] = []
     ips: dict[str, IPAddress] = {}
     ips6: dict[str, IPAddress] = {}
+    pins = _locked_pins(lock, net, members)
     if network.ipv4_subnet is not None:
-        requests = [Request(w.endpoint, w.fixed[net][0], _locked_ip(lock, w.endpoint, net)) for w in members]
+        requests = [Request(w.endpoint, w.fixed[net][0], None if p is None else p.ip)
+                    for w, p in zip(members, pins, strict=True)]
         ips, found = assign_addresses(net, network, requests, locate)
         diags.extend(found)
     if network.ipv6_subnet is not None:
-        requests = [Request(w.endpoint, w.fixed6.get(net), _locked_ip6(lock, w.endpoint, net))
-                    for w in members]
+        requests = [Request(w.endpoint, w.fixed6.get(net), None if p is None else p.ip6)
+                    for w, p in zip(members, pins, strict=True)]
         ips6, found = assign_addresses(net, network, requests, locate, version=6)
         diags.extend(found)
     out: list[Attachment] = []
@@ -159,21 +161,21 @@ def _address_network(
             continue  # named in a subnet-exhausted diagnostic
         ip4 = ip if isinstance(ip, IPv4Address) else None
         only6 = ip6 if isinstance(ip6, IPv6Address) else None
-        derived = mac_from_ip(ip4) if ip4 is not None else mac_from_ipv6(only6) if only6 is not None else ""
-        out.append(Attachment(w.endpoint, w.node, net, ip4, w.fixed[net][1] or derived, w.managed, only6))
+        mac = w.fixed[net][1] or (mac_from_ip(ip4) if ip4 is not None else
+                                  mac_from_ipv6(only6) if only6 is not None else "")
+        out.append(Attachment(w.endpoint, w.node, net, ip4, mac, w.managed, only6))
     if not want4:
         diags.extend(mac_clashes(net, [(a.endpoint, a.mac) for a in out], locate))
     return diags, out
 
 
-def _locked_ip(lock: Lock, endpoint: str, network: str) -> IPv4Address | None:
-    pin = lock.endpoints.get(endpoint, {}).get(network)
-    return None if pin is None else pin.ip
+_NO_PINS: Mapping[str, Pin] = MappingProxyType({})
 
 
-def _locked_ip6(lock: Lock, endpoint: str, network: str) -> IPv6Address | None:
-    pin = lock.endpoints.get(endpoint, {}).get(network)
-    return None if pin is None else pin.ip6
+def _locked_pins(lock: Lock, network: str, members: list[_Wish]) -> list[Pin | None]:
+    """The pin `lock` holds for each of `members` on `network` (None where it holds none)."""
+    pins = lock.endpoints
+    return [pins.get(w.endpoint, _NO_PINS).get(network) for w in members]
 
 
 def _index(
