@@ -15,7 +15,7 @@ import heapq
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from overlayc.config.constraints import Constraint, parse_constraint
+from overlayc.config.constraints import Constraint, NodeMatcher, parse_constraint
 from overlayc.config.model import Config, Service
 from overlayc.config.validate_placement import constraint_diagnostics, unsatisfiable
 from overlayc.errors import ConstraintSyntaxError, Diagnostic, Location
@@ -35,9 +35,10 @@ class Placement:
 
 
 def eligible_nodes(
-    config: Config, service: str, locate: Locate = _no_location
+    config: Config, service: str, locate: Locate = _no_location, matcher: NodeMatcher | None = None
 ) -> tuple[list[str], list[Diagnostic]]:
-    """Sorted names of the nodes satisfying every constraint of `service`.
+    """Sorted names of the nodes satisfying every constraint of `service`; `matcher`: one over
+    `config.nodes` shared across services (None: one for this call).
 
     A constraint that does not parse makes no node eligible (the diagnostics say which: the
     config stage's `bad-constraint`)."""
@@ -46,7 +47,7 @@ def eligible_nodes(
     except ConstraintSyntaxError:
         return [], constraint_diagnostics(config, service, locate)
     diags: list[Diagnostic] = []
-    nodes = sorted(n for n, node in config.nodes.items() if all(c.matches(n, node) for c in parsed))
+    nodes = sorted((matcher or NodeMatcher(config.nodes)).eligible(parsed))
     return nodes, diags
 
 
@@ -63,10 +64,11 @@ def place(config: Config, locked: Mapping[str, str], locate: Locate = _no_locati
     diags: list[Diagnostic] = []
     wanted: dict[str, tuple[list[str], list[str]]] = {}  # service -> (tasks, eligible nodes)
     cache: dict[tuple[str, ...], list[str]] = {}
+    matcher = NodeMatcher(config.nodes)
     for name in sorted(config.services):
         key = tuple(config.services[name].constraints)
         if key not in cache:
-            cache[key], found = eligible_nodes(config, name, locate)
+            cache[key], found = eligible_nodes(config, name, locate, matcher)
             diags.extend(found)
         eligible = cache[key]
         wanted[name] = (task_names(name, config.services[name], eligible), eligible)

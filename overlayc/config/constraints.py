@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -72,3 +73,30 @@ def parse_constraint(text: str) -> Constraint:
 def eligible(constraints: list[Constraint], nodes: dict[str, Node]) -> list[str]:
     """Names of the nodes satisfying every constraint, in config order."""
     return [n for n, node in nodes.items() if all(c.matches(n, node) for c in constraints)]
+
+
+class NodeMatcher:
+    """The nodes of `nodes` satisfying each constraint, each distinct constraint tested once.
+
+    A large cluster has hundreds of services over a few distinct constraints (`node.role ==
+    worker`, a zone): testing every node against every service's constraints cost 1,000 nodes
+    × 400 services of Python calls in validation and again in placement."""
+
+    def __init__(self, nodes: Mapping[str, Node]) -> None:
+        self._nodes = nodes
+        self._memo: dict[Constraint, frozenset[str]] = {}
+
+    def matching(self, constraint: Constraint) -> frozenset[str]:
+        """Names of the nodes satisfying `constraint`."""
+        found = self._memo.get(constraint)
+        if found is None:
+            found = frozenset(n for n, node in self._nodes.items() if constraint.matches(n, node))
+            self._memo[constraint] = found
+        return found
+
+    def eligible(self, constraints: Sequence[Constraint]) -> list[str]:
+        """`eligible(constraints, nodes)`: the nodes satisfying every constraint, in config order."""
+        if not constraints:
+            return list(self._nodes)
+        both = frozenset.intersection(*(self.matching(c) for c in constraints))
+        return [n for n in self._nodes if n in both]
