@@ -85,14 +85,25 @@ class NodeMatcher:
     def __init__(self, nodes: Mapping[str, Node]) -> None:
         self._nodes = nodes
         self._memo: dict[Constraint, frozenset[str]] = {}
+        self._everyone: frozenset[str] | None = None
 
     def matching(self, constraint: Constraint) -> frozenset[str]:
         """Names of the nodes satisfying `constraint`."""
         found = self._memo.get(constraint)
         if found is None:
-            found = frozenset(n for n, node in self._nodes.items() if constraint.matches(n, node))
+            if constraint.field == "node.hostname":  # one node named (`!= nodeN` differs per service)
+                named = frozenset([constraint.value]) & self._all()
+                found = named if constraint.op == "==" else self._all() - named
+            else:
+                found = frozenset(n for n, node in self._nodes.items() if constraint.matches(n, node))
             self._memo[constraint] = found
         return found
+
+    def _all(self) -> frozenset[str]:
+        everyone = self._everyone
+        if everyone is None:
+            everyone = self._everyone = frozenset(self._nodes)
+        return everyone
 
     def eligible(self, constraints: Sequence[Constraint]) -> list[str]:
         """`eligible(constraints, nodes)`: the nodes satisfying every constraint, in config order."""
