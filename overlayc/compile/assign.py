@@ -211,8 +211,10 @@ def _pinned_by(assignment: Assignment, pins: Mapping[str, Mapping[str, Pin]]) ->
     count = 0
     for atts in assignment.attachments.values():
         for a in atts:
-            pin = pins.get(a.endpoint, {}).get(a.network)
-            if pin is None or pin.ip != a.ip or pin.mac != a.mac or pin.ip6 != a.ip6:
+            pin = pins.get(a.endpoint, _NO_PINS).get(a.network)
+            # a kept address is the pin's own object: `is` answers before IPv4Address.__eq__
+            if pin is None or (pin.ip is not a.ip and pin.ip != a.ip) or pin.mac != a.mac \
+                    or (pin.ip6 is not a.ip6 and pin.ip6 != a.ip6):
                 return False
         count += len(atts)
     return count == sum(len(p) for p in pins.values()) and all(pins.values())
