@@ -29,6 +29,8 @@ from overlayc.errors import Diagnostic, Location
 from overlayc.gcpause import paused_gc
 from overlayc.kernel.objects import IPAddress
 
+NaturalKey = tuple[str, int, str]  # what `natural_key` returns
+
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
@@ -77,18 +79,9 @@ def _no_location(path: tuple[str | int, ...]) -> Location:
     return Location("<config>")
 
 
-def _natural_ranks(names: list[str]) -> dict[str, int]:
-    """Name → its position in natural order (`natural_key`; names with equal keys share one):
-    sorting by it sorts as `natural_key` does, with an int per name instead of a tuple built
-    for each comparison's element (50k endpoints appear in several networks' sorts)."""
-    keys = {name: natural_key(name) for name in names}
-    position = {key: i for i, key in enumerate(sorted(set(keys.values())))}
-    return {name: position[key] for name, key in keys.items()}
-
-
-def _wishes(config: Config, tasks: Mapping[str, str], rank: Mapping[str, int]) -> list[_Wish]:
+def _wishes(config: Config, tasks: Mapping[str, str], keys: Mapping[str, NaturalKey]) -> list[_Wish]:
     """Every endpoint in allocation order: tasks (service, then task order), then standalone.
-    `rank`: `_natural_ranks` of (at least) the tasks."""
+    `keys`: the `natural_key` of (at least) every task."""
     out: list[_Wish] = []
     by_service: dict[str, list[str]] = {}
     for task in tasks:
@@ -100,7 +93,7 @@ def _wishes(config: Config, tasks: Mapping[str, str], rank: Mapping[str, int]) -
         unfixed: dict[str, tuple[IPv4Address | None, str | None]] = dict.fromkeys(attachments, (None, None))
         n_fixed = max((len(a.ipv4_addresses) for a in attachments.values()), default=0)
         n_fixed6 = max((len(a.ipv6_addresses) for a in attachments.values()), default=0)
-        for i, task in enumerate(sorted(by_service[name], key=rank.__getitem__)):
+        for i, task in enumerate(sorted(by_service[name], key=keys.__getitem__)):
             fixed = unfixed if i >= n_fixed else {
                 net: (a.ipv4_addresses[i] if i < len(a.ipv4_addresses) else None, None)
                 for net, a in attachments.items()
@@ -127,8 +120,9 @@ def resolve(
     placement = place(config, lock.tasks, locate)
     diags = list(placement.diagnostics)
     vnis = assign_vnis(config, lock.vnis)
-    rank = _natural_ranks([*placement.tasks, *config.endpoints])
-    wishes = [w for w in _wishes(config, placement.tasks, rank) if w.node in config.nodes]
+    # each endpoint's natural_key once, for every sort it takes part in (it is in several networks)
+    keys = {name: natural_key(name) for name in (*placement.tasks, *config.endpoints)}
+    wishes = [w for w in _wishes(config, placement.tasks, keys) if w.node in config.nodes]
     per_net: dict[str, list[Attachment]] = {n: [] for n in sorted(config.networks)}
     members_of: dict[str, list[_Wish]] = {n: [] for n in per_net}
     for w in wishes:
@@ -139,7 +133,7 @@ def resolve(
         found, atts = _address_network(config, lock, net, members, locate)
         diags.extend(found)
         per_net[net].extend(atts)
-    assignment = _index(config, vnis, placement.tasks, per_net, rank)
+    assignment = _index(config, vnis, placement.tasks, per_net, keys)
     return assignment, _to_lock(config, assignment), diags
 
 
@@ -191,11 +185,11 @@ def _locked_pins(lock: Lock, network: str, members: list[_Wish]) -> list[Pin | N
 
 def _index(
     config: Config, vnis: Mapping[str, int], tasks: Mapping[str, str], per_net: dict[str, list[Attachment]],
-    rank: Mapping[str, int],
+    keys: Mapping[str, NaturalKey],
 ) -> Assignment:
-    """Build the per-network and per-node indexes of an Assignment (`rank`: `_natural_ranks` of
-    every endpoint)."""
-    attachments = {n: tuple(sorted(a, key=lambda x: rank[x.endpoint])) for n, a in per_net.items()}
+    """Build the per-network and per-node indexes of an Assignment (`keys`: the `natural_key`
+    of every endpoint)."""
+    attachments = {n: tuple(sorted(a, key=lambda x: keys[x.endpoint])) for n, a in per_net.items()}
     by_node: dict[str, list[Attachment]] = {}
     network_nodes: dict[str, frozenset[str]] = {}
     all_nodes = frozenset(config.nodes)
