@@ -74,12 +74,16 @@ def place(config: Config, locked: Mapping[str, str], locate: Locate = _no_locati
         wanted[name] = (task_names(name, config.services[name], eligible), eligible)
     total: dict[str, int] = dict.fromkeys(config.nodes, 0)
     kept: dict[str, str] = {}
+    allowed_of: dict[tuple[str, ...], frozenset[str]] = {}  # one set per constraints, not per service
     for name, (tasks, eligible) in wanted.items():
         if config.services[name].mode == "global":  # fixed by their name; they load nodes all the same
             for host in eligible:
                 total[host] += 1
             continue
-        allowed = set(eligible)
+        key = tuple(config.services[name].constraints)
+        allowed = allowed_of.get(key)
+        if allowed is None:
+            allowed = allowed_of[key] = frozenset(eligible)
         for task in tasks:
             node = locked.get(task)
             if node is not None and node in allowed:
