@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from types import MappingProxyType
+from typing import NamedTuple
 
 from overlayc.compile.addressing import (
     Locate,
@@ -32,10 +33,13 @@ from overlayc.kernel.objects import IPAddress
 NaturalKey = tuple[str, int, str]  # what `natural_key` returns
 
 
-@dataclass(frozen=True, slots=True)
-class Attachment:
+class Attachment(NamedTuple):
     """Endpoint `endpoint` (a task or a standalone endpoint) on `node`, attached to `network`,
-    with an address of each family the network has a subnet of: `ip` (IPv4) and `ip6`."""
+    with an address of each family the network has a subnet of: `ip` (IPv4) and `ip6`.
+
+    Immutable, compared and hashed by value. A named tuple rather than a frozen dataclass: one
+    is built per endpoint and network on every resolve (32k for 1,000 nodes, 150k for 5,000),
+    and a tuple is built in a third of the time of a frozen dataclass's per-field setattr."""
 
     endpoint: str
     node: str
@@ -63,8 +67,7 @@ class Assignment:
         return sorted(n for n, nodes in self.network_nodes.items() if node in nodes)
 
 
-@dataclass(frozen=True, slots=True)
-class _Wish:
+class _Wish(NamedTuple):  # one per endpoint: a tuple, built faster than a frozen dataclass
     endpoint: str
     node: str
     managed: bool
