@@ -161,20 +161,38 @@ def _address_network(
                     for w, p in zip(members, pins, strict=True)]
         ips6, found = assign_addresses(net, network, requests, locate, version=6)
         diags.extend(found)
-    out: list[Attachment] = []
     want4, want6 = network.ipv4_subnet is not None, network.ipv6_subnet is not None
+    out = _attachments(net, members, ips, ips6, want4) if want6 else _attachments4(net, members, ips)
+    if not want4:
+        diags.extend(mac_clashes(net, [(a.endpoint, a.mac) for a in out], locate))
+    return diags, out
+
+
+def _attachments4(net: str, members: list[_Wish], ips: Mapping[str, IPAddress]) -> list[Attachment]:
+    """`_attachments` on a network with an IPv4 subnet only (the common case, one look-up each)."""
+    out: list[Attachment] = []
+    for w in members:
+        ip = ips.get(w.endpoint)
+        if isinstance(ip, IPv4Address):  # else named in a subnet-exhausted diagnostic
+            out.append(Attachment(w.endpoint, w.node, net, ip, w.fixed[net][1] or mac_from_ip(ip), w.managed))
+    return out
+
+
+def _attachments(net: str, members: list[_Wish], ips: Mapping[str, IPAddress],
+                 ips6: Mapping[str, IPAddress], want4: bool) -> list[Attachment]:
+    """The attachments of `members` to `net` (which has an IPv6 subnet, and an IPv4 one when
+    `want4`) that got an address of each family (`ips`, `ips6`: endpoint -> address)."""
+    out: list[Attachment] = []
     for w in members:
         ip, ip6 = ips.get(w.endpoint), ips6.get(w.endpoint)
-        if (want4 and ip is None) or (want6 and ip6 is None):
+        if (want4 and ip is None) or ip6 is None:
             continue  # named in a subnet-exhausted diagnostic
         ip4 = ip if isinstance(ip, IPv4Address) else None
         only6 = ip6 if isinstance(ip6, IPv6Address) else None
         mac = w.fixed[net][1] or (mac_from_ip(ip4) if ip4 is not None else
                                   mac_from_ipv6(only6) if only6 is not None else "")
         out.append(Attachment(w.endpoint, w.node, net, ip4, mac, w.managed, only6))
-    if not want4:
-        diags.extend(mac_clashes(net, [(a.endpoint, a.mac) for a in out], locate))
-    return diags, out
+    return out
 
 
 _NO_PINS: Mapping[str, Pin] = MappingProxyType({})
