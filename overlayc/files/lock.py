@@ -298,7 +298,7 @@ def _parse_bulk(text: str) -> Lock | None:
     regular expression pass instead of a Python step per line; None for any other text.
 
     Accepts a subset of what `_parse_lines` accepts, with the same result; raises _NotCanonical
-    only where `_parse_lines` would."""
+    only where `_parse_lines` would. The sections are matched in place (no copy of the text)."""
     tasks_at = text.find("\ntasks:\n")
     endpoints_at = text.find("\nendpoints:\n", tasks_at + 1)
     if tasks_at < 0 or endpoints_at < 0:
@@ -307,17 +307,17 @@ def _parse_bulk(text: str) -> Lock | None:
     at, vnis = _parse_head(head)
     if at != len(head) - 1:
         return None
-    tasks = _bulk_tasks(text[tasks_at + len("\ntasks:\n") : endpoints_at + 1])
-    endpoints = _bulk_endpoints(text[endpoints_at + len("\nendpoints:\n") :])
+    tasks = _bulk_tasks(text, tasks_at + len("\ntasks:\n"), endpoints_at + 1)
+    endpoints = _bulk_endpoints(text, endpoints_at + len("\nendpoints:\n"))
     if tasks is None or endpoints is None:
         return None
     return Lock(version=LOCK_VERSION, vnis=vnis, tasks=tasks, endpoints=endpoints)
 
 
-def _bulk_tasks(section: str) -> dict[str, str] | None:
-    """The `tasks` lines of `section` when every line is `  <name>: <name>` (plain names)."""
-    found = _BULK_TASK.findall(section)
-    if len(found) != section.count("\n"):  # each match is one whole line: every line matched
+def _bulk_tasks(text: str, start: int, end: int) -> dict[str, str] | None:
+    """The `tasks` lines of `text[start:end]` when every line is `  <name>: <name>`."""
+    found = _BULK_TASK.findall(text, start, end)
+    if len(found) != text.count("\n", start, end):  # each match is one whole line: all matched
         return None
     nodes: dict[str, str] = {}  # one string per node name, shared by its tasks
     tasks = {task: nodes.setdefault(node, node) for task, node in found}
@@ -326,17 +326,17 @@ def _bulk_tasks(section: str) -> dict[str, str] | None:
     return tasks
 
 
-def _bulk_endpoints(section: str) -> dict[str, dict[str, Pin]] | None:
-    """The `endpoints` lines of `section` when every line is an endpoint's plain name or a pin
-    of a plain network name with a canonical IPv4 address (IPv6 ones are checked here)."""
-    found = _BULK_ENTRY.findall(section)
-    if len(found) != section.count("\n"):
-        return None
+def _bulk_endpoints(text: str, start: int) -> dict[str, dict[str, Pin]] | None:
+    """The `endpoints` lines from `text[start:]` to the end, when every line is an endpoint's
+    plain name or a pin of a plain network name with a canonical IPv4 address (IPv6 ones are
+    checked here). Matches are taken one at a time: a list of them all would hold 150k tuples."""
     endpoints: dict[str, dict[str, Pin]] = {}
     pins: dict[str, Pin] | None = None
-    count = 0
-    for endpoint, net, ip, ip6, mac in found:
-        if endpoint:
+    lines = count = 0
+    for match in _BULK_ENTRY.finditer(text, start):
+        lines += 1
+        endpoint, net, ip, ip6, mac = match.groups()
+        if endpoint is not None:
             if pins is not None and not pins:
                 return None
             pins = endpoints[endpoint] = {}
@@ -345,8 +345,8 @@ def _bulk_endpoints(section: str) -> dict[str, dict[str, Pin]] | None:
             return None
         pins[net] = Pin(IPv4Address(inet_aton(ip)) if ip else None, mac, _ip6(ip6) if ip6 else None)
         count += 1
-    if (pins is not None and not pins) or len(endpoints) + count != len(found):
-        return None  # an endpoint without pins, or one twice
+    if lines != text.count("\n", start) or (pins is not None and not pins) or len(endpoints) + count != lines:
+        return None  # a line of another shape, an endpoint without pins, or one twice
     nets = {net for pins_of in endpoints.values() for net in pins_of}
     if count != sum(map(len, endpoints.values())) or any(map(_word, endpoints)) or any(map(_word, nets)):
         return None  # a network twice in one endpoint, or a name `_q` quotes
