@@ -103,8 +103,7 @@ def assign_addresses(
     subnet = network.ipv4_subnet if version == 4 else network.ipv6_subnet
     if subnet is None:
         raise ValueError(f"network {name!r} has no IPv{version} subnet")
-    # addresses as integers (one family here): a set of ints and a range test per endpoint,
-    # where IPv4Address objects cost a hash of their hex text and a netmask per test
+    # integers (one family here): IPv4Address hashes its hex text and tests a subnet by netmask
     make: type[IPAddress] = IPv4Address if version == 4 else IPv6Address
     taken: set[int] = {int(network.gateway)} if network.gateway is not None and version == 4 else set()
     out: dict[str, IPAddress] = {}

@@ -73,6 +73,28 @@ def place(config: Config, locked: Mapping[str, str], locate: Locate = _no_locati
         eligible = cache[key]
         wanted[name] = (task_names(name, config.services[name], eligible), eligible)
     total: dict[str, int] = dict.fromkeys(config.nodes, 0)
+    kept = _kept(config, wanted, locked, total)
+    placed: dict[str, str] = {}
+    pools: dict[tuple[str, ...], list[tuple[int, str]]] = {}  # constraints -> heap (total, node)
+    for name, (tasks, eligible) in wanted.items():
+        if config.services[name].mode == "global":
+            placed.update({t: t[len(name) + 1:] for t in tasks})
+            continue
+        key = tuple(config.services[name].constraints)
+        if key not in pools:
+            pools[key] = [(total[n], n) for n in eligible]
+            heapq.heapify(pools[key])
+        fast = _spread_fresh(tasks, len(eligible), kept, total, pools[key])
+        if fast is None:
+            fast = _spread(config, name, tasks, eligible, kept, total, diags, locate)
+        placed.update(fast)
+    return Placement(placed, tuple(diags))
+
+
+def _kept(config: Config, wanted: Mapping[str, tuple[list[str], list[str]]], locked: Mapping[str, str],
+          total: dict[str, int]) -> dict[str, str]:
+    """The locked tasks of replicated services whose node is still eligible (task -> node),
+    counting in `total` (node -> tasks) every task kept and every global task."""
     kept: dict[str, str] = {}
     allowed_of: dict[tuple[str, ...], frozenset[str]] = {}  # one set per constraints, not per service
     for name, (tasks, eligible) in wanted.items():
@@ -89,21 +111,7 @@ def place(config: Config, locked: Mapping[str, str], locate: Locate = _no_locati
             if node is not None and node in allowed:
                 kept[task] = node
                 total[node] += 1
-    placed: dict[str, str] = {}
-    pools: dict[tuple[str, ...], list[tuple[int, str]]] = {}  # constraints -> heap (total, node)
-    for name, (tasks, eligible) in wanted.items():
-        if config.services[name].mode == "global":
-            placed.update({t: t[len(name) + 1:] for t in tasks})
-            continue
-        key = tuple(config.services[name].constraints)
-        if key not in pools:
-            pools[key] = [(total[n], n) for n in eligible]
-            heapq.heapify(pools[key])
-        fast = _spread_fresh(tasks, len(eligible), kept, total, pools[key])
-        if fast is None:
-            fast = _spread(config, name, tasks, eligible, kept, total, diags, locate)
-        placed.update(fast)
-    return Placement(placed, tuple(diags))
+    return kept
 
 
 def _spread_fresh(
