@@ -41,6 +41,7 @@ def test_the_matcher_agrees_with_testing_every_node(config: Config) -> None:
     for name, service in config.services.items():
         parsed = [parse_constraint(c) for c in service.constraints]
         assert matcher.eligible(parsed) == eligible(parsed, dict(config.nodes))
+        assert matcher.satisfying(parsed) == frozenset(eligible(parsed, dict(config.nodes)))
         for c in parsed:
             assert matcher.matching(c) == frozenset(eligible([c], dict(config.nodes)))
         found = unsatisfiable(config, name, smap.locate, matcher=matcher)

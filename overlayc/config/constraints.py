@@ -84,18 +84,19 @@ class NodeMatcher:
 
     def __init__(self, nodes: Mapping[str, Node]) -> None:
         self._nodes = nodes
-        self._memo: dict[Constraint, frozenset[str]] = {}
+        # constraint -> (names, negated): the nodes satisfying it are `names`, or all but `names`
+        # when negated (`node.hostname != nodeN` differs per service: no copy of every name each)
+        self._memo: dict[Constraint, tuple[frozenset[str], bool]] = {}
         self._everyone: frozenset[str] | None = None
 
-    def matching(self, constraint: Constraint) -> frozenset[str]:
-        """Names of the nodes satisfying `constraint`."""
+    def _match(self, constraint: Constraint) -> tuple[frozenset[str], bool]:
         found = self._memo.get(constraint)
         if found is None:
-            if constraint.field == "node.hostname":  # one node named (`!= nodeN` differs per service)
-                named = frozenset([constraint.value]) & self._all()
-                found = named if constraint.op == "==" else self._all() - named
+            if constraint.field == "node.hostname":  # one node named: no test per node
+                found = (frozenset([constraint.value]) & self._all(), constraint.op == "!=")
             else:
-                found = frozenset(n for n, node in self._nodes.items() if constraint.matches(n, node))
+                names = frozenset(n for n, node in self._nodes.items() if constraint.matches(n, node))
+                found = (names, False)
             self._memo[constraint] = found
         return found
 
@@ -105,9 +106,22 @@ class NodeMatcher:
             everyone = self._everyone = frozenset(self._nodes)
         return everyone
 
+    def matching(self, constraint: Constraint) -> frozenset[str]:
+        """Names of the nodes satisfying `constraint`."""
+        names, negated = self._match(constraint)
+        return self._all() - names if negated else names
+
+    def satisfying(self, constraints: Sequence[Constraint]) -> frozenset[str]:
+        """Names of the nodes satisfying every constraint."""
+        names = self._all()
+        for c in constraints:
+            found, negated = self._match(c)
+            names = names - found if negated else names & found
+        return names
+
     def eligible(self, constraints: Sequence[Constraint]) -> list[str]:
         """`eligible(constraints, nodes)`: the nodes satisfying every constraint, in config order."""
         if not constraints:
             return list(self._nodes)
-        both = frozenset.intersection(*(self.matching(c) for c in constraints))
-        return [n for n in self._nodes if n in both]
+        names = self.satisfying(constraints)
+        return [n for n in self._nodes if n in names]

@@ -58,8 +58,8 @@ def unsatisfiable(config: Config, service: str, locate: Locate, locate_key: Loca
         return error("unsatisfiable", f"service '{service}' has tasks but there are no nodes",
                      (locate_key or locate)(("services", service)))
     matcher = matcher or NodeMatcher(config.nodes)
-    if not constraints or frozenset.intersection(*(matcher.matching(c) for c in constraints)):
-        return None  # a node satisfies them all (one set operation, before the walk that names one)
+    if matcher.satisfying(constraints):
+        return None  # a node satisfies them all (set operations, before the walk that names one)
     nodes = list(config.nodes)
     for i, c in enumerate(constraints):
         satisfying = matcher.matching(c)
