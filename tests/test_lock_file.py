@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from ipaddress import IPv4Address
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,72 @@ def test_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="symbolic link"):
         read_lock(tmp_path / "link")
 
+
+
+# --- the bulk reader: a subset of the line parser, with the same result -----------------------
+IPV6_LOCK = Lock(vnis={"n": 4096}, tasks={"web.1": "node1"}, endpoints={
+    "web.1": {"d": Pin(IPv4Address("10.0.9.2"), "02:42:0a:00:09:02", IPv6Address("fd00:9::1")),
+              "s": Pin(None, "06:00:00:00:00:01", IPv6Address("fd00:a::1")),
+              "v": Pin(IPv4Address("10.0.8.2"), "02:42:0a:00:08:02")}})
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_the_bulk_reader_reads_generated_locks_as_the_line_parser_does(seed: int) -> None:
+    _, lock, _ = resolve(generate_config(30, 6, seed), Lock())
+    text = dumps_lock(lock)
+    bulk = lock_file._parse_bulk(text)
+    assert bulk is not None and bulk == lock == lock_file._parse_lines(text)
+    assert dumps_lock(bulk) == text
+
+
+def test_the_bulk_reader_reads_ipv6_pins_and_empty_sections() -> None:
+    text = dumps_lock(IPV6_LOCK)
+    assert lock_file._parse_bulk(text) == IPV6_LOCK == lock_file._parse_lines(text)
+    sparse = "version: 1\nvnis:\ntasks:\nendpoints:\n"  # sections without lines: empty, as both read it
+    assert lock_file._parse_bulk(sparse) == Lock() == lock_file._parse_lines(sparse)
+
+
+ODD_BULK_LINES = [
+    ("  web.2:\n    a: {ip: 10.0.0.2,", '  "web.2":\n    a: {ip: 10.0.0.2,'),  # a needlessly quoted name
+    ("    a: {ip: 10.0.0.2,", '    "a": {ip: 10.0.0.2,'),
+    ("  web.2: node1\n", '  "web.2": node1\n'),
+    ("  web.2: node1\n", "  web.2: yes\n"),  # a YAML word
+    ("  web.2: node1\n", "  On: node1\n"),
+    ("  web.2:\n", "  null:\n"),
+    ("  probe:\n", "  N:\n"),
+    ("10.0.0.2", "10.0.0.02"),  # not as IPv4Address prints it
+    ("10.0.0.2", "10.0.0.256"),
+    ("10.0.0.2", "10.0.0"),
+    ('ip: 10.0.0.2, mac: "02:42:0a:00:00:02"', 'mac: "02:42:0a:00:00:02"'),  # no address
+    ('ip: 10.0.0.2, mac: "02:42:0a:00:00:02"', 'ip6: "fd00::01", mac: "02:42:0a:00:00:02"'),
+    ("  probe:\n", "  probe:\n  web.2:\n"),  # an endpoint without pins
+    ("  probe:\n", "  web.2:\n"),  # the same endpoint twice
+    ("    a: {ip: 10.0.0.2", "    yes: {ip: 10.0.0.2"),
+    ('    b: {ip: 10.0.1.3, mac: "0e:00:00:00:00:01"}\n',  # a network twice
+     '    b: {ip: 10.0.1.3, mac: "0e:00:00:00:00:01"}\n    a: {ip: 10.0.0.9, mac: "02:42:0a:00:00:09"}\n'),
+    ("  web.2: node1\n", "  web.2: node1\n  web.2: node1\n"),  # a task twice
+    ("  web.2: node1\n", "  web.2: node1 \n"),
+    ("endpoints:\n  probe:\n", "endpoints:\n    a: {ip: 10.0.0.7, mac: \"02:42:0a:00:00:07\"}\n  probe:\n"),
+    ("vnis:\n", "vnis: {}\n"),
+    ("version: 1\n", "version: 1\ntasks:\n"),
+]
+
+
+def _outcome(read: Callable[[str], Lock | None], text: str) -> Lock | str | None:
+    try:
+        return read(text)
+    except lock_file._NotCanonical:
+        return "not canonical"
+
+
+@pytest.mark.parametrize(("old", "new"), ODD_BULK_LINES)
+def test_a_line_the_bulk_reader_does_not_take_is_left_to_the_line_parser(old: str, new: str) -> None:
+    plain = OLD_LOCK.replace('"yes"', "b").replace('"n"', "node2")  # every name plain: the bulk case
+    assert lock_file._parse_bulk(plain) == lock_file._parse_lines(plain)
+    assert old in plain
+    text = plain.replace(old, new, 1)
+    expected = _outcome(lock_file._parse_lines, text)
+    # None (the line parser decides), or not canonical where the line parser says so too
+    allowed = (None, "not canonical") if expected == "not canonical" else (None,)
+    assert _outcome(lock_file._parse_bulk, text) in allowed
+    assert _outcome(lock_file._parse_canonical, text) == expected

@@ -13,8 +13,8 @@ address (`mac_from_ipv6`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
+from typing import NamedTuple
 
 from overlayc.config.model import Config, Network
 from overlayc.config.validate_subnets import subnet_paths
@@ -26,9 +26,13 @@ VNI_END = (1 << 24) - 1
 Locate = Callable[[tuple[str | int, ...]], Location]
 
 
+_HEX = tuple(f"{b:02x}" for b in range(256))  # byte -> two lower-case hex digits
+
+
 def mac_from_ip(ip: IPv4Address) -> str:
     """Docker's rule: `02:42:` followed by the address bytes, lower-case hex."""
-    return "02:42:" + ":".join(f"{b:02x}" for b in ip.packed)
+    v = int(ip)
+    return f"02:42:{_HEX[v >> 24]}:{_HEX[v >> 16 & 255]}:{_HEX[v >> 8 & 255]}:{_HEX[v & 255]}"
 
 
 IPV6_MAC_PREFIX = "06"  # locally administered (0x02), unicast; neither Docker's 02:42 nor devices' 0e
@@ -70,25 +74,22 @@ def assign_vnis(config: Config, locked: Mapping[str, int]) -> dict[str, int]:
     return {n: out[n] for n in sorted(out)}
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(NamedTuple):
     """One endpoint's wish for an address of one family on one network: `fixed` from the
-    config, `locked` from the lock (None when absent)."""
+    config, `locked` from the lock (None when absent). A tuple: one per endpoint and network."""
 
     endpoint: str
     fixed: IPAddress | None
     locked: IPAddress | None
 
 
-def _hosts(subnet: IPNetwork) -> Iterator[IPAddress]:
-    """Host addresses in order: IPv4 without network and broadcast address, IPv6 without the
-    Subnet-Router anycast address (the network address, RFC 4291 §2.6.1)."""
+def _hosts(subnet: IPNetwork) -> Iterator[int]:
+    """Host addresses in order, as integers: IPv4 without network and broadcast address, IPv6
+    without the Subnet-Router anycast address (the network address, RFC 4291 §2.6.1)."""
     if subnet.version == 4 and subnet.prefixlen > 30:
-        return
+        return iter(())
     first, last = int(subnet.network_address) + 1, int(subnet.broadcast_address) - (subnet.version == 4)
-    make = IPv4Address if subnet.version == 4 else IPv6Address
-    for value in range(first, last + 1):
-        yield make(value)
+    return iter(range(first, last + 1))
 
 
 def assign_addresses(
@@ -102,30 +103,34 @@ def assign_addresses(
     subnet = network.ipv4_subnet if version == 4 else network.ipv6_subnet
     if subnet is None:
         raise ValueError(f"network {name!r} has no IPv{version} subnet")
-    taken: set[IPAddress] = {network.gateway} if network.gateway is not None and version == 4 else set()
+    # integers (one family here): IPv4Address hashes its hex text and tests a subnet by netmask
+    make: type[IPAddress] = IPv4Address if version == 4 else IPv6Address
+    taken: set[int] = {int(network.gateway)} if network.gateway is not None and version == 4 else set()
     out: dict[str, IPAddress] = {}
     for req in requests:
         if req.fixed is not None:
             out[req.endpoint] = req.fixed
-            taken.add(req.fixed)
-    edges = {subnet.network_address, subnet.broadcast_address} if version == 4 else {subnet.network_address}
+            taken.add(int(req.fixed))
+    low, high = int(subnet.network_address), int(subnet.broadcast_address)
+    edges = {low, high} if version == 4 else {low}
     for req in requests:
         ip = req.locked
-        if req.endpoint in out or ip is None:
+        if ip is None or req.endpoint in out or not isinstance(ip, make):
             continue
-        if ip.version == version and ip in subnet and ip not in taken and ip not in edges:
+        value = int(ip)
+        if low <= value <= high and value not in taken and value not in edges:
             out[req.endpoint] = ip
-            taken.add(ip)
+            taken.add(value)
     free = _hosts(subnet)
     missing: list[str] = []
     for req in requests:
         if req.endpoint in out:
             continue
-        ip = next((a for a in free if a not in taken), None)
-        if ip is None:
+        host = next((a for a in free if a not in taken), None)
+        if host is None:
             missing.append(req.endpoint)
             continue
-        out[req.endpoint] = ip
+        out[req.endpoint] = make(host)
     return out, [_exhausted(name, network, subnet, missing, locate)] if missing else []
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from types import MappingProxyType
+from typing import NamedTuple
 
 from overlayc.compile.addressing import (
     Locate,
@@ -29,11 +30,16 @@ from overlayc.errors import Diagnostic, Location
 from overlayc.gcpause import paused_gc
 from overlayc.kernel.objects import IPAddress
 
+NaturalKey = tuple[str, int, str]  # what `natural_key` returns
 
-@dataclass(frozen=True, slots=True)
-class Attachment:
+
+class Attachment(NamedTuple):
     """Endpoint `endpoint` (a task or a standalone endpoint) on `node`, attached to `network`,
-    with an address of each family the network has a subnet of: `ip` (IPv4) and `ip6`."""
+    with an address of each family the network has a subnet of: `ip` (IPv4) and `ip6`.
+
+    Immutable, compared and hashed by value. A named tuple rather than a frozen dataclass: one
+    is built per endpoint and network on every resolve (32k for 1,000 nodes, 150k for 5,000),
+    and a tuple is built in a third of the time of a frozen dataclass's per-field setattr."""
 
     endpoint: str
     node: str
@@ -61,8 +67,7 @@ class Assignment:
         return sorted(n for n, nodes in self.network_nodes.items() if node in nodes)
 
 
-@dataclass(frozen=True, slots=True)
-class _Wish:
+class _Wish(NamedTuple):  # one per endpoint: a tuple, built faster than a frozen dataclass
     endpoint: str
     node: str
     managed: bool
@@ -77,8 +82,9 @@ def _no_location(path: tuple[str | int, ...]) -> Location:
     return Location("<config>")
 
 
-def _wishes(config: Config, tasks: Mapping[str, str]) -> list[_Wish]:
-    """Every endpoint in allocation order: tasks (service, then task order), then standalone."""
+def _wishes(config: Config, tasks: Mapping[str, str], keys: Mapping[str, NaturalKey]) -> list[_Wish]:
+    """Every endpoint in allocation order: tasks (service, then task order), then standalone.
+    `keys`: the `natural_key` of (at least) every task."""
     out: list[_Wish] = []
     by_service: dict[str, list[str]] = {}
     for task in tasks:
@@ -90,7 +96,7 @@ def _wishes(config: Config, tasks: Mapping[str, str]) -> list[_Wish]:
         unfixed: dict[str, tuple[IPv4Address | None, str | None]] = dict.fromkeys(attachments, (None, None))
         n_fixed = max((len(a.ipv4_addresses) for a in attachments.values()), default=0)
         n_fixed6 = max((len(a.ipv6_addresses) for a in attachments.values()), default=0)
-        for i, task in enumerate(sorted(by_service[name], key=natural_key)):
+        for i, task in enumerate(sorted(by_service[name], key=keys.__getitem__)):
             fixed = unfixed if i >= n_fixed else {
                 net: (a.ipv4_addresses[i] if i < len(a.ipv4_addresses) else None, None)
                 for net, a in attachments.items()
@@ -117,7 +123,9 @@ def resolve(
     placement = place(config, lock.tasks, locate)
     diags = list(placement.diagnostics)
     vnis = assign_vnis(config, lock.vnis)
-    wishes = [w for w in _wishes(config, placement.tasks) if w.node in config.nodes]
+    # each endpoint's natural_key once, for every sort it takes part in (it is in several networks)
+    keys = {name: natural_key(name) for name in (*placement.tasks, *config.endpoints)}
+    wishes = [w for w in _wishes(config, placement.tasks, keys) if w.node in config.nodes]
     per_net: dict[str, list[Attachment]] = {n: [] for n in sorted(config.networks)}
     members_of: dict[str, list[_Wish]] = {n: [] for n in per_net}
     for w in wishes:
@@ -128,7 +136,7 @@ def resolve(
         found, atts = _address_network(config, lock, net, members, locate)
         diags.extend(found)
         per_net[net].extend(atts)
-    assignment = _index(config, vnis, placement.tasks, per_net)
+    assignment = _index(config, vnis, placement.tasks, per_net, keys)
     return assignment, _to_lock(config, assignment), diags
 
 
@@ -142,45 +150,67 @@ def _address_network(
     diags: list[Diagnostic] = []
     ips: dict[str, IPAddress] = {}
     ips6: dict[str, IPAddress] = {}
+    pins = _locked_pins(lock, net, members)
     if network.ipv4_subnet is not None:
-        requests = [Request(w.endpoint, w.fixed[net][0], _locked_ip(lock, w.endpoint, net)) for w in members]
+        requests = [Request(w.endpoint, w.fixed[net][0], None if p is None else p.ip)
+                    for w, p in zip(members, pins, strict=True)]
         ips, found = assign_addresses(net, network, requests, locate)
         diags.extend(found)
     if network.ipv6_subnet is not None:
-        requests = [Request(w.endpoint, w.fixed6.get(net), _locked_ip6(lock, w.endpoint, net))
-                    for w in members]
+        requests = [Request(w.endpoint, w.fixed6.get(net), None if p is None else p.ip6)
+                    for w, p in zip(members, pins, strict=True)]
         ips6, found = assign_addresses(net, network, requests, locate, version=6)
         diags.extend(found)
-    out: list[Attachment] = []
     want4, want6 = network.ipv4_subnet is not None, network.ipv6_subnet is not None
-    for w in members:
-        ip, ip6 = ips.get(w.endpoint), ips6.get(w.endpoint)
-        if (want4 and ip is None) or (want6 and ip6 is None):
-            continue  # named in a subnet-exhausted diagnostic
-        ip4 = ip if isinstance(ip, IPv4Address) else None
-        only6 = ip6 if isinstance(ip6, IPv6Address) else None
-        derived = mac_from_ip(ip4) if ip4 is not None else mac_from_ipv6(only6) if only6 is not None else ""
-        out.append(Attachment(w.endpoint, w.node, net, ip4, w.fixed[net][1] or derived, w.managed, only6))
+    out = _attachments(net, members, ips, ips6, want4) if want6 else _attachments4(net, members, ips)
     if not want4:
         diags.extend(mac_clashes(net, [(a.endpoint, a.mac) for a in out], locate))
     return diags, out
 
 
-def _locked_ip(lock: Lock, endpoint: str, network: str) -> IPv4Address | None:
-    pin = lock.endpoints.get(endpoint, {}).get(network)
-    return None if pin is None else pin.ip
+def _attachments4(net: str, members: list[_Wish], ips: Mapping[str, IPAddress]) -> list[Attachment]:
+    """`_attachments` on a network with an IPv4 subnet only (the common case, one look-up each)."""
+    out: list[Attachment] = []
+    for w in members:
+        ip = ips.get(w.endpoint)
+        if isinstance(ip, IPv4Address):  # else named in a subnet-exhausted diagnostic
+            out.append(Attachment(w.endpoint, w.node, net, ip, w.fixed[net][1] or mac_from_ip(ip), w.managed))
+    return out
 
 
-def _locked_ip6(lock: Lock, endpoint: str, network: str) -> IPv6Address | None:
-    pin = lock.endpoints.get(endpoint, {}).get(network)
-    return None if pin is None else pin.ip6
+def _attachments(net: str, members: list[_Wish], ips: Mapping[str, IPAddress],
+                 ips6: Mapping[str, IPAddress], want4: bool) -> list[Attachment]:
+    """The attachments of `members` to `net` (which has an IPv6 subnet, and an IPv4 one when
+    `want4`) that got an address of each family (`ips`, `ips6`: endpoint -> address)."""
+    out: list[Attachment] = []
+    for w in members:
+        ip, ip6 = ips.get(w.endpoint), ips6.get(w.endpoint)
+        if (want4 and ip is None) or ip6 is None:
+            continue  # named in a subnet-exhausted diagnostic
+        ip4 = ip if isinstance(ip, IPv4Address) else None
+        only6 = ip6 if isinstance(ip6, IPv6Address) else None
+        mac = w.fixed[net][1] or (mac_from_ip(ip4) if ip4 is not None else
+                                  mac_from_ipv6(only6) if only6 is not None else "")
+        out.append(Attachment(w.endpoint, w.node, net, ip4, mac, w.managed, only6))
+    return out
+
+
+_NO_PINS: Mapping[str, Pin] = MappingProxyType({})
+
+
+def _locked_pins(lock: Lock, network: str, members: list[_Wish]) -> list[Pin | None]:
+    """The pin `lock` holds for each of `members` on `network` (None where it holds none)."""
+    pins = lock.endpoints
+    return [pins.get(w.endpoint, _NO_PINS).get(network) for w in members]
 
 
 def _index(
-    config: Config, vnis: Mapping[str, int], tasks: Mapping[str, str], per_net: dict[str, list[Attachment]]
+    config: Config, vnis: Mapping[str, int], tasks: Mapping[str, str], per_net: dict[str, list[Attachment]],
+    keys: Mapping[str, NaturalKey],
 ) -> Assignment:
-    """Build the per-network and per-node indexes of an Assignment."""
-    attachments = {n: tuple(sorted(a, key=lambda x: natural_key(x.endpoint))) for n, a in per_net.items()}
+    """Build the per-network and per-node indexes of an Assignment (`keys`: the `natural_key`
+    of every endpoint)."""
+    attachments = {n: tuple(sorted(a, key=lambda x: keys[x.endpoint])) for n, a in per_net.items()}
     by_node: dict[str, list[Attachment]] = {}
     network_nodes: dict[str, frozenset[str]] = {}
     all_nodes = frozenset(config.nodes)
@@ -209,8 +239,10 @@ def _pinned_by(assignment: Assignment, pins: Mapping[str, Mapping[str, Pin]]) ->
     count = 0
     for atts in assignment.attachments.values():
         for a in atts:
-            pin = pins.get(a.endpoint, {}).get(a.network)
-            if pin is None or pin.ip != a.ip or pin.mac != a.mac or pin.ip6 != a.ip6:
+            pin = pins.get(a.endpoint, _NO_PINS).get(a.network)
+            # a kept address is the pin's own object: `is` answers before IPv4Address.__eq__
+            if pin is None or (pin.ip is not a.ip and pin.ip != a.ip) or pin.mac != a.mac \
+                    or (pin.ip6 is not a.ip6 and pin.ip6 != a.ip6):
                 return False
         count += len(atts)
     return count == sum(len(p) for p in pins.values()) and all(pins.values())

@@ -15,7 +15,7 @@ import heapq
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from overlayc.config.constraints import Constraint, parse_constraint
+from overlayc.config.constraints import Constraint, NodeMatcher, parse_constraint
 from overlayc.config.model import Config, Service
 from overlayc.config.validate_placement import constraint_diagnostics, unsatisfiable
 from overlayc.errors import ConstraintSyntaxError, Diagnostic, Location
@@ -35,9 +35,10 @@ class Placement:
 
 
 def eligible_nodes(
-    config: Config, service: str, locate: Locate = _no_location
+    config: Config, service: str, locate: Locate = _no_location, matcher: NodeMatcher | None = None
 ) -> tuple[list[str], list[Diagnostic]]:
-    """Sorted names of the nodes satisfying every constraint of `service`.
+    """Sorted names of the nodes satisfying every constraint of `service`; `matcher`: one over
+    `config.nodes` shared across services (None: one for this call).
 
     A constraint that does not parse makes no node eligible (the diagnostics say which: the
     config stage's `bad-constraint`)."""
@@ -46,7 +47,7 @@ def eligible_nodes(
     except ConstraintSyntaxError:
         return [], constraint_diagnostics(config, service, locate)
     diags: list[Diagnostic] = []
-    nodes = sorted(n for n, node in config.nodes.items() if all(c.matches(n, node) for c in parsed))
+    nodes = sorted((matcher or NodeMatcher(config.nodes)).eligible(parsed))
     return nodes, diags
 
 
@@ -63,26 +64,16 @@ def place(config: Config, locked: Mapping[str, str], locate: Locate = _no_locati
     diags: list[Diagnostic] = []
     wanted: dict[str, tuple[list[str], list[str]]] = {}  # service -> (tasks, eligible nodes)
     cache: dict[tuple[str, ...], list[str]] = {}
+    matcher = NodeMatcher(config.nodes)
     for name in sorted(config.services):
         key = tuple(config.services[name].constraints)
         if key not in cache:
-            cache[key], found = eligible_nodes(config, name, locate)
+            cache[key], found = eligible_nodes(config, name, locate, matcher)
             diags.extend(found)
         eligible = cache[key]
         wanted[name] = (task_names(name, config.services[name], eligible), eligible)
     total: dict[str, int] = dict.fromkeys(config.nodes, 0)
-    kept: dict[str, str] = {}
-    for name, (tasks, eligible) in wanted.items():
-        if config.services[name].mode == "global":  # fixed by their name; they load nodes all the same
-            for host in eligible:
-                total[host] += 1
-            continue
-        allowed = set(eligible)
-        for task in tasks:
-            node = locked.get(task)
-            if node is not None and node in allowed:
-                kept[task] = node
-                total[node] += 1
+    kept = _kept(config, wanted, locked, total)
     placed: dict[str, str] = {}
     pools: dict[tuple[str, ...], list[tuple[int, str]]] = {}  # constraints -> heap (total, node)
     for name, (tasks, eligible) in wanted.items():
@@ -98,6 +89,29 @@ def place(config: Config, locked: Mapping[str, str], locate: Locate = _no_locati
             fast = _spread(config, name, tasks, eligible, kept, total, diags, locate)
         placed.update(fast)
     return Placement(placed, tuple(diags))
+
+
+def _kept(config: Config, wanted: Mapping[str, tuple[list[str], list[str]]], locked: Mapping[str, str],
+          total: dict[str, int]) -> dict[str, str]:
+    """The locked tasks of replicated services whose node is still eligible (task -> node),
+    counting in `total` (node -> tasks) every task kept and every global task."""
+    kept: dict[str, str] = {}
+    allowed_of: dict[tuple[str, ...], frozenset[str]] = {}  # one set per constraints, not per service
+    for name, (tasks, eligible) in wanted.items():
+        if config.services[name].mode == "global":  # fixed by their name; they load nodes all the same
+            for host in eligible:
+                total[host] += 1
+            continue
+        key = tuple(config.services[name].constraints)
+        allowed = allowed_of.get(key)
+        if allowed is None:
+            allowed = allowed_of[key] = frozenset(eligible)
+        for task in tasks:
+            node = locked.get(task)
+            if node is not None and node in allowed:
+                kept[task] = node
+                total[node] += 1
+    return kept
 
 
 def _spread_fresh(

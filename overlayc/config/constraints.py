@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -72,3 +73,55 @@ def parse_constraint(text: str) -> Constraint:
 def eligible(constraints: list[Constraint], nodes: dict[str, Node]) -> list[str]:
     """Names of the nodes satisfying every constraint, in config order."""
     return [n for n, node in nodes.items() if all(c.matches(n, node) for c in constraints)]
+
+
+class NodeMatcher:
+    """The nodes of `nodes` satisfying each constraint, each distinct constraint tested once.
+
+    A large cluster has hundreds of services over a few distinct constraints (`node.role ==
+    worker`, a zone): testing every node against every service's constraints cost 1,000 nodes
+    × 400 services of Python calls in validation and again in placement."""
+
+    def __init__(self, nodes: Mapping[str, Node]) -> None:
+        self._nodes = nodes
+        # constraint -> (names, negated): the nodes satisfying it are `names`, or all but `names`
+        # when negated (`node.hostname != nodeN` differs per service: no copy of every name each)
+        self._memo: dict[Constraint, tuple[frozenset[str], bool]] = {}
+        self._everyone: frozenset[str] | None = None
+
+    def _match(self, constraint: Constraint) -> tuple[frozenset[str], bool]:
+        found = self._memo.get(constraint)
+        if found is None:
+            if constraint.field == "node.hostname":  # one node named: no test per node
+                found = (frozenset([constraint.value]) & self._all(), constraint.op == "!=")
+            else:
+                names = frozenset(n for n, node in self._nodes.items() if constraint.matches(n, node))
+                found = (names, False)
+            self._memo[constraint] = found
+        return found
+
+    def _all(self) -> frozenset[str]:
+        everyone = self._everyone
+        if everyone is None:
+            everyone = self._everyone = frozenset(self._nodes)
+        return everyone
+
+    def matching(self, constraint: Constraint) -> frozenset[str]:
+        """Names of the nodes satisfying `constraint`."""
+        names, negated = self._match(constraint)
+        return self._all() - names if negated else names
+
+    def satisfying(self, constraints: Sequence[Constraint]) -> frozenset[str]:
+        """Names of the nodes satisfying every constraint."""
+        names = self._all()
+        for c in constraints:
+            found, negated = self._match(c)
+            names = names - found if negated else names & found
+        return names
+
+    def eligible(self, constraints: Sequence[Constraint]) -> list[str]:
+        """`eligible(constraints, nodes)`: the nodes satisfying every constraint, in config order."""
+        if not constraints:
+            return list(self._nodes)
+        names = self.satisfying(constraints)
+        return [n for n in self._nodes if n in names]

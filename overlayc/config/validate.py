@@ -292,12 +292,13 @@ def check_replicas(config: Config, smap: SourceMap) -> list[Diagnostic]:
 def check_mtu(config: Config, smap: SourceMap) -> list[Diagnostic]:
     """An explicit inner MTU fits the underlay MTU minus VXLAN (and ESP) overhead (DESIGN §5)."""
     out: list[Diagnostic] = []
+    ipv6_underlay = config.ipv6_underlay  # a scan of every node: once, not once per network
     for name, net in config.networks.items():
         underlay = net.underlay_mtu or config.cluster.underlay_mtu
-        limit = inner_mtu(underlay, net.is_encrypted, config.ipv6_underlay)
+        limit = inner_mtu(underlay, net.is_encrypted, ipv6_underlay)
         if net.mtu is not None and net.mtu > limit:
             kind = ("an encrypted network" if net.is_encrypted else "a network") + (
-                " over IPv6" if config.ipv6_underlay else "")
+                " over IPv6" if ipv6_underlay else "")
             out.append(error("mtu-too-large",
                              f"network '{name}': mtu {net.mtu} does not fit: the largest inner MTU of "
                              f"{kind} over an underlay MTU of {underlay} is {limit}",

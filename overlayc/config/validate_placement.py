@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from overlayc.config.constraints import Constraint, eligible, parse_constraint
+from overlayc.config.constraints import Constraint, NodeMatcher, eligible, parse_constraint
 from overlayc.config.explain import error
 from overlayc.config.model import Config, Service
 from overlayc.config.source import SourceMap, YamlPath
@@ -44,11 +44,12 @@ def constraint_diagnostics(config: Config, service: str, locate: Locate) -> list
     return out
 
 
-def unsatisfiable(config: Config, service: str, locate: Locate, locate_key: Locate | None = None
-                  ) -> Diagnostic | None:
+def unsatisfiable(config: Config, service: str, locate: Locate, locate_key: Locate | None = None,
+                  matcher: NodeMatcher | None = None) -> Diagnostic | None:
     """`unsatisfiable` when `service` has tasks but no eligible node, naming the constraint that
     leaves no node (constraints are applied in the order written); None when it has a node, no
-    tasks, or a constraint that does not parse (that is `bad-constraint`)."""
+    tasks, or a constraint that does not parse (that is `bad-constraint`). `matcher`: one over
+    `config.nodes`, shared by the calls for every service (None: one for this call)."""
     svc = config.services[service]
     constraints = parsed_constraints(svc)
     if constraints is None or (svc.mode == "replicated" and svc.replicas == 0):
@@ -56,16 +57,20 @@ def unsatisfiable(config: Config, service: str, locate: Locate, locate_key: Loca
     if not config.nodes:
         return error("unsatisfiable", f"service '{service}' has tasks but there are no nodes",
                      (locate_key or locate)(("services", service)))
-    nodes = dict(config.nodes)
+    matcher = matcher or NodeMatcher(config.nodes)
+    if matcher.satisfying(constraints):
+        return None  # a node satisfies them all (set operations, before the walk that names one)
+    nodes = list(config.nodes)
     for i, c in enumerate(constraints):
-        left = eligible([c], nodes)
+        satisfying = matcher.matching(c)
+        left = [n for n in nodes if n in satisfying]
         if not left:
             return error("unsatisfiable",
                          f"service '{service}': no node satisfies constraint '{c}'"
                          + (" (together with the constraints before it)" if i else ""),
                          locate(("services", service, "constraints", i)),
                          f"candidates were: {', '.join(nodes)}")
-        nodes = {n: nodes[n] for n in left}
+        nodes = left
     return None
 
 
@@ -97,7 +102,8 @@ def check_constraint_syntax(config: Config, smap: SourceMap) -> list[Diagnostic]
 
 def check_satisfiable(config: Config, smap: SourceMap) -> list[Diagnostic]:
     """A service with tasks has at least one eligible node."""
-    found = (unsatisfiable(config, sname, smap.locate, smap.locate_key) for sname in config.services)
+    matcher = NodeMatcher(config.nodes)
+    found = (unsatisfiable(config, sname, smap.locate, smap.locate_key, matcher) for sname in config.services)
     return [d for d in found if d is not None]
 
 
