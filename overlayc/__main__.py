@@ -1,3 +1,3 @@
-from overlayc.cli import main
+from overlayc.launch import main
 
 main()

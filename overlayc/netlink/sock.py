@@ -170,26 +170,18 @@ class NetlinkSocket:
         over the bytes where dump_raw + a parser make two. Errors as dump_raw's; what `parse`
         raises is raised after the rest of the dump is read (the socket is reused)."""
         seq = self._send_dump(msg_type, body)
-        interrupted = False
+        parse_dump(seq, self._recv, parse, lambda buf: self._drain(seq, buf))
+
+    def capture_dump(self, msg_type: int, body: bytes) -> tuple[int, list[bytes]]:
+        """(sequence number, recv() buffers) of a dump, as the kernel sent them, up to the one
+        holding its NLMSG_DONE or NLMSG_ERROR: read now, decoded later by `parse_dump` (with the
+        same errors as `dump_parsed`; overlayc.observe.prefetch)."""
+        seq = self._send_dump(msg_type, body)
+        out = []
         while True:
-            buf = self._recv()
-            off = 0
-            while True:
-                try:
-                    stop, intr = parse(buf, off)
-                except BaseException:
-                    self._drain(seq, buf)
-                    raise
-                interrupted = interrupted or intr
-                if stop < 0:
-                    break
-                n, t, _f, mseq = HDR.unpack_from(buf, stop)[:4]
-                if n < 16:  # no length to step over: the rest of the dump cannot be read either
-                    raise EnvironmentProblem(f"malformed netlink message in a dump (length {n})")
-                if mseq == seq:
-                    self._end_of_dump(t, buf[stop:stop + n], interrupted)
-                    return
-                off = stop + ((n + 3) & ~3)  # the end of another request: not this dump's
+            out.append(buf := self._recv())
+            if _end_of(buf, seq) >= 0:
+                return seq, out
 
     def _send_dump(self, msg_type: int, body: bytes) -> int:
         """Send a dump request; its sequence number."""
@@ -230,3 +222,43 @@ class NetlinkSocket:
         """Messages of a dump (convenient for the few-entry dumps: links, policies)."""
         for buf in self.dump_raw(msg_type, body):
             yield from split_msgs(buf)
+
+
+def parse_dump(seq: int, recv: Callable[[], bytes], parse: Parse, drain: Callable[[bytes], None]) -> None:
+    """The buffers of dump `seq`, from `recv()`, through `parse` (see `NetlinkSocket.dump_parsed`)
+    up to the dump's NLMSG_DONE or NLMSG_ERROR; then what that message and the NLM_F_DUMP_INTR
+    flags call for is raised (`NetlinkSocket._end_of_dump`). When `parse` raises, `drain(buf)`
+    is given the buffer it failed on first."""
+    interrupted = False
+    while True:
+        buf = recv()
+        off = 0
+        while True:
+            try:
+                stop, intr = parse(buf, off)
+            except BaseException:
+                drain(buf)
+                raise
+            interrupted = interrupted or intr
+            if stop < 0:
+                break
+            n, t, _f, mseq = HDR.unpack_from(buf, stop)[:4]
+            if n < 16:  # no length to step over: the rest of the dump cannot be read either
+                raise EnvironmentProblem(f"malformed netlink message in a dump (length {n})")
+            if mseq == seq:
+                NetlinkSocket._end_of_dump(t, buf[stop:stop + n], interrupted)
+                return
+            off = stop + ((n + 3) & ~3)  # the end of another request: not this dump's
+
+
+def _end_of(buf: bytes, seq: int) -> int:
+    """The offset of dump `seq`'s NLMSG_DONE or NLMSG_ERROR message in `buf`, or -1."""
+    off = 0
+    while off + 16 <= len(buf):
+        n, t, _f, mseq = HDR.unpack_from(buf, off)[:4]
+        if t in (NLMSG_DONE, NLMSG_ERROR) and mseq == seq:
+            return off
+        if n < 16:
+            raise EnvironmentProblem(f"malformed netlink message in a dump (length {n})")
+        off += (n + 3) & ~3
+    return -1

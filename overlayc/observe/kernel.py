@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from ipaddress import IPv4Interface, IPv6Interface
 
 from overlayc.errors import DumpInterrupted, EnvironmentProblem, OverlaycError
@@ -23,7 +23,8 @@ from overlayc.netlink import neigh as nl_neigh
 from overlayc.netlink.entrydump import fdb_keys, neigh_macs
 from overlayc.netlink.link import LinkInfo
 from overlayc.netlink.netns import NETNS_DIR, Namespace, NamespaceRef, namespace_id, opened
-from overlayc.netlink.sock import NetlinkSocket
+from overlayc.netlink.sock import NetlinkSocket, Parse, parse_dump
+from overlayc.observe import prefetch
 from overlayc.observe.sandbox import (
     Sandboxes,
     read_gateway,
@@ -114,23 +115,45 @@ def read_global_ipv6(rt: NetlinkSocket, index: int) -> list[IPv6Interface]:
     return sorted(out)
 
 
-def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str], into: Entries) -> None:
+def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str], into: Entries,
+                   prefetched: prefetch.Dumps | None = None) -> None:
     """Permanent `self` FDB entries with a dst, and permanent neighbours, on the given devices,
     written into `into` as compact keys (overlayc.kernel.entries); none given, as in a node's
     namespace whose networks all live in sandboxes: no dump. Anything else on those devices
-    (learned, reachable or stale entries, the bridge's own) is not overlayc's: left out."""
+    (learned, reachable or stale entries, the bridge's own) is not overlayc's: left out. A dump
+    in `prefetched` (overlayc.observe.prefetch) is decoded instead of dumping again."""
     if not vxlans:
         return
     fdb = {index: into.fdb.setdefault(dev, set()) for index, dev in vxlans.items()}
-    rt.dump_parsed(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(nl_neigh.AF_BRIDGE),
-                   lambda buf, off: fdb_keys(buf, fdb, off))
+    _neigh_dump(rt, nl_neigh.AF_BRIDGE, lambda buf, off: fdb_keys(buf, fdb, off), prefetched)
     # AF_UNSPEC: ARP and NDP entries in one dump (neigh_dump_info walks every neighbour table)
     neigh = {index: into.neigh.setdefault(dev, {}) for index, dev in vxlans.items()}
-    rt.dump_parsed(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(nl_neigh.AF_UNSPEC),
-                   lambda buf, off: neigh_macs(buf, neigh, off))
+    _neigh_dump(rt, nl_neigh.AF_UNSPEC, lambda buf, off: neigh_macs(buf, neigh, off), prefetched)
     for table in (into.fdb, into.neigh):
         for dev in [dev for dev in vxlans.values() if not table.get(dev, True)]:
             del table[dev]
+
+
+def _neigh_dump(rt: NetlinkSocket, family: int, parse: Parse, prefetched: prefetch.Dumps | None) -> None:
+    """The RTM_GETNEIGH dump of `family` through `parse`: the prefetched one, else a live one."""
+    got = None if prefetched is None else prefetched.pop(family, None)
+    if got is None:
+        rt.dump_parsed(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(family), parse)
+        return
+    seq, buffers = got
+    parse_dump(seq, _next_of(buffers), parse, lambda _buf: None)
+
+
+def _next_of(buffers: list[bytes]) -> Callable[[], bytes]:
+    """`recv` for `parse_dump` over prefetched buffers (they end with the dump's last message)."""
+    pending = iter(buffers)
+
+    def recv() -> bytes:
+        buf = next(pending, None)
+        if buf is None:
+            raise EnvironmentProblem("a prefetched netlink dump ended without its last message")
+        return buf
+    return recv
 
 
 def netns_owner(name: str, cluster: str | None, owner: str) -> str | None:
@@ -140,6 +163,8 @@ def netns_owner(name: str, cluster: str | None, owner: str) -> str | None:
     try:
         with Namespace(name) as ns:
             links, _ = read_links(ns.route)
+    except DumpInterrupted:  # a table changed while it was read: observe reads everything again
+        raise
     except (OverlaycError, OSError):  # a stale file, a namespace going away, no privileges
         return "network namespace, not overlayc's"
     return tag_problem(links.get(1), cluster, owner)
@@ -195,6 +220,8 @@ def observe_sandboxes(cluster: str | None, owner: str) -> Sandboxes:
         try:
             with Namespace(name) as ns:
                 _observe_one(ns, name, cluster, owner, found)
+        except DumpInterrupted:  # an OSError (EAGAIN), but no sign of a foreign namespace: read again
+            raise
         except (OverlaycError, OSError):  # a stale file, a namespace going away
             found.foreign[("sandbox", name)] = "network namespace, not overlayc's"
     return found
@@ -226,7 +253,7 @@ def _observe_one(ns: Namespace, name: str, cluster: str | None, owner: str, foun
             found.objects.append(dataclasses.replace(obj, sandbox=name))
             if isinstance(obj, Vxlan):
                 vxlans[info.index] = info.name
-    read_fdb_neigh(ns.route, vxlans, found.entries)
+    read_fdb_neigh(ns.route, vxlans, found.entries, prefetch.taken(name, os.fstat(ns.fd()).st_ino))
 
 
 DUMP_ATTEMPTS = 3
