@@ -17,7 +17,7 @@ from overlayc.apply.kernel import KernelHandle
 from overlayc.apply.run import Outcome, apply_changes
 from overlayc.diff import Change
 from overlayc.errors import ExecutionError
-from overlayc.kernel.objects import Fdb, KernelObject, Neigh
+from overlayc.kernel.objects import Fdb, KernelObject
 from overlayc.kernel.state import KernelState
 from overlayc.netlink import batch
 from overlayc.netlink.core import (
@@ -31,17 +31,7 @@ from overlayc.netlink.core import (
 )
 from overlayc.netlink.neigh import FDB_MSG
 from overlayc.observe.kernel import observe
-from tests.support.kernel import bridge, create, iface, vxlan
-
-
-def entries(n: int, dev: str = "ovx1") -> list[KernelObject]:
-    """`n` fdb and `n` neighbour entries on `dev` (as tests/test_execute_kernel.py makes them)."""
-    out: list[KernelObject] = []
-    for i in range(n):
-        mac = f"02:42:0a:01:{i >> 8:02x}:{i & 0xFF:02x}"
-        out.append(Fdb(dev, mac, IPv4Address(f"10.0.{1 + (i >> 8)}.{i & 0xFF}")))
-        out.append(Neigh(dev, IPv4Address(f"10.1.{i >> 8}.{i & 0xFF}"), mac))
-    return out
+from tests.support.kernel import bridge, create, entries, iface, vxlan
 
 
 def network() -> list[KernelObject]:

@@ -38,6 +38,7 @@ from tests.support.kernel import (
     bridge,
     create,
     delete,
+    entries,
     foreign_snapshot,
     iface,
     link,
@@ -56,15 +57,6 @@ POLICIES = [
     XfrmPolicy("out", IPv4Network("0.0.0.0/0"), IPv4Network("0.0.0.0/0"), 4790, PRIO_BLOCK, "block"),
     XfrmPolicy("in", IPv4Network("0.0.0.0/0"), IPv4Network("0.0.0.0/0"), 4790, PRIO_BLOCK, "block"),
 ]
-
-
-def entries(n: int, dev: str = "ovx1") -> list[KernelObject]:
-    out: list[KernelObject] = []
-    for i in range(n):
-        mac = f"02:42:0a:01:{i >> 8:02x}:{i & 0xFF:02x}"
-        out.append(Fdb(dev, mac, IPv4Address(f"10.0.{1 + (i >> 8)}.{i & 0xFF}")))
-        out.append(Neigh(dev, IPv4Address(f"10.1.{i >> 8}.{i & 0xFF}"), mac))
-    return out
 
 
 def network(n: int = 3) -> list[KernelObject]:

@@ -5,15 +5,12 @@ among them is exactly what the plan shows, and a reconcile round repairs exactly
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.agent import node_namespace
+from tests.support.agent import big_network_node, overlayc_process
 from tests.support.host import holding, run_in
 
 pytestmark = pytest.mark.kernel
@@ -23,34 +20,15 @@ REPLICAS = 3000  # ~3000 × 72 B of fdb entries: about seven 32 KiB dump buffers
 
 @pytest.fixture
 def node(make_netns: Callable[[], str], tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    with node_namespace(make_netns) as (ns, cluster):
-        cfg = tmp_path / "overlay.yaml"
-        cfg.write_text(textwrap.dedent(f"""\
-            version: 1
-            cluster: {{name: {cluster}, id: test-cluster-{cluster}}}
-            nodes:
-              a: {{address: 192.0.2.1}}
-              b: {{address: 192.0.2.2}}
-              c: {{address: 192.0.2.3}}
-            networks:
-              big: {{subnet: 10.40.0.0/16, vni: 5201, all_nodes: true}}
-            services:
-              app: {{replicas: {REPLICAS}, networks: [big], managed: false,
-                     constraints: ["node.hostname != a"]}}
-            """))
+    with big_network_node(make_netns, tmp_path, REPLICAS, 5201) as (ns, _, cfg):
         yield ns, cfg
-
-
-def _overlayc(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "overlayc", *args, "-f", str(cfg)], capture_output=True,
-                          text=True, timeout=120, check=False, cwd=cfg.parent)
 
 
 def test_one_drifted_entry_among_thousands_is_planned_and_repaired(node: tuple[str, Path]) -> None:
     ns, cfg = node
-    applied = _overlayc(cfg, "apply", "--node", "a", "--netns", ns, "--yes")
+    applied = overlayc_process(cfg, "apply", "--node", "a", "--netns", ns, "--yes")
     assert applied.returncode == 0, applied.stderr
-    noop = _overlayc(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode")
+    noop = overlayc_process(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode")
     assert (noop.returncode, noop.stdout) == (0, "No changes. Node a matches the configuration.\n")
 
     sb = holding(ns, "ovx5201")
@@ -64,17 +42,17 @@ def test_one_drifted_entry_among_thousands_is_planned_and_repaired(node: tuple[s
     run_in(sb, "bridge", "fdb", "append", moved["mac"], "dev", "ovx5201", "dst", other, "self", "permanent")
     run_in(sb, "ip", "neigh", "del", gone["dst"], "dev", "ovx5201")
 
-    drift = _overlayc(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode", "--full")
+    drift = overlayc_process(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode", "--full")
     assert drift.returncode == 2, drift.stderr
     assert f"+ fdb ovx5201 {moved['mac']} {moved['dst']}" in drift.stdout
     assert f"- fdb ovx5201 {moved['mac']} {other}" in drift.stdout
     assert f"+ neigh ovx5201 {gone['dst']}" in drift.stdout
     assert "2 to add, 0 to change, 0 to replace, 1 to destroy" in drift.stdout
 
-    repaired = _overlayc(cfg, "reconcile", "--node", "a", "--netns", ns, "--once")
+    repaired = overlayc_process(cfg, "reconcile", "--node", "a", "--netns", ns, "--once")
     assert repaired.returncode == 2, repaired.stderr  # the round changed something
     report = json.loads(repaired.stdout.splitlines()[-1])
     assert report["outcome"] == "changed", report
     assert {k: v for k, v in report["changes"].items() if v} == {"create": 2, "delete": 1}, report
-    again = _overlayc(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode")
+    again = overlayc_process(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode")
     assert again.returncode == 0, again.stdout

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import os
 import struct
-import subprocess
-import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,7 +18,7 @@ from overlayc.netlink.netns import NETNS_DIR, namespace_id
 from overlayc.netlink.sock import NLM_F_DUMP_INTR, NetlinkSocket
 from overlayc.observe import prefetch
 from overlayc.observe.kernel import observe
-from tests.support.agent import node_namespace
+from tests.support.agent import big_network_node, overlayc_process
 from tests.support.host import holding, run_in
 
 REPLICAS = 2000  # ~2000 × 72 B of fdb entries: several 32 KiB dump buffers of each kind
@@ -45,28 +42,10 @@ def test_only_a_plan_against_a_namespace_is_prefetched(argv: list[str], netns: s
 @pytest.fixture
 def node(make_netns: Callable[[], str], tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     """(node namespace, cluster, config) of node a, applied: REPLICAS fdb + neighbour entries."""
-    with node_namespace(make_netns) as (ns, cluster):
-        cfg = tmp_path / "overlay.yaml"
-        cfg.write_text(textwrap.dedent(f"""\
-            version: 1
-            cluster: {{name: {cluster}, id: test-cluster-{cluster}}}
-            nodes:
-              a: {{address: 192.0.2.1}}
-              b: {{address: 192.0.2.2}}
-            networks:
-              big: {{subnet: 10.41.0.0/16, vni: 5202, all_nodes: true}}
-            services:
-              app: {{replicas: {REPLICAS}, networks: [big], managed: false,
-                     constraints: ["node.hostname == b"]}}
-            """))
-        applied = _overlayc(cfg, "apply", "--node", "a", "--netns", ns, "--yes")
+    with big_network_node(make_netns, tmp_path, REPLICAS, 5202) as (ns, cluster, cfg):
+        applied = overlayc_process(cfg, "apply", "--node", "a", "--netns", ns, "--yes")
         assert applied.returncode == 0, applied.stderr
         yield ns, cluster, cfg
-
-
-def _overlayc(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "overlayc", *args, "-f", str(cfg)], capture_output=True,
-                          text=True, timeout=120, check=False, cwd=cfg.parent)
 
 
 @pytest.fixture
@@ -144,16 +123,16 @@ def test_an_interrupted_or_foreign_prefetch_is_read_again_live(
 @pytest.mark.kernel
 def test_the_plan_process_finds_a_drifted_entry_among_prefetched_ones(node: tuple[str, str, Path]) -> None:
     ns, _, cfg = node
-    noop = _overlayc(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode")
+    noop = overlayc_process(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode")
     assert (noop.returncode, noop.stdout) == (0, "No changes. Node a matches the configuration.\n")
     sb = holding(ns, "ovx5202")
     neigh = run_in(sb, "ip", "neigh", "show", "dev", "ovx5202").stdout.splitlines()
     gone = neigh[len(neigh) // 2].split()[0]
     run_in(sb, "ip", "neigh", "del", gone, "dev", "ovx5202")
-    drift = _overlayc(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode", "--full")
+    drift = overlayc_process(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode", "--full")
     assert drift.returncode == 2, drift.stderr
     assert f"+ neigh ovx5202 {gone}" in drift.stdout
     assert "1 to add, 0 to change, 0 to replace, 0 to destroy" in drift.stdout
-    missing = _overlayc(cfg, "plan", "--node", "a", "--netns", f"{ns}-gone")
+    missing = overlayc_process(cfg, "plan", "--node", "a", "--netns", f"{ns}-gone")
     assert (missing.returncode, missing.stderr) == (1, f"overlayc: error: network namespace '{ns}-gone' "
                                                       "does not exist\n")

@@ -10,6 +10,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,36 @@ def node_namespace(make_netns: Callable[[], str]) -> Iterator[tuple[str, str]]:
         for name in netns_list():
             if name.startswith(f"{cluster}-"):
                 subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@contextlib.contextmanager
+def big_network_node(make_netns: Callable[[], str], tmp_path: Path, replicas: int,
+                     vni: int) -> Iterator[tuple[str, str, Path]]:
+    """(node namespace, cluster, config) of node a (a `node_namespace`) in a cluster of nodes a, b,
+    c whose one network `big` (VNI `vni`) holds `replicas` unmanaged tasks on b and c: node a
+    gets `replicas` fdb + neighbour entries (dumps of many recv() buffers)."""
+    with node_namespace(make_netns) as (ns, cluster):
+        cfg = tmp_path / "overlay.yaml"
+        cfg.write_text(textwrap.dedent(f"""\
+            version: 1
+            cluster: {{name: {cluster}, id: test-cluster-{cluster}}}
+            nodes:
+              a: {{address: 192.0.2.1}}
+              b: {{address: 192.0.2.2}}
+              c: {{address: 192.0.2.3}}
+            networks:
+              big: {{subnet: 10.40.0.0/16, vni: {vni}, all_nodes: true}}
+            services:
+              app: {{replicas: {replicas}, networks: [big], managed: false,
+                     constraints: ["node.hostname != a"]}}
+            """))
+        yield ns, cluster, cfg
+
+
+def overlayc_process(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`overlayc ARGS -f CFG` as a process (`python -m overlayc`), in the config's directory."""
+    return subprocess.run([sys.executable, "-m", "overlayc", *args, "-f", str(cfg)], capture_output=True,
+                          text=True, timeout=120, check=False, cwd=cfg.parent)
 
 
 def make_agent(make_netns: Callable[[], str], tmp_path: Path) -> Iterator[Agent]:

@@ -6,7 +6,7 @@ from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
 
 from overlayc.diff import Action, Change, Reason
-from overlayc.kernel.objects import Bridge, KernelObject, Vxlan
+from overlayc.kernel.objects import Bridge, Fdb, KernelObject, Neigh, Vxlan
 from tests.support.host import ip_json, run_in
 
 ALIAS = "overlayc:oct:n1"
@@ -53,3 +53,13 @@ def foreign_snapshot(ns: str, dev: str) -> tuple[str, ...]:
         run_in(ns, "ip", "-j", "neigh", "show", "dev", dev).stdout,
         run_in(ns, "ip", "xfrm", "policy", "list", "priority", "100").stdout,
     )
+
+
+def entries(n: int, dev: str = "ovx1") -> list[KernelObject]:
+    """`n` fdb and `n` neighbour entries on `dev`, each pair one remote endpoint's (its MAC)."""
+    out: list[KernelObject] = []
+    for i in range(n):
+        mac = f"02:42:0a:01:{i >> 8:02x}:{i & 0xFF:02x}"
+        out.append(Fdb(dev, mac, IPv4Address(f"10.0.{1 + (i >> 8)}.{i & 0xFF}")))
+        out.append(Neigh(dev, IPv4Address(f"10.1.{i >> 8}.{i & 0xFF}"), mac))
+    return out
