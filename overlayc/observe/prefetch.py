@@ -96,6 +96,7 @@ def start(argv: Sequence[str]) -> None:
         os.close(fd)
         return
     if pid == 0:  # pragma: no cover - the child: its coverage is not collected
+        _detach()
         os._exit(_read_sandboxes(netns, fd))
     _child = _Child(pid, fd)
     atexit.register(_child.stop)
@@ -107,6 +108,15 @@ def taken(name: str, inode: int) -> Dumps | None:
     if _child is None:
         return None
     return _child.collect().pop((name, inode), None)
+
+
+def _detach() -> None:
+    """In the child: stdin, stdout and stderr on /dev/null, so that a reader of the command's
+    output (a pipe, a test's capture) sees its end when the command ends, not when the child does."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for std in (0, 1, 2):
+        os.dup2(null, std)
+    os.close(null)
 
 
 def _read_sandboxes(netns: str, fd: int) -> int:
