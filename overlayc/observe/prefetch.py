@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import atexit
 import marshal
+import mmap
 import os
 import signal
 from collections.abc import Sequence
@@ -44,9 +45,10 @@ class _Child:
         if self.result is None:
             self.result = {}
             _, status = os.waitpid(self.pid, 0)
-            if os.waitstatus_to_exitcode(status) == 0:
-                data = _read_all(self.fd)
-                self.result = {(name, ino): dumps for name, ino, dumps in marshal.loads(data)}
+            size = os.fstat(self.fd).st_size
+            if os.waitstatus_to_exitcode(status) == 0 and size:
+                with mmap.mmap(self.fd, size, prot=mmap.PROT_READ) as data:  # no copy of the file
+                    self.result = {(name, ino): dumps for name, ino, dumps in marshal.loads(data)}
             os.close(self.fd)
         return self.result
 
@@ -142,13 +144,3 @@ def _read_sandboxes(netns: str, fd: int) -> int:
         return 0
     except BaseException:  # any failure: observe reads the kernel itself
         return 1
-
-
-def _read_all(fd: int) -> bytes:
-    size = os.fstat(fd).st_size
-    parts: list[bytes] = []
-    got = 0
-    while got < size and (part := os.pread(fd, size - got, got)):
-        parts.append(part)
-        got += len(part)
-    return b"".join(parts)
