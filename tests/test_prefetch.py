@@ -39,6 +39,24 @@ def test_only_a_plan_against_a_namespace_is_prefetched(argv: list[str], netns: s
     assert prefetch.netns_of(argv) == netns
 
 
+@pytest.mark.parametrize("outcome", ["failed", "reaped elsewhere", "garbled"])
+def test_a_reader_that_failed_or_cannot_be_waited_for_gives_nothing(outcome: str) -> None:
+    fd = os.memfd_create("oct-prefetch")
+    pid = os.fork()
+    if pid == 0:  # the child: as a reader that failed, or wrote something that is not its output
+        if outcome == "garbled":
+            os.write(fd, b"not marshal data")
+        os._exit(1 if outcome == "failed" else 0)
+    if outcome == "reaped elsewhere":  # as with SIGCHLD ignored: waitpid finds no child
+        os.waitpid(pid, 0)
+    assert prefetch._Child(pid, fd).collect() == {}
+    with pytest.raises(OSError):
+        os.fstat(fd)  # closed
+    if outcome != "reaped elsewhere":
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, 0)  # reaped
+
+
 @pytest.fixture
 def node(make_netns: Callable[[], str], tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     """(node namespace, cluster, config) of node a, applied: REPLICAS fdb + neighbour entries."""

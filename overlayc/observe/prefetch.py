@@ -44,12 +44,16 @@ class _Child:
         """What the child read, once it has exited ({} when it failed); by (sandbox, inode)."""
         if self.result is None:
             self.result = {}
-            _, status = os.waitpid(self.pid, 0)
-            size = os.fstat(self.fd).st_size
-            if os.waitstatus_to_exitcode(status) == 0 and size:
-                with mmap.mmap(self.fd, size, prot=mmap.PROT_READ) as data:  # no copy of the file
-                    self.result = {(name, ino): dumps for name, ino, dumps in marshal.loads(data)}
-            os.close(self.fd)
+            try:
+                _, status = os.waitpid(self.pid, 0)
+                size = os.fstat(self.fd).st_size
+                if os.waitstatus_to_exitcode(status) == 0 and size:
+                    with mmap.mmap(self.fd, size, prot=mmap.PROT_READ) as data:  # no copy of the file
+                        self.result = {(name, ino): dumps for name, ino, dumps in marshal.loads(data)}
+            except (OSError, ValueError, EOFError, TypeError):  # e.g. SIGCHLD ignored: reaped already
+                self.result = {}
+            finally:
+                os.close(self.fd)
         return self.result
 
     def stop(self) -> None:
