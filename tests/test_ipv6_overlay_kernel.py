@@ -12,7 +12,6 @@ nothing, and destroy leaves nothing.
 
 from __future__ import annotations
 
-import json
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from overlayc.compile.assign import Attachment
 from overlayc.kernel.objects import Endpoint, Neigh, Sandbox
 from overlayc.observe.kernel import observe
 from tests.support.builders import assign_loaded
-from tests.support.cluster import apply_cli, overlayc_cli, sandbox, write_config
+from tests.support.cluster import apply_cli, overlayc_cli, reapplied_status, sandbox, write_config
 from tests.support.counters import netns_list
 from tests.support.host import ip_json
 from tests.support.traffic import unreachable
@@ -108,13 +107,7 @@ def test_dual_stack_and_ipv6_only_overlays_over_an_ipv6_underlay(lab_factory: An
 
     _http_over_both_families(lab, atts, tmp_path)
 
-    for node in NODES:  # a second apply is a no-op
-        res = apply_cli(cfg, lab, node)
-        assert res.returncode == 0 and "No changes" in res.stdout, res.stdout
-    res = overlayc_cli(cfg, "status", "-f", str(cfg), "--node", "node1", "--netns", lab.netns("node1"),
-                       "--sample", "0", "--json")
-    doc = json.loads(res.stdout)
-    assert res.returncode == 0 and doc["healthy"] is True and doc["problems"] == [], res.stdout
+    doc = reapplied_status(cfg, lab, NODES)  # a second apply is a no-op; status is healthy
     assert {(n["name"], n["neigh"]["live"]) for n in doc["networks"]} == {("dual", 4), ("six", 2)}
     for node in NODES:
         res = overlayc_cli(cfg, "destroy", "--netns", lab.netns(node), "--yes")

@@ -9,7 +9,6 @@ the permanent entries), a second apply changes nothing, and destroy leaves nothi
 
 from __future__ import annotations
 
-import json
 from ipaddress import IPv6Address
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,15 @@ from lab.sniff import Capture
 from lab.sniff6 import read_pcap6, sniff_stats6
 from overlayc.kernel.objects import Fdb, Vxlan
 from overlayc.observe.kernel import observe
-from tests.support.cluster import SEED_IPV6, apply_cli, matrix, members, overlayc_cli, seed_workdir
+from tests.support.cluster import (
+    SEED_IPV6,
+    apply_cli,
+    matrix,
+    members,
+    overlayc_cli,
+    reapplied_status,
+    seed_workdir,
+)
 from tests.support.counters import netns_list
 from tests.support.host import ip_json
 from tests.support.traffic import HTTP_PORT, HttpServer, http_get, unreachable
@@ -84,13 +91,7 @@ def test_seed_over_ipv6_underlay_reaches_every_endpoint_without_arp_on_the_wire(
         for server in servers.values():
             server.stop()
 
-    for node in NODES:  # a second apply is a no-op
-        res = apply_cli(cfg, lab, node)
-        assert res.returncode == 0 and "No changes" in res.stdout, res.stdout
-    res = overlayc_cli(cfg, "status", "-f", str(cfg), "--node", "node1", "--netns", lab.netns("node1"),
-                       "--sample", "0", "--json")
-    doc = json.loads(res.stdout)
-    assert res.returncode == 0 and doc["healthy"] is True and doc["problems"] == [], res.stdout
+    doc = reapplied_status(cfg, lab, NODES)  # a second apply is a no-op; status is healthy
     assert {(n["name"], n["mtu"]["live"], n["fdb"]["live"]) for n in doc["networks"]} == {
         ("insecure", 1430, 1), ("secure", 1430, 1)}
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.agent import big_network_node, overlayc_process
+from tests.support.agent import big_network_node
+from tests.support.cluster import overlayc_cli
 from tests.support.host import holding, run_in
 
 pytestmark = pytest.mark.kernel
@@ -26,9 +27,9 @@ def node(make_netns: Callable[[], str], tmp_path: Path) -> Iterator[tuple[str, P
 
 def test_one_drifted_entry_among_thousands_is_planned_and_repaired(node: tuple[str, Path]) -> None:
     ns, cfg = node
-    applied = overlayc_process(cfg, "apply", "--node", "a", "--netns", ns, "--yes")
+    applied = overlayc_cli(cfg, "apply", "-f", str(cfg), "--node", "a", "--netns", ns, "--yes")
     assert applied.returncode == 0, applied.stderr
-    noop = overlayc_process(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode")
+    noop = overlayc_cli(cfg, "plan", "-f", str(cfg), "--node", "a", "--netns", ns, "--detailed-exitcode")
     assert (noop.returncode, noop.stdout) == (0, "No changes. Node a matches the configuration.\n")
 
     sb = holding(ns, "ovx5201")
@@ -42,17 +43,18 @@ def test_one_drifted_entry_among_thousands_is_planned_and_repaired(node: tuple[s
     run_in(sb, "bridge", "fdb", "append", moved["mac"], "dev", "ovx5201", "dst", other, "self", "permanent")
     run_in(sb, "ip", "neigh", "del", gone["dst"], "dev", "ovx5201")
 
-    drift = overlayc_process(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode", "--full")
+    drift = overlayc_cli(cfg, "plan", "-f", str(cfg), "--node", "a", "--netns", ns, "--detailed-exitcode",
+                         "--full")
     assert drift.returncode == 2, drift.stderr
     assert f"+ fdb ovx5201 {moved['mac']} {moved['dst']}" in drift.stdout
     assert f"- fdb ovx5201 {moved['mac']} {other}" in drift.stdout
     assert f"+ neigh ovx5201 {gone['dst']}" in drift.stdout
     assert "2 to add, 0 to change, 0 to replace, 1 to destroy" in drift.stdout
 
-    repaired = overlayc_process(cfg, "reconcile", "--node", "a", "--netns", ns, "--once")
+    repaired = overlayc_cli(cfg, "reconcile", "-f", str(cfg), "--node", "a", "--netns", ns, "--once")
     assert repaired.returncode == 2, repaired.stderr  # the round changed something
     report = json.loads(repaired.stdout.splitlines()[-1])
     assert report["outcome"] == "changed", report
     assert {k: v for k, v in report["changes"].items() if v} == {"create": 2, "delete": 1}, report
-    again = overlayc_process(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode")
+    again = overlayc_cli(cfg, "plan", "-f", str(cfg), "--node", "a", "--netns", ns, "--detailed-exitcode")
     assert again.returncode == 0, again.stdout

@@ -18,7 +18,8 @@ from overlayc.netlink.netns import NETNS_DIR, namespace_id
 from overlayc.netlink.sock import NLM_F_DUMP_INTR, NetlinkSocket
 from overlayc.observe import prefetch
 from overlayc.observe.kernel import observe
-from tests.support.agent import big_network_node, overlayc_process
+from tests.support.agent import big_network_node
+from tests.support.cluster import overlayc_cli
 from tests.support.host import holding, run_in
 
 REPLICAS = 2000  # ~2000 × 72 B of fdb entries: several 32 KiB dump buffers of each kind
@@ -61,7 +62,7 @@ def test_a_reader_that_failed_or_cannot_be_waited_for_gives_nothing(outcome: str
 def node(make_netns: Callable[[], str], tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     """(node namespace, cluster, config) of node a, applied: REPLICAS fdb + neighbour entries."""
     with big_network_node(make_netns, tmp_path, REPLICAS, 5202) as (ns, cluster, cfg):
-        applied = overlayc_process(cfg, "apply", "--node", "a", "--netns", ns, "--yes")
+        applied = overlayc_cli(cfg, "apply", "-f", str(cfg), "--node", "a", "--netns", ns, "--yes")
         assert applied.returncode == 0, applied.stderr
         yield ns, cluster, cfg
 
@@ -141,16 +142,17 @@ def test_an_interrupted_or_foreign_prefetch_is_read_again_live(
 @pytest.mark.kernel
 def test_the_plan_process_finds_a_drifted_entry_among_prefetched_ones(node: tuple[str, str, Path]) -> None:
     ns, _, cfg = node
-    noop = overlayc_process(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode")
+    noop = overlayc_cli(cfg, "plan", "-f", str(cfg), "--node", "a", "--netns", ns, "--detailed-exitcode")
     assert (noop.returncode, noop.stdout) == (0, "No changes. Node a matches the configuration.\n")
     sb = holding(ns, "ovx5202")
     neigh = run_in(sb, "ip", "neigh", "show", "dev", "ovx5202").stdout.splitlines()
     gone = neigh[len(neigh) // 2].split()[0]
     run_in(sb, "ip", "neigh", "del", gone, "dev", "ovx5202")
-    drift = overlayc_process(cfg, "plan", "--node", "a", "--netns", ns, "--detailed-exitcode", "--full")
+    drift = overlayc_cli(cfg, "plan", "-f", str(cfg), "--node", "a", "--netns", ns, "--detailed-exitcode",
+                         "--full")
     assert drift.returncode == 2, drift.stderr
     assert f"+ neigh ovx5202 {gone}" in drift.stdout
     assert "1 to add, 0 to change, 0 to replace, 0 to destroy" in drift.stdout
-    missing = overlayc_process(cfg, "plan", "--node", "a", "--netns", f"{ns}-gone")
+    missing = overlayc_cli(cfg, "plan", "-f", str(cfg), "--node", "a", "--netns", f"{ns}-gone")
     assert (missing.returncode, missing.stderr) == (1, f"overlayc: error: network namespace '{ns}-gone' "
                                                       "does not exist\n")

@@ -114,12 +114,6 @@ def big_network_node(make_netns: Callable[[], str], tmp_path: Path, replicas: in
         yield ns, cluster, cfg
 
 
-def overlayc_process(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`overlayc ARGS -f CFG` as a process (`python -m overlayc`), in the config's directory."""
-    return subprocess.run([sys.executable, "-m", "overlayc", *args, "-f", str(cfg)], capture_output=True,
-                          text=True, timeout=120, check=False, cwd=cfg.parent)
-
-
 def make_agent(make_netns: Callable[[], str], tmp_path: Path) -> Iterator[Agent]:
     """The `agent` fixture's body: an Agent on a `node_namespace`."""
     with node_namespace(make_netns) as (ns, cluster):

@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from ipaddress import IPv4Address
@@ -80,6 +81,19 @@ def apply_cli(
     if key is not None:
         args += ["--key-file", str(key)]
     return overlayc_cli(cfg, *args)
+
+
+def reapplied_status(cfg: Path, lab: Lab, nodes: Iterable[str]) -> dict[str, Any]:
+    """Apply every node of `nodes` again, asserting that each is a no-op, then `overlayc status
+    --json` of node1, asserted healthy: its document."""
+    for node in nodes:
+        res = apply_cli(cfg, lab, node)
+        assert res.returncode == 0 and "No changes" in res.stdout, res.stdout
+    res = overlayc_cli(cfg, "status", "-f", str(cfg), "--node", "node1", "--netns", lab.netns("node1"),
+                       "--sample", "0", "--json")
+    doc: dict[str, Any] = json.loads(res.stdout)
+    assert res.returncode == 0 and doc["healthy"] is True and doc["problems"] == [], res.stdout
+    return doc
 
 
 def apply_api(cfg: Path, lab: Lab, node: str, *, key: Path | None = None, at: datetime | None = None) -> int:
