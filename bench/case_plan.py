@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 
 from bench.core import CaseResult, Figure, Rounds, Target, Variant, measure, namespace, sh
 from bench.fixtures import CLUSTER, Endpoints, create
@@ -32,7 +33,7 @@ def fill(ns: str, fx: Endpoints) -> None:
         h.execute(order([create(o) for o in fx.state], fx.local))
 
 
-def plan(ns: str, desired: KernelState, fx: Endpoints) -> list[Change]:
+def plan(ns: str, desired: KernelState, fx: Endpoints) -> Sequence[Change]:
     return order(diff(desired, observe(ns, CLUSTER)), fx.local)
 
 

@@ -6,59 +6,18 @@ rollback (whose inverse of a change is another change).
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 
+from overlayc.change import Action as Action
+from overlayc.change import Change as Change
+from overlayc.change import Reason as Reason
+from overlayc.changeset import Changes, EntryRun, Part, sort_parts
 from overlayc.errors import PlanError
 from overlayc.gcpause import paused_gc
 from overlayc.kernel.entries import ENTRY_KINDS
 from overlayc.kernel.objects import Bridge, Endpoint, Gateway, KernelObject, Vxlan, XfrmState
 from overlayc.kernel.ownership import Key
 from overlayc.kernel.state import KernelState, Observed, sort_key
-
-
-class Action(enum.StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    REPLACE = "replace"
-    DELETE = "delete"
-
-
-class Reason(enum.StrEnum):
-    NOT_IN_KERNEL = "not_in_kernel"
-    NOT_IN_CONFIG = "not_in_config"
-    CANNOT_UPDATE = "cannot_update"
-    DRIFT = "drift"
-    DEVICE_REPLACED = "device_replaced"  # fdb/neigh recreated because their vxlan is replaced
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One kernel operation as data. `before` is None for CREATE, `after` is None for DELETE."""
-
-    action: Action
-    key: Key
-    before: KernelObject | None
-    after: KernelObject | None
-    reason: Reason
-    fields: tuple[str, ...] = ()
-    detail: str = ""
-
-    @property
-    def kind(self) -> str:
-        return self.key[0]
-
-    def inverse(self) -> Change:
-        """The change that undoes this one (for rollback)."""
-        match self.action:
-            case Action.CREATE:
-                return Change(Action.DELETE, self.key, self.after, None, Reason.DRIFT)
-            case Action.DELETE:
-                return Change(Action.CREATE, self.key, None, self.before, Reason.DRIFT)
-            case _:
-                return Change(self.action, self.key, self.after, self.before, Reason.DRIFT, self.fields)
-
 
 # Fields the kernel can change in place, per kind; a difference in any other field is a REPLACE.
 # vxlan: the kernel refuses changelink of the VNI ("Cannot change VNI") and of the UDP port
@@ -138,18 +97,19 @@ def _compare(live: KernelObject, want: KernelObject) -> Change | None:
     return Change(Action.REPLACE, want.key, live, want, Reason.CANNOT_UPDATE, changed, detail)
 
 
-def _recreate_dependents(changes: list[Change], desired: KernelState, live: KernelState) -> list[Change]:
+def _recreate_dependents(changes: list[Part], desired: KernelState, live: KernelState) -> list[Part]:
     """`changes` with every kept fdb/neigh entry on a replaced vxlan device planned as an
     explicit delete and create (dropping its in-place update, if any).
 
     The kernel flushes a device's fdb and neighbour entries when the device is deleted; planning
     them as a delete (before the replace) and a create (after it) keeps rollback exact.
     """
-    replaced = {c.key[1] for c in changes if c.action is Action.REPLACE and c.kind == "vxlan"}
+    replaced = {c.key[1] for c in changes
+                if isinstance(c, Change) and c.action is Action.REPLACE and c.kind == "vxlan"}
     if not replaced:
         return changes
-    out = [c for c in changes if not (c.action is Action.UPDATE and c.kind in ("fdb", "neigh")
-                                      and c.key[1] in replaced)]
+    out = [c for c in changes if not (isinstance(c, Change) and c.action is Action.UPDATE
+                                      and c.kind in ("fdb", "neigh") and c.key[1] in replaced)]
     for obj in sorted(live.entries.objects(sorted(replaced)), key=lambda o: o.key):
         want = desired.get(obj.key)
         if want is None:
@@ -161,19 +121,21 @@ def _recreate_dependents(changes: list[Change], desired: KernelState, live: Kern
 
 
 @paused_gc()
-def diff(desired: KernelState, live: Observed) -> list[Change]:
+def diff(desired: KernelState, live: Observed) -> Changes:
     """Unordered changes that turn the owned live state into `desired` (pure; see `plan.order`).
 
     Keyed join: desired only → CREATE (not_in_kernel); owned live only → DELETE (not_in_config);
     both → nothing, UPDATE (every differing field in UPDATABLE) or REPLACE (cannot_update, with
     the fields). Entries on a replaced vxlan device are deleted and recreated around it.
-    Raises PlanError listing every foreign object that collides with a desired one.
+    Entry creates and deletes are held compactly, one run per kind and device (see
+    overlayc.changeset). Raises PlanError listing every foreign object that collides with a
+    desired one.
     """
     clashes = collisions(desired, live)
     if clashes:
         raise PlanError(clashes)
     owned = live.owned
-    changes: list[Change] = []
+    changes: list[Part] = []
     for key, want in desired.other_items():  # unsorted walks; only the (few) changes are sorted
         have = owned.get(key)
         if have is None:
@@ -182,32 +144,31 @@ def diff(desired: KernelState, live: Observed) -> list[Change]:
             change = _compare(have, want)
             if change is not None:
                 changes.append(change)
-    deletes = [Change(Action.DELETE, key, have, None, Reason.NOT_IN_CONFIG)
+    deletes: list[Part] = [Change(Action.DELETE, key, have, None, Reason.NOT_IN_CONFIG)
                for key, have in owned.other_items() if key not in desired]
-    # fdb/neigh entries: set differences per device; objects only for the entries that differ
+    # fdb/neigh entries: set differences per device, creates and deletes as runs of their keys;
+    # objects only for the neighbours whose MAC differs
     create, delete, changed = desired.entries.difference(owned.entries)
-    new, add, gone = Change, Action.CREATE, Reason.NOT_IN_KERNEL  # locals: one Change per entry
-    changes += [new(add, obj.key, None, obj, gone) for obj in create]
+    changes += (EntryRun(Action.CREATE, Reason.NOT_IN_KERNEL, *run) for run in create)
     changes += (c for have, want in changed if (c := _compare(have, want)) is not None)
-    remove, unwanted = Action.DELETE, Reason.NOT_IN_CONFIG
-    deletes += [new(remove, obj.key, obj, None, unwanted) for obj in delete]
-    changes.sort(key=_change_order)
-    deletes.sort(key=_change_order)
-    return _split_moves(_recreate_dependents(changes + deletes, desired, owned))
+    deletes += (EntryRun(Action.DELETE, Reason.NOT_IN_CONFIG, *run) for run in delete)
+    ordered = sort_parts(changes, _change_order) + sort_parts(deletes, _change_order)
+    return Changes(_split_moves(_recreate_dependents(ordered, desired, owned)))
 
 
-def _split_moves(changes: list[Change]) -> list[Change]:
+def _split_moves(changes: list[Part]) -> list[Part]:
     """`changes` with every replace that moves a link into another namespace (the upgrade from
     the layout before sandboxes: `sandbox` "" → the network's) planned as a delete where it is and
     a create where it goes. The plan then deletes the old vxlan and endpoints first (a VNI is
     bound once in the node's namespace, an endpoint's interface name once in its own) and the old
     bridge last, and a rollback undoes it in reverse: the old bridge is back before anything is
     enslaved to it again."""
-    if not any(c.action is Action.REPLACE and "sandbox" in c.fields for c in changes):
-        return changes  # the common case, and a plan of 100k entries need not be copied
-    out: list[Change] = []
+    if not any(isinstance(c, Change) and c.action is Action.REPLACE and "sandbox" in c.fields
+               for c in changes):
+        return changes  # the common case
+    out: list[Part] = []
     for c in changes:
-        if c.action is not Action.REPLACE or "sandbox" not in c.fields:
+        if not isinstance(c, Change) or c.action is not Action.REPLACE or "sandbox" not in c.fields:
             out.append(c)
             continue
         source, where = (f"sandbox {name}" if (name := getattr(o, "sandbox", "")) else "the node's namespace"

@@ -25,14 +25,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from overlayc.changeset import Changes, EntryRun, Part, parts_of, sort_parts
 from overlayc.compile import Assignment, compile_node
 from overlayc.config.model import Config
 from overlayc.diff import Action, Change, diff
+from overlayc.kernel.entries import Builder, Entries
 from overlayc.kernel.objects import (
     KIND_ORDER,
     IPAddress,
@@ -77,36 +79,42 @@ def _position(change: Change, local: IPAddress | None) -> tuple[int, int, int]:
     return (3, rank, 0)
 
 
-def order(changes: Iterable[Change], local: IPAddress | None = None) -> list[Change]:
+def order(changes: Iterable[Change], local: IPAddress | None = None) -> Changes:
     """The changes in execution order (see the module docstring). `local` is this node's
     underlay address: SAs with that destination are inbound. Deterministic for any input order.
 
     The plain sort by (position, key, is a create) done in buckets: one per position (outside
     xfrm a position depends on the action and kind only, computed once each), each sorted by
-    key (and creates last on a tie, where a bucket mixes actions), in position order."""
+    key (and creates last on a tie, where a bucket mixes actions), in position order. A run of
+    entries (overlayc.changeset) is one member of its bucket: its entries share a position."""
     known: dict[tuple[Action, str], tuple[int, int, int]] = {}
-    buckets: dict[tuple[int, int, int], list[Change]] = {}
-    for c in changes:
-        kind = c.key[0]
+    buckets: dict[tuple[int, int, int], list[Part]] = {}
+    for c in parts_of(changes):
+        kind = c.key[0] if isinstance(c, Change) else c.kind
         if kind == "xfrm-state" or kind == "xfrm-policy":
+            assert isinstance(c, Change)
             pos = _position(c, local)
         else:
-            pos = known.get((c.action, kind)) or known.setdefault((c.action, kind), _position(c, local))
+            pos = known.get((c.action, kind)) or known.setdefault((c.action, kind), _position_of(c, local))
         bucket = buckets.get(pos)
         if bucket is None:
             buckets[pos] = [c]
         else:
             bucket.append(c)
-    out: list[Change] = []
+    out: list[Part] = []
     for pos in sorted(buckets):
         bucket = buckets[pos]
         first = bucket[0].action
         if all(c.action is first for c in bucket):
-            bucket.sort(key=_by_key)
+            out += sort_parts(bucket, _by_key)
         else:
-            bucket.sort(key=lambda c: (c.key, c.action is Action.CREATE))
-        out += bucket
-    return out
+            out += sort_parts(bucket, lambda c: (c.key, c.action is Action.CREATE))
+    return Changes(out)
+
+
+def _position_of(part: Part, local: IPAddress | None) -> tuple[int, int, int]:
+    """The position of a change, or of the entries of a run (as of its first)."""
+    return _position(part if isinstance(part, Change) else part.change(0, Builder()), local)
 
 
 def _by_key(change: Change) -> Key:
@@ -119,6 +127,49 @@ def object_digest(obj: KernelObject | None) -> str | None:
         return None
     canonical = json.dumps(to_json(obj), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class EntryDigests(Mapping[Key, str | None]):
+    """A plan's `live_digests` when runs of entries were planned on devices without a live
+    entry of their kind: `explicit` digests, and the keys of the `absent` runs' entries, every
+    one None. As a mapping it is every key (built when first asked); `present` is the
+    staleness check of the absent entries without their keys. The two are disjoint: an entry
+    of another change on such a device would have to be live."""
+
+    __slots__ = ("_all", "absent", "explicit")
+
+    def __init__(self, explicit: dict[Key, str | None], absent: Sequence[EntryRun]) -> None:
+        self.explicit = explicit
+        self.absent = tuple(absent)
+        self._all: dict[Key, str | None] | None = None
+
+    def _full(self) -> dict[Key, str | None]:
+        if self._all is None:
+            build = Builder()
+            full: dict[Key, str | None] = {run.obj(i, build).key: None
+                                           for run in self.absent for i in range(len(run))}
+            full.update(self.explicit)
+            self._all = full
+        return self._all
+
+    def __getitem__(self, key: Key) -> str | None:
+        return self._full()[key]
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._full())
+
+    def __len__(self) -> int:
+        return len(self._full())
+
+    def present(self, live: Entries) -> list[Key]:
+        """The keys of the absent entries that `live` now holds."""
+        build = Builder()
+        out: list[Key] = []
+        for run in self.absent:
+            table = (live.fdb if run.kind == "fdb" else live.neigh).get(run.dev)
+            if table:
+                out += [run.obj(i, build).key for i, k in enumerate(run.keys) if k in table]
+        return out
 
 
 @dataclass(frozen=True)
@@ -134,7 +185,7 @@ class Plan:
     netns: str | None
     at: datetime
     config_digest: str
-    changes: tuple[Change, ...]
+    changes: Sequence[Change]
     live_digests: Mapping[Key, str | None] = field(default_factory=dict)
 
     @property
@@ -143,7 +194,8 @@ class Plan:
 
     def summary(self) -> dict[str, int]:
         """Counts by action in Terraform's words: add, change, replace, destroy."""
-        count = Counter(c.action for c in self.changes)
+        changes = self.changes
+        count = changes.counts() if isinstance(changes, Changes) else Counter(c.action for c in changes)
         return {
             "add": count[Action.CREATE],
             "change": count[Action.UPDATE],
@@ -157,14 +209,27 @@ def make_plan(
     changes: Iterable[Change], live: Observed, local: IPAddress | None = None,
 ) -> Plan:
     """Order `changes` and record the digest of every live object they touch."""
-    ordered = tuple(order(changes, local))
+    ordered = order(changes, local)
     owned = live.owned
     entries = owned.entries
-    # an entry on a device without live entries of its kind is absent (a plan from empty: all)
-    digests = {c.key: None if (c.key[0] == "fdb" and c.key[1] not in entries.fdb)
-               or (c.key[0] == "neigh" and c.key[1] not in entries.neigh)
-               else object_digest(owned.get(c.key)) for c in ordered}
-    return Plan(PLAN_FORMAT_VERSION, node, netns, at, config_digest, ordered, digests)
+    digests: dict[Key, str | None] = {}
+    absent: list[EntryRun] = []
+    # an entry on a device without live entries of its kind is absent (a plan from empty: all);
+    # a run of those is kept as the run (EntryDigests), not as one key per entry
+    for part in ordered.parts:
+        if isinstance(part, EntryRun):
+            if part.dev not in (entries.fdb if part.kind == "fdb" else entries.neigh):
+                absent.append(part)
+                continue
+            build = Builder()
+            keys = [part.obj(i, build).key for i in range(len(part))]
+        else:
+            keys = [part.key]
+        for key in keys:
+            digests[key] = None if (key[0] == "fdb" and key[1] not in entries.fdb) or (
+                key[0] == "neigh" and key[1] not in entries.neigh) else object_digest(owned.get(key))
+    return Plan(PLAN_FORMAT_VERSION, node, netns, at, config_digest, ordered,
+                EntryDigests(digests, absent) if absent else digests)
 
 
 def config_digest(config: Config) -> str:
@@ -190,7 +255,11 @@ def plan_node(
 def stale_keys(plan: Plan, observed: Observed) -> list[tuple[Key, str]]:
     """Touched objects whose live state changed since `plan` was made, with what happened."""
     out: list[tuple[Key, str]] = []
-    for key, then in sorted(plan.live_digests.items()):
+    digests = plan.live_digests
+    if isinstance(digests, EntryDigests):  # entries planned as absent: those now present appeared
+        out += [(key, "appeared since the plan was made") for key in digests.present(observed.owned.entries)]
+        digests = digests.explicit
+    for key, then in digests.items():
         now = object_digest(observed.owned.get(key))
         if now == then:
             continue
@@ -201,7 +270,7 @@ def stale_keys(plan: Plan, observed: Observed) -> list[tuple[Key, str]]:
         else:
             what = "changed since the plan was made"
         out.append((key, what))
-    return out
+    return sorted(out)
 
 
 # --- JSON ----------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from overlayc.diff import Action, Change, Reason
 from overlayc.kernel.objects import KernelObject
@@ -32,7 +33,7 @@ def delete(obj: KernelObject) -> Change:
     return Change(Action.DELETE, obj.key, obj, None, Reason.NOT_IN_CONFIG)
 
 
-def names(changes: list[Change]) -> list[str]:
+def names(changes: Sequence[Change]) -> list[str]:
     return [f"{c.action} {' '.join(c.key[:2])}" for c in changes]
 
 

@@ -4,6 +4,7 @@ ordering rule is violated, and rollback from a failure at any position restores 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -46,7 +47,7 @@ def _open_ports(state: KernelState) -> set[tuple[str, int]]:
     return allowed - blocked
 
 
-def ordering_violations(changes: list[Change], live: KernelState, desired: KernelState) -> list[str]:
+def ordering_violations(changes: Sequence[Change], live: KernelState, desired: KernelState) -> list[str]:
     """Make-before-break and fail-closed, step by step: no step may leave a standing policy
     without its SA, or open a port for plaintext, unless the live or the desired state already
     does; link deletes precede every create."""

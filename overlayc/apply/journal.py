@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from overlayc.apply.links import LinkOps
+from overlayc.changeset import singles_of
 from overlayc.diff import Change
 from overlayc.errors import InputError, OverlaycError
 from overlayc.files.bounded import loads_json
@@ -63,7 +64,7 @@ def intents_of(changes: Sequence[Change]) -> list[Intent]:
     """The intents of every change that creates, replaces, updates or deletes a link, an
     endpoint or a namespace (FDB, neighbour and XFRM objects are atomic in the kernel)."""
     out: set[Intent] = set()
-    for change in changes:
+    for change in singles_of(changes):  # entries held compactly are atomic: not even looked at
         if change.key[0] in _ATOMIC_KINDS:  # most changes of a large plan: skip them cheaply
             continue
         for obj in (change.before, change.after):

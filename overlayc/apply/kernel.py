@@ -22,6 +22,7 @@ from overlayc.apply.links import LinkOps
 from overlayc.apply.messages import explain, object_label
 from overlayc.apply.requests import ROUTE_KINDS, XFRM_KINDS, StartOf, entry_messages, requests_for
 from overlayc.apply.xfrm_race import transact_xfrm
+from overlayc.changeset import devices_of, kinds_of, picked
 from overlayc.diff import Change
 from overlayc.errors import ExecutionError, MissingDevice, StepFailed
 from overlayc.kernel.objects import KernelObject
@@ -46,7 +47,7 @@ def _error(applied: Sequence[int], failures: Sequence[Failure]) -> ExecutionErro
 def _segments(changes: Sequence[Change]) -> Iterator[tuple[str, list[int]]]:
     """Runs of change indices: ("route", ...) / ("xfrm", ...) batches, ("link", [i]) singletons."""
     classes = ["route" if kind in ROUTE_KINDS else "xfrm" if kind in XFRM_KINDS else "link"
-               for kind in (ch.key[0] for ch in changes)]
+               for kind in kinds_of(changes)]
     at = 0
     for cls, run in groupby(classes):
         count = sum(1 for _ in run)
@@ -163,7 +164,7 @@ class KernelHandle:
         """Consecutive runs of `idx` whose device is in the same namespace."""
         where = self.links.places.where
         runs: list[tuple[str, int]] = []  # (place, length): per run of one device, merged by place
-        for dev, same in groupby([changes[i].key[1] for i in idx]):
+        for dev, same in groupby(devices_of(changes, idx)):
             place, count = where.get(dev, ""), len(list(same))
             if runs and runs[-1][0] == place:
                 count += runs.pop()[1]
@@ -178,7 +179,7 @@ class KernelHandle:
     ) -> Outcome:
         if sock is not self.xs:
             base = sock.reserve(len(idx))
-            messages = entry_messages([changes[i] for i in idx], ifindex, base)
+            messages = entry_messages(picked(changes, idx), ifindex, base)
             if messages is not None:  # the bulk case: one request per change, packed in one go
                 sent, results = send_chunked(sock, base, messages)
                 return _refused(changes, idx[:sent], results[:sent]), idx[sent:]

@@ -10,13 +10,14 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Mapping, Sequence
 
+from overlayc.changeset import EntryRun, parts_of
 from overlayc.diff import Action, Change
 from overlayc.errors import MissingDevice
-from overlayc.kernel.entries import mac_bytes
+from overlayc.kernel.entries import address_of, mac_bytes
 from overlayc.kernel.objects import Fdb, KernelObject, Neigh, XfrmPolicy, XfrmState
 from overlayc.netlink import neigh as nn
 from overlayc.netlink import xfrm as nx
-from overlayc.netlink.core import NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST
+from overlayc.netlink.core import NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, pack_msg
 from overlayc.netlink.sock import Request
 
 StartOf = Callable[[XfrmState], nx.ReplayStart | None]
@@ -83,45 +84,67 @@ def requests_for(change: Change, ifindex: Mapping[str, int], starts: StartOf | N
 _PUT_FLAGS = CREATE_REPLACE | NLM_F_REQUEST  # no NLM_F_ACK: overlayc.netlink.batch asks for one per chunk
 
 
-class _MacBytes(dict[str, bytes]):
-    """MAC text → its 6 bytes, computed once per MAC (an endpoint's is in its fdb and neigh entry)."""
-
-    def __missing__(self, text: str) -> bytes:
-        raw = self[text] = mac_bytes(text)
-        return raw
-
-
 def entry_messages(changes: Sequence[Change], ifindex: Mapping[str, int], seq: int) -> list[bytes] | None:
     """The fast path of `requests_for` for the bulk case: complete RTM_NEWNEIGH messages (header
     without NLM_F_ACK, see overlayc.netlink.batch; seq, seq+1, …) for fdb/neigh creates and
-    updates, one struct pack each.
+    updates, one struct pack each. A run of entry creates of a Changes (overlayc.changeset) is
+    packed straight from its bytes: its device's ifindex, each packed MAC and address.
 
-    The bytes equal `pack_msg` of `requests_for` (tests/test_apply_requests.py). None when a
-    change is of another kind or action, its address is not IPv4, or its device is missing: the
-    general path then builds (or refuses) the requests one by one."""
-    fdb, neigh, pton, inet = nn.FDB_MSG.pack, nn.NEIGH_MSG.pack, socket.inet_pton, socket.AF_INET
-    fdb_len, neigh_len = nn.FDB_MSG.size, nn.NEIGH_MSG.size
-    create, update, macs = Action.CREATE, Action.UPDATE, _MacBytes()
+    The bytes equal `pack_msg` of `requests_for` (tests/test_apply_requests.py,
+    tests/test_changeset.py). None when a change is of another kind or action, a single change's
+    address is not IPv4, or a device is missing: the general path then builds (or refuses) the
+    requests one by one."""
     out: list[bytes] = []
     try:
-        for change in changes:
-            action, key = change.action, change.key
-            if action is not create and action is not update:
-                return None
-            # Read from the key (fdb: dev, lladdr, dst; neigh: dev, dst), whose texts are the
-            # canonical ones; inet_pton is C, `.packed` is not. FDB_MSG/NEIGH_MSG hold a 4-byte
-            # dst: IPv6 (OSError here) goes the general path
-            if key[0] == "fdb" and type(change.after) is Fdb:
-                out.append(fdb(fdb_len, nn.RTM_NEWNEIGH, _PUT_FLAGS, seq, 0,
-                               nn.AF_BRIDGE, ifindex[key[1]], nn.FDB_STATE, nn.NTF_SELF, 0,
-                               10, nn.NDA_LLADDR, macs[key[2]], 8, nn.NDA_DST, pton(inet, key[3])))
-            elif key[0] == "neigh" and type(obj := change.after) is Neigh:  # the MAC: of the new entry
-                out.append(neigh(neigh_len, nn.RTM_NEWNEIGH, _PUT_FLAGS, seq, 0,
-                                 nn.AF_INET, ifindex[key[1]], nn.NUD_PERMANENT, 0, 0,
-                                 8, nn.NDA_DST, pton(inet, key[2]), 10, nn.NDA_LLADDR, macs[obj.lladdr]))
+        for part in parts_of(changes):
+            if isinstance(part, EntryRun):
+                if part.action is not Action.CREATE:
+                    return None
+                out += _run_messages(part, ifindex[part.dev], seq + len(out))
+            elif (message := _change_message(part, ifindex, seq + len(out))) is not None:
+                out.append(message)
             else:
                 return None
-            seq += 1
     except (KeyError, OSError):  # a missing device, an IPv6 address
         return None
     return out
+
+
+def _change_message(change: Change, ifindex: Mapping[str, int], seq: int) -> bytes | None:
+    """The message of one fdb/neigh create or update (None: not one; KeyError: no device,
+    OSError: not IPv4). Read from the key (fdb: dev, lladdr, dst; neigh: dev, dst), whose texts
+    are the canonical ones; inet_pton is C, `.packed` is not. FDB_MSG/NEIGH_MSG hold a 4-byte dst."""
+    action, key = change.action, change.key
+    if action is not Action.CREATE and action is not Action.UPDATE:
+        return None
+    if key[0] == "fdb" and type(change.after) is Fdb:
+        return nn.FDB_MSG.pack(nn.FDB_MSG.size, nn.RTM_NEWNEIGH, _PUT_FLAGS, seq, 0,
+                               nn.AF_BRIDGE, ifindex[key[1]], nn.FDB_STATE, nn.NTF_SELF, 0,
+                               10, nn.NDA_LLADDR, mac_bytes(key[2]), 8, nn.NDA_DST,
+                               socket.inet_pton(socket.AF_INET, key[3]))
+    if key[0] == "neigh" and type(obj := change.after) is Neigh:  # the MAC: of the new entry
+        return nn.NEIGH_MSG.pack(nn.NEIGH_MSG.size, nn.RTM_NEWNEIGH, _PUT_FLAGS, seq, 0,
+                                 nn.AF_INET, ifindex[key[1]], nn.NUD_PERMANENT, 0, 0,
+                                 8, nn.NDA_DST, socket.inet_pton(socket.AF_INET, key[2]),
+                                 10, nn.NDA_LLADDR, mac_bytes(obj.lladdr))
+    return None
+
+
+def _run_messages(run: EntryRun, index: int, seq: int) -> list[bytes]:
+    """The RTM_NEWNEIGH messages of a run of entry creates on the device of `index`, seq on."""
+    if run.macs is None:
+        if all(len(k) == 10 for k in run.keys):  # IPv4 VTEPs: the common case, in one go
+            fdb, size = nn.FDB_MSG.pack, nn.FDB_MSG.size
+            return [fdb(size, nn.RTM_NEWNEIGH, _PUT_FLAGS, n, 0, nn.AF_BRIDGE, index, nn.FDB_STATE,
+                        nn.NTF_SELF, 0, 10, nn.NDA_LLADDR, k[:6], 8, nn.NDA_DST, k[6:])
+                    for n, k in enumerate(run.keys, seq)]
+        return [pack_msg(nn.RTM_NEWNEIGH, _PUT_FLAGS, n,
+                         nn.encode_fdb(index, k[:6].hex(":"), address_of(k[6:])))
+                for n, k in enumerate(run.keys, seq)]
+    if all(len(k) == 4 for k in run.keys):
+        neigh, size = nn.NEIGH_MSG.pack, nn.NEIGH_MSG.size
+        return [neigh(size, nn.RTM_NEWNEIGH, _PUT_FLAGS, n, 0, nn.AF_INET, index, nn.NUD_PERMANENT, 0, 0,
+                      8, nn.NDA_DST, dst, 10, nn.NDA_LLADDR, mac)
+                for n, (dst, mac) in enumerate(zip(run.keys, run.macs, strict=True), seq)]
+    return [pack_msg(nn.RTM_NEWNEIGH, _PUT_FLAGS, n, nn.encode_neigh(index, address_of(dst), mac.hex(":")))
+            for n, (dst, mac) in enumerate(zip(run.keys, run.macs, strict=True), seq)]

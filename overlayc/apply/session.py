@@ -16,6 +16,7 @@ from overlayc.apply.continuity import CounterKeeper, keep_counters
 from overlayc.apply.kernel import KernelHandle
 from overlayc.apply.lock import apply_lock
 from overlayc.apply.run import ApplyResult, Outcome, Progress, apply_changes
+from overlayc.changeset import singles_of
 from overlayc.compile import compile_node
 from overlayc.compile.node import check_node
 from overlayc.diff import Change, diff
@@ -138,7 +139,7 @@ def apply_target(
         if saved is None:
             plan = make_plan(target.node, target.netns, target.at, config_digest(target.config),
                              diff(desired, live), live, target.address)
-            changes = list(plan.changes)
+            changes: Sequence[Change] = plan.changes  # entry runs stay compact (overlayc.changeset)
         else:
             plan = saved
             _check_saved(saved, target, live)
@@ -146,7 +147,7 @@ def apply_target(
         if not changes:
             _record(keeper, desired, kernel)  # a round with nothing to do still saves the counters
             return Applied(plan, ApplyResult(Outcome.NOTHING), desired, repaired, _notes(keeper))
-        _preflight(ns, target, desired, changes)
+        _preflight(ns, target, desired, singles_of(changes))  # it looks at SAs alone
         if not confirm(plan):
             return Applied(plan, ApplyResult(Outcome.NOTHING), desired, repaired, _notes(keeper))
         _record(keeper, desired, kernel)  # before anything changes: SAs known before they exist

@@ -35,9 +35,32 @@ def _packed(text: str) -> bytes:
     return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
 
 
-def _text(packed: bytes) -> str:
-    """About the text of a packed address, as a sort key (IPv6: its hex digits)."""
-    return socket.inet_ntoa(packed) if len(packed) == 4 else packed.hex()
+EntryKeys = tuple[str, str, list[bytes], list[bytes] | None]
+"""Entries of one kind on one device: (kind, dev, keys, MACs). Keys in the order of the objects'
+keys: fdb `mac + dst` (MACs None), neighbour `dst` with `MACs[i]` the MAC of `keys[i]`."""
+
+
+def address_text(packed: bytes) -> str:
+    """The text of a packed address as a key holds it (`Fdb.key`, `Neigh.key`): IPv4 dotted,
+    IPv6 in its compressed form (`str` of an IPv6Address, which `inet_ntop` does not always give)."""
+    return socket.inet_ntoa(packed) if len(packed) == 4 else str(IPv6Address(packed))
+
+
+def fdb_in_key_order(keys: Iterable[bytes]) -> list[bytes]:
+    """FDB keys (`mac + dst`) in the order of their `Fdb.key`s: by MAC (its text sorts as its
+    bytes), then by the text of the dst, which sorts as its bytes only while each MAC has one."""
+    out = sorted(keys)
+    if len({k[:6] for k in out}) != len(out):  # a MAC behind several VTEPs: by their texts
+        out.sort(key=lambda k: (k[:6], address_text(k[6:])))
+    return out
+
+
+def neigh_in_key_order(dsts: Iterable[bytes]) -> list[bytes]:
+    """Neighbour keys (packed `dst`) in the order of their `Neigh.key`s: by the text of the address."""
+    try:
+        return sorted(dsts, key=socket.inet_ntoa)  # IPv4 alone (the common case): C, not a call of ours
+    except OSError:  # an IPv6 address: "packed IP wrong length for inet_ntoa"
+        return sorted(dsts, key=address_text)
 
 
 def mac_bytes(text: str) -> bytes:
@@ -191,28 +214,29 @@ class Entries:
             return None
         return found if found is not None and found.key == key else None
 
-    def difference(self, live: Entries) -> tuple[list[Fdb | Neigh], list[Fdb | Neigh],
-                                                 list[tuple[Neigh, Neigh]]]:
+    def difference(self, live: Entries) -> tuple[list[EntryKeys], list[EntryKeys], list[tuple[Neigh, Neigh]]]:
         """(in self only, in `live` only, neighbours in both with another MAC as (live, self)),
-        with self the desired side: set differences per device, objects only for those."""
-        create: list[Fdb | Neigh] = []
-        delete: list[Fdb | Neigh] = []
-        build = Builder()
-        # Objects are made in (about) key order, so that sorting the changes costs little: by
-        # device, then fdb keys by their bytes (the MAC first, as its text sorts), neighbours by
-        # their text
+        with self the desired side: set differences per device. The first two are compact, one
+        `EntryKeys` per kind and device, keys in key order; objects only for the third (few)."""
+        create: list[EntryKeys] = []
+        delete: list[EntryKeys] = []
         for dev in sorted(self.fdb.keys() | live.fdb.keys()):
             want, have = self.fdb.get(dev, set()), live.fdb.get(dev, set())
             if want != have:
-                create += (build.fdb(dev, k) for k in sorted(want - have))
-                delete += (build.fdb(dev, k) for k in sorted(have - want))
+                if new := want - have:
+                    create.append(("fdb", dev, fdb_in_key_order(new), None))
+                if gone := have - want:
+                    delete.append(("fdb", dev, fdb_in_key_order(gone), None))
         changed: list[tuple[Neigh, Neigh]] = []
+        build = Builder()
         for dev in sorted(self.neigh.keys() | live.neigh.keys()):
             wants, haves = self.neigh.get(dev, {}), live.neigh.get(dev, {})
             if wants == haves:
                 continue
-            create += (build.neigh(dev, d, wants[d]) for d in sorted(wants.keys() - haves.keys(), key=_text))
-            delete += (build.neigh(dev, d, haves[d]) for d in sorted(haves.keys() - wants.keys(), key=_text))
+            if new_dsts := neigh_in_key_order(wants.keys() - haves.keys()):
+                create.append(("neigh", dev, new_dsts, [wants[d] for d in new_dsts]))
+            if gone_dsts := neigh_in_key_order(haves.keys() - wants.keys()):
+                delete.append(("neigh", dev, gone_dsts, [haves[d] for d in gone_dsts]))
             changed += ((build.neigh(dev, d, haves[d]), build.neigh(dev, d, m))
                         for d, m in wants.items() if d in haves and haves[d] != m)
         return create, delete, changed

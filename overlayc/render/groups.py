@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 
+from overlayc.changeset import Changes, Part, parts_of
 from overlayc.compile.naming import vxlan_name
 from overlayc.diff import Action, Change, Reason
 
@@ -49,20 +50,28 @@ def _group_key(change: Change) -> tuple[Action, Reason, str, str, str] | None:
     return (action, change.reason, change.detail, key[0], key[1])
 
 
+def _part_key(part: Part) -> tuple[Action, Reason, str, str, str] | None:
+    """`_group_key` of a change, or of every entry of a run."""
+    if isinstance(part, Change):
+        return _group_key(part)
+    return (part.action, part.reason, "", part.kind, part.dev)
+
+
 def group_changes(changes: Sequence[Change]) -> Iterator[Change | EntryGroup]:
     """The changes in order, each maximal run of at least GROUP_MIN groupable entries with one
     group key replaced by its EntryGroup. The counts of groups and lone changes add up to
-    len(changes)."""
-    for key, run in groupby(changes, key=_group_key):
+    len(changes). A run of a Changes (overlayc.changeset) is counted without building its
+    entries, and is built only when it is too short to be a group."""
+    for key, same in groupby(parts_of(changes), key=_part_key):
         if key is None:
-            yield from run
+            yield from Changes(same)
             continue
-        entries = list(run)
-        if len(entries) < GROUP_MIN:
-            yield from entries
+        parts = Changes(same)
+        if len(parts) < GROUP_MIN:
+            yield from parts
         else:
             action, reason, detail, kind, dev = key
-            yield EntryGroup(action, reason, detail, kind, dev, len(entries))
+            yield EntryGroup(action, reason, detail, kind, dev, len(parts))
 
 
 def describe_group(group: EntryGroup) -> str:

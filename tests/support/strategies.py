@@ -3,6 +3,8 @@ their dependencies are present) and the plan between two states, for the propert
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hypothesis import strategies as st
 
 from overlayc.diff import Change, diff
@@ -85,6 +87,6 @@ def states(unknown_keys: bool) -> st.SearchStrategy[KernelState]:
     return st.builds(lambda a, b: consistent(a + b), links(), ipsec(unknown_keys))
 
 
-def plan(desired: KernelState, live: KernelState) -> list[Change]:
+def plan(desired: KernelState, live: KernelState) -> Sequence[Change]:
     """The ordered changes that take `live` to `desired` (as the local node)."""
     return order(diff(desired, Observed(live)), LOCAL)
