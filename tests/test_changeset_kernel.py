@@ -81,7 +81,8 @@ def test_a_refused_entry_inside_a_run_is_named_by_its_position(
     desired = KernelState([*network(), *_endpoints(), REFUSED])
     changes = _planned(netns, desired)
     at = [c.key for c in changes].index(REFUSED.key)
-    assert 0 < at < len(changes.parts[0]) - 1  # inside the fdb run
+    run = changes.parts[0]
+    assert isinstance(run, EntryRun) and 0 < at < len(run) - 1  # inside the fdb run
     with KernelHandle(netns) as h, pytest.raises(ExecutionError) as caught:
         h.execute(changes)
     err = caught.value
