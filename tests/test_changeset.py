@@ -177,8 +177,9 @@ def test_a_sequence_of_runs_indexes_and_slices_as_the_tuple(name: str) -> None:
                                 ((a, sum(c.action is a for c in flat)) for a in Action) if n}
 
 
-@pytest.mark.parametrize("name", ["from empty", "updates inside a run"])
+@pytest.mark.parametrize("name", ["from empty", "both ways"])
 def test_packed_runs_equal_the_requests_of_each_change(name: str) -> None:
+    """Runs of both families are packed; a single IPv6 change takes the general path."""
     desired, live = SCENARIOS[name]
     changes = order(diff(KernelState(desired), Observed(KernelState(live))), LOCAL)
     entries = [i for i, c in enumerate(changes)
@@ -190,3 +191,5 @@ def test_packed_runs_equal_the_requests_of_each_change(name: str) -> None:
                 for n, c in enumerate(part) for t, f, body in requests_for(c, IFINDEX)]
     assert messages == expected
     assert entry_messages(part, {"vx-b": 9}, 1) is None  # a device missing: the general path
+    six = [c for c in part if ":" in c.key[-1]]
+    assert six and entry_messages(six[:1], IFINDEX, 1) is None

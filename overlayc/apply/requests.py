@@ -91,9 +91,9 @@ def entry_messages(changes: Sequence[Change], ifindex: Mapping[str, int], seq: i
     packed straight from its bytes: its device's ifindex, each packed MAC and address.
 
     The bytes equal `pack_msg` of `requests_for` (tests/test_apply_requests.py,
-    tests/test_changeset.py); IPv6 entries are packed as `requests_for` packs them. None when a
-    change is of another kind or action, or a device is missing: the general path then builds
-    (or refuses) the requests one by one."""
+    tests/test_changeset.py); a run's IPv6 entries are packed as `requests_for` packs them. None
+    when a change is of another kind or action, a single change's address is not IPv4, or a
+    device is missing: the general path then builds (or refuses) the requests one by one."""
     out: list[bytes] = []
     try:
         for part in parts_of(changes):
@@ -105,22 +105,18 @@ def entry_messages(changes: Sequence[Change], ifindex: Mapping[str, int], seq: i
                 out.append(message)
             else:
                 return None
-    except (KeyError, MissingDevice):
+    except (KeyError, OSError):  # a missing device, an IPv6 address
         return None
     return out
 
 
 def _change_message(change: Change, ifindex: Mapping[str, int], seq: int) -> bytes | None:
-    """The message of one fdb/neigh create or update (None: not one; KeyError or MissingDevice:
-    no device). Read from the key (fdb: dev, lladdr, dst; neigh: dev, dst), whose texts are the
-    canonical ones; inet_pton is C, `.packed` is not. FDB_MSG/NEIGH_MSG hold a 4-byte dst: an
-    IPv6 entry is packed from `requests_for`."""
+    """The message of one fdb/neigh create or update (None: not one; KeyError: no device,
+    OSError: not IPv4). Read from the key (fdb: dev, lladdr, dst; neigh: dev, dst), whose texts
+    are the canonical ones; inet_pton is C, `.packed` is not. FDB_MSG/NEIGH_MSG hold a 4-byte dst."""
     action, key = change.action, change.key
     if action is not Action.CREATE and action is not Action.UPDATE:
         return None
-    if type(change.after) in (Fdb, Neigh) and ":" in key[-1]:
-        [(kind, flags, body)] = requests_for(change, ifindex)
-        return pack_msg(kind, flags | NLM_F_REQUEST, seq, body)
     if key[0] == "fdb" and type(change.after) is Fdb:
         return nn.FDB_MSG.pack(nn.FDB_MSG.size, nn.RTM_NEWNEIGH, _PUT_FLAGS, seq, 0,
                                nn.AF_BRIDGE, ifindex[key[1]], nn.FDB_STATE, nn.NTF_SELF, 0,

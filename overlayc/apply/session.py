@@ -244,7 +244,7 @@ def destroy_netns(
         plan = make_plan(where, netns, datetime.now().astimezone(), "-", diff(KernelState(), live), live)
         if plan.empty or not confirm(plan):
             return Applied(plan, ApplyResult(Outcome.NOTHING), repaired=repaired)
-        unlinked = [c for c in plan.changes
+        unlinked = [c for c in singles_of(plan.changes)  # entries (runs) go with their links
                     if c.kind in ("xfrm-policy", "xfrm-state", "endpoint", "netns", "gateway", "sandbox")]
         journal.record(journal_dir, journal.intents_of(plan.changes))
         with interrupt.quiet():
