@@ -153,6 +153,13 @@ class Changes(Sequence[Change]):
         return [p for p in self.parts if isinstance(p, Change)]
 
 
+def counts_of(changes: Iterable[Change]) -> Counter[Action]:
+    """Changes by action (of a Changes: counted per part, its runs not built)."""
+    if isinstance(changes, Changes):
+        return changes.counts()
+    return Counter(c.action for c in changes)
+
+
 def parts_of(changes: Iterable[Change]) -> Sequence[Part]:
     """The parts of `changes`: a Changes' own, or every change as a part of its own."""
     return changes.parts if isinstance(changes, Changes) else tuple(changes)

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from overlayc.changeset import Changes, EntryRun, Part, parts_of, sort_parts
+from overlayc.changeset import Changes, EntryRun, Part, counts_of, parts_of, sort_parts
 from overlayc.compile import Assignment, compile_node
 from overlayc.config.model import Config
 from overlayc.diff import Action, Change, diff
@@ -194,8 +193,7 @@ class Plan:
 
     def summary(self) -> dict[str, int]:
         """Counts by action in Terraform's words: add, change, replace, destroy."""
-        changes = self.changes
-        count = changes.counts() if isinstance(changes, Changes) else Counter(c.action for c in changes)
+        count = counts_of(self.changes)
         return {
             "add": count[Action.CREATE],
             "change": count[Action.UPDATE],

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from overlayc.agent.report import FROM_APPLY, RoundOutcome, RoundReport
 from overlayc.apply.run import Outcome
 from overlayc.apply.session import Applied
+from overlayc.changeset import counts_of
 from overlayc.compile.epoch import epoch_of
 from overlayc.config.model import Config
 from overlayc.diff import Action
@@ -224,8 +225,8 @@ class Reconciler:
                 diags: tuple[Diagnostic, ...]) -> RoundReport:
         changes = {a.value: 0 for a in Action}
         if applied is not None:
-            for change in applied.plan.changes:
-                changes[change.action.value] += 1
+            for action, count in counts_of(applied.plan.changes).items():  # entry runs: not built
+                changes[action.value] += count
             if applied.result.failures:
                 error = _join(error, "; ".join(applied.result.failures[:3]))
         if outcome is None:
