@@ -8,6 +8,7 @@ FDB and neighbour entries are written with replace semantics (NLM_F_CREATE|NLM_F
 from __future__ import annotations
 
 import socket
+import struct
 from collections.abc import Callable, Mapping, Sequence
 
 from overlayc.changeset import EntryRun, parts_of
@@ -130,21 +131,31 @@ def _change_message(change: Change, ifindex: Mapping[str, int], seq: int) -> byt
     return None
 
 
+# FDB_MSG and NEIGH_MSG cut where the messages of a run differ (the seq, the MAC, the address),
+# the rest taken from one message packed whole: 6 values to pack per entry rather than 16.
+# fdb: len…flags, seq, pid…NDA_LLADDR header, MAC, pad…NDA_DST header, dst;
+# neigh: len…flags, seq, pid…NDA_DST header, dst, NDA_LLADDR header, MAC, pad
+_FDB_RUN = struct.Struct("=8sI20s6s6s4s")
+_NEIGH_RUN = struct.Struct("=8sI20s4s4s6s2x")
+
+
 def _run_messages(run: EntryRun, index: int, seq: int) -> list[bytes]:
     """The RTM_NEWNEIGH messages of a run of entry creates on the device of `index`, seq on."""
     if run.macs is None:
         if set(map(len, run.keys)) == {10}:  # IPv4 VTEPs alone: the common case, in one go
-            fdb, size = nn.FDB_MSG.pack, nn.FDB_MSG.size
-            return [fdb(size, nn.RTM_NEWNEIGH, _PUT_FLAGS, n, 0, nn.AF_BRIDGE, index, nn.FDB_STATE,
-                        nn.NTF_SELF, 0, 10, nn.NDA_LLADDR, k[:6], 8, nn.NDA_DST, k[6:])
-                    for n, k in enumerate(run.keys, seq)]
+            t = nn.FDB_MSG.pack(nn.FDB_MSG.size, nn.RTM_NEWNEIGH, _PUT_FLAGS, 0, 0, nn.AF_BRIDGE, index,
+                                nn.FDB_STATE, nn.NTF_SELF, 0, 10, nn.NDA_LLADDR, bytes(6),
+                                8, nn.NDA_DST, bytes(4))
+            fdb, head, mid, tail = _FDB_RUN.pack, t[:8], t[12:32], t[38:44]
+            return [fdb(head, n, mid, k[:6], tail, k[6:]) for n, k in enumerate(run.keys, seq)]
         return [pack_msg(nn.RTM_NEWNEIGH, _PUT_FLAGS, n,
                          nn.encode_fdb(index, k[:6].hex(":"), address_of(k[6:])))
                 for n, k in enumerate(run.keys, seq)]
     if set(map(len, run.keys)) == {4}:
-        neigh, size = nn.NEIGH_MSG.pack, nn.NEIGH_MSG.size
-        return [neigh(size, nn.RTM_NEWNEIGH, _PUT_FLAGS, n, 0, nn.AF_INET, index, nn.NUD_PERMANENT, 0, 0,
-                      8, nn.NDA_DST, dst, 10, nn.NDA_LLADDR, mac)
+        t = nn.NEIGH_MSG.pack(nn.NEIGH_MSG.size, nn.RTM_NEWNEIGH, _PUT_FLAGS, 0, 0, nn.AF_INET, index,
+                              nn.NUD_PERMANENT, 0, 0, 8, nn.NDA_DST, bytes(4), 10, nn.NDA_LLADDR, bytes(6))
+        neigh, head, mid, tail = _NEIGH_RUN.pack, t[:8], t[12:32], t[36:40]
+        return [neigh(head, n, mid, dst, tail, mac)
                 for n, (dst, mac) in enumerate(zip(run.keys, run.macs, strict=True), seq)]
     return [pack_msg(nn.RTM_NEWNEIGH, _PUT_FLAGS, n, nn.encode_neigh(index, address_of(dst), mac.hex(":")))
             for n, (dst, mac) in enumerate(zip(run.keys, run.macs, strict=True), seq)]
