@@ -210,14 +210,25 @@ def sort_parts(parts: Iterable[Part], key_of: Callable[[Change], Any]) -> list[P
     device: its entries are in key order and every other key sorts before or after all of them.
     A run that shares its kind and device with another part (an entry update, an entry deleted
     and created again around its replaced device) is taken apart into its changes first."""
-    parts = [p for p in parts if isinstance(p, Change) or len(p)]
-    runs = [p for p in parts if isinstance(p, EntryRun)]
-    if runs:
-        spots = Counter((p.key[0], p.key[1]) if isinstance(p, Change) else (p.kind, p.dev) for p in parts
-                        if isinstance(p, EntryRun) or len(p.key) > 1)
-        if any(spots[r.kind, r.dev] > 1 for r in runs):
-            build = Builder()
-            parts = [c for p in parts for c in ((p,) if isinstance(p, Change) or spots[p.kind, p.dev] == 1
-                                                else tuple(p.changes(build)))]
+    whole = _apart([p for p in parts if isinstance(p, Change) or len(p)])
     build = Builder()
-    return sorted(parts, key=lambda p: key_of(p if isinstance(p, Change) else p.change(0, build)))
+    return sorted(whole, key=lambda p: key_of(p if isinstance(p, Change) else p.change(0, build)))
+
+
+def _apart(parts: list[Part]) -> list[Part]:
+    """`parts` with every run that shares its kind and device with another part as its changes."""
+    runs = [p for p in parts if isinstance(p, EntryRun)]
+    if not runs:
+        return parts
+    spots = Counter((p.kind, p.dev) if isinstance(p, EntryRun) else p.key[:2] for p in parts)
+    shared = {(r.kind, r.dev) for r in runs if spots[r.kind, r.dev] > 1}
+    if not shared:
+        return parts
+    build = Builder()
+    out: list[Part] = []
+    for p in parts:
+        if isinstance(p, EntryRun) and (p.kind, p.dev) in shared:
+            out += p.changes(build)
+        else:
+            out.append(p)
+    return out
