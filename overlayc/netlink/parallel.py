@@ -35,12 +35,12 @@ def both(first: Callable[[], T], second: Callable[[], U], halt: threading.Event 
     worker.start()
     try:
         mine = second()
-    except BaseException:
+        worker.join()
+    except BaseException:  # also a signal's exception (KeyboardInterrupt) while waiting
         if halt is not None:
             halt.set()
         worker.join()
         raise
-    worker.join()
     if raised:
         raise raised[0]
     return got[0], mine
