@@ -28,7 +28,7 @@ from overlayc.netlink.neigh import FDB_MSG
 from overlayc.netlink.sock import NetlinkSocket
 from overlayc.observe.kernel import observe
 from tests.support.host import ip_json, run_in
-from tests.support.kernel import bridge, create, entries, iface, vxlan
+from tests.support.kernel import bridge, create, delete, entries, iface, vxlan
 
 pytestmark = pytest.mark.kernel
 
@@ -218,3 +218,28 @@ def test_verify_reads_the_fdb_and_neighbour_dumps_at_once(node: str, monkeypatch
     out = subprocess.run(["ip", "-n", node, "neigh", "show", "dev", "ovx1"], capture_output=True, text=True,
                          check=True).stdout
     assert len(out.splitlines()) == 2000
+
+
+def test_a_slice_that_cannot_be_packed_sends_the_rest_of_its_stream_request_by_request(
+    node: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_chunks(monkeypatch)
+    general: list[list[int]] = []
+    real = KernelHandle._send_batch
+
+    def send_batch(self: KernelHandle, changes: Any, idx: list[int], *args: Any) -> Any:
+        general.append(idx)
+        return real(self, changes, idx, *args)
+
+    monkeypatch.setattr(KernelHandle, "_send_batch", send_batch)
+    objs = entries(40)
+    gone = Neigh("ovx1", IPv4Address("10.3.3.3"), "02:00:00:00:00:33")
+    with KernelHandle(node) as h:
+        h.execute([create(gone)])
+        changes = [create(o) for o in objs]
+        changes.insert(55, delete(gone))
+        h.execute(changes)
+    neigh = [i for i, c in enumerate(changes) if c.key[0] == "neigh"]
+    assert general == [neigh[20:]]  # its third slice holds the delete: it and the rest, one by one
+    assert in_kernel(node) == (40, 40)
+    assert observe(node).owned.entries == KernelState([*links(), *objs]).entries
