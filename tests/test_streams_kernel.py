@@ -1,7 +1,9 @@
 """Entry changes on two streams (overlayc.apply.streams) and verify's two dumps at once
 (overlayc.observe.kernel.read_fdb_neigh), against real kernels in test namespaces: the streams
 really run at the same time on two sockets, a failure in either stops both, what was done is
-known exactly and rolled back exactly, and a verify that finds an entry missing still fails.
+known exactly and rolled back exactly, a slice that cannot be packed goes request by request, a
+SIGTERM during the streams still rolls the apply back, and a verify that finds an entry missing
+still fails.
 
 The interleavings are forced, not timed: a barrier that both streams must reach (it breaks after
 10 s when only one runs), or a stream that waits until the other's failing chunk is answered."""
@@ -9,6 +11,8 @@ The interleavings are forced, not timed: a barrier that both streams must reach 
 from __future__ import annotations
 
 import errno
+import os
+import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -17,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from overlayc.apply import streams
+from overlayc.apply import interrupt, streams
 from overlayc.apply.kernel import KernelHandle
 from overlayc.apply.run import Outcome, apply_changes, change_label
 from overlayc.errors import ExecutionError
@@ -243,3 +247,27 @@ def test_a_slice_that_cannot_be_packed_sends_the_rest_of_its_stream_request_by_r
     assert general == [neigh[20:]]  # its third slice holds the delete: it and the rest, one by one
     assert in_kernel(node) == (40, 40)
     assert observe(node).owned.entries == KernelState([*links(), *objs]).entries
+
+
+def test_a_sigterm_while_the_streams_run_rolls_the_apply_back(
+    node: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small_chunks(monkeypatch)
+    real_ack, signalled = batch.with_ack, threading.Event()
+
+    def with_ack(message: bytes) -> bytes:  # the first chunk of either stream: SIGTERM to the process
+        if not signalled.is_set():
+            signalled.set()
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_ack(message)
+
+    monkeypatch.setattr(batch, "with_ack", with_ack)
+    objs = entries(300)
+    with interrupt.handled(), KernelHandle(node) as h:
+        prior = h.observe().owned
+        with interrupt.armed():
+            result = apply_changes(h, KernelState([*links(), *objs]), [create(o) for o in objs])
+    assert signalled.is_set()
+    assert result.outcome is Outcome.ROLLED_BACK and result.rollback_problems == []
+    assert result.failures == ["interrupted by SIGTERM: undoing every change"]
+    assert observe(node).owned == prior and in_kernel(node) == (0, 0)
