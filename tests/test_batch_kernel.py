@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import random
 import struct
+import threading
 from ipaddress import IPv4Address
 from types import SimpleNamespace
 
@@ -41,6 +42,11 @@ def network() -> list[KernelObject]:
 def apply_all(ns: str, objs: list[KernelObject]) -> None:
     with KernelHandle(ns) as h:
         h.execute([create(o) for o in objs])
+
+
+def fdb_entries(n: int) -> list[KernelObject]:
+    """The fdb entries of `entries(n)`: a batch of one stream (overlayc.apply.streams)."""
+    return [o for o in entries(n) if o.kind == "fdb"]
 
 
 MULTICAST = Fdb("ovx1", "01:00:5e:00:00:01", IPv4Address("10.0.9.9"))  # vxlan: EOPNOTSUPP on replace
@@ -124,7 +130,7 @@ def test_one_ack_per_chunk_and_failures_by_seq(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(batch, "CHUNK_BYTES", 10 * 48)
     kernel = _Kernel(set())
     sent, results = batch.send_chunked(SimpleNamespace(sock=kernel), 100, _messages(100, 25))  # type: ignore[arg-type]
-    assert sent == 25 and results == [(0, "")] * 25
+    assert sent == 25 and results == []
     assert [[seq for seq, _ in s] for s in kernel.sends] == [list(range(100, 110)), list(range(110, 120)),
                                                               list(range(120, 125))]
     assert [[bool(flags & NLM_F_ACK) for _, flags in s] for s in kernel.sends] == [
@@ -135,10 +141,25 @@ def test_one_ack_per_chunk_and_failures_by_seq(monkeypatch: pytest.MonkeyPatch) 
 def test_a_failure_is_attributed_and_ends_the_sending(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(batch, "CHUNK_BYTES", 10 * 48)
     kernel = _Kernel({13, 16, 20})  # 20: the acknowledged last request of its chunk fails too
-    sent, results = batch.send_chunked(SimpleNamespace(sock=kernel), 1, _messages(1, 35))  # type: ignore[arg-type]
+    halt = threading.Event()
+    sent, failures = batch.send_chunked(SimpleNamespace(sock=kernel), 1, _messages(1, 35), halt)  # type: ignore[arg-type]
     assert sent == 20 and len(kernel.sends) == 2 and kernel.queue == []
-    assert [i for i, (err, _) in enumerate(results) if err] == [12, 15, 19]
-    assert results[12] == (errno.ENOENT, "")
+    assert failures == [(12, errno.ENOENT, ""), (15, errno.ENOENT, ""), (19, errno.ENOENT, "")]
+    assert halt.is_set()  # a stream beside this one starts no further chunk
+
+
+def test_a_halt_set_elsewhere_stops_before_the_next_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batch, "CHUNK_BYTES", 10 * 48)
+    kernel, halt = _Kernel(set()), threading.Event()
+    real_send = kernel.send
+
+    def send(data: bytes) -> int:  # the other stream sees a failure while this chunk is in the kernel
+        halt.set()
+        return real_send(data)
+
+    kernel.send = send  # type: ignore[method-assign]
+    sent, failures = batch.send_chunked(SimpleNamespace(sock=kernel), 1, _messages(1, 35), halt)  # type: ignore[arg-type]
+    assert (sent, failures) == (10, []) and len(kernel.sends) == 1 and kernel.queue == []
 
 
 @pytest.mark.kernel
@@ -154,7 +175,7 @@ def test_a_large_entry_batch_is_applied_whole(netns: str) -> None:
 def test_a_failing_entry_stops_the_batch_after_its_chunk(netns: str, monkeypatch: pytest.MonkeyPatch) -> None:
     apply_all(netns, network())
     monkeypatch.setattr(batch, "CHUNK_BYTES", 10 * FDB_MSG.size)  # chunks of 10 entries
-    objs: list[KernelObject] = entries(30)
+    objs = fdb_entries(30)  # one stream
     objs.insert(25, MULTICAST)
     with KernelHandle(netns) as h, pytest.raises(ExecutionError) as caught:
         h.execute([create(o) for o in objs])
@@ -171,7 +192,7 @@ def test_a_failing_entry_is_rolled_back_exactly(netns: str, monkeypatch: pytest.
     apply_all(netns, network())
     prior = observe(netns).owned
     monkeypatch.setattr(batch, "CHUNK_BYTES", 16 * FDB_MSG.size)
-    objs: list[KernelObject] = entries(40)
+    objs = fdb_entries(80)  # one stream
     objs.insert(41, MULTICAST)
     changes: list[Change] = [create(o) for o in objs]
     with KernelHandle(netns) as h:

@@ -50,6 +50,18 @@ def test_sockets_are_made_inside_the_namespace_once(netns: str) -> None:
 
 
 @pytest.mark.kernel
+def test_the_second_route_socket_is_another_one_inside_the_namespace(netns: str) -> None:
+    run_in(netns, "ip", "link", "add", "oc12k-br", "type", "bridge")
+    with Namespace(netns) as ns:
+        second = ns.second_route
+        assert second is ns.second_route and second is not ns.route
+        assert second.sock.getsockname()[0] != ns.route.sock.getsockname()[0]  # two port ids
+        assert "oc12k-br" in {info.name for info in read_links(second)[0].values()}
+        assert _netns_inode("/proc/thread-self/ns/net") == _netns_inode("/proc/self/ns/net")
+    assert second.sock.fileno() == -1  # closed with the handle
+
+
+@pytest.mark.kernel
 def test_run_uses_one_worker_thread_inside_the_namespace(netns: str) -> None:
     inside = _netns_inode(f"/run/netns/{netns}")
     with Namespace(netns) as ns:
@@ -148,7 +160,10 @@ def test_one_apply_of_an_encrypted_node_opens_one_route_and_one_xfrm_socket(
     made_ns = sorted(n.removeprefix("netns-") for n in started if n.startswith("netns-"))
     assert len(made_ns) == 2 and "-sb.vault." in made_ns[1], started
     workers = [n for n in started if n.startswith("overlayc-netns-")]
-    assert len(workers) + len(made_ns) + 1 == len(started), started
+    # verify reads the sandbox's FDB dump on a thread of its own, beside the neighbour dump
+    # (overlayc.observe.kernel.read_fdb_neigh); no entry batch here holds both kinds: no second stream
+    assert started.count("overlayc-netlink") == 1
+    assert len(workers) + len(made_ns) + 2 == len(started), started
     assert sum(w.startswith(f"overlayc-netns-{made_ns[0]}") for w in workers) == 1  # the endpoint
     assert sum(w.startswith(f"overlayc-netns-{made_ns[1]}") for w in workers) == 2  # make + verify
 

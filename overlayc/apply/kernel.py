@@ -4,10 +4,11 @@
 `observe()` uses too; `execute(changes)` performs
 them in the given order. Consecutive fdb/neigh changes, and consecutive xfrm changes, are sent
 batched (many requests per send, each attributed by its seq); links, endpoints and namespaces go
-one at a time. Entry creates and updates go in chunks with one ACK each (overlayc.netlink.batch):
-after a chunk with a failure the rest of the batch is not sent. On failure the changes after the
-failing batch are not attempted and ExecutionError tells exactly which changes were applied, so
-the caller can roll back those.
+one at a time. Entry creates and updates go in chunks with one ACK each (overlayc.netlink.batch),
+the FDB and the neighbour changes of one place on two sockets at once (overlayc.apply.streams):
+after a chunk with a failure no further chunk of the batch is sent. On failure the changes after
+the failing batch are not attempted and ExecutionError tells exactly which changes were applied,
+so the caller can roll back those.
 """
 
 from __future__ import annotations
@@ -20,23 +21,19 @@ from types import TracebackType
 from overlayc.apply import interrupt
 from overlayc.apply.links import LinkOps
 from overlayc.apply.messages import explain, object_label
-from overlayc.apply.requests import ROUTE_KINDS, XFRM_KINDS, StartOf, entry_messages, requests_for
+from overlayc.apply.requests import ROUTE_KINDS, XFRM_KINDS, StartOf, requests_for
+from overlayc.apply.streams import Failure, General, Outcome, change_object, refused, send_place
 from overlayc.apply.xfrm_race import transact_xfrm
-from overlayc.changeset import devices_of, kinds_of, picked
+from overlayc.changeset import devices_of, kinds_of
 from overlayc.diff import Change
 from overlayc.errors import ExecutionError, MissingDevice, StepFailed
-from overlayc.kernel.objects import KernelObject
 from overlayc.kernel.ownership import LINK_GROUP, parse_alias
 from overlayc.kernel.state import Observed
 from overlayc.netlink import link as nl
-from overlayc.netlink.batch import send_chunked
 from overlayc.netlink.core import attr_u32
 from overlayc.netlink.netns import Namespace, NamespaceRef, namespace_id
 from overlayc.netlink.sock import NetlinkSocket, Request
 from overlayc.observe.kernel import observe, read_links
-
-Failure = tuple[int, str, int]  # change index, message in words, errno (0: not the kernel's)
-Outcome = tuple[list[Failure], list[int]]  # failures, indices of changes not attempted
 
 
 def _error(applied: Sequence[int], failures: Sequence[Failure]) -> ExecutionError:
@@ -56,22 +53,6 @@ def _segments(changes: Sequence[Change]) -> Iterator[tuple[str, list[int]]]:
         else:
             yield cls, list(range(at, at + count))
         at += count
-
-
-def _obj(change: Change) -> KernelObject:
-    obj = change.after if change.after is not None else change.before
-    if obj is None:
-        raise ValueError(f"change {change.key} has neither before nor after")
-    return obj
-
-
-def _refused(
-    changes: Sequence[Change], owner: Sequence[int], results: Sequence[tuple[int, str]]
-) -> list[Failure]:
-    """(change index, message, errno) per request the kernel refused; request n performs change
-    owner[n]."""
-    return [(owner[n], explain(_obj(changes[owner[n]]), str(changes[owner[n]].action), err, text), err)
-            for n, (err, text) in enumerate(results) if err]
 
 
 class KernelHandle:
@@ -145,7 +126,8 @@ class KernelHandle:
         """One batch: failures (index, message, errno), the first per change only, and the
         indices not attempted (after a failure in a chunked send, see overlayc.netlink.batch).
         FDB and neighbour entries go to the namespace their device is in (a sandbox, or the
-        node's); after a failure in one namespace the entries of the next are not attempted."""
+        node's), on two streams (overlayc.apply.streams); after a failure in one namespace the
+        entries of the next are not attempted."""
         if sock is self.rt:
             failures: list[Failure] = []
             skipped: list[int] = []
@@ -153,8 +135,9 @@ class KernelHandle:
                 if failures or skipped:
                     skipped += part
                     continue
-                rt, links = self.links.context(where)
-                done = self._send_batch(changes, part, rt, {n: i.index for n, i in links.items()})
+                ns = self.links.places.handle(where) if where else self.ns
+                ifindex = {n: i.index for n, i in self.links.context(where)[1].items()}
+                done = send_place(changes, part, ns, ifindex, self._general(changes, ifindex))
                 failures += done[0]
                 skipped += done[1]
             return failures, skipped
@@ -174,15 +157,15 @@ class KernelHandle:
             yield place, idx[at:at + count]
             at += count
 
+    def _general(self, changes: Sequence[Change], ifindex: dict[str, int]) -> General:
+        """The request-by-request path of a stream (overlayc.apply.streams) for `changes`."""
+        return lambda sock, idx: self._send_batch(changes, idx, sock, ifindex)
+
     def _send_batch(
         self, changes: Sequence[Change], idx: list[int], sock: NetlinkSocket, ifindex: dict[str, int]
     ) -> Outcome:
-        if sock is not self.xs:
-            base = sock.reserve(len(idx))
-            messages = entry_messages(picked(changes, idx), ifindex, base)
-            if messages is not None:  # the bulk case: one request per change, packed in one go
-                sent, results = send_chunked(sock, base, messages)
-                return _refused(changes, idx[:sent], results[:sent]), idx[sent:]
+        """The changes `idx` request by request, each acknowledged (a failure does not stop the
+        others): failures, the first per change only; nothing is left unattempted."""
         failures: list[Failure] = []
         requests: list[Request] = []
         owner: list[int] = []
@@ -190,15 +173,16 @@ class KernelHandle:
             try:
                 reqs = requests_for(changes[i], ifindex, self.starts)
             except MissingDevice as exc:
-                failures.append((i, f"{object_label(_obj(changes[i]))}: device {exc} does not exist", 0))
+                label = object_label(change_object(changes[i]))
+                failures.append((i, f"{label}: device {exc} does not exist", 0))
                 continue
             except ValueError as exc:
-                failures.append((i, f"{object_label(_obj(changes[i]))}: {exc}", 0))
+                failures.append((i, f"{object_label(change_object(changes[i]))}: {exc}", 0))
                 continue
             requests.extend(reqs)
             owner.extend([i] * len(reqs))
         results = transact_xfrm(sock, requests) if sock is self.xs else sock.transact(requests)
-        failures += _refused(changes, owner, results)
+        failures += refused(changes, owner, [(n, err, text) for n, (err, text) in enumerate(results) if err])
         first: dict[int, Failure] = {}
         for failure in failures:
             first.setdefault(failure[0], failure)

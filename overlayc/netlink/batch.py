@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno as errno_mod
 import socket
 import struct
+import threading
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
@@ -40,7 +41,7 @@ RECV_SIZE = 64 << 10
 _FLAGS = struct.Struct("=H")  # nlmsghdr.nlmsg_flags, at offset 6
 _ERR = struct.Struct("=i")  # nlmsgerr.error, right after the header
 
-Result = tuple[int, str]  # (errno, extack); errno 0: done
+Failure = tuple[int, int, str]  # (index of the message, errno, extack) of a refused message
 
 
 def chunks(messages: Sequence[bytes], max_count: int, max_bytes: int) -> Iterator[tuple[int, int]]:
@@ -62,28 +63,35 @@ def with_ack(message: bytes) -> bytes:
     return message[:6] + _FLAGS.pack(flags | NLM_F_ACK) + message[8:]
 
 
-def send_chunked(sock: NetlinkSocket, base: int, messages: Sequence[bytes]) -> tuple[int, list[Result]]:
+def send_chunked(sock: NetlinkSocket, base: int, messages: Sequence[bytes],
+                 halt: threading.Event | None = None) -> tuple[int, list[Failure]]:
     """Send complete NETLINK_ROUTE messages packed *without* NLM_F_ACK, with seq base, base+1, …
     (numbers from `sock.reserve`), in chunks closed by one acknowledged request (module docstring).
 
-    Returns (sent, results): the first `sent` messages were handed to the kernel, `results[i]` is
-    (errno, extack) of message i (errno 0: done); messages from `sent` on were not sent, because
-    a message of the last chunk sent failed. Raises EnvironmentProblem when an answer was lost
-    (ENOBUFS)."""
-    results: list[Result] = [(0, "")] * len(messages)
+    Returns (sent, failures): the first `sent` messages were handed to the kernel; `failures`
+    holds (i, errno, extack) of each of them the kernel refused, in order (every other one was
+    done). Messages from `sent` on were not sent: a message of the last chunk sent failed, or
+    `halt` was set before their chunk was started. A chunk with a failure sets `halt`, so streams
+    sharing it (overlayc.apply.streams) start no further chunk once a failure is seen. Raises
+    EnvironmentProblem when an answer was lost (ENOBUFS)."""
+    failures: list[Failure] = []
     rcvbuf = sock.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
     buf = bytearray(RECV_SIZE)
     for start, end in chunks(messages, max(1, rcvbuf // ERROR_TRUESIZE), CHUNK_BYTES):
+        if halt is not None and halt.is_set():
+            return start, failures
         sock.sock.send(b"".join([*messages[start:end - 1], with_ack(messages[end - 1])]))
-        if _collect(sock.sock, buf, base, start, end, results):
-            return end, results
-    return len(messages), results
+        if _collect(sock.sock, buf, base, start, end, failures):
+            if halt is not None:
+                halt.set()
+            return end, failures
+    return len(messages), failures
 
 
 def _collect(sock: socket.socket, buf: bytearray, base: int, start: int, end: int,
-             results: list[Result]) -> bool:
-    """Read the answers of messages start..end-1 up to the ACK of the last one into `results`;
-    True when one of them failed."""
+             failures: list[Failure]) -> bool:
+    """Read the answers of messages start..end-1 up to the ACK of the last one, appending each
+    failure to `failures`; True when one of them failed."""
     failed = False
     last = base + end - 1
     while True:
@@ -100,7 +108,7 @@ def _collect(sock: socket.socket, buf: bytearray, base: int, start: int, end: in
                 break
             i = seq - base
             if msg_type == NLMSG_ERROR and start <= i < end and _ERR.unpack_from(buf, off + HDR.size)[0]:
-                results[i] = parse_error(next(split_msgs(bytes(buf[off:off + length]))))
+                failures.append((i, *parse_error(next(split_msgs(bytes(buf[off:off + length]))))))
                 failed = True
             if msg_type == NLMSG_ERROR and seq == last:
                 return failed

@@ -2,9 +2,11 @@
 
 `Namespace(name)` is a handle on `/run/netns/<name>` (None: the namespace of the process). It opens
 the namespace once and gives every reader and writer the same sockets: `route` (NETLINK_ROUTE)
-and `xfrm` (NETLINK_XFRM), each made on first use inside the namespace. `run(fn)` calls `fn` in a
-worker thread that has entered the namespace, for what the kernel resolves by the *calling task's*
-namespace (`/proc/sys/net`, `/proc/net/*`); the worker is started once and reused.
+and `xfrm` (NETLINK_XFRM), each made on first use inside the namespace, and `second_route`, a
+second NETLINK_ROUTE socket for a stream that runs beside the first (overlayc.apply.streams).
+`run(fn)` calls `fn` in a worker thread that has entered the namespace, for what the kernel
+resolves by the *calling task's* namespace (`/proc/sys/net`, `/proc/net/*`); the worker is started
+once and reused.
 
 Quirks: setns(2) and unshare(2) with CLONE_NEWNET act on the calling thread only, and a socket stays
 in the namespace it was created in after its thread leaves it. So a socket is made by entering the
@@ -67,7 +69,7 @@ class Namespace:
                 raise EnvironmentProblem(f"network namespace {name!r} does not exist") from None
             except OSError as err:
                 raise EnvironmentProblem(f"network namespace {name!r}: {err.strerror}") from None
-        self._sockets: dict[int, NetlinkSocket] = {}
+        self._sockets: dict[tuple[int, int], NetlinkSocket] = {}  # by (protocol, slot)
         self._worker: ThreadPoolExecutor | None = None
         self._worker_error: BaseException | None = None
         self._closed = False
@@ -78,16 +80,23 @@ class Namespace:
         return self._socket(NETLINK_ROUTE)
 
     @property
+    def second_route(self) -> NetlinkSocket:
+        """A second NETLINK_ROUTE socket of the namespace (made on first use, then shared), for
+        requests or a dump on another thread while `route` is in use: a netlink socket's answers
+        are read by whoever reads it, so two concurrent conversations need two sockets."""
+        return self._socket(NETLINK_ROUTE, 1)
+
+    @property
     def xfrm(self) -> NetlinkSocket:
         """The namespace's NETLINK_XFRM socket (made on first use, then shared)."""
         return self._socket(NETLINK_XFRM)
 
-    def _socket(self, proto: int) -> NetlinkSocket:
+    def _socket(self, proto: int, slot: int = 0) -> NetlinkSocket:
         self._check_open()
-        sock = self._sockets.get(proto)
+        sock = self._sockets.get((proto, slot))
         if sock is None:
             with self.entered():
-                sock = self._sockets[proto] = NetlinkSocket(proto)
+                sock = self._sockets[proto, slot] = NetlinkSocket(proto)
         return sock
 
     @contextlib.contextmanager

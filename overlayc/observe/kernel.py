@@ -23,6 +23,7 @@ from overlayc.netlink import neigh as nl_neigh
 from overlayc.netlink.entrydump import fdb_keys, neigh_macs
 from overlayc.netlink.link import LinkInfo
 from overlayc.netlink.netns import NETNS_DIR, Namespace, NamespaceRef, namespace_id, opened
+from overlayc.netlink.parallel import both
 from overlayc.netlink.sock import NetlinkSocket, Parse, parse_dump
 from overlayc.observe import prefetch
 from overlayc.observe.sandbox import (
@@ -115,28 +116,46 @@ def read_global_ipv6(rt: NetlinkSocket, index: int) -> list[IPv6Interface]:
     return sorted(out)
 
 
-def read_fdb_neigh(rt: NetlinkSocket, vxlans: dict[int, str], into: Entries,
+def read_fdb_neigh(ns: Namespace, vxlans: dict[int, str], into: Entries,
                    prefetched: prefetch.Dumps | None = None) -> None:
     """Permanent `self` FDB entries with a dst, and permanent neighbours, on the given devices,
     written into `into` as compact keys (overlayc.kernel.entries); none given, as in a node's
     namespace whose networks all live in sandboxes: no dump. Anything else on those devices
     (learned, reachable or stale entries, the bridge's own) is not overlayc's: left out. A dump
-    in `prefetched` (overlayc.observe.prefetch) is decoded instead of dumping again."""
+    in `prefetched` (overlayc.observe.prefetch) is decoded instead of dumping again.
+
+    Two live dumps run at once, the FDB one on the namespace's second route socket on a worker
+    thread (overlayc.netlink.parallel): it is the longer in the kernel (vxlan_fdb_dump walks the
+    whole table again for every 32 KiB skb, and netlink caps a dump skb at 32 KiB), and its
+    kernel time then overlaps the neighbour dump and the decoding."""
     if not vxlans:
         return
     fdb = {index: into.fdb.setdefault(dev, set()) for index, dev in vxlans.items()}
-    _neigh_dump(rt, nl_neigh.AF_BRIDGE, lambda buf, off: fdb_keys(buf, fdb, off), prefetched)
     # AF_UNSPEC: ARP and NDP entries in one dump (neigh_dump_info walks every neighbour table)
     neigh = {index: into.neigh.setdefault(dev, {}) for index, dev in vxlans.items()}
-    _neigh_dump(rt, nl_neigh.AF_UNSPEC, lambda buf, off: neigh_macs(buf, neigh, off), prefetched)
+    fdb_got = None if prefetched is None else prefetched.pop(nl_neigh.AF_BRIDGE, None)
+    neigh_got = None if prefetched is None else prefetched.pop(nl_neigh.AF_UNSPEC, None)
+
+    def read_fdb(rt: NetlinkSocket) -> None:
+        _neigh_dump(rt, nl_neigh.AF_BRIDGE, lambda buf, off: fdb_keys(buf, fdb, off), fdb_got)
+
+    def read_neigh() -> None:
+        _neigh_dump(ns.route, nl_neigh.AF_UNSPEC, lambda buf, off: neigh_macs(buf, neigh, off), neigh_got)
+
+    if fdb_got is None:
+        second = ns.second_route  # made here, on the thread that may enter the namespace
+        both(lambda: read_fdb(second), read_neigh)
+    else:
+        read_fdb(ns.route)
+        read_neigh()
     for table in (into.fdb, into.neigh):
         for dev in [dev for dev in vxlans.values() if not table.get(dev, True)]:
             del table[dev]
 
 
-def _neigh_dump(rt: NetlinkSocket, family: int, parse: Parse, prefetched: prefetch.Dumps | None) -> None:
-    """The RTM_GETNEIGH dump of `family` through `parse`: the prefetched one, else a live one."""
-    got = None if prefetched is None else prefetched.pop(family, None)
+def _neigh_dump(rt: NetlinkSocket, family: int, parse: Parse, got: tuple[int, list[bytes]] | None) -> None:
+    """The RTM_GETNEIGH dump of `family` through `parse`: the prefetched one (`got`: its sequence
+    number and buffers), else a live one on `rt`."""
     if got is None:
         rt.dump_parsed(nl_neigh.RTM_GETNEIGH, nl_neigh.encode_dump(family), parse)
         return
@@ -253,7 +272,7 @@ def _observe_one(ns: Namespace, name: str, cluster: str | None, owner: str, foun
             found.objects.append(dataclasses.replace(obj, sandbox=name))
             if isinstance(obj, Vxlan):
                 vxlans[info.index] = info.name
-    read_fdb_neigh(ns.route, vxlans, found.entries, prefetch.taken(name, os.fstat(ns.fd()).st_ino))
+    read_fdb_neigh(ns, vxlans, found.entries, prefetch.taken(name, os.fstat(ns.fd()).st_ino))
 
 
 DUMP_ATTEMPTS = 3
@@ -311,7 +330,7 @@ def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
         else:
             foreign_links[info.name] = f"{info.kind} tagged as overlayc's, but not as overlayc makes it"
     entries = sandboxes.entries
-    read_fdb_neigh(rt, vxlans, entries)
+    read_fdb_neigh(ns, vxlans, entries)
     seen = clusters_seen(links.values()) | sandboxes.clusters
     xfrm_owned, foreign = observe_xfrm(ns.xfrm, scope_for(cluster, seen))
     objects.extend(xfrm_owned)
