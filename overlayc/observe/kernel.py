@@ -133,16 +133,17 @@ def read_fdb_neigh(ns: Namespace, vxlans: dict[int, str], into: Entries,
     fdb = {index: into.fdb.setdefault(dev, set()) for index, dev in vxlans.items()}
     # AF_UNSPEC: ARP and NDP entries in one dump (neigh_dump_info walks every neighbour table)
     neigh = {index: into.neigh.setdefault(dev, {}) for index, dev in vxlans.items()}
-    fdb_got = None if prefetched is None else prefetched.pop(nl_neigh.AF_BRIDGE, None)
-    neigh_got = None if prefetched is None else prefetched.pop(nl_neigh.AF_UNSPEC, None)
-
+    # a prefetched dump is taken from `prefetched` only when it is decoded, so that its buffers
+    # are let go as soon as it is (a dump held while the other is decoded: +2 MB peak RSS)
     def read_fdb(rt: NetlinkSocket) -> None:
-        _neigh_dump(rt, nl_neigh.AF_BRIDGE, lambda buf, off: fdb_keys(buf, fdb, off), fdb_got)
+        _neigh_dump(rt, nl_neigh.AF_BRIDGE, lambda buf, off: fdb_keys(buf, fdb, off),
+                    None if prefetched is None else prefetched.pop(nl_neigh.AF_BRIDGE, None))
 
     def read_neigh() -> None:
-        _neigh_dump(ns.route, nl_neigh.AF_UNSPEC, lambda buf, off: neigh_macs(buf, neigh, off), neigh_got)
+        _neigh_dump(ns.route, nl_neigh.AF_UNSPEC, lambda buf, off: neigh_macs(buf, neigh, off),
+                    None if prefetched is None else prefetched.pop(nl_neigh.AF_UNSPEC, None))
 
-    if fdb_got is None:
+    if prefetched is None or nl_neigh.AF_BRIDGE not in prefetched:
         second = ns.second_route  # made here, on the thread that may enter the namespace
         both(lambda: read_fdb(second), read_neigh)
     else:
