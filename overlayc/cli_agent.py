@@ -21,7 +21,6 @@ from overlayc.cli_options import (
     StateDirOption,
 )
 from overlayc.cliapp import colour_for, report
-from overlayc.config.load import load_config
 from overlayc.errors import OverlaycError
 from overlayc.exitcodes import StatusExit
 from overlayc.options import (
@@ -100,6 +99,7 @@ def status_command(
 
     Example: overlayc status -f overlay.yaml --netns node1 --json"""
     from overlayc.agent.run import node_status
+    from overlayc.config.load import load_config
     from overlayc.render.status import render_status_json, render_status_text
 
     try:
