@@ -20,7 +20,6 @@ writes for its value, so both paths agree on every file the fast path reads, and
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -28,11 +27,9 @@ from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from socket import inet_aton, inet_ntoa
 
-from pydantic import TypeAdapter, ValidationError
-
 from overlayc.compile.lock import HEADER, LOCK_VERSION, Lock, Pin
 from overlayc.compile.naming import natural_key
-from overlayc.errors import ConfigError, InputError
+from overlayc.errors import InputError
 from overlayc.files.limits import LIMITS
 from overlayc.files.safe import read_capped, write_atomic
 from overlayc.gcpause import paused_gc
@@ -353,32 +350,11 @@ def _bulk_endpoints(text: str, start: int) -> dict[str, dict[str, Pin]] | None:
     return endpoints
 
 
-# --- any other layout: the generic YAML loader -------------------------------------------------
-@functools.cache
-def _lock_file() -> TypeAdapter[Lock]:
-    """The validator of lock files in any layout, built on first use."""
-    return TypeAdapter(Lock)
-
-
+# --- any other layout: the generic YAML loader (overlayc.files.lock_doc) ----------------------
 def _parse_generic(text: str, where: str) -> Lock:
-    """Read `text` with the configuration's bounded YAML loader (no bombs, directives, tags or
-    huge values: located diagnostics, ConfigError) and validate it as a lock (any YAML layout)."""
-    # imported here: ruamel costs a process that reads a canonical lock 1.5 MiB and 20 ms
-    from overlayc.config.source import SourceMap, parse_yaml
+    """Read `text` with the configuration's bounded YAML loader and validate it as a lock in any
+    YAML layout (`overlayc.files.lock_doc.parse_lock_doc`: ConfigError, InputError)."""
+    # imported here: ruamel and the validator cost a process that reads a canonical lock 20 ms
+    from overlayc.files.lock_doc import parse_lock_doc
 
-    smap = SourceMap()
-    doc, diagnostics = parse_yaml(where, text, smap)
-    if diagnostics:
-        raise ConfigError(diagnostics, smap.lines)
-    try:
-        lock = _lock_file().validate_python(doc or {})
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{where}: not an overlayc lock file: {loc}: {first['msg']}") from None
-    for ep, pins in lock.endpoints.items():
-        for net, pin in pins.items():
-            if pin.ip is None and pin.ip6 is None:
-                raise InputError(f"{where}: not an overlayc lock file: endpoints.{ep}.{net}: "
-                                 "neither ip nor ip6")
-    return lock
+    return parse_lock_doc(text, where)
