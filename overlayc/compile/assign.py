@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -147,6 +147,11 @@ def _address_network(
     IPv6 subnet added later never moves an IPv4 address), and the attachments of the members
     that got an address of every family; diagnostics: exhausted subnets, clashing MACs."""
     network = config.networks[net]
+    if network.ipv6_subnet is None and network.ipv4_subnet is not None:
+        kept = _all_locked4(lock, net, network.ipv4_subnet, network.gateway, members)
+        if kept is not None:
+            return [], [Attachment(w.endpoint, w.node, net, ip, mac_from_ip(ip), w.managed)
+                         for w, ip in zip(members, kept, strict=True)]
     diags: list[Diagnostic] = []
     ips: dict[str, IPAddress] = {}
     ips6: dict[str, IPAddress] = {}
@@ -166,6 +171,32 @@ def _address_network(
     if not want4:
         diags.extend(mac_clashes(net, [(a.endpoint, a.mac) for a in out], locate))
     return diags, out
+
+
+def _all_locked4(lock: Lock, net: str, subnet: IPv4Network, gateway: IPv4Address | None,
+                 members: list[_Wish]) -> list[IPv4Address] | None:
+    """The locked address of each of `members` on the IPv4-only network `net`, when every one of
+    them has one that `assign_addresses` keeps (inside `subnet`, neither its network nor its
+    broadcast address nor `gateway`, not taken by an earlier member) and none has a configured
+    address or MAC: then addressing the network is exactly keeping them. None otherwise (the
+    general path decides). The common case of a resolve against an up-to-date lock, in one pass
+    without a Request per member."""
+    pins = lock.endpoints
+    low, high = int(subnet.network_address), int(subnet.broadcast_address)
+    taken = {low, high} if gateway is None else {low, high, int(gateway)}
+    out: list[IPv4Address] = []
+    for w in members:
+        fixed_ip, fixed_mac = w.fixed[net]
+        pin = pins.get(w.endpoint, _NO_PINS).get(net)
+        ip = None if pin is None else pin.ip
+        if ip is None or fixed_ip is not None or fixed_mac is not None:
+            return None
+        value = int(ip)
+        if not low <= value <= high or value in taken:
+            return None
+        taken.add(value)
+        out.append(ip)
+    return out
 
 
 def _attachments4(net: str, members: list[_Wish], ips: Mapping[str, IPAddress]) -> list[Attachment]:

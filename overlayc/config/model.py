@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import re
+from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
 from typing import Annotated, Any, Literal
 
@@ -387,7 +388,7 @@ class Config(Model):
     services: dict[Name, Service] = Field(default_factory=dict)
     endpoints: dict[Name, StandaloneEndpoint] = Field(default_factory=dict)
 
-    @property
+    @cached_property  # a scan of every node, asked once per network and endpoint by validate and compile
     def ipv6_underlay(self) -> bool:
         """Whether the nodes reach each other over IPv6 (validate refuses mixed families)."""
         return any(node.address.version == 6 for node in self.nodes.values())
