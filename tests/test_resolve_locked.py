@@ -6,7 +6,7 @@ give the same Assignment, lock and diagnostics."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 import pytest
@@ -66,8 +66,13 @@ def _stale_mac(pins: dict[str, dict[str, Pin]], config: Config) -> None:
     pins[ep][net] = pin._replace(mac="02:00:00:00:00:01")  # the MAC follows the address again
 
 
+def _stale_ip6(pins: dict[str, dict[str, Pin]], config: Config) -> None:
+    ep, net, pin = _first_pin(pins)
+    pins[ep][net] = pin._replace(ip6=IPv6Address("fd00:9::2"))  # the network has no IPv6 subnet (now)
+
+
 @pytest.mark.parametrize("mutate", [_out_of_subnet, _on_network_address, _twice, _missing, _on_gateway,
-                                    _stale_mac, None])
+                                    _stale_mac, _stale_ip6, None])
 def test_resolving_against_a_lock_agrees_with_the_general_addressing(
         mutate: Mutation | None, monkeypatch: pytest.MonkeyPatch) -> None:
     data: dict[str, Any] = config_dict(12, 4, 3)
@@ -81,12 +86,13 @@ def test_resolving_against_a_lock_agrees_with_the_general_addressing(
         mutate(pins, config)
     lock = Lock(vnis=dict(first.vnis), tasks=dict(first.tasks), endpoints=pins)
     fast, fast_lock, fast_diags = resolve(config, lock)
+    fast_changes = lock_changes(lock, fast_lock)  # before the pins are built (they then compare as dicts)
     _general_only(monkeypatch)
     general, general_lock, general_diags = resolve(config, lock)
     assert fast == general and fast_diags == general_diags
+    assert fast_changes == lock_changes(lock, general_lock)
+    assert (fast_changes == []) == (mutate is None)
     assert dict(fast_lock.endpoints) == dict(general_lock.endpoints)
-    assert lock_changes(lock, fast_lock) == lock_changes(lock, general_lock)
-    assert (lock_changes(lock, fast_lock) == []) == (mutate is None)
 
 
 def test_a_configured_address_or_mac_takes_the_general_path_with_the_same_result(
@@ -106,3 +112,18 @@ def test_a_configured_address_or_mac_takes_the_general_path_with_the_same_result
     assert fast[0] == resolve(config, first)[0]
     assert any(a.ip == IPv4Address(f"{base}.200") for a in fast[0].attachments[net])
     assert any(a.mac == "02:00:00:00:00:02" for a in fast[0].attachments[net])
+
+
+def test_the_new_lock_compares_with_any_copy_of_the_pins_read() -> None:
+    config = Config.model_validate(config_dict(8, 3, 11))
+    _, first, _ = resolve(config, Lock())
+    lock = Lock(vnis=dict(first.vnis), tasks=dict(first.tasks),
+                endpoints={ep: dict(p) for ep, p in first.endpoints.items()})
+    new = resolve(config, lock)[1]
+    assert lock_changes(lock, new) == []
+    copy = {ep: dict(p) for ep, p in lock.endpoints.items()}
+    assert lock_changes(Lock(vnis=lock.vnis, tasks=lock.tasks, endpoints=copy), new) == []
+    ep, net, pin = _first_pin(copy)
+    copy[ep][net] = pin._replace(mac="02:00:00:00:00:03")  # another lock than the one resolved against
+    assert lock_changes(Lock(vnis=lock.vnis, tasks=lock.tasks, endpoints=copy), new) == [
+        f"~ endpoint {ep} on {net}: {pin.ip} 02:00:00:00:00:03 → {pin.ip} {pin.mac}"]

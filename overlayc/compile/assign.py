@@ -8,6 +8,7 @@ costs dict look-ups and the size of its output, never a scan of every task for e
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from types import MappingProxyType
@@ -19,10 +20,11 @@ from overlayc.compile.addressing import (
     assign_addresses,
     assign_vnis,
     mac_clashes,
+    mac_from_int,
     mac_from_ip,
     mac_from_ipv6,
 )
-from overlayc.compile.lock import LazyPins, Lock, Pin
+from overlayc.compile.lock import LazyPins, Lock, Pin, Pins
 from overlayc.compile.naming import natural_key
 from overlayc.compile.placement import place
 from overlayc.config.model import Config
@@ -132,26 +134,30 @@ def resolve(
         for net in w.fixed:
             if net in members_of:
                 members_of[net].append(w)
+    exact: set[str] = set()  # networks whose every attachment is its lock pin, as pinned
     for net, members in members_of.items():
-        found, atts = _address_network(config, lock, net, members, locate)
+        found, atts, pinned = _address_network(config, lock, net, members, locate)
         diags.extend(found)
         per_net[net].extend(atts)
+        if pinned:
+            exact.add(net)
     assignment = _index(config, vnis, placement.tasks, per_net, keys)
-    return assignment, _to_lock(config, assignment), diags
+    return assignment, _to_lock(config, assignment, lock.endpoints, exact), diags
 
 
 def _address_network(
     config: Config, lock: Lock, net: str, members: list[_Wish], locate: Locate
-) -> tuple[list[Diagnostic], list[Attachment]]:
+) -> tuple[list[Diagnostic], list[Attachment], bool]:
     """Addresses of each family of network `net` for `members`, each family on its own (an
     IPv6 subnet added later never moves an IPv4 address), and the attachments of the members
-    that got an address of every family; diagnostics: exhausted subnets, clashing MACs."""
+    that got an address of every family; diagnostics: exhausted subnets, clashing MACs. Last,
+    True when `lock`'s pins on `net` are known to be exactly these attachments (False: not
+    known, `_pinned_by` compares them)."""
     network = config.networks[net]
     if network.ipv6_subnet is None and network.ipv4_subnet is not None:
         kept = _all_locked4(lock, net, network.ipv4_subnet, network.gateway, members)
         if kept is not None:
-            return [], [Attachment(w.endpoint, w.node, net, ip, mac_from_ip(ip), w.managed)
-                         for w, ip in zip(members, kept, strict=True)]
+            return [], kept[0], kept[1]
     diags: list[Diagnostic] = []
     ips: dict[str, IPAddress] = {}
     ips6: dict[str, IPAddress] = {}
@@ -170,33 +176,37 @@ def _address_network(
     out = _attachments(net, members, ips, ips6, want4) if want6 else _attachments4(net, members, ips)
     if not want4:
         diags.extend(mac_clashes(net, [(a.endpoint, a.mac) for a in out], locate))
-    return diags, out
+    return diags, out, False
 
 
 def _all_locked4(lock: Lock, net: str, subnet: IPv4Network, gateway: IPv4Address | None,
-                 members: list[_Wish]) -> list[IPv4Address] | None:
-    """The locked address of each of `members` on the IPv4-only network `net`, when every one of
-    them has one that `assign_addresses` keeps (inside `subnet`, neither its network nor its
+                 members: list[_Wish]) -> tuple[list[Attachment], bool] | None:
+    """The attachments of `members` to the IPv4-only network `net` when each of them has a
+    locked address that `assign_addresses` keeps (inside `subnet`, neither its network nor its
     broadcast address nor `gateway`, not taken by an earlier member) and none has a configured
-    address or MAC: then addressing the network is exactly keeping them. None otherwise (the
-    general path decides). The common case of a resolve against an up-to-date lock, in one pass
-    without a Request per member."""
+    address or MAC: then addressing the network is exactly keeping them. With them, whether
+    the lock's pins are exactly these attachments (each pin's MAC the derived one, no IPv6
+    address). None otherwise (the general path decides). The common case of a resolve against
+    an up-to-date lock, in one pass without a Request per member."""
     pins = lock.endpoints
     low, high = int(subnet.network_address), int(subnet.broadcast_address)
     taken = {low, high} if gateway is None else {low, high, int(gateway)}
-    out: list[IPv4Address] = []
+    out: list[Attachment] = []
+    exact = True
     for w in members:
         fixed_ip, fixed_mac = w.fixed[net]
         pin = pins.get(w.endpoint, _NO_PINS).get(net)
-        ip = None if pin is None else pin.ip
-        if ip is None or fixed_ip is not None or fixed_mac is not None:
+        if pin is None or pin.ip is None or fixed_ip is not None or fixed_mac is not None:
             return None
+        ip = pin.ip
         value = int(ip)
         if not low <= value <= high or value in taken:
             return None
         taken.add(value)
-        out.append(ip)
-    return out
+        mac = mac_from_int(value)
+        exact = exact and mac == pin.mac and pin.ip6 is None
+        out.append(Attachment(w.endpoint, w.node, net, ip, mac, w.managed))
+    return out, exact
 
 
 def _attachments4(net: str, members: list[_Wish], ips: Mapping[str, IPAddress]) -> list[Attachment]:
@@ -256,19 +266,27 @@ def _index(
     )
 
 
-def _to_lock(config: Config, assignment: Assignment) -> Lock:
+def _to_lock(config: Config, assignment: Assignment, read: Pins, exact: set[str]) -> Lock:
     """The lock pinning `assignment` (auto-assigned VNIs only; fixed ones live in the config);
-    its pins are built when first used."""
+    its pins are built when first used. `exact`: the networks on which the pins `read` (the
+    lock resolved against, never changed after) are exactly the attachments."""
     auto = {n: v for n, v in assignment.vnis.items() if config.networks[n].fixed_vni is None}
-    return Lock(vnis=auto, tasks=assignment.tasks,
-                endpoints=LazyPins(lambda: _pins(assignment), lambda other: _pinned_by(assignment, other)))
+
+    def same(other: Pins) -> bool:
+        return _pinned_by(assignment, other, exact if other is read else frozenset())
+
+    return Lock(vnis=auto, tasks=assignment.tasks, endpoints=LazyPins(lambda: _pins(assignment), same))
 
 
-def _pinned_by(assignment: Assignment, pins: Mapping[str, Mapping[str, Pin]]) -> bool:
+def _pinned_by(assignment: Assignment, pins: Pins, exact: AbstractSet[str] = frozenset()) -> bool:
     """Whether `pins` (a lock read from its file) holds exactly the attachments' addresses:
-    what `_pins(assignment) == pins` answers, without building a Pin per attachment."""
+    what `_pins(assignment) == pins` answers, without building a Pin per attachment. `exact`:
+    networks already known to match attachment for attachment (only counted here)."""
     count = 0
-    for atts in assignment.attachments.values():
+    for net, atts in assignment.attachments.items():
+        if net in exact:
+            count += len(atts)
+            continue
         for a in atts:
             pin = pins.get(a.endpoint, _NO_PINS).get(a.network)
             # a kept address is the pin's own object: `is` answers before IPv4Address.__eq__
