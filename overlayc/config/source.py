@@ -78,14 +78,23 @@ class _Walker:
         if depth > 64:  # a recursive alias (`&a [*a]`) would never end
             self.diagnostics.append(_error("yaml-syntax", "document nests too deeply", _loc(self.file, node)))
             return None
-        refused = yaml_tag_problem(node)
+        tag = node.tag  # a property that formats ruamel's Tag object: read once per node
+        refused = yaml_tag_problem(node, tag)
         if refused is None and isinstance(node, ScalarNode):
-            refused = yaml_scalar_problem(node)
+            refused = yaml_scalar_problem(node, tag)
         if refused is not None:
             self.diagnostics.append(_error("yaml-limit", refused, _loc(self.file, node)))
             return None
-        if isinstance(node, ScalarNode) and (why := yaml_escape_problem(node)) is not None:
-            self.diagnostics.append(_error("yaml-syntax", why, _loc(self.file, node)))
+        if isinstance(node, ScalarNode):
+            if (why := yaml_escape_problem(node)) is not None:
+                self.diagnostics.append(_error("yaml-syntax", why, _loc(self.file, node)))
+                return None
+            if tag == _STR:  # what the safe constructor returns for a string, without its
+                return node.value  # memo of every scalar (200,000 keys: a second faster)
+            try:
+                return self.constructor.construct_object(node, deep=True)
+            except (ValueError, OverflowError) as err:  # e.g. a date such as 2026-13-45
+                self.diagnostics.append(_error("yaml-syntax", f"invalid value: {err}", _loc(self.file, node)))
             return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path, depth)
@@ -95,13 +104,6 @@ class _Walker:
                 self._record((*path, i), item)
                 out.append(self.walk(item, (*path, i), depth + 1))
             return out
-        if isinstance(node, ScalarNode):
-            if node.tag == _STR:  # what the safe constructor returns for a string, without its
-                return node.value  # memo of every scalar (200,000 keys: a second faster)
-            try:
-                return self.constructor.construct_object(node, deep=True)
-            except (ValueError, OverflowError) as err:  # e.g. a date such as 2026-13-45
-                self.diagnostics.append(_error("yaml-syntax", f"invalid value: {err}", _loc(self.file, node)))
         return None
 
     def _record(self, path: YamlPath, node: Node, key: Node | None = None,

@@ -121,17 +121,21 @@ def _plain_tree(root: Node) -> bool:
     seen: set[int] = set()
     stack: list[tuple[Node, int]] = [(root, 1)]
     limit = LIMITS.depth
+    push = stack.append
     while stack:
         node, depth = stack.pop()
         ident = id(node)
         if depth > limit or ident in seen:
             return False
         seen.add(ident)
-        value = node.value
+        below = depth + 1
         if isinstance(node, MappingNode):
-            stack.extend((n, depth + 1) for pair in value for n in pair)
+            for key, value in node.value:
+                push((key, below))
+                push((value, below))
         elif isinstance(node, SequenceNode):
-            stack.extend((n, depth + 1) for n in value)
+            for item in node.value:
+                push((item, below))
     return len(seen) <= LIMITS.yaml_nodes
 
 
@@ -177,21 +181,23 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
-def yaml_tag_problem(node: Node) -> str | None:
+def yaml_tag_problem(node: Node, tag: str | None = None) -> str | None:
     """A message when `node` carries a tag outside the config language (`!!binary`, `!!set`,
-    `!custom`, `!!python/...`); None otherwise."""
-    if node.tag in ALLOWED_TAGS:
+    `!custom`, `!!python/...`); None otherwise. `tag`: `node.tag`, when the caller has it."""
+    tag = node.tag if tag is None else tag
+    if tag in ALLOWED_TAGS:
         return None
-    return f"the YAML tag {node.tag} is not part of the configuration language"
+    return f"the YAML tag {tag} is not part of the configuration language"
 
 
-def yaml_scalar_problem(node: ScalarNode) -> str | None:
+def yaml_scalar_problem(node: ScalarNode, tag: str | None = None) -> str | None:
     """A message when one scalar is longer than `scalar_chars` characters or is an integer of
-    more than `int_digits` digits; None otherwise."""
+    more than `int_digits` digits; None otherwise. `tag`: `node.tag`, when the caller has it."""
     text = str(node.value)
     if len(text) > LIMITS.scalar_chars:
         return f"a value of {len(text):,} characters is longer than the limit of {LIMITS.scalar_chars:,}"
-    if str(node.tag).endswith(":int") and _INT_LIKE.fullmatch(text) and len(text) > LIMITS.int_digits + 1:
+    integer = str(node.tag if tag is None else tag).endswith(":int")
+    if integer and _INT_LIKE.fullmatch(text) and len(text) > LIMITS.int_digits + 1:
         return f"an integer of {len(text):,} digits is larger than the limit of {LIMITS.int_digits} digits"
     return None
 
