@@ -24,6 +24,7 @@ import json
 import os
 import re
 from ipaddress import IPv4Address, IPv6Address
+from itertools import product
 from pathlib import Path
 from socket import inet_aton, inet_ntoa
 
@@ -43,6 +44,11 @@ _TASK_LINE = re.compile(rf"  {_NAME}: {_NAME}")
 _ENDPOINT_LINE = re.compile(rf"  {_NAME}:")
 _PIN_LINE = re.compile(rf"    {_NAME}: {_PIN.pattern}")
 _YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n"})
+# Every ASCII spelling of those words in any case (`True`, `nULL`, ...): the names the bulk reader
+# matches are ASCII, so `_word` holds for one of them exactly when it is in this set, and a whole
+# section is checked by one C-level `isdisjoint` instead of a Python call per name.
+_YAML_WORD_SPELLINGS = frozenset(
+    "".join(letters) for word in _YAML_WORDS for letters in product(*((c, c.upper()) for c in word)))
 
 
 class _NotCanonical(Exception):
@@ -318,7 +324,8 @@ def _bulk_tasks(text: str, start: int, end: int) -> dict[str, str] | None:
         return None
     nodes: dict[str, str] = {}  # one string per node name, shared by its tasks
     tasks = {task: nodes.setdefault(node, node) for task, node in found}
-    if len(tasks) != len(found) or any(map(_word, tasks)) or any(map(_word, nodes)):
+    if len(tasks) != len(found) or not _YAML_WORD_SPELLINGS.isdisjoint(tasks) \
+            or not _YAML_WORD_SPELLINGS.isdisjoint(nodes):
         return None
     return tasks
 
@@ -345,7 +352,8 @@ def _bulk_endpoints(text: str, start: int) -> dict[str, dict[str, Pin]] | None:
     if lines != text.count("\n", start) or (pins is not None and not pins) or len(endpoints) + count != lines:
         return None  # a line of another shape, an endpoint without pins, or one twice
     nets = {net for pins_of in endpoints.values() for net in pins_of}
-    if count != sum(map(len, endpoints.values())) or any(map(_word, endpoints)) or any(map(_word, nets)):
+    if count != sum(map(len, endpoints.values())) or not _YAML_WORD_SPELLINGS.isdisjoint(endpoints) \
+            or not _YAML_WORD_SPELLINGS.isdisjoint(nets):
         return None  # a network twice in one endpoint, or a name `_q` quotes
     return endpoints
 
