@@ -339,6 +339,12 @@ class EndpointAttachment(Model):
                                     "(IPv6-only: 06 + the low 40 bits of the IPv6 address)")
 
 
+# the defaults of a network named without options, built once (frozen: one instance serves every
+# attachment; building one is a validation, and `attachments()` is asked per service and check)
+_BARE_SERVICE_ATTACHMENT = ServiceAttachment()
+_BARE_ENDPOINT_ATTACHMENT = EndpointAttachment()
+
+
 class Service(Model):
     replicas: int | None = Field(default=None, ge=0, strict=True, description="number of tasks (default 1)")
     mode: Literal["replicated", "global"] = Field(
@@ -361,7 +367,7 @@ class Service(Model):
 
     def attachments(self) -> dict[str, ServiceAttachment]:
         """Network name → attachment, in the order written (a bare name gets the defaults)."""
-        return {n: a or ServiceAttachment() for n, a in self.networks.items()}
+        return {n: a or _BARE_SERVICE_ATTACHMENT for n, a in self.networks.items()}
 
 
 class StandaloneEndpoint(Model):
@@ -377,7 +383,7 @@ class StandaloneEndpoint(Model):
 
     def attachments(self) -> dict[str, EndpointAttachment]:
         """Network name → attachment, in the order written (a bare name gets the defaults)."""
-        return {n: a or EndpointAttachment() for n, a in self.networks.items()}
+        return {n: a or _BARE_ENDPOINT_ATTACHMENT for n, a in self.networks.items()}
 
 
 class Config(Model):
