@@ -176,6 +176,18 @@ class _OneVersionResolver(VersionedResolver):
             rules = self.__dict__["_overlayc_rules"] = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
         return rules
 
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """ruamel's tag of a node, memoised per text for plain scalars: with the rules fixed for
+        the document and no path resolvers (overlayc adds none), a plain scalar's tag is a function
+        of its text alone, and keys (`address`, `networks`) and values (`true`, `a`) repeat."""
+        if kind is not ScalarNode or not implicit[0] or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        memo: dict[str, Any] = self.__dict__.setdefault("_overlayc_tags", {})
+        tag = memo.get(value)
+        if tag is None:
+            tag = memo[value] = super().resolve(kind, value, implicit)
+        return tag
+
 
 def _compose(text: str) -> tuple[YAML, Node | None]:
     """The node graph of `text`, parsed by libyaml (ruamel.yaml.clib: 4× faster than the pure
