@@ -78,6 +78,10 @@ class _Wish(NamedTuple):  # one per endpoint: a tuple, built faster than a froze
 
 
 _NO_FIXED6: Mapping[str, IPv6Address] = MappingProxyType({})  # shared by every task without one
+_UNFIXED: tuple[None, None] = (None, None)  # a wish's (ip, mac) on a network where neither is configured
+# A named tuple's own `__new__` is a Python function: the per-endpoint tuples below are made by
+# `tuple.__new__` over all their fields (defaults included), equal to what the class call makes.
+_new_tuple = tuple.__new__
 
 
 def _no_location(path: tuple[str | int, ...]) -> Location:
@@ -95,7 +99,7 @@ def _wishes(config: Config, tasks: Mapping[str, str], keys: Mapping[str, Natural
         service = config.services[name]
         attachments = service.attachments()
         # tasks past the configured addresses share one mapping (50k tasks: 50k dicts fewer)
-        unfixed: dict[str, tuple[IPv4Address | None, str | None]] = dict.fromkeys(attachments, (None, None))
+        unfixed: dict[str, tuple[IPv4Address | None, str | None]] = dict.fromkeys(attachments, _UNFIXED)
         n_fixed = max((len(a.ipv4_addresses) for a in attachments.values()), default=0)
         n_fixed6 = max((len(a.ipv6_addresses) for a in attachments.values()), default=0)
         for i, task in enumerate(sorted(by_service[name], key=keys.__getitem__)):
@@ -105,7 +109,7 @@ def _wishes(config: Config, tasks: Mapping[str, str], keys: Mapping[str, Natural
             }
             fixed6 = _NO_FIXED6 if i >= n_fixed6 else {
                 net: a.ipv6_addresses[i] for net, a in attachments.items() if i < len(a.ipv6_addresses)}
-            out.append(_Wish(task, tasks[task], service.managed, fixed, fixed6))
+            out.append(_new_tuple(_Wish, (task, tasks[task], service.managed, fixed, fixed6)))
     for name in sorted(config.endpoints):
         ep = config.endpoints[name]
         pinned = {net: (a.ipv4_address, a.mac_address) for net, a in ep.attachments().items()}
@@ -194,9 +198,8 @@ def _all_locked4(lock: Lock, net: str, subnet: IPv4Network, gateway: IPv4Address
     out: list[Attachment] = []
     exact = True
     for w in members:
-        fixed_ip, fixed_mac = w.fixed[net]
         pin = pins.get(w.endpoint, _NO_PINS).get(net)
-        if pin is None or pin.ip is None or fixed_ip is not None or fixed_mac is not None:
+        if pin is None or pin.ip is None or w.fixed[net] != _UNFIXED:
             return None
         ip = pin.ip
         value = int(ip)
@@ -204,8 +207,9 @@ def _all_locked4(lock: Lock, net: str, subnet: IPv4Network, gateway: IPv4Address
             return None
         taken.add(value)
         mac = mac_from_int(value)
-        exact = exact and mac == pin.mac and pin.ip6 is None
-        out.append(Attachment(w.endpoint, w.node, net, ip, mac, w.managed))
+        if exact and (mac != pin.mac or pin.ip6 is not None):
+            exact = False
+        out.append(_new_tuple(Attachment, (w.endpoint, w.node, net, ip, mac, w.managed, None)))
     return out, exact
 
 
@@ -245,13 +249,22 @@ def _locked_pins(lock: Lock, network: str, members: list[_Wish]) -> list[Pin | N
     return [pins.get(w.endpoint, _NO_PINS).get(network) for w in members]
 
 
+def _in_natural_order(atts: list[Attachment], keys: Mapping[str, NaturalKey]) -> tuple[Attachment, ...]:
+    """`atts` sorted by endpoint (`keys`: their natural keys), the sort keyed by C-level look-ups
+    of the endpoint names when each is there once (one network's attachments: always)."""
+    by_endpoint = {a.endpoint: a for a in atts}
+    if len(by_endpoint) != len(atts):
+        return tuple(sorted(atts, key=lambda x: keys[x.endpoint]))
+    return tuple(map(by_endpoint.__getitem__, sorted(by_endpoint, key=keys.__getitem__)))
+
+
 def _index(
     config: Config, vnis: Mapping[str, int], tasks: Mapping[str, str], per_net: dict[str, list[Attachment]],
     keys: Mapping[str, NaturalKey],
 ) -> Assignment:
     """Build the per-network and per-node indexes of an Assignment (`keys`: the `natural_key`
     of every endpoint)."""
-    attachments = {n: tuple(sorted(a, key=lambda x: keys[x.endpoint])) for n, a in per_net.items()}
+    attachments = {n: _in_natural_order(a, keys) for n, a in per_net.items()}
     by_node: dict[str, list[Attachment]] = {}
     network_nodes: dict[str, frozenset[str]] = {}
     all_nodes = frozenset(config.nodes)
