@@ -295,6 +295,10 @@ _BULK_ENTRY = re.compile(
     r'(?:ip6: "([0-9a-f:.]{2,45})", )?mac: "([0-9a-f]{2}(?::[0-9a-f]{2}){5})"\})\n', re.M)
 
 
+# a Pin from its three fields by `tuple.__new__`, without the named tuple's Python-level `__new__`
+_new_pin = tuple.__new__
+
+
 def _parse_bulk(text: str) -> Lock | None:
     """The Lock of `text` when its tasks and endpoints sections hold only the common lines
     (plain names, IPv4 addresses as IPv4Address prints them), each section matched by one
@@ -347,7 +351,8 @@ def _bulk_endpoints(text: str, start: int) -> dict[str, dict[str, Pin]] | None:
             continue
         if pins is None or not (ip or ip6):
             return None
-        pins[net] = Pin(IPv4Address(inet_aton(ip)) if ip else None, mac, _ip6(ip6) if ip6 else None)
+        address = IPv4Address(inet_aton(ip)) if ip else None
+        pins[net] = _new_pin(Pin, (address, mac, _ip6(ip6) if ip6 else None))
         count += 1
     if lines != text.count("\n", start) or (pins is not None and not pins) or len(endpoints) + count != lines:
         return None  # a line of another shape, an endpoint without pins, or one twice
