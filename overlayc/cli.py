@@ -4,8 +4,6 @@ Exit codes: one table in `overlayc.exitcodes` (also in `overlayc --help` and the
 usage errors and colour are handled once, by `overlayc.cliapp.OverlaycGroup`.
 """
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated

@@ -1,8 +1,6 @@
 """`overlayc reconcile` (the node agent) and `overlayc status` (its health check), registered on
 the app by `overlayc.cli`."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 
