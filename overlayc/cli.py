@@ -4,8 +4,6 @@ Exit codes: one table in `overlayc.exitcodes` (also in `overlayc --help` and the
 usage errors and colour are handled once, by `overlayc.cliapp.OverlaycGroup`.
 """
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -40,7 +38,6 @@ from overlayc.cliapp import OverlaycGroup, colour_for, report, set_no_colour
 from overlayc.compile import compile_node
 from overlayc.compile import epoch as epoch_mod
 from overlayc.config.load import LoadedConfig, load_config
-from overlayc.config.schema import render_schema
 from overlayc.exitcodes import Exit, epilog
 from overlayc.files.statedir import state_root
 from overlayc.inputs import (
@@ -57,9 +54,6 @@ from overlayc.options import (
     check_node,
 )
 from overlayc.render import hints
-from overlayc.render.diagnostics import render_diagnostics_json
-from overlayc.render.dot import render_cluster
-from overlayc.render.iproute2 import render_iproute2
 
 app = typer.Typer(
     name="overlayc",
@@ -124,6 +118,8 @@ def validate(
     loaded = load_or_exit(files, json_output)
     changes = check_with_lock(loaded, locked=locked, cache=state_root())
     if json_output:
+        from overlayc.render.diagnostics import render_diagnostics_json
+
         typer.echo(render_diagnostics_json([]), nl=False)
         return
     typer.echo(hints.validated(loaded, changes))
@@ -159,6 +155,8 @@ def render(
     overlayc render -f examples/seed/overlay.yaml --format svg > seed.svg"""
     loaded = load_or_exit(files)
     if fmt in (RenderFormat.dot, RenderFormat.svg):
+        from overlayc.render.dot import render_cluster
+
         assignment = assign_with_lock(loaded, locked=locked, on_write=_say_lock_written)
         when, svg = epoch_mod.parse_at(at), fmt is RenderFormat.svg
         typer.echo(render_cluster(loaded.config, assignment, when, svg=svg), nl=False)
@@ -169,13 +167,20 @@ def render(
     target = prepare_target(loaded, node=node, at=at, key_file=key_file, locked=locked,
                             on_write=_say_lock_written)
     state = compile_node(target.config, target.assignment, node, at=target.at, private_key=target.private_key)
-    text = state.dumps() if fmt is RenderFormat.json else render_iproute2(state, title=node)
+    if fmt is RenderFormat.json:
+        typer.echo(state.dumps(), nl=False)
+        return
+    from overlayc.render.iproute2 import render_iproute2
+
+    text = render_iproute2(state, title=node)
     typer.echo(text, nl=False)
 
 
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of the configuration (checked in as schemas/overlayc.schema.json)."""
+    from overlayc.config.schema import render_schema
+
     typer.echo(render_schema(), nl=False)
 
 
@@ -228,15 +233,15 @@ def plan_command(
     unless --locked).
 
     Example: overlayc plan -f examples/seed/overlay.yaml --node node2 --state empty"""
-    from overlayc.files.plans import save_plan
     from overlayc.observe.snapshot import observe_snapshot
     from overlayc.plan import plan_node
-    from overlayc.planlive import plan_on_kernel
     from overlayc.render.groups import device_networks
     from overlayc.render.plan import render_plan_json, render_plan_text
 
     loaded = load_or_exit(files, json_output)
-    if state is None:
+    if state is None:  # the kernel's reader (netlink, background dumps) only when it is read
+        from overlayc.planlive import plan_on_kernel
+
         t, plan = plan_on_kernel(loaded, node=node, netns=netns, at=at, key_file=key_file, locked=locked,
                                  state_dir=state_dir, on_write=_say_lock_written)
     else:
@@ -247,6 +252,8 @@ def plan_command(
         plan = plan_node(t.config, t.assignment, t.node, at=t.at, private_key=t.private_key, live=live,
                          netns=netns, owner=_snapshot_owner(live.owned))
     if out is not None:
+        from overlayc.files.plans import save_plan
+
         save_plan(plan, out)
         typer.echo(f"overlayc: saved the plan to {out}; `{hints.apply_saved(files, out)}` applies "
                    "exactly it", err=True)

@@ -1,8 +1,6 @@
 """`overlayc reconcile` (the node agent) and `overlayc status` (its health check), registered on
 the app by `overlayc.cli`."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 
@@ -21,7 +19,6 @@ from overlayc.cli_options import (
     StateDirOption,
 )
 from overlayc.cliapp import colour_for, report
-from overlayc.config.load import load_config
 from overlayc.errors import OverlaycError
 from overlayc.exitcodes import StatusExit
 from overlayc.options import (
@@ -100,6 +97,7 @@ def status_command(
 
     Example: overlayc status -f overlay.yaml --netns node1 --json"""
     from overlayc.agent.run import node_status
+    from overlayc.config.load import load_config
     from overlayc.render.status import render_status_json, render_status_text
 
     try:

@@ -1,8 +1,6 @@
 """`overlayc keys`: node key pairs (the private key stays on the node, the public key goes in the
 YAML)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -16,11 +16,11 @@ import typer
 from overlayc.cliapp import colour_for
 from overlayc.errors import Declined, InputError, OverlaycError
 from overlayc.render import hints
-from overlayc.render.outcome import Lines
 
 if TYPE_CHECKING:
     from overlayc.apply.session import Applied
     from overlayc.plan import Plan
+    from overlayc.render.outcome import Lines
 
 
 def _node_args(plan: Plan) -> list[str]:

@@ -12,6 +12,7 @@ local addresses) happen here, so that `compile/` stays pure.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,6 +74,7 @@ def assign_with_lock(loaded: LoadedConfig, *, locked: bool, why: str = "--locked
 
     Raises ConfigError when placement or addressing fails (unsatisfiable constraints, exhausted
     subnet), InputError on unreadable files."""
+    cache = _existing(cache)
     key = None if cache is None else assign_cache.cache_key(loaded.config, loaded.lock_path)
     if cache is not None and key is not None and (hit := assign_cache.load(cache, key)) is not None:
         return hit
@@ -87,6 +89,13 @@ def assign_with_lock(loaded: LoadedConfig, *, locked: bool, why: str = "--locked
     elif cache is not None and key == assign_cache.cache_key(loaded.config, loaded.lock_path) and key:
         assign_cache.store(cache, key, assignment)  # the lock read is still the lock on disk
     return assignment
+
+
+def _existing(cache: Path | None) -> Path | None:
+    """`cache` when it is a directory: a state directory that does not exist holds no cache and
+    gets none (`assign_cache.store`), so its key (a digest of the configuration and of the
+    whole lock file, twice) is not computed at all."""
+    return cache if cache is not None and os.path.isdir(cache) else None
 
 
 def _resolve_locked(loaded: LoadedConfig, locked: bool, why: str) -> tuple[Assignment, Lock, list[str]]:
@@ -112,6 +121,7 @@ def check_with_lock(loaded: LoadedConfig, *, locked: bool = False, cache: Path |
     change, InputError when the lock file is unreadable. `cache`: a state directory whose
     Assignment cache (read only here) answers for this configuration and these lock bytes: it was
     stored by a resolve without errors that left the lock unchanged."""
+    cache = _existing(cache)
     key = None if cache is None else assign_cache.cache_key(loaded.config, loaded.lock_path)
     if cache is not None and key is not None and assign_cache.load(cache, key) is not None:
         return []

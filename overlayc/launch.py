@@ -12,9 +12,21 @@ import sys
 
 def main() -> None:
     """Run the command line `sys.argv`."""
+    from overlayc import gcpause
     from overlayc.observe import prefetch
 
+    if one_command(sys.argv[1:]):
+        gcpause.freeze_after_pauses()
     prefetch.start(sys.argv[1:])
-    from overlayc.cli import main as cli_main
+    with gcpause.paused_gc():  # modules, classes and schemas: alive until the process ends
+        from overlayc.cli import main as cli_main
 
     cli_main()
+
+
+def one_command(args: list[str]) -> bool:
+    """Whether the command line `args` runs one command and ends: anything but the reconcile
+    agent's loop (`reconcile` without `--once`). The command is the first word that is not an
+    option (the global options take no value)."""
+    command = next((a for a in args if not a.startswith("-")), None)
+    return command != "reconcile" or "--once" in args

@@ -31,7 +31,11 @@ _HEX = tuple(f"{b:02x}" for b in range(256))  # byte -> two lower-case hex digit
 
 def mac_from_ip(ip: IPv4Address) -> str:
     """Docker's rule: `02:42:` followed by the address bytes, lower-case hex."""
-    v = int(ip)
+    return mac_from_int(int(ip))
+
+
+def mac_from_int(v: int) -> str:
+    """`mac_from_ip` of the IPv4 address whose integer value is `v`."""
     return f"02:42:{_HEX[v >> 24]}:{_HEX[v >> 16 & 255]}:{_HEX[v >> 8 & 255]}:{_HEX[v & 255]}"
 
 

@@ -8,8 +8,9 @@ costs dict look-ups and the size of its output, never a scan of every task for e
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -19,10 +20,11 @@ from overlayc.compile.addressing import (
     assign_addresses,
     assign_vnis,
     mac_clashes,
+    mac_from_int,
     mac_from_ip,
     mac_from_ipv6,
 )
-from overlayc.compile.lock import LazyPins, Lock, Pin
+from overlayc.compile.lock import LazyPins, Lock, Pin, Pins
 from overlayc.compile.naming import natural_key
 from overlayc.compile.placement import place
 from overlayc.config.model import Config
@@ -76,6 +78,10 @@ class _Wish(NamedTuple):  # one per endpoint: a tuple, built faster than a froze
 
 
 _NO_FIXED6: Mapping[str, IPv6Address] = MappingProxyType({})  # shared by every task without one
+_UNFIXED: tuple[None, None] = (None, None)  # a wish's (ip, mac) on a network where neither is configured
+# A named tuple's own `__new__` is a Python function: the per-endpoint tuples below are made by
+# `tuple.__new__` over all their fields (defaults included), equal to what the class call makes.
+_new_tuple = tuple.__new__
 
 
 def _no_location(path: tuple[str | int, ...]) -> Location:
@@ -93,7 +99,7 @@ def _wishes(config: Config, tasks: Mapping[str, str], keys: Mapping[str, Natural
         service = config.services[name]
         attachments = service.attachments()
         # tasks past the configured addresses share one mapping (50k tasks: 50k dicts fewer)
-        unfixed: dict[str, tuple[IPv4Address | None, str | None]] = dict.fromkeys(attachments, (None, None))
+        unfixed: dict[str, tuple[IPv4Address | None, str | None]] = dict.fromkeys(attachments, _UNFIXED)
         n_fixed = max((len(a.ipv4_addresses) for a in attachments.values()), default=0)
         n_fixed6 = max((len(a.ipv6_addresses) for a in attachments.values()), default=0)
         for i, task in enumerate(sorted(by_service[name], key=keys.__getitem__)):
@@ -103,7 +109,7 @@ def _wishes(config: Config, tasks: Mapping[str, str], keys: Mapping[str, Natural
             }
             fixed6 = _NO_FIXED6 if i >= n_fixed6 else {
                 net: a.ipv6_addresses[i] for net, a in attachments.items() if i < len(a.ipv6_addresses)}
-            out.append(_Wish(task, tasks[task], service.managed, fixed, fixed6))
+            out.append(_new_tuple(_Wish, (task, tasks[task], service.managed, fixed, fixed6)))
     for name in sorted(config.endpoints):
         ep = config.endpoints[name]
         pinned = {net: (a.ipv4_address, a.mac_address) for net, a in ep.attachments().items()}
@@ -132,21 +138,30 @@ def resolve(
         for net in w.fixed:
             if net in members_of:
                 members_of[net].append(w)
+    exact: set[str] = set()  # networks whose every attachment is its lock pin, as pinned
     for net, members in members_of.items():
-        found, atts = _address_network(config, lock, net, members, locate)
+        found, atts, pinned = _address_network(config, lock, net, members, locate)
         diags.extend(found)
         per_net[net].extend(atts)
+        if pinned:
+            exact.add(net)
     assignment = _index(config, vnis, placement.tasks, per_net, keys)
-    return assignment, _to_lock(config, assignment), diags
+    return assignment, _to_lock(config, assignment, lock.endpoints, exact), diags
 
 
 def _address_network(
     config: Config, lock: Lock, net: str, members: list[_Wish], locate: Locate
-) -> tuple[list[Diagnostic], list[Attachment]]:
+) -> tuple[list[Diagnostic], list[Attachment], bool]:
     """Addresses of each family of network `net` for `members`, each family on its own (an
     IPv6 subnet added later never moves an IPv4 address), and the attachments of the members
-    that got an address of every family; diagnostics: exhausted subnets, clashing MACs."""
+    that got an address of every family; diagnostics: exhausted subnets, clashing MACs. Last,
+    True when `lock`'s pins on `net` are known to be exactly these attachments (False: not
+    known, `_pinned_by` compares them)."""
     network = config.networks[net]
+    if network.ipv6_subnet is None and network.ipv4_subnet is not None:
+        kept = _all_locked4(lock, net, network.ipv4_subnet, network.gateway, members)
+        if kept is not None:
+            return [], kept[0], kept[1]
     diags: list[Diagnostic] = []
     ips: dict[str, IPAddress] = {}
     ips6: dict[str, IPAddress] = {}
@@ -165,7 +180,37 @@ def _address_network(
     out = _attachments(net, members, ips, ips6, want4) if want6 else _attachments4(net, members, ips)
     if not want4:
         diags.extend(mac_clashes(net, [(a.endpoint, a.mac) for a in out], locate))
-    return diags, out
+    return diags, out, False
+
+
+def _all_locked4(lock: Lock, net: str, subnet: IPv4Network, gateway: IPv4Address | None,
+                 members: list[_Wish]) -> tuple[list[Attachment], bool] | None:
+    """The attachments of `members` to the IPv4-only network `net` when each of them has a
+    locked address that `assign_addresses` keeps (inside `subnet`, neither its network nor its
+    broadcast address nor `gateway`, not taken by an earlier member) and none has a configured
+    address or MAC: then addressing the network is exactly keeping them. With them, whether
+    the lock's pins are exactly these attachments (each pin's MAC the derived one, no IPv6
+    address). None otherwise (the general path decides). The common case of a resolve against
+    an up-to-date lock, in one pass without a Request per member."""
+    pins = lock.endpoints
+    low, high = int(subnet.network_address), int(subnet.broadcast_address)
+    taken = {low, high} if gateway is None else {low, high, int(gateway)}
+    out: list[Attachment] = []
+    exact = True
+    for w in members:
+        pin = pins.get(w.endpoint, _NO_PINS).get(net)
+        if pin is None or pin.ip is None or w.fixed[net] != _UNFIXED:
+            return None
+        ip = pin.ip
+        value = int(ip)
+        if not low <= value <= high or value in taken:
+            return None
+        taken.add(value)
+        mac = mac_from_int(value)
+        if exact and (mac != pin.mac or pin.ip6 is not None):
+            exact = False
+        out.append(_new_tuple(Attachment, (w.endpoint, w.node, net, ip, mac, w.managed, None)))
+    return out, exact
 
 
 def _attachments4(net: str, members: list[_Wish], ips: Mapping[str, IPAddress]) -> list[Attachment]:
@@ -204,13 +249,22 @@ def _locked_pins(lock: Lock, network: str, members: list[_Wish]) -> list[Pin | N
     return [pins.get(w.endpoint, _NO_PINS).get(network) for w in members]
 
 
+def _in_natural_order(atts: list[Attachment], keys: Mapping[str, NaturalKey]) -> tuple[Attachment, ...]:
+    """`atts` sorted by endpoint (`keys`: their natural keys), the sort keyed by C-level look-ups
+    of the endpoint names when each is there once (one network's attachments: always)."""
+    by_endpoint = {a.endpoint: a for a in atts}
+    if len(by_endpoint) != len(atts):
+        return tuple(sorted(atts, key=lambda x: keys[x.endpoint]))
+    return tuple(map(by_endpoint.__getitem__, sorted(by_endpoint, key=keys.__getitem__)))
+
+
 def _index(
     config: Config, vnis: Mapping[str, int], tasks: Mapping[str, str], per_net: dict[str, list[Attachment]],
     keys: Mapping[str, NaturalKey],
 ) -> Assignment:
     """Build the per-network and per-node indexes of an Assignment (`keys`: the `natural_key`
     of every endpoint)."""
-    attachments = {n: tuple(sorted(a, key=lambda x: keys[x.endpoint])) for n, a in per_net.items()}
+    attachments = {n: _in_natural_order(a, keys) for n, a in per_net.items()}
     by_node: dict[str, list[Attachment]] = {}
     network_nodes: dict[str, frozenset[str]] = {}
     all_nodes = frozenset(config.nodes)
@@ -225,19 +279,27 @@ def _index(
     )
 
 
-def _to_lock(config: Config, assignment: Assignment) -> Lock:
+def _to_lock(config: Config, assignment: Assignment, read: Pins, exact: set[str]) -> Lock:
     """The lock pinning `assignment` (auto-assigned VNIs only; fixed ones live in the config);
-    its pins are built when first used."""
+    its pins are built when first used. `exact`: the networks on which the pins `read` (the
+    lock resolved against, never changed after) are exactly the attachments."""
     auto = {n: v for n, v in assignment.vnis.items() if config.networks[n].fixed_vni is None}
-    return Lock(vnis=auto, tasks=assignment.tasks,
-                endpoints=LazyPins(lambda: _pins(assignment), lambda other: _pinned_by(assignment, other)))
+
+    def same(other: Pins) -> bool:
+        return _pinned_by(assignment, other, exact if other is read else frozenset())
+
+    return Lock(vnis=auto, tasks=assignment.tasks, endpoints=LazyPins(lambda: _pins(assignment), same))
 
 
-def _pinned_by(assignment: Assignment, pins: Mapping[str, Mapping[str, Pin]]) -> bool:
+def _pinned_by(assignment: Assignment, pins: Pins, exact: AbstractSet[str] = frozenset()) -> bool:
     """Whether `pins` (a lock read from its file) holds exactly the attachments' addresses:
-    what `_pins(assignment) == pins` answers, without building a Pin per attachment."""
+    what `_pins(assignment) == pins` answers, without building a Pin per attachment. `exact`:
+    networks already known to match attachment for attachment (only counted here)."""
     count = 0
-    for atts in assignment.attachments.values():
+    for net, atts in assignment.attachments.items():
+        if net in exact:
+            count += len(atts)
+            continue
         for a in atts:
             pin = pins.get(a.endpoint, _NO_PINS).get(a.network)
             # a kept address is the pin's own object: `is` answers before IPv4Address.__eq__

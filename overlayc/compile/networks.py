@@ -3,7 +3,7 @@ endpoints (pure)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from ipaddress import IPv4Interface, IPv6Interface
 
 from overlayc.compile.assign import Assignment, Attachment
@@ -86,15 +86,23 @@ def compile_devices(config: Config, assignment: Assignment, node: str, network: 
     return out
 
 
-def compile_remote(config: Config, assignment: Assignment, node: str, network: str, into: Entries) -> None:
+def node_vteps(config: Config) -> dict[str, bytes]:
+    """Each node's underlay address, packed: the `dst` of the fdb entries towards it."""
+    return {name: spec.address.packed for name, spec in config.nodes.items()}
+
+
+def compile_remote(config: Config, assignment: Assignment, node: str, network: str, into: Entries,
+                   vteps: Mapping[str, bytes] | None = None) -> None:
     """The fdb and neigh entries on the vxlan of `network` for every endpoint of it on another
     node, written into `into` as compact keys (overlayc.kernel.entries). Two endpoints with one
-    address and different MACs: ValueError (`Entries.add_neigh`)."""
+    address and different MACs: ValueError (`Entries.add_neigh`). `vteps`: `node_vteps(config)`,
+    when the caller compiles several networks (it is one entry per node of the cluster)."""
     others = [a for a in assignment.attachments.get(network, ()) if a.node != node]
     if not others:
         return
     dev = vxlan_name(assignment.vnis[network])
-    vteps = {name: spec.address.packed for name, spec in config.nodes.items()}
+    if vteps is None:
+        vteps = node_vteps(config)
     macs = list(map(bytes.fromhex, [a.mac.replace(":", "") for a in others]))
     into.fdb.setdefault(dev, set()).update(map(bytes.__add__, macs, [vteps[a.node] for a in others]))
     neigh = into.neigh.setdefault(dev, {})

@@ -7,7 +7,7 @@ from datetime import datetime
 from overlayc.compile.assign import Assignment
 from overlayc.compile.ipsec import compile_ipsec
 from overlayc.compile.naming import OFFLINE_OWNER
-from overlayc.compile.networks import compile_devices, compile_endpoints, compile_remote
+from overlayc.compile.networks import compile_devices, compile_endpoints, compile_remote, node_vteps
 from overlayc.config.model import Config
 from overlayc.errors import InputError
 from overlayc.gcpause import paused_gc
@@ -32,10 +32,11 @@ def compile_node(
     check_node(config, node)
     present = assignment.present(node)
     state = KernelState()
+    vteps = node_vteps(config)
     for network in present:
         for obj in compile_devices(config, assignment, node, network, owner):
             state.add(obj)
-        compile_remote(config, assignment, node, network, state.entries)
+        compile_remote(config, assignment, node, network, state.entries, vteps)
         state.touched()
     local = assignment.by_node.get(node, ())
     for obj in compile_endpoints(config, assignment, local, set(present), owner):

@@ -128,6 +128,10 @@ class _Merger:
                 self.data[key] = value
 
     def _merge_map(self, fmap: SourceMap) -> None:
+        if not self.smap.values and not self.smap.keys:  # the first file: its map, not a copy
+            self.smap.values, self.smap.keys = fmap.values, fmap.keys
+            self.smap.lines.update(fmap.lines)
+            return
         for path, loc in fmap.values.items():
             self.smap.values.setdefault(path, loc)
         for path, loc in fmap.keys.items():

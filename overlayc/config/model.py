@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import re
+from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
 from typing import Annotated, Any, Literal
 
@@ -338,6 +339,12 @@ class EndpointAttachment(Model):
                                     "(IPv6-only: 06 + the low 40 bits of the IPv6 address)")
 
 
+# the defaults of a network named without options, built once (frozen: one instance serves every
+# attachment; building one is a validation, and `attachments()` is asked per service and check)
+_BARE_SERVICE_ATTACHMENT = ServiceAttachment()
+_BARE_ENDPOINT_ATTACHMENT = EndpointAttachment()
+
+
 class Service(Model):
     replicas: int | None = Field(default=None, ge=0, strict=True, description="number of tasks (default 1)")
     mode: Literal["replicated", "global"] = Field(
@@ -360,7 +367,7 @@ class Service(Model):
 
     def attachments(self) -> dict[str, ServiceAttachment]:
         """Network name → attachment, in the order written (a bare name gets the defaults)."""
-        return {n: a or ServiceAttachment() for n, a in self.networks.items()}
+        return {n: a or _BARE_SERVICE_ATTACHMENT for n, a in self.networks.items()}
 
 
 class StandaloneEndpoint(Model):
@@ -376,7 +383,7 @@ class StandaloneEndpoint(Model):
 
     def attachments(self) -> dict[str, EndpointAttachment]:
         """Network name → attachment, in the order written (a bare name gets the defaults)."""
-        return {n: a or EndpointAttachment() for n, a in self.networks.items()}
+        return {n: a or _BARE_ENDPOINT_ATTACHMENT for n, a in self.networks.items()}
 
 
 class Config(Model):
@@ -387,7 +394,7 @@ class Config(Model):
     services: dict[Name, Service] = Field(default_factory=dict)
     endpoints: dict[Name, StandaloneEndpoint] = Field(default_factory=dict)
 
-    @property
+    @cached_property  # a scan of every node, asked once per network and endpoint by validate and compile
     def ipv6_underlay(self) -> bool:
         """Whether the nodes reach each other over IPv6 (validate refuses mixed families)."""
         return any(node.address.version == 6 for node in self.nodes.values())

@@ -78,14 +78,23 @@ class _Walker:
         if depth > 64:  # a recursive alias (`&a [*a]`) would never end
             self.diagnostics.append(_error("yaml-syntax", "document nests too deeply", _loc(self.file, node)))
             return None
-        refused = yaml_tag_problem(node)
+        tag = node.tag  # a property that formats ruamel's Tag object: read once per node
+        refused = yaml_tag_problem(node, tag)
         if refused is None and isinstance(node, ScalarNode):
-            refused = yaml_scalar_problem(node)
+            refused = yaml_scalar_problem(node, tag)
         if refused is not None:
             self.diagnostics.append(_error("yaml-limit", refused, _loc(self.file, node)))
             return None
-        if isinstance(node, ScalarNode) and (why := yaml_escape_problem(node)) is not None:
-            self.diagnostics.append(_error("yaml-syntax", why, _loc(self.file, node)))
+        if isinstance(node, ScalarNode):
+            if (why := yaml_escape_problem(node)) is not None:
+                self.diagnostics.append(_error("yaml-syntax", why, _loc(self.file, node)))
+                return None
+            if tag == _STR:  # what the safe constructor returns for a string, without its
+                return node.value  # memo of every scalar (200,000 keys: a second faster)
+            try:
+                return self.constructor.construct_object(node, deep=True)
+            except (ValueError, OverflowError) as err:  # e.g. a date such as 2026-13-45
+                self.diagnostics.append(_error("yaml-syntax", f"invalid value: {err}", _loc(self.file, node)))
             return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path, depth)
@@ -95,13 +104,6 @@ class _Walker:
                 self._record((*path, i), item)
                 out.append(self.walk(item, (*path, i), depth + 1))
             return out
-        if isinstance(node, ScalarNode):
-            if node.tag == _STR:  # what the safe constructor returns for a string, without its
-                return node.value  # memo of every scalar (200,000 keys: a second faster)
-            try:
-                return self.constructor.construct_object(node, deep=True)
-            except (ValueError, OverflowError) as err:  # e.g. a date such as 2026-13-45
-                self.diagnostics.append(_error("yaml-syntax", f"invalid value: {err}", _loc(self.file, node)))
         return None
 
     def _record(self, path: YamlPath, node: Node, key: Node | None = None,
@@ -173,6 +175,18 @@ class _OneVersionResolver(VersionedResolver):
         if rules is None:
             rules = self.__dict__["_overlayc_rules"] = VersionedResolver.versioned_resolver.fget(self)  # type: ignore[attr-defined]
         return rules
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """ruamel's tag of a node, memoised per text for plain scalars: with the rules fixed for
+        the document and no path resolvers (overlayc adds none), a plain scalar's tag is a function
+        of its text alone, and keys (`address`, `networks`) and values (`true`, `a`) repeat."""
+        if kind is not ScalarNode or not implicit[0] or self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        memo: dict[str, Any] = self.__dict__.setdefault("_overlayc_tags", {})
+        tag = memo.get(value)
+        if tag is None:
+            tag = memo[value] = super().resolve(kind, value, implicit)
+        return tag
 
 
 def _compose(text: str) -> tuple[YAML, Node | None]:

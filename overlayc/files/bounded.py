@@ -65,33 +65,40 @@ def yaml_line_problem(text: str) -> tuple[int, str] | None:
                     f"{LIMITS.line_chars:,}")
 
 
+_FLOW_MARKS = re.compile(r"[\n'\"#\[\]{}]")  # the only characters that change the state below
+
+
 def yaml_flow_depth_problem(text: str) -> tuple[int, int, str] | None:
     """(line, column, message) where `[`/`{` nest deeper than `depth`, outside quotes and
     comments; None otherwise. Checked before ruamel sees the text: its scanner keeps a "possible
     simple key" per flow level and rescans them all on every token, so 40,000 nested `[` took
-    15 s before the composer's recursion limit was even reached."""
-    depth, line, col, quote = 0, 1, 0, ""
-    previous = "\n"
-    for ch in text:
-        col += 1
+    15 s before the composer's recursion limit was even reached.
+
+    A quote opens after a blank, a line start or one of `[{,:-?`, and closes at the same quote
+    character; a comment opens at `#` after a blank or a line start and closes at the line's
+    end. Only those characters and brackets are visited (one regular-expression step each,
+    not a Python step per character: a 100 kB config in 2 ms instead of 40)."""
+    depth, quote = 0, ""
+    for match in _FLOW_MARKS.finditer(text):
+        ch, at = match.group(), match.start()
         if ch == "\n":
-            line, col = line + 1, 0
             if quote == "#":
                 quote = ""
         elif quote:
             if ch == quote and quote != "#":
                 quote = ""
-        elif ch in "'\"" and previous in " \t\n[{,:-?":
+        elif ch in "'\"" and (at == 0 or text[at - 1] in " \t\n[{,:-?"):
             quote = ch
-        elif ch == "#" and previous in " \t\n":
+        elif ch == "#" and (at == 0 or text[at - 1] in " \t\n"):
             quote = "#"
         elif ch in "[{":
             depth += 1
             if depth > LIMITS.depth:
-                return line, col, f"the document nests deeper than {LIMITS.depth} levels"
+                line_start = text.rfind("\n", 0, at)
+                return (text.count("\n", 0, at) + 1, at - line_start,
+                        f"the document nests deeper than {LIMITS.depth} levels")
         elif ch in "]}":
             depth = max(0, depth - 1)
-        previous = ch
     return None
 
 
@@ -114,17 +121,21 @@ def _plain_tree(root: Node) -> bool:
     seen: set[int] = set()
     stack: list[tuple[Node, int]] = [(root, 1)]
     limit = LIMITS.depth
+    push = stack.append
     while stack:
         node, depth = stack.pop()
         ident = id(node)
         if depth > limit or ident in seen:
             return False
         seen.add(ident)
-        value = node.value
+        below = depth + 1
         if isinstance(node, MappingNode):
-            stack.extend((n, depth + 1) for pair in value for n in pair)
+            for key, value in node.value:
+                push((key, below))
+                push((value, below))
         elif isinstance(node, SequenceNode):
-            stack.extend((n, depth + 1) for n in value)
+            for item in node.value:
+                push((item, below))
     return len(seen) <= LIMITS.yaml_nodes
 
 
@@ -170,21 +181,23 @@ def _children(node: Node) -> list[Node]:
     return []
 
 
-def yaml_tag_problem(node: Node) -> str | None:
+def yaml_tag_problem(node: Node, tag: str | None = None) -> str | None:
     """A message when `node` carries a tag outside the config language (`!!binary`, `!!set`,
-    `!custom`, `!!python/...`); None otherwise."""
-    if node.tag in ALLOWED_TAGS:
+    `!custom`, `!!python/...`); None otherwise. `tag`: `node.tag`, when the caller has it."""
+    tag = node.tag if tag is None else tag
+    if tag in ALLOWED_TAGS:
         return None
-    return f"the YAML tag {node.tag} is not part of the configuration language"
+    return f"the YAML tag {tag} is not part of the configuration language"
 
 
-def yaml_scalar_problem(node: ScalarNode) -> str | None:
+def yaml_scalar_problem(node: ScalarNode, tag: str | None = None) -> str | None:
     """A message when one scalar is longer than `scalar_chars` characters or is an integer of
-    more than `int_digits` digits; None otherwise."""
+    more than `int_digits` digits; None otherwise. `tag`: `node.tag`, when the caller has it."""
     text = str(node.value)
     if len(text) > LIMITS.scalar_chars:
         return f"a value of {len(text):,} characters is longer than the limit of {LIMITS.scalar_chars:,}"
-    if str(node.tag).endswith(":int") and _INT_LIKE.fullmatch(text) and len(text) > LIMITS.int_digits + 1:
+    integer = str(node.tag if tag is None else tag).endswith(":int")
+    if integer and _INT_LIKE.fullmatch(text) and len(text) > LIMITS.int_digits + 1:
         return f"an integer of {len(text):,} digits is larger than the limit of {LIMITS.int_digits} digits"
     return None
 

@@ -20,19 +20,17 @@ writes for its value, so both paths agree on every file the fast path reads, and
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 from ipaddress import IPv4Address, IPv6Address
+from itertools import product
 from pathlib import Path
 from socket import inet_aton, inet_ntoa
 
-from pydantic import TypeAdapter, ValidationError
-
 from overlayc.compile.lock import HEADER, LOCK_VERSION, Lock, Pin
 from overlayc.compile.naming import natural_key
-from overlayc.errors import ConfigError, InputError
+from overlayc.errors import InputError
 from overlayc.files.limits import LIMITS
 from overlayc.files.safe import read_capped, write_atomic
 from overlayc.gcpause import paused_gc
@@ -46,6 +44,11 @@ _TASK_LINE = re.compile(rf"  {_NAME}: {_NAME}")
 _ENDPOINT_LINE = re.compile(rf"  {_NAME}:")
 _PIN_LINE = re.compile(rf"    {_NAME}: {_PIN.pattern}")
 _YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n"})
+# Every ASCII spelling of those words in any case (`True`, `nULL`, ...): the names the bulk reader
+# matches are ASCII, so `_word` holds for one of them exactly when it is in this set, and a whole
+# section is checked by one C-level `isdisjoint` instead of a Python call per name.
+_YAML_WORD_SPELLINGS = frozenset(
+    "".join(letters) for word in _YAML_WORDS for letters in product(*((c, c.upper()) for c in word)))
 
 
 class _NotCanonical(Exception):
@@ -292,6 +295,10 @@ _BULK_ENTRY = re.compile(
     r'(?:ip6: "([0-9a-f:.]{2,45})", )?mac: "([0-9a-f]{2}(?::[0-9a-f]{2}){5})"\})\n', re.M)
 
 
+# a Pin from its three fields by `tuple.__new__`, without the named tuple's Python-level `__new__`
+_new_pin = tuple.__new__
+
+
 def _parse_bulk(text: str) -> Lock | None:
     """The Lock of `text` when its tasks and endpoints sections hold only the common lines
     (plain names, IPv4 addresses as IPv4Address prints them), each section matched by one
@@ -321,7 +328,8 @@ def _bulk_tasks(text: str, start: int, end: int) -> dict[str, str] | None:
         return None
     nodes: dict[str, str] = {}  # one string per node name, shared by its tasks
     tasks = {task: nodes.setdefault(node, node) for task, node in found}
-    if len(tasks) != len(found) or any(map(_word, tasks)) or any(map(_word, nodes)):
+    if len(tasks) != len(found) or not _YAML_WORD_SPELLINGS.isdisjoint(tasks) \
+            or not _YAML_WORD_SPELLINGS.isdisjoint(nodes):
         return None
     return tasks
 
@@ -343,42 +351,23 @@ def _bulk_endpoints(text: str, start: int) -> dict[str, dict[str, Pin]] | None:
             continue
         if pins is None or not (ip or ip6):
             return None
-        pins[net] = Pin(IPv4Address(inet_aton(ip)) if ip else None, mac, _ip6(ip6) if ip6 else None)
+        address = IPv4Address(inet_aton(ip)) if ip else None
+        pins[net] = _new_pin(Pin, (address, mac, _ip6(ip6) if ip6 else None))
         count += 1
     if lines != text.count("\n", start) or (pins is not None and not pins) or len(endpoints) + count != lines:
         return None  # a line of another shape, an endpoint without pins, or one twice
     nets = {net for pins_of in endpoints.values() for net in pins_of}
-    if count != sum(map(len, endpoints.values())) or any(map(_word, endpoints)) or any(map(_word, nets)):
+    if count != sum(map(len, endpoints.values())) or not _YAML_WORD_SPELLINGS.isdisjoint(endpoints) \
+            or not _YAML_WORD_SPELLINGS.isdisjoint(nets):
         return None  # a network twice in one endpoint, or a name `_q` quotes
     return endpoints
 
 
-# --- any other layout: the generic YAML loader -------------------------------------------------
-@functools.cache
-def _lock_file() -> TypeAdapter[Lock]:
-    """The validator of lock files in any layout, built on first use."""
-    return TypeAdapter(Lock)
-
-
+# --- any other layout: the generic YAML loader (overlayc.files.lock_doc) ----------------------
 def _parse_generic(text: str, where: str) -> Lock:
-    """Read `text` with the configuration's bounded YAML loader (no bombs, directives, tags or
-    huge values: located diagnostics, ConfigError) and validate it as a lock (any YAML layout)."""
-    # imported here: ruamel costs a process that reads a canonical lock 1.5 MiB and 20 ms
-    from overlayc.config.source import SourceMap, parse_yaml
+    """Read `text` with the configuration's bounded YAML loader and validate it as a lock in any
+    YAML layout (`overlayc.files.lock_doc.parse_lock_doc`: ConfigError, InputError)."""
+    # imported here: ruamel and the validator cost a process that reads a canonical lock 20 ms
+    from overlayc.files.lock_doc import parse_lock_doc
 
-    smap = SourceMap()
-    doc, diagnostics = parse_yaml(where, text, smap)
-    if diagnostics:
-        raise ConfigError(diagnostics, smap.lines)
-    try:
-        lock = _lock_file().validate_python(doc or {})
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{where}: not an overlayc lock file: {loc}: {first['msg']}") from None
-    for ep, pins in lock.endpoints.items():
-        for net, pin in pins.items():
-            if pin.ip is None and pin.ip6 is None:
-                raise InputError(f"{where}: not an overlayc lock file: endpoints.{ep}.{net}: "
-                                 "neither ip nor ip6")
-    return lock
+    return parse_lock_doc(text, where)

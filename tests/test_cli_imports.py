@@ -1,0 +1,79 @@
+"""A command imports what it runs: `plan` and `validate` of a config file leave the agent, the
+keys' cryptography, apply, netlink and the kernel reader unimported (each is tens of milliseconds
+of a process that a CI job or an operator starts for every node)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.builders import AT_NOON, cli_at
+from tests.support.host import ROOT
+
+# Runs the console script's `main` in this interpreter, then prints the loaded module names.
+_PROBE = """
+import json, sys
+sys.argv = ["overlayc", *sys.argv[1:]]
+from overlayc.launch import main
+try:
+    main()
+except SystemExit as done:
+    code = done.code
+else:
+    code = 0
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+NOT_FOR_OFFLINE = ("overlayc.agent", "overlayc.apply", "overlayc.netlink", "overlayc.planlive",
+                   "overlayc.observe.kernel", "overlayc.render.dot", "overlayc.render.iproute2",
+                   "overlayc.config.schema", "overlayc.files.plans", "cryptography", "pyroute2", "rich")
+
+
+def _modules(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
+    """Exit code and every module loaded by `overlayc ARGS` run as a process (state and lock
+    directories under `tmp_path`)."""
+    env = {**os.environ, "OVERLAYC_STATE_DIR": str(tmp_path / "state"),
+           "OVERLAYC_LOCK_DIR": str(tmp_path / "locks")}
+    done = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=120, check=False)
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    return report["code"], set(report["modules"])
+
+
+def _loaded_under(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes))
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "overlay.yaml"
+    shutil.copy(ROOT / "examples/seed/overlay.yaml", path)
+    return path
+
+
+def test_plan_from_empty_state_imports_nothing_of_apply_agent_netlink_or_keys(config: Path) -> None:
+    code, modules = _modules(config.parent, "plan", "-f", str(config), "--node", "node2", "--state",
+                             "empty", "--at", cli_at(AT_NOON))
+    assert code == 0
+    assert "overlayc.plan" in modules and "overlayc.compile.assign" in modules  # it did plan
+    assert _loaded_under(modules, NOT_FOR_OFFLINE) == []
+
+
+def test_validate_imports_no_planning_or_kernel_modules(config: Path) -> None:
+    code, modules = _modules(config.parent, "validate", "-f", str(config))
+    assert code == 0
+    assert "overlayc.config.validate" in modules
+    assert _loaded_under(modules, (*NOT_FOR_OFFLINE, "overlayc.diff", "overlayc.observe.snapshot")) == []
+
+
+def test_render_iproute2_still_finds_its_renderer(config: Path) -> None:
+    code, modules = _modules(config.parent, "render", "-f", str(config), "--node", "node2",
+                             "--format", "iproute2", "--at", cli_at(AT_NOON))
+    assert code == 0
+    assert "overlayc.render.iproute2" in modules
