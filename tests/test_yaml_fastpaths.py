@@ -6,15 +6,14 @@ of the slow paths on the same documents."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from ruamel.yaml import YAML
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.nodes import Node
 
 from overlayc.config import source
 from overlayc.files import bounded
 from overlayc.files.limits import LIMITS
+from tests.support.yamlnodes import node_tags
 
 DOCUMENTS = [
     "a: 1\nb: [x, y, {c: d}]\n",
@@ -61,18 +60,6 @@ def test_plain_tree_above_the_node_cap_goes_to_the_exact_walk(monkeypatch: pytes
     assert found is not None and "more than 3 values" in found[1]
 
 
-def _tags(node: Node) -> list[Any]:
-    out: list[Any] = [(type(node).__name__, node.tag)]
-    if isinstance(node, MappingNode):
-        for k, v in node.value:
-            out += _tags(k) + _tags(v)
-    elif isinstance(node, SequenceNode):
-        for item in node.value:
-            out += _tags(item)
-    else:
-        assert isinstance(node, ScalarNode)
-    return out
-
 
 SCALARS = ("a: 1\nb: 0o17\nc: 1.5\nd: true\ne: null\nf: ~\ng: 2026-01-01\nh: '1'\ni: yes\nj: 0x1f\n"
            "k: .inf\nl: -3\nm: ''\nn: [1, two, 3.0, false, !!str 4]\n")
@@ -83,8 +70,8 @@ def test_resolver_looked_up_once_tags_like_the_stock_resolver() -> None:
     yaml, fast = source._compose(SCALARS)
     assert yaml.Resolver is source._OneVersionResolver and fast is not None
     stock = YAML(typ="safe").compose(SCALARS)
-    assert _tags(fast) == _tags(stock)
-    assert _tags(fast) == _tags(_compose(SCALARS))
+    assert node_tags(fast) == node_tags(stock)
+    assert node_tags(fast) == node_tags(_compose(SCALARS))
 
 
 CONFIG_LIKE = ("version: 1\ncluster: {name: c, id: c-0001}\nnodes:\n  n1:\n    address: 192.0.2.1\n"

@@ -3,14 +3,12 @@ for node, as ruamel's stock resolver, for texts that repeat plain, quoted and ta
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from ruamel.yaml import YAML
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from overlayc.config import source
+from tests.support.yamlnodes import node_tags
 
 REPEATS = ("true: true\nt: [true, 'true', !!str true, True, true]\n"
            "1: 1\no: [1, '1', !!str 1, 1.0, 1]\nnull: [null, ~, 'null', null, '']\n"
@@ -18,23 +16,13 @@ REPEATS = ("true: true\nt: [true, 'true', !!str true, True, true]\n"
            "a: {a: a, 'b': 'a', c: a}\n")
 
 
-def _tags(node: Node) -> list[Any]:
-    out: list[Any] = [(type(node).__name__, node.tag, node.value if type(node.value) is str else None)]
-    if isinstance(node, MappingNode):
-        for k, v in node.value:
-            out += _tags(k) + _tags(v)
-    elif isinstance(node, SequenceNode):
-        for item in node.value:
-            out += _tags(item)
-    return out
-
 
 def test_memoised_tags_are_the_stock_resolvers() -> None:
     yaml, fast = source._compose(REPEATS)
     assert yaml.Resolver is source._OneVersionResolver and fast is not None
     stock = YAML(typ="safe").compose(REPEATS)
     pure = YAML(typ="safe", pure=True).compose(REPEATS)
-    assert _tags(fast) == _tags(stock) == _tags(pure)
+    assert node_tags(fast, values=True) == node_tags(stock, values=True) == node_tags(pure, values=True)
 
 
 def test_memoised_tags_give_the_same_data(monkeypatch: pytest.MonkeyPatch) -> None:
