@@ -172,15 +172,7 @@ def singles_of(changes: Iterable[Change]) -> list[Change]:
 
 def kinds_of(changes: Sequence[Change]) -> list[str]:
     """The kind of each change, in order (a run's without building its entries)."""
-    if not isinstance(changes, Changes):
-        return [c.key[0] for c in changes]
-    out: list[str] = []
-    for part in changes.parts:
-        if isinstance(part, EntryRun):
-            out += [part.kind] * len(part)
-        else:
-            out.append(part.key[0])
-    return out
+    return _key_parts(changes, 0)
 
 
 def picked(changes: Sequence[Change], idx: Sequence[int]) -> Sequence[Change]:
@@ -192,15 +184,20 @@ def picked(changes: Sequence[Change], idx: Sequence[int]) -> Sequence[Change]:
 
 def devices_of(changes: Sequence[Change], idx: Sequence[int]) -> list[str]:
     """The device (`key[1]`) of the fdb/neigh changes at positions `idx`, in order."""
-    some = picked(changes, idx)
-    if not isinstance(some, Changes):
-        return [c.key[1] for c in some]
+    return _key_parts(picked(changes, idx), 1)
+
+
+def _key_parts(changes: Sequence[Change], at: int) -> list[str]:
+    """`key[at]` of each change, in order (0: the kind, 1: the device of an entry); a run's
+    (whose entries' keys begin kind, device) without building its entries."""
+    if not isinstance(changes, Changes):
+        return [c.key[at] for c in changes]
     out: list[str] = []
-    for part in some.parts:
+    for part in changes.parts:
         if isinstance(part, EntryRun):
-            out += [part.dev] * len(part)
+            out += [(part.kind, part.dev)[at]] * len(part)
         else:
-            out.append(part.key[1])
+            out.append(part.key[at])
     return out
 
 
