@@ -13,10 +13,12 @@ import sys
 def main() -> None:
     """Run the command line `sys.argv`."""
     from overlayc import gcpause
+    from overlayc.files import prefetch as inputs_prefetch
     from overlayc.observe import prefetch
 
     if one_command(sys.argv[1:]):
         gcpause.freeze_after_pauses()
+    inputs_prefetch.start(sys.argv[1:])
     prefetch.start(sys.argv[1:])
     with gcpause.paused_gc():  # modules, classes and schemas: alive until the process ends
         from overlayc.cli import main as cli_main

@@ -16,7 +16,6 @@ or any other top-level key (`cluster`, ...) set in two files, is an error showin
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,14 +24,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from overlayc.config.explain import KINDS, diagnostics_from_validation, show
+from overlayc.config.lockdir import LOCK_NAME as LOCK_NAME
+from overlayc.config.lockdir import lock_dir as lock_dir
 from overlayc.config.model import Config
 from overlayc.config.source import SourceMap, YamlPath, parse_yaml
 from overlayc.config.validate import validate_config
 from overlayc.errors import ConfigError, Diagnostic, InputError, Location, Severity
+from overlayc.files import prefetch
 from overlayc.files.limits import LIMITS
 from overlayc.files.safe import read_input
 
-LOCK_NAME = "overlayc.lock"
 SUFFIXES = (".yaml", ".yml")
 FATAL = ("yaml-syntax", "not-a-mapping", "yaml-limit")  # no point parsing the model after these
 
@@ -147,7 +148,8 @@ def load_config(paths: Sequence[Path]) -> LoadedConfig:
     merger = _Merger()
     for f in files:
         fmap = SourceMap()
-        doc, diagnostics = parse_yaml(str(f), _read(f), fmap)
+        text = _read(f)
+        doc, diagnostics = prefetch.parsed_yaml(str(f), text, fmap) or parse_yaml(str(f), text, fmap)
         merger.diagnostics.extend(diagnostics)
         merger.add(doc, fmap, str(f))
     smap, diagnostics = merger.smap, merger.diagnostics
@@ -162,13 +164,3 @@ def load_config(paths: Sequence[Path]) -> LoadedConfig:
         raise ConfigError(diagnostics, smap.lines)
     return LoadedConfig(config, tuple(files), lock_dir(paths) / LOCK_NAME, smap)
 
-
-def lock_dir(paths: Sequence[Path]) -> Path:
-    """Where `overlayc.lock` lives: the deepest directory holding every `-f` given (a directory
-    given counts as itself), so that it does not depend on the order of the `-f` options."""
-    dirs = [str(p.resolve() if p.is_dir() else p.resolve().parent) for p in paths]
-    common = Path(os.path.commonpath(dirs))
-    try:  # shown relative when under the working directory, as the user wrote it
-        return common.relative_to(Path.cwd().resolve())
-    except ValueError:
-        return common

@@ -24,14 +24,15 @@ import json
 import os
 import re
 from ipaddress import IPv4Address, IPv6Address
-from itertools import product
 from pathlib import Path
 from socket import inet_aton, inet_ntoa
 
 from overlayc.compile.lock import HEADER, LOCK_VERSION, Lock, Pin
 from overlayc.compile.naming import natural_key
 from overlayc.errors import InputError
+from overlayc.files import prefetch
 from overlayc.files.limits import LIMITS
+from overlayc.files.lock_bulk import NAME, YAML_WORDS, bulk_endpoints, bulk_tasks, ipv4, sections
 from overlayc.files.safe import read_capped, write_atomic
 from overlayc.gcpause import paused_gc
 
@@ -39,16 +40,11 @@ _PIN = re.compile(r'\{(?:ip: ([0-9.]{7,15}), )?(?:ip6: "([0-9a-f:.]{2,45})", )?'
                   r'mac: "([0-9a-f]{2}(?::[0-9a-f]{2}){5})"\}')
 # The common lines in one match each (ASCII names that `_q` writes plain); any line these miss
 # goes through `_entry`, which accepts exactly what `_q` writes.
-_NAME = r"([A-Za-z][A-Za-z0-9_.\-]*)"
+_NAME = NAME
 _TASK_LINE = re.compile(rf"  {_NAME}: {_NAME}")
 _ENDPOINT_LINE = re.compile(rf"  {_NAME}:")
 _PIN_LINE = re.compile(rf"    {_NAME}: {_PIN.pattern}")
-_YAML_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "y", "n"})
-# Every ASCII spelling of those words in any case (`True`, `nULL`, ...): the names the bulk reader
-# matches are ASCII, so `_word` holds for one of them exactly when it is in this set, and a whole
-# section is checked by one C-level `isdisjoint` instead of a Python call per name.
-_YAML_WORD_SPELLINGS = frozenset(
-    "".join(letters) for word in _YAML_WORDS for letters in product(*((c, c.upper()) for c in word)))
+_YAML_WORDS = YAML_WORDS
 
 
 class _NotCanonical(Exception):
@@ -64,7 +60,23 @@ def read_lock(path: Path) -> Lock:
     another layout holds YAML the bounded loader refuses (bombs, directives, tags, huge values)."""
     if not os.path.lexists(path):
         return Lock()
-    return parse_lock(read_capped(path, LIMITS.lock_bytes), str(path))
+    data = read_capped(path, LIMITS.lock_bytes)
+    ahead = _read_ahead(data, str(path))
+    return ahead if ahead is not None else parse_lock(data, str(path))
+
+
+@paused_gc()  # as parse_lock
+def _read_ahead(data: bytes, where: str) -> Lock | None:
+    """`parse_lock(data, where)` from the sections the prefetch child read of these same bytes
+    (`overlayc.files.prefetch`), when it read them and `parse_lock` would take the bulk path;
+    None otherwise (parse it)."""
+    body = prefetch.lock_body(where, data)
+    if body is None:
+        return None
+    try:
+        return _parse_bulk(data.decode(), body)
+    except (UnicodeDecodeError, _NotCanonical):  # as parse_lock would find it: let it say so
+        return None
 
 
 def write_lock(path: Path, lock: Lock) -> None:
@@ -287,80 +299,43 @@ def _parse_endpoints(lines: list[str], at: int, empty: bool) -> dict[str, dict[s
     return endpoints
 
 
-# --- the bulk reader: the common lines, matched a whole section at once ----------------------
-_BYTE = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # a decimal 0-255 as inet_ntoa writes it
-_BULK_TASK = re.compile(rf"^  {_NAME}: {_NAME}\n", re.M)
-_BULK_ENTRY = re.compile(
-    rf"^(?:  {_NAME}:|    {_NAME}: \{{(?:ip: ((?:{_BYTE}\.){{3}}{_BYTE}), )?"
-    r'(?:ip6: "([0-9a-f:.]{2,45})", )?mac: "([0-9a-f]{2}(?::[0-9a-f]{2}){5})"\})\n', re.M)
-
-
+# --- the bulk reader: the common lines, matched a whole section at once (overlayc.files.lock_bulk)
 # a Pin from its three fields by `tuple.__new__`, without the named tuple's Python-level `__new__`
 _new_pin = tuple.__new__
+Body = tuple[dict[str, str], dict[str, dict[str, Pin]]]  # the tasks and endpoints sections
 
 
-def _parse_bulk(text: str) -> Lock | None:
+def _pin(ip: str | None, mac: str, ip6: str | None) -> Pin:
+    """The Pin of one bulk-matched pin line (`ip` canonical already, `ip6` checked here)."""
+    return _new_pin(Pin, (None if ip is None else ipv4(int.from_bytes(inet_aton(ip), "big")), mac,
+                          _ip6(ip6) if ip6 else None))
+
+
+def _parse_bulk(text: str, body: Body | None = None) -> Lock | None:
     """The Lock of `text` when its tasks and endpoints sections hold only the common lines
     (plain names, IPv4 addresses as IPv4Address prints them), each section matched by one
     regular expression pass instead of a Python step per line; None for any other text.
+    `body`: those two sections as the bulk reader reads them from this same text (read ahead
+    by the prefetch child), not matched again.
 
     Accepts a subset of what `_parse_lines` accepts, with the same result; raises _NotCanonical
     only where `_parse_lines` would. The sections are matched in place (no copy of the text)."""
-    tasks_at = text.find("\ntasks:\n")
-    endpoints_at = text.find("\nendpoints:\n", tasks_at + 1)
-    if tasks_at < 0 or endpoints_at < 0:
+    found = sections(text)
+    if found is None:
         return None
+    tasks_at, endpoints_at = found
     head = text[: tasks_at + 1].split("\n")
     at, vnis = _parse_head(head)
     if at != len(head) - 1:
         return None
-    tasks = _bulk_tasks(text, tasks_at + len("\ntasks:\n"), endpoints_at + 1)
-    endpoints = _bulk_endpoints(text, endpoints_at + len("\nendpoints:\n"))
+    if body is None:
+        tasks = bulk_tasks(text, tasks_at + len("\ntasks:\n"), endpoints_at + 1)
+        endpoints = bulk_endpoints(text, endpoints_at + len("\nendpoints:\n"), _pin)
+    else:
+        tasks, endpoints = body
     if tasks is None or endpoints is None:
         return None
     return Lock(version=LOCK_VERSION, vnis=vnis, tasks=tasks, endpoints=endpoints)
-
-
-def _bulk_tasks(text: str, start: int, end: int) -> dict[str, str] | None:
-    """The `tasks` lines of `text[start:end]` when every line is `  <name>: <name>`."""
-    found = _BULK_TASK.findall(text, start, end)
-    if len(found) != text.count("\n", start, end):  # each match is one whole line: all matched
-        return None
-    nodes: dict[str, str] = {}  # one string per node name, shared by its tasks
-    tasks = {task: nodes.setdefault(node, node) for task, node in found}
-    if len(tasks) != len(found) or not _YAML_WORD_SPELLINGS.isdisjoint(tasks) \
-            or not _YAML_WORD_SPELLINGS.isdisjoint(nodes):
-        return None
-    return tasks
-
-
-def _bulk_endpoints(text: str, start: int) -> dict[str, dict[str, Pin]] | None:
-    """The `endpoints` lines from `text[start:]` to the end, when every line is an endpoint's
-    plain name or a pin of a plain network name with a canonical IPv4 address (IPv6 ones are
-    checked here). Matches are taken one at a time: a list of them all would hold 150k tuples."""
-    endpoints: dict[str, dict[str, Pin]] = {}
-    pins: dict[str, Pin] | None = None
-    lines = count = 0
-    for match in _BULK_ENTRY.finditer(text, start):
-        lines += 1
-        endpoint, net, ip, ip6, mac = match.groups()
-        if endpoint is not None:
-            if pins is not None and not pins:
-                return None
-            pins = endpoints[endpoint] = {}
-            continue
-        if pins is None or not (ip or ip6):
-            return None
-        address = IPv4Address(inet_aton(ip)) if ip else None
-        pins[net] = _new_pin(Pin, (address, mac, _ip6(ip6) if ip6 else None))
-        count += 1
-    if lines != text.count("\n", start) or (pins is not None and not pins) or len(endpoints) + count != lines:
-        return None  # a line of another shape, an endpoint without pins, or one twice
-    nets = {net for pins_of in endpoints.values() for net in pins_of}
-    if count != sum(map(len, endpoints.values())) or not _YAML_WORD_SPELLINGS.isdisjoint(endpoints) \
-            or not _YAML_WORD_SPELLINGS.isdisjoint(nets):
-        return None  # a network twice in one endpoint, or a name `_q` quotes
-    return endpoints
 
 
 # --- any other layout: the generic YAML loader (overlayc.files.lock_doc) ----------------------

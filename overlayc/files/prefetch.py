@@ -1,0 +1,250 @@
+"""The input files of a command, read and parsed by a child process while the command starts.
+
+One node's plan of a 1,000-node cluster spent ~0.45 s importing (pydantic, typer, the models),
+then 0.2 s parsing its configuration's YAML and 0.25 s reading its 2.6 MB `overlayc.lock`, one
+after the other on one core. `start(argv)`, called by `overlayc.launch` before those imports,
+forks a child that reads each `-f FILE` and the lock file `load_config` will name
+(`overlayc.config.lockdir`) with the same readers (`files.safe`), parses them with the same
+parsers (`config.source.parse_yaml`; the lock's bulk reader, `files.lock_bulk`) and hands the
+results over as `marshal` data of plain values (dicts, lists, strings, integers) in an
+anonymous file, the configuration first, then the lock. The child imports neither pydantic nor
+typer, so it is done with the configuration before the parent's imports are.
+
+The parent takes a result (`parsed_yaml`, `lock_body`) only for the same file name and the same
+bytes it has just read itself (a sha256 of them), and only results the parsers gave without a
+diagnostic (a configuration) or from the bulk path (a lock); each is given out once. Anything
+else — a file that changed in between, a directory of files, a diagnostic, a lock in another
+layout, a child that failed or was killed — is parsed by the parent exactly as without a
+prefetch, so the child can only save time, never change a result, a message or an exit code.
+When the parent needs a result the child has not finished, it waits: the child began earlier
+and does the same work, so with a core of its own it is ahead of the parent doing it again.
+At exit the child is killed (if still running) and reaped; its stdio is /dev/null.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import marshal
+import os
+import signal
+from collections.abc import Sequence
+from ipaddress import IPv6Address
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from overlayc.compile.lock import Pin
+    from overlayc.config.source import SourceMap
+    from overlayc.errors import Diagnostic
+
+# the commands that load a configuration → whether they read its lock too
+COMMANDS = {"validate": True, "render": True, "plan": True, "apply": True, "reconcile": True,
+            "status": True, "nodes": False}
+_END = 8  # the child ends each part by writing the file's size so far: 8 bytes on the pipe
+
+Places = dict[tuple[str | int, ...], tuple[int, int]]  # YAML path → (line, column)
+Parsed = tuple[Any, Places, Places]  # data, where its values are, where its keys are
+PlainPin = tuple[int | None, str, int | None]  # ip, mac, ip6
+PlainBody = tuple[dict[str, str], dict[str, dict[str, PlainPin]]]
+
+
+def inputs_of(argv: Sequence[str]) -> tuple[list[str], bool] | None:
+    """What the command line `argv` (without the program name) reads: its `-f` values (`-f X`,
+    `-fX`, `--file X`, `--file=X`) and whether it reads the lock; None for a command that loads
+    no configuration. A guess from the words alone: a wrong one only costs the child's work."""
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command not in COMMANDS:
+        return None
+    files: list[str] = []
+    args = list(argv[argv.index(command) + 1:])
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg in ("-f", "--file") and i + 1 < len(args):
+            files.append(args[i + 1])
+        elif arg.startswith("--file="):
+            files.append(arg[len("--file="):])
+        elif arg.startswith("-f") and len(arg) > 2 and (i == 0 or args[i - 1] not in ("-f", "--file")):
+            files.append(arg[2:])
+    return (files, COMMANDS[command]) if files else None
+
+
+class _Child:
+    """The forked reader: its pid, the anonymous file it writes into, the pipe it says so on."""
+
+    def __init__(self, pid: int, fd: int, ready: int, files: list[str], lock: str | None) -> None:
+        self.pid, self.fd, self.ready = pid, fd, ready
+        self.files, self.lock = set(files), lock  # what it reads: nothing else is waited for
+        self.ends: list[int] = [0]  # where each part ends in the file, as the child said
+        self.closed = False
+        self.configs: dict[str, tuple[bytes, Parsed]] | None = None
+
+    def part(self, index: int) -> Any:
+        """Part `index` (0: configurations, 1: lock) once the child has written it; None when
+        it never will (failed, killed, or the parts are taken already)."""
+        while not self.closed and len(self.ends) <= index + 1:
+            data = b""
+            try:
+                while len(data) < _END and (chunk := os.read(self.ready, _END - len(data))):
+                    data += chunk
+            except OSError:
+                data = b""
+            if len(data) < _END:  # the child ended without writing it
+                self.stop()
+            else:
+                self.ends.append(int.from_bytes(data, "little"))
+        if self.closed and len(self.ends) <= index + 1:
+            return None
+        try:
+            return marshal.loads(os.pread(self.fd, self.ends[index + 1] - self.ends[index], self.ends[index]))
+        except (OSError, ValueError, EOFError, TypeError):
+            return None
+
+    def config(self, file: str, digest: bytes) -> Parsed | None:
+        """The parsed configuration file `file`, when the child read exactly bytes of `digest`."""
+        if file not in self.files:
+            return None
+        if self.configs is None:
+            got = self.part(0)
+            self.configs = {f: (d, parsed) for f, d, *parsed in got} if isinstance(got, list) else {}
+        d, parsed = self.configs.pop(file, (b"", None))
+        return parsed if d == digest else None
+
+    def lock_body(self, where: str, digest: bytes) -> PlainBody | None:
+        """The bulk-read sections of lock file `where`, when the child read bytes of `digest`."""
+        if where != self.lock:
+            return None
+        self.lock = None  # given out once
+        got = self.part(1)
+        self.stop()
+        if not isinstance(got, tuple) or got[0] != digest:
+            return None
+        return got[1], got[2]
+
+    def stop(self) -> None:
+        """At exit or when nothing more is needed from it: the child is killed and reaped."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        except (ProcessLookupError, ChildProcessError):  # e.g. SIGCHLD ignored: reaped already
+            pass
+        os.close(self.ready)
+        os.close(self.fd)
+
+
+_child: _Child | None = None
+
+
+def start(argv: Sequence[str]) -> None:
+    """Fork the reader for the command line `argv` (without the program name) when it loads a
+    configuration; call it before any thread is started and before the heavy imports."""
+    global _child
+    inputs = inputs_of(argv)
+    if _child is not None or inputs is None:
+        return
+    files, with_lock = inputs
+    lock = _lock_path(files) if with_lock else None
+    try:
+        fd = os.memfd_create("overlayc-inputs", os.MFD_CLOEXEC)
+    except OSError:  # no memfd (an old kernel, a seccomp filter): no prefetch
+        return
+    ready, done = os.pipe2(os.O_CLOEXEC)
+    try:
+        pid = os.fork()
+    except OSError:  # out of processes or memory: no prefetch
+        for end in (fd, ready, done):
+            os.close(end)
+        return
+    if pid == 0:  # pragma: no cover - the child: its coverage is not collected
+        os.close(ready)
+        _detach()
+        os._exit(_read_inputs(files, lock, fd, done))
+    os.close(done)
+    _child = _Child(pid, fd, ready, [str(Path(f)) for f in files], lock)
+    atexit.register(_child.stop)
+
+
+def parsed_yaml(file: str, text: str, smap: SourceMap) -> tuple[Any, list[Diagnostic]] | None:
+    """`parse_yaml(file, text, smap)` as the child computed it for these same bytes, adding the
+    same locations to the empty `smap`; None when there is no such result (parse it)."""
+    if _child is None or smap.values or smap.keys or smap.lines:
+        return None
+    parsed = _child.config(file, hashlib.sha256(text.encode()).digest())
+    if parsed is None:
+        return None
+    from overlayc.errors import Location
+
+    doc, values, keys = parsed
+    smap.lines[file] = tuple(text.splitlines())
+    smap.values.update({path: Location(file, line, column) for path, (line, column) in values.items()})
+    smap.keys.update({path: Location(file, line, column) for path, (line, column) in keys.items()})
+    return doc, []
+
+
+def lock_body(where: str, data: bytes) -> tuple[dict[str, str], dict[str, dict[str, Pin]]] | None:
+    """The tasks and endpoints sections of the lock file `where` holding `data`, as the bulk
+    reader reads them (`overlayc.files.lock._parse_bulk`), when the child read these same bytes
+    and the bulk reader took them; None otherwise (parse them)."""
+    body = None if _child is None else _child.lock_body(where, hashlib.sha256(data).digest())
+    if body is None:
+        return None
+    from overlayc.compile.lock import Pin
+    from overlayc.files.lock_bulk import ipv4
+
+    new_pin = tuple.__new__  # as the bulk reader builds a Pin
+    tasks, plain = body
+    endpoints = {ep: {net: new_pin(Pin, (None if ip is None else ipv4(ip), mac,
+                                         None if ip6 is None else IPv6Address(ip6)))
+                      for net, (ip, mac, ip6) in pins.items()}
+                 for ep, pins in plain.items()}
+    return tasks, endpoints
+
+
+def _lock_path(files: list[str]) -> str | None:
+    """The lock file `load_config` names for these `-f` values (None when that fails)."""
+    from overlayc.config.lockdir import LOCK_NAME, lock_dir
+
+    try:
+        return str(lock_dir([Path(f) for f in files]) / LOCK_NAME)
+    except (OSError, ValueError, RuntimeError):
+        return None
+
+
+def _detach() -> None:  # pragma: no cover - in the child
+    """In the child: stdin, stdout and stderr on /dev/null, so that a reader of the command's
+    output sees its end when the command ends, not when the child does."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for std in (0, 1, 2):
+        os.dup2(null, std)
+    os.close(null)
+
+
+def _read_inputs(files: list[str], lock: str | None, fd: int, done: int) -> int:  # pragma: no cover
+    """In the child: the configurations, then the lock, each part marshalled into file `fd`
+    and announced on `done`; its exit code."""
+    try:
+        import gc
+
+        gc.disable()  # a short life with no cycles worth collecting
+        from overlayc.files.prefetch_child import read_config, read_lock_body
+
+        end = _put(fd, done, 0, [got for f in files if (got := read_config(f)) is not None])
+        if lock is not None:
+            _put(fd, done, end, read_lock_body(lock))
+        return 0
+    except BaseException:  # any failure: the parent parses its files itself
+        return 1
+
+
+def _put(fd: int, done: int, at: int, value: Any) -> int:  # pragma: no cover - in the child
+    """`value` marshalled into `fd` at offset `at`, then its end announced on `done`; the end."""
+    data = memoryview(marshal.dumps(value))
+    while data:
+        written = os.pwrite(fd, data, at)
+        data, at = data[written:], at + written
+    os.write(done, at.to_bytes(_END, "little"))
+    return at
