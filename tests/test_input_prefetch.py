@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -24,13 +24,14 @@ from overlayc.compile.lock import Lock
 from overlayc.config import load
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.source import parse_yaml
-from overlayc.errors import ConfigError
+from overlayc.errors import ConfigError, OverlaycError
 from overlayc.files import lock as lock_file
 from overlayc.files import prefetch, prefetch_child
-from overlayc.files.lock import read_lock
+from overlayc.files.lock import dumps_lock, parse_lock, read_lock
 from overlayc.files.lock_bulk import bulk_tasks
 from overlayc.inputs import assign_with_lock
 from tests.support.gen import config_dict
+from tests.test_lock_file import IPV6_LOCK, ODD_BULK_LINES, OLD_LOCK
 
 
 @pytest.mark.parametrize(("argv", "inputs"), [
@@ -214,16 +215,17 @@ def test_a_child_still_reading_at_exit_is_killed_and_reaped(
     assert _fresh(cluster)[1] == read_lock(cluster.parent / "overlayc.lock")
 
 
-BROKEN = [
-    "networks: {a: [\n",  # YAML syntax: the parser's diagnostic
-    "version: 1\nversion: 1\n",  # a diagnostic of the YAML reader
-    "version: 1\ncluster: {name: c}\nnodes: {n1: {address: 10.0.0.1, color: red}}\n",  # the model's
+BROKEN: list[tuple[str, list[Any] | int | None]] = [  # (configuration, what the child gives)
+    ("networks: {a: [\n", []),  # YAML syntax: the parser's diagnostic
+    ("version: 1\nversion: 1\n", []),  # a diagnostic of the YAML reader
+    ("version: 1\nwhen: 2026-01-01\n", None),  # a date, which marshal cannot carry
+    ("version: 1\ncluster: {name: c}\nnodes: {n1: {address: 10.0.0.1, color: red}}\n", 1),  # the model's
 ]
 
 
-@pytest.mark.parametrize("broken", BROKEN)
+@pytest.mark.parametrize(("broken", "parsed"), BROKEN)
 def test_a_broken_configuration_gives_the_same_diagnostics_as_without_the_prefetch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, broken: str, parsed: list[Any] | int | None
 ) -> None:
     monkeypatch.setattr(prefetch, "_child", None)
     monkeypatch.chdir(tmp_path)
@@ -231,7 +233,9 @@ def test_a_broken_configuration_gives_the_same_diagnostics_as_without_the_prefet
     with pytest.raises(ConfigError) as without:
         load_config([Path("overlay.yaml")])
     prefetch.start(["validate", "-f", "overlay.yaml"])
-    assert prefetch._child is not None and isinstance(prefetch._child.part(0), list)
+    assert prefetch._child is not None
+    got = prefetch._child.part(0)
+    assert (len(got) if isinstance(parsed, int) else got) == parsed
     try:
         with pytest.raises(ConfigError) as err:
             load_config([Path("overlay.yaml")])
@@ -247,7 +251,7 @@ def test_the_process_reports_a_model_error_as_without_the_prefetch(tmp_path: Pat
     """The configuration the child parses without a diagnostic, that the model then refuses:
     the same message, locations and exit code as a process that does not fork the child."""
     cfg = tmp_path / "overlay.yaml"
-    cfg.write_text(BROKEN[-1])
+    cfg.write_text(BROKEN[-1][0])
     runs = [subprocess.run([sys.executable, *how, "validate", "-f", cfg.name], capture_output=True,
                            text=True, cwd=tmp_path, timeout=120, check=False)
             for how in (["-m", "overlayc"], ["-c", _NO_PREFETCH])]
@@ -265,3 +269,37 @@ def test_the_command_plans_from_the_prefetch_as_without_it(cluster: Path) -> Non
     assert runs[0].returncode == 0, runs[0].stderr
     assert json.loads(runs[0].stdout)["node"] == "node1"
     assert [(r.returncode, r.stdout, r.stderr) for r in runs] == [(0, runs[1].stdout, runs[1].stderr)] * 2
+
+
+_PLAIN_LOCK = OLD_LOCK.replace('"yes"', "b").replace('"n"', "node2")  # every name plain: the bulk case
+LOCKS = [dumps_lock(IPV6_LOCK), _PLAIN_LOCK,
+         *(_PLAIN_LOCK.replace(old, new, 1) for old, new in ODD_BULK_LINES),
+         "version: 1\nvnis: {}\ntasks: {}\nendpoints: {a: 1}\n", "not: [a lock\n"]
+
+
+def _outcome(read: Callable[[], Lock]) -> Lock | str:
+    try:
+        return read()
+    except OverlaycError as err:
+        return f"{type(err).__name__}: {err}"
+
+
+@pytest.mark.parametrize("text", LOCKS)
+def test_any_lock_reads_as_without_the_prefetch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    """IPv6 pins, pins without IPv4, every line the bulk reader leaves to the line parser, a
+    lock in another layout, a broken one: the same Lock or the same error."""
+    monkeypatch.setattr(prefetch, "_child", None)
+    monkeypatch.chdir(tmp_path)
+    Path("overlayc.lock").write_text(text)
+    expected = _outcome(lambda: parse_lock(text.encode(), "overlayc.lock"))
+    try:
+        bulk = lock_file._parse_bulk(text)
+    except lock_file._NotCanonical:
+        bulk = None
+    prefetch.start(["plan", "-f", "overlay.yaml"])  # no such file: the child reads only the lock
+    calls = _counted(monkeypatch)
+    assert _outcome(lambda: read_lock(Path("overlayc.lock"))) == expected
+    if bulk is not None:  # what the bulk reader takes comes from the child
+        assert calls == [] and bulk == expected
