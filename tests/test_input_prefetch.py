@@ -41,7 +41,9 @@ from tests.test_lock_file import IPV6_LOCK, ODD_BULK_LINES, OLD_LOCK
     (["nodes", "-f", "x.yaml"], (["x.yaml"], False)),  # reads no lock
     (["apply", "-f", "x.yaml", "p.json"], (["x.yaml"], True)),
     (["reconcile", "--once", "-f", "d/"], (["d/"], True)),
-    (["render", "-f", "-f"], (["-f"], True)),  # a file named `-f`
+    (["reconcile", "-f", "x.yaml"], None),  # the agent's loop
+    (["render", "-f", "-f", "-f", "x"], (["-f", "x"], True)),  # a file named `-f`
+    (["plan", "-f"], None),
     (["plan", "--", "-f", "x.yaml"], None),  # after `--`: arguments, not options
     (["plan", "--node", "n1"], None),  # no file: nothing to read
     (["observe", "-f", "x.yaml"], None),  # loads no configuration
@@ -50,6 +52,14 @@ from tests.test_lock_file import IPV6_LOCK, ODD_BULK_LINES, OLD_LOCK
 ])
 def test_the_files_a_command_line_reads(argv: list[str], inputs: tuple[list[str], bool] | None) -> None:
     assert prefetch.inputs_of(argv) == inputs
+
+
+def test_the_child_imports_neither_pydantic_nor_typer() -> None:
+    """What the child imports (its point is to run while the parent imports those)."""
+    code = ("import sys; import overlayc.files.prefetch, overlayc.files.prefetch_child; "
+            "print(sorted(m for m in ('pydantic', 'typer', 'overlayc.config.model') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout == "[]\n"
 
 
 @pytest.fixture

@@ -55,20 +55,23 @@ PlainBody = tuple[dict[str, str], list[str], list[int], list[str], list[Any], li
 def inputs_of(argv: Sequence[str]) -> tuple[list[str], bool] | None:
     """What the command line `argv` (without the program name) reads: its `-f` values (`-f X`,
     `-fX`, `--file X`, `--file=X`) and whether it reads the lock; None for a command that loads
-    no configuration. A guess from the words alone: a wrong one only costs the child's work."""
+    no configuration, and for the reconcile agent's loop. A guess from the words alone: a wrong
+    one only costs the child's work."""
     command = next((a for a in argv if not a.startswith("-")), None)
-    if command not in COMMANDS:
-        return None
+    if command not in COMMANDS or (command == "reconcile" and "--once" not in argv):
+        return None  # the agent's loop: its first round is not worth a child alive for its life
     files: list[str] = []
-    args = list(argv[argv.index(command) + 1:])
-    for i, arg in enumerate(args):
+    args = iter(argv[list(argv).index(command) + 1:])
+    for arg in args:
         if arg == "--":
             break
-        if arg in ("-f", "--file") and i + 1 < len(args):
-            files.append(args[i + 1])
+        if arg in ("-f", "--file"):
+            value = next(args, None)
+            if value is not None:
+                files.append(value)
         elif arg.startswith("--file="):
             files.append(arg[len("--file="):])
-        elif arg.startswith("-f") and len(arg) > 2 and (i == 0 or args[i - 1] not in ("-f", "--file")):
+        elif arg.startswith("-f"):
             files.append(arg[2:])
     return (files, COMMANDS[command]) if files else None
 
