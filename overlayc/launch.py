@@ -2,7 +2,9 @@
 
 Before the command-line interface (and with it pydantic, typer and the configuration models) is
 imported, a plan against a namespace starts reading that node's big dumps in a child process
-(overlayc.observe.prefetch), so the kernel's share of them overlaps the command's start.
+(overlayc.observe.prefetch), so the kernel's share of them overlaps the command's start; and a
+command that loads a configuration starts reading and parsing its files and its lock in another
+(overlayc.files.prefetch).
 """
 
 from __future__ import annotations

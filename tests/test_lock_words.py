@@ -9,7 +9,7 @@ from itertools import product
 import pytest
 
 from overlayc.files import lock as lock_file
-from overlayc.files.lock_bulk import YAML_WORD_SPELLINGS
+from overlayc.files.lock_bulk import YAML_WORD_SPELLINGS, YAML_WORDS
 
 LOCK = """\
 version: 1
@@ -24,7 +24,7 @@ endpoints:
 
 
 def test_the_spellings_are_exactly_the_names_word_refuses() -> None:
-    letters = sorted({c for w in lock_file._YAML_WORDS for c in w + w.upper()} | {"x", "E"})
+    letters = sorted({c for w in YAML_WORDS for c in w + w.upper()} | {"x", "E"})
     names = ["".join(t) for n in range(1, 5) for t in product(letters, repeat=n)]
     names += ["false", "FALSE", "fAlSe", "falsey", "nulls"]
     assert [n for n in names if lock_file._word(n) != (n in YAML_WORD_SPELLINGS)] == []

@@ -32,7 +32,9 @@ from overlayc.compile.naming import natural_key
 from overlayc.errors import InputError
 from overlayc.files import prefetch
 from overlayc.files.limits import LIMITS
-from overlayc.files.lock_bulk import NAME, YAML_WORDS, bulk_endpoints, bulk_tasks, ipv4, sections
+from overlayc.files.lock_bulk import NAME as _NAME
+from overlayc.files.lock_bulk import YAML_WORDS as _YAML_WORDS
+from overlayc.files.lock_bulk import bulk_endpoints, bulk_tasks, ipv4, sections
 from overlayc.files.safe import read_capped, write_atomic
 from overlayc.gcpause import paused_gc
 
@@ -40,11 +42,9 @@ _PIN = re.compile(r'\{(?:ip: ([0-9.]{7,15}), )?(?:ip6: "([0-9a-f:.]{2,45})", )?'
                   r'mac: "([0-9a-f]{2}(?::[0-9a-f]{2}){5})"\}')
 # The common lines in one match each (ASCII names that `_q` writes plain); any line these miss
 # goes through `_entry`, which accepts exactly what `_q` writes.
-_NAME = NAME
 _TASK_LINE = re.compile(rf"  {_NAME}: {_NAME}")
 _ENDPOINT_LINE = re.compile(rf"  {_NAME}:")
 _PIN_LINE = re.compile(rf"    {_NAME}: {_PIN.pattern}")
-_YAML_WORDS = YAML_WORDS
 
 
 class _NotCanonical(Exception):
