@@ -34,6 +34,8 @@ from itertools import islice, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from overlayc.gcpause import paused_gc
+
 if TYPE_CHECKING:
     from overlayc.compile.lock import Pin
     from overlayc.config.source import SourceMap
@@ -174,6 +176,7 @@ def start(argv: Sequence[str]) -> None:
     atexit.register(_child.stop)
 
 
+@paused_gc()  # as parse_yaml: tens of thousands of objects that all stay alive
 def parsed_yaml(file: str, text: str, smap: SourceMap) -> tuple[Any, list[Diagnostic]] | None:
     """`parse_yaml(file, text, smap)` as the child computed it for these same bytes, adding the
     same locations to the empty `smap`; None when there is no such result (parse it)."""
