@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 import pytest
 from ruamel.yaml import YAML
 
+from overlayc import cli, gcpause, launch
 from overlayc.compile.lock import Lock
 from overlayc.config import load
 from overlayc.config.load import LoadedConfig, load_config
@@ -114,6 +115,18 @@ def _counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def _same(a: tuple[LoadedConfig, Lock], b: tuple[LoadedConfig, Lock]) -> None:
     assert a[0].config == b[0].config and a[0].source_map == b[0].source_map and a[0].files == b[0].files
     assert a[0].lock_path == b[0].lock_path and a[1] == b[1]
+
+
+def test_the_command_line_forks_the_reader_before_the_cli_is_imported(
+    cluster: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[prefetch._Child | None] = []
+    monkeypatch.setattr(gcpause, "_freeze_after", False)  # what launch.main sets for one command
+    monkeypatch.setattr(sys, "argv", ["overlayc", "validate", "-f", cluster.name])
+    monkeypatch.setattr(cli, "main", lambda: seen.append(prefetch._child))
+    launch.main()
+    assert len(seen) == 1 and seen[0] is not None and seen[0].files == {cluster.name}
+    assert seen[0].lock == "overlayc.lock"
 
 
 def test_the_parent_takes_the_childs_parse_and_gets_its_own_result(
