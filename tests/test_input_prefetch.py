@@ -32,7 +32,7 @@ from overlayc.files.lock import dumps_lock, parse_lock, read_lock
 from overlayc.files.lock_bulk import bulk_tasks
 from overlayc.inputs import assign_with_lock
 from tests.support.gen import config_dict
-from tests.test_lock_file import IPV6_LOCK, ODD_BULK_LINES, OLD_LOCK
+from tests.support.locks import IPV6_LOCK, ODD_BULK_LINES, OLD_LOCK
 
 
 @pytest.mark.parametrize(("argv", "inputs"), [
