@@ -225,6 +225,23 @@ def test_a_failing_child_changes_nothing_and_says_nothing(
     assert capfd.readouterr() == ("", "")
 
 
+@pytest.mark.parametrize("failing", ["memfd_create", "pipe2", "fork"])
+def test_no_child_when_one_cannot_be_made(
+    cluster: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    expected = _fresh(cluster)
+    before = sorted(os.listdir("/proc/self/fd"))
+
+    def fail(*args: object) -> NoReturn:
+        raise OSError(24, "Too many open files")
+    with monkeypatch.context() as patched:
+        patched.setattr(os, failing, fail)
+        prefetch.start(["plan", "-f", cluster.name])
+    assert prefetch._child is None and sorted(os.listdir("/proc/self/fd")) == before  # nothing left open
+    loaded = load_config([Path(cluster.name)])
+    _same((loaded, read_lock(loaded.lock_path)), expected)
+
+
 def test_a_child_still_reading_at_exit_is_killed_and_reaped(
     cluster: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -160,7 +160,11 @@ def start(argv: Sequence[str]) -> None:
         fd = os.memfd_create("overlayc-inputs", os.MFD_CLOEXEC)
     except OSError:  # no memfd (an old kernel, a seccomp filter): no prefetch
         return
-    ready, done = os.pipe2(os.O_CLOEXEC)
+    try:
+        ready, done = os.pipe2(os.O_CLOEXEC)
+    except OSError:  # out of descriptors: no prefetch
+        os.close(fd)
+        return
     try:
         pid = os.fork()
     except OSError:  # out of processes or memory: no prefetch
