@@ -35,7 +35,15 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from overlayc.config.subnets import Address6, Ipam, Subnet, SubnetForms, require_subnet
+from overlayc.config.subnets import (
+    Address6,
+    Ipam,
+    Subnet,
+    SubnetForms,
+    empty_dict,
+    empty_list,
+    require_subnet,
+)
 from overlayc.kernel.objects import canonical_mac
 
 IP_ADDRESS_ERROR = "ip_address"  # error type of a node address that is neither IPv4 nor IPv6
@@ -206,7 +214,7 @@ class Node(Model):
         default=None, description="X25519 public key, base64 (from `overlayc keys gen`)"
     )
     labels: dict[str, str] = Field(
-        default_factory=dict, description="node labels, matched by `node.labels.<key>` constraints"
+        default_factory=empty_dict, description="node labels, matched by `node.labels.<key>` constraints"
     )
     role: Literal["manager", "worker"] = Field(
         default="worker", description="matched by `node.role` constraints"
@@ -267,7 +275,7 @@ class DriverOpts(Model):
 
 class Network(Model, SubnetForms):
     subnet: Subnet | None = Field(default=None, description="subnet of either family, e.g. 10.0.1.0/24")
-    subnets: list[Subnet] = Field(default_factory=list,
+    subnets: list[Subnet] = Field(default_factory=empty_list,
                                   description="one subnet per family, e.g. [10.0.9.0/24, fd00:9::/64]")
     enable_ipv6: Flag | None = Field(default=None, description="compose's switch: an IPv6 subnet is given")
     ipam: Annotated[Ipam | None, AfterValidator(require_subnet)] = Field(
@@ -327,9 +335,10 @@ def _name_list_as_mapping(value: Any) -> Any:
 
 class ServiceAttachment(Model):
     ipv4_addresses: list[Address] = Field(
-        default_factory=list, description="fixed addresses, one per task in task order"
+        default_factory=empty_list, description="fixed addresses, one per task in task order"
     )
-    ipv6_addresses: list[Address6] = Field(default_factory=list, description="fixed IPv6 addresses, likewise")
+    ipv6_addresses: list[Address6] = Field(default_factory=empty_list,
+                                           description="fixed IPv6 addresses, likewise")
 
 
 class EndpointAttachment(Model):
@@ -356,9 +365,9 @@ class Service(Model):
             _name_list_as_mapping,
             json_schema_input_type=list[Name] | dict[Name, ServiceAttachment | None],
         ),
-    ] = Field(default_factory=dict, description="networks the tasks join: a list, or a mapping")
+    ] = Field(default_factory=empty_dict, description="networks the tasks join: a list, or a mapping")
     constraints: list[str] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="Docker placement constraints: node.hostname|node.role|node.labels.<k> ==|!= value",
     )
     managed: Flag = Field(
@@ -378,7 +387,7 @@ class StandaloneEndpoint(Model):
             _name_list_as_mapping,
             json_schema_input_type=list[Name] | dict[Name, EndpointAttachment | None],
         ),
-    ] = Field(default_factory=dict, description="networks the endpoint joins: a list, or a mapping")
+    ] = Field(default_factory=empty_dict, description="networks the endpoint joins: a list, or a mapping")
     managed: Flag = Field(default=True, description="overlayc creates its netns and veth pairs")
 
     def attachments(self) -> dict[str, EndpointAttachment]:
@@ -389,10 +398,10 @@ class StandaloneEndpoint(Model):
 class Config(Model):
     version: Version = Field(description="config format version: 1 (or \"1\")")
     cluster: Cluster
-    nodes: dict[Name, Node] = Field(default_factory=dict)
-    networks: dict[Name, Network] = Field(default_factory=dict)
-    services: dict[Name, Service] = Field(default_factory=dict)
-    endpoints: dict[Name, StandaloneEndpoint] = Field(default_factory=dict)
+    nodes: dict[Name, Node] = Field(default_factory=empty_dict)
+    networks: dict[Name, Network] = Field(default_factory=empty_dict)
+    services: dict[Name, Service] = Field(default_factory=empty_dict)
+    endpoints: dict[Name, StandaloneEndpoint] = Field(default_factory=empty_dict)
 
     @cached_property  # a scan of every node, asked once per network and endpoint by validate and compile
     def ipv6_underlay(self) -> bool:
