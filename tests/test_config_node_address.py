@@ -1,5 +1,6 @@
-"""A node's address parses as `ipaddress.ip_address` parses it, through the C fast path for dotted
-quads (`overlayc.config.model._node_address`): the same address, or the same error."""
+"""A node's address parses as `ipaddress.ip_address` parses it, though dotted quads go through C
+(`overlayc.config.values.ip_address`, which `overlayc.config.model._node_address` calls): the same
+address, or the same error."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
+from overlayc.config import values
 from overlayc.config.model import IP_ADDRESS_ERROR, Node, _node_address
 
 OCTET = st.one_of(st.integers(0, 300).map(str), st.integers(0, 300).map(lambda n: f"0{n}"),
@@ -41,6 +43,15 @@ def _parsed(text: str) -> IPv4Address | IPv6Address | None:
 def test_node_address_is_what_ipaddress_makes_of_the_text(text: str) -> None:
     got, want = _parsed(text), _reference(text)
     assert got == want and type(got) is type(want)
+    try:
+        fast: IPv4Address | IPv6Address | None = values.ip_address(text)
+    except ValueError:
+        fast = None
+    try:
+        slow: IPv4Address | IPv6Address | None = ip_address(text)
+    except ValueError:
+        slow = None
+    assert fast == slow and type(fast) is type(slow)
 
 
 @pytest.mark.parametrize(("text", "want"), [

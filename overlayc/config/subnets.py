@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from overlayc.config.values import new_list
+
 SUBNET_ERROR = "overlay_subnet"  # error type of a subnet that is neither IPv4 nor IPv6 (explain.py)
 IPV6_ADDRESS_ERROR = "ipv6_address"  # error type of an endpoint IPv6 address that is not one
 SUBNET_MISSING = "subnet_missing"  # error type of a network without any subnet (explain.py)
@@ -26,20 +28,6 @@ SUBNET_MISSING = "subnet_missing"  # error type of a network without any subnet 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 SUBNET4_PATTERN = rf"^({_OCTET}\.){{3}}{_OCTET}/(3[0-2]|[12]?[0-9])$"
 SUBNET6_PATTERN = r"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$"
-
-
-# Defaults made by Python functions, not by `list` and `dict`: pydantic inspects the signature of
-# every default_factory when it builds a model class (`takes_validated_data_argument`), and for a
-# builtin type `inspect` parses its text signature with `tokenize` (valgrind: ~16 M instructions
-# of the configuration models' import, for 12 fields).
-def empty_list() -> list[Any]:
-    """A new empty list: a field's default."""
-    return []
-
-
-def empty_dict() -> dict[Any, Any]:
-    """A new empty mapping: a field's default."""
-    return {}
 
 
 def _got(value: Any) -> str:
@@ -114,7 +102,7 @@ class Ipam(_Model):
     """Compose's `ipam:`: the default driver and a list of pools, one per family at most."""
 
     driver: Literal["default"] = Field(default="default", description="only `default` (Docker compat)")
-    config: list[IpamPool] = Field(default_factory=empty_list, description="pools: `- subnet: ...` each")
+    config: list[IpamPool] = Field(default_factory=new_list, description="pools: `- subnet: ...` each")
 
 
 class SubnetForms:
