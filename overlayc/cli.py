@@ -4,6 +4,7 @@ Exit codes: one table in `overlayc.exitcodes` (also in `overlayc --help` and the
 usage errors and colour are handled once, by `overlayc.cliapp.OverlaycGroup`.
 """
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -34,7 +35,7 @@ from overlayc.cli_options import (
     StateOption,
     YesOption,
 )
-from overlayc.cliapp import OverlaycGroup, colour_for, report, set_no_colour
+from overlayc.cliapp import OverlaycGroup, colour_for, only_command, report, set_no_colour
 from overlayc.compile import compile_node
 from overlayc.compile import epoch as epoch_mod
 from overlayc.config.load import LoadedConfig, load_config
@@ -367,7 +368,8 @@ app.command("status")(status_command)
 
 def main() -> None:
     """The console script: `OverlaycGroup` turns every outcome into an exit code."""
-    app()
+    with only_command(app, sys.argv[1:], os.environ):
+        app()
 
 
 __all__ = ["app", "main", "report"]

@@ -32,14 +32,16 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.stder
 
 NOT_FOR_OFFLINE = ("overlayc.agent", "overlayc.apply", "overlayc.netlink", "overlayc.planlive",
                    "overlayc.observe.kernel", "overlayc.render.dot", "overlayc.render.iproute2",
-                   "overlayc.config.schema", "overlayc.files.plans", "cryptography", "pyroute2", "rich")
+                   "overlayc.config.schema", "overlayc.files.plans", "cryptography", "pyroute2", "rich",
+                   "importlib.metadata")  # pydantic's plugin scan (overlayc.config.noplugins)
 
 
-def _modules(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
+def _modules(tmp_path: Path, *args: str, **env_vars: str) -> tuple[int, set[str]]:
     """Exit code and every module loaded by `overlayc ARGS` run as a process (state and lock
-    directories under `tmp_path`)."""
-    env = {**os.environ, "OVERLAYC_STATE_DIR": str(tmp_path / "state"),
-           "OVERLAYC_LOCK_DIR": str(tmp_path / "locks")}
+    directories under `tmp_path`; `env_vars` added to its environment)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}  # as a user has it
+    env.update(OVERLAYC_STATE_DIR=str(tmp_path / "state"), OVERLAYC_LOCK_DIR=str(tmp_path / "locks"),
+               **env_vars)
     done = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True,
                           env=env, cwd=tmp_path, timeout=120, check=False)
     report = json.loads(done.stderr.strip().splitlines()[-1])
@@ -77,3 +79,16 @@ def test_render_iproute2_still_finds_its_renderer(config: Path) -> None:
                              "--format", "iproute2", "--at", cli_at(AT_NOON))
     assert code == 0
     assert "overlayc.render.iproute2" in modules
+
+
+def test_pydantic_plugins_are_looked_for_only_when_the_user_asks(config: Path) -> None:
+    """overlayc stands in for pydantic's plugin loader (no `importlib.metadata` scan) unless
+    PYDANTIC_DISABLE_PLUGINS keeps some plugins: then pydantic's own loader runs."""
+    args = ("validate", "-f", str(config))
+    code, modules = _modules(config.parent, *args)
+    assert code == 0 and "pydantic.plugin._schema_validator" in modules  # it built validators
+    assert "importlib.metadata" not in modules
+    code, modules = _modules(config.parent, *args, PYDANTIC_DISABLE_PLUGINS="")
+    assert code == 0 and "importlib.metadata" in modules
+    code, modules = _modules(config.parent, *args, PYDANTIC_DISABLE_PLUGINS="__all__")
+    assert code == 0 and "importlib.metadata" not in modules

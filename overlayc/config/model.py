@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import re
 from functools import cached_property
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -36,6 +36,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from overlayc.config.subnets import Address6, Ipam, Subnet, SubnetForms, require_subnet
+from overlayc.config.values import ip_address, new_dict, new_list
 from overlayc.kernel.objects import canonical_mac
 
 IP_ADDRESS_ERROR = "ip_address"  # error type of a node address that is neither IPv4 nor IPv6
@@ -206,7 +207,7 @@ class Node(Model):
         default=None, description="X25519 public key, base64 (from `overlayc keys gen`)"
     )
     labels: dict[str, str] = Field(
-        default_factory=dict, description="node labels, matched by `node.labels.<key>` constraints"
+        default_factory=new_dict, description="node labels, matched by `node.labels.<key>` constraints"
     )
     role: Literal["manager", "worker"] = Field(
         default="worker", description="matched by `node.role` constraints"
@@ -267,7 +268,7 @@ class DriverOpts(Model):
 
 class Network(Model, SubnetForms):
     subnet: Subnet | None = Field(default=None, description="subnet of either family, e.g. 10.0.1.0/24")
-    subnets: list[Subnet] = Field(default_factory=list,
+    subnets: list[Subnet] = Field(default_factory=new_list,
                                   description="one subnet per family, e.g. [10.0.9.0/24, fd00:9::/64]")
     enable_ipv6: Flag | None = Field(default=None, description="compose's switch: an IPv6 subnet is given")
     ipam: Annotated[Ipam | None, AfterValidator(require_subnet)] = Field(
@@ -327,9 +328,10 @@ def _name_list_as_mapping(value: Any) -> Any:
 
 class ServiceAttachment(Model):
     ipv4_addresses: list[Address] = Field(
-        default_factory=list, description="fixed addresses, one per task in task order"
+        default_factory=new_list, description="fixed addresses, one per task in task order"
     )
-    ipv6_addresses: list[Address6] = Field(default_factory=list, description="fixed IPv6 addresses, likewise")
+    ipv6_addresses: list[Address6] = Field(default_factory=new_list,
+                                           description="fixed IPv6 addresses, likewise")
 
 
 class EndpointAttachment(Model):
@@ -356,14 +358,12 @@ class Service(Model):
             _name_list_as_mapping,
             json_schema_input_type=list[Name] | dict[Name, ServiceAttachment | None],
         ),
-    ] = Field(default_factory=dict, description="networks the tasks join: a list, or a mapping")
+    ] = Field(default_factory=new_dict, description="networks the tasks join: a list, or a mapping")
     constraints: list[str] = Field(
-        default_factory=list,
+        default_factory=new_list,
         description="Docker placement constraints: node.hostname|node.role|node.labels.<k> ==|!= value",
     )
-    managed: Flag = Field(
-        default=True, description="overlayc creates each local task's netns and veth pairs"
-    )
+    managed: Flag = Field(default=True, description="overlayc creates each local task's netns and veth pairs")
 
     def attachments(self) -> dict[str, ServiceAttachment]:
         """Network name → attachment, in the order written (a bare name gets the defaults)."""
@@ -378,7 +378,7 @@ class StandaloneEndpoint(Model):
             _name_list_as_mapping,
             json_schema_input_type=list[Name] | dict[Name, EndpointAttachment | None],
         ),
-    ] = Field(default_factory=dict, description="networks the endpoint joins: a list, or a mapping")
+    ] = Field(default_factory=new_dict, description="networks the endpoint joins: a list, or a mapping")
     managed: Flag = Field(default=True, description="overlayc creates its netns and veth pairs")
 
     def attachments(self) -> dict[str, EndpointAttachment]:
@@ -389,10 +389,10 @@ class StandaloneEndpoint(Model):
 class Config(Model):
     version: Version = Field(description="config format version: 1 (or \"1\")")
     cluster: Cluster
-    nodes: dict[Name, Node] = Field(default_factory=dict)
-    networks: dict[Name, Network] = Field(default_factory=dict)
-    services: dict[Name, Service] = Field(default_factory=dict)
-    endpoints: dict[Name, StandaloneEndpoint] = Field(default_factory=dict)
+    nodes: dict[Name, Node] = Field(default_factory=new_dict)
+    networks: dict[Name, Network] = Field(default_factory=new_dict)
+    services: dict[Name, Service] = Field(default_factory=new_dict)
+    endpoints: dict[Name, StandaloneEndpoint] = Field(default_factory=new_dict)
 
     @cached_property  # a scan of every node, asked once per network and endpoint by validate and compile
     def ipv6_underlay(self) -> bool:

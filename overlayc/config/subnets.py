@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from overlayc.config.values import new_list
+
 SUBNET_ERROR = "overlay_subnet"  # error type of a subnet that is neither IPv4 nor IPv6 (explain.py)
 IPV6_ADDRESS_ERROR = "ipv6_address"  # error type of an endpoint IPv6 address that is not one
 SUBNET_MISSING = "subnet_missing"  # error type of a network without any subnet (explain.py)
@@ -100,7 +102,7 @@ class Ipam(_Model):
     """Compose's `ipam:`: the default driver and a list of pools, one per family at most."""
 
     driver: Literal["default"] = Field(default="default", description="only `default` (Docker compat)")
-    config: list[IpamPool] = Field(default_factory=list, description="pools: `- subnet: ...` each")
+    config: list[IpamPool] = Field(default_factory=new_list, description="pools: `- subnet: ...` each")
 
 
 class SubnetForms:
