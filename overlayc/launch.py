@@ -15,6 +15,7 @@ import sys
 def main() -> None:
     """Run the command line `sys.argv`."""
     from overlayc import gcpause
+    from overlayc.config.noplugins import skip_plugin_scan
     from overlayc.files import prefetch as inputs_prefetch
     from overlayc.observe import prefetch
 
@@ -22,6 +23,7 @@ def main() -> None:
         gcpause.freeze_after_pauses()
     inputs_prefetch.start(sys.argv[1:])
     prefetch.start(sys.argv[1:])
+    skip_plugin_scan()  # before the first model class is built (overlayc.config.noplugins says why)
     with gcpause.paused_gc():  # modules, classes and schemas: alive until the process ends
         from overlayc.cli import main as cli_main
 

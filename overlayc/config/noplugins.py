@@ -1,4 +1,6 @@
-"""overlayc's models run without pydantic plugins, and without the import that looks for them.
+"""The overlayc command runs its models without pydantic plugins, and without the import that
+looks for them (`overlayc.launch` calls `skip_plugin_scan` first; a program that imports overlayc's
+modules keeps pydantic as it has it).
 
 Pydantic asks for plugins when it builds the first model class: `pydantic.plugin._loader` imports
 `importlib.metadata` (with `email`, `zipfile`, `tempfile`, `csv`, ...) and scans every installed
@@ -22,7 +24,7 @@ LOADER = "pydantic.plugin._loader"  # the module pydantic imports when it builds
 _ALL_OFF = (None, "__all__", "1", "true")  # unset, or pydantic's own spellings of "every plugin off"
 
 
-def _no_plugins() -> Iterable[object]:
+def _no_plugins(*_args: object, **_kwargs: object) -> Iterable[object]:
     return ()
 
 
