@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address
+from itertools import repeat
+from operator import is_, itemgetter, methodcaller
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -20,9 +22,9 @@ from overlayc.compile.addressing import (
     assign_addresses,
     assign_vnis,
     mac_clashes,
-    mac_from_int,
     mac_from_ip,
     mac_from_ipv6,
+    macs_from_ints,
 )
 from overlayc.compile.lock import LazyPins, Lock, Pin, Pins
 from overlayc.compile.naming import natural_key
@@ -82,6 +84,9 @@ _UNFIXED: tuple[None, None] = (None, None)  # a wish's (ip, mac) on a network wh
 # A named tuple's own `__new__` is a Python function: the per-endpoint tuples below are made by
 # `tuple.__new__` over all their fields (defaults included), equal to what the class call makes.
 _new_tuple = tuple.__new__
+# fields of the named tuples, read a column at a time by C-level maps
+_ENDPOINT, _NODE, _MANAGED, _FIXED = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)  # _Wish
+_IP, _MAC, _IP6 = itemgetter(0), itemgetter(1), itemgetter(2)  # Pin
 
 
 def _no_location(path: tuple[str | int, ...]) -> Location:
@@ -191,26 +196,29 @@ def _all_locked4(lock: Lock, net: str, subnet: IPv4Network, gateway: IPv4Address
     address or MAC: then addressing the network is exactly keeping them. With them, whether
     the lock's pins are exactly these attachments (each pin's MAC the derived one, no IPv6
     address). None otherwise (the general path decides). The common case of a resolve against
-    an up-to-date lock, in one pass without a Request per member."""
-    pins = lock.endpoints
+    an up-to-date lock, a column at a time: every per-member step is a C-level map, no Python
+    call and no Request per member (32k members for 1,000 nodes)."""
+    n = len(members)
+    if not n:
+        return [], True
+    endpoints = list(map(_ENDPOINT, members))
+    held = list(map(methodcaller("get", net), map(lock.endpoints.get, endpoints, repeat(_NO_PINS, n))))
+    if None in held or list(map(itemgetter(net), map(_FIXED, members))).count(_UNFIXED) != n:
+        return None  # a member without a pin, or with a configured address or MAC
+    ips = list(map(_IP, held))
+    if any(map(is_, ips, repeat(None, n))):
+        return None
+    values = list(map(IPv4Address.__int__, ips))
+    distinct = set(values)
     low, high = int(subnet.network_address), int(subnet.broadcast_address)
-    taken = {low, high} if gateway is None else {low, high, int(gateway)}
-    out: list[Attachment] = []
-    exact = True
-    for w in members:
-        pin = pins.get(w.endpoint, _NO_PINS).get(net)
-        if pin is None or pin.ip is None or w.fixed[net] != _UNFIXED:
-            return None
-        ip = pin.ip
-        value = int(ip)
-        if not low <= value <= high or value in taken:
-            return None
-        taken.add(value)
-        mac = mac_from_int(value)
-        if exact and (mac != pin.mac or pin.ip6 is not None):
-            exact = False
-        out.append(_new_tuple(Attachment, (w.endpoint, w.node, net, ip, mac, w.managed, None)))
-    return out, exact
+    if len(distinct) != n or min(values) <= low or max(values) >= high or (
+            gateway is not None and int(gateway) in distinct):
+        return None
+    macs = macs_from_ints(values)
+    exact = macs == list(map(_MAC, held)) and all(map(is_, map(_IP6, held), repeat(None, n)))
+    rows = zip(endpoints, map(_NODE, members), repeat(net, n), ips, macs, map(_MANAGED, members),
+               repeat(None, n), strict=True)
+    return list(map(_new_tuple, repeat(Attachment, n), rows)), exact
 
 
 def _attachments4(net: str, members: list[_Wish], ips: Mapping[str, IPAddress]) -> list[Attachment]:
