@@ -85,8 +85,9 @@ _UNFIXED: tuple[None, None] = (None, None)  # a wish's (ip, mac) on a network wh
 # `tuple.__new__` over all their fields (defaults included), equal to what the class call makes.
 _new_tuple = tuple.__new__
 # fields of the named tuples, read a column at a time by C-level maps
-_ENDPOINT, _NODE, _MANAGED, _FIXED = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)  # _Wish
-_IP, _MAC, _IP6 = itemgetter(0), itemgetter(1), itemgetter(2)  # Pin
+_ENDPOINT, _NODE, _MANAGED, _FIXED = (itemgetter(_Wish._fields.index(f))
+                                      for f in ("endpoint", "node", "managed", "fixed"))
+_IP, _MAC, _IP6 = (itemgetter(Pin._fields.index(f)) for f in ("ip", "mac", "ip6"))
 
 
 def _no_location(path: tuple[str | int, ...]) -> Location:
