@@ -177,3 +177,19 @@ def test_built_entries_equal_constructed_ones_key_and_all() -> None:
     devices: list[KernelObject] = [bridge("a"), vxlan("a")]
     changes = diff(KernelState(devices), Observed(KernelState([*devices, *made])))
     assert [c.key for c in changes] == sorted(o.key for o in made)  # delete order: by key
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_device_without_live_entries_gets_every_entry_created_in_key_order(seed: int) -> None:
+    rng = random.Random(seed)
+    desired, live = _random_entries(rng, 60), _random_entries(rng, 60)
+    live = list({o.key: o for o in live if o.dev == "vx-a"}.values())  # nothing live on vx-b
+    devices: list[KernelObject] = [bridge("a"), vxlan("a"), bridge("b"), vxlan("b")]
+    changes = diff(KernelState([*devices, *desired]), Observed(KernelState([*devices, *live])))
+    assert _as_tuples(changes) == _reference(desired, live)
+    on_b = [c for c in changes if c.key[1] == "vx-b"]
+    assert on_b and all(c.action is Action.CREATE for c in on_b)
+    for kind in ("fdb", "neigh"):
+        keys = [c.key for c in on_b if c.kind == kind]
+        wanted = {o.key for o in desired if o.dev == "vx-b" and o.kind == kind}
+        assert keys == sorted(keys) and len(keys) == len(wanted)

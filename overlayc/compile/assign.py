@@ -7,11 +7,11 @@ costs dict look-ups and the size of its output, never a scan of every task for e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address
-from itertools import repeat
+from itertools import compress, groupby, repeat
 from operator import is_, itemgetter, methodcaller
 from types import MappingProxyType
 from typing import NamedTuple
@@ -27,7 +27,7 @@ from overlayc.compile.addressing import (
     macs_from_ints,
 )
 from overlayc.compile.lock import LazyPins, Lock, Pin, Pins
-from overlayc.compile.naming import natural_key
+from overlayc.compile.naming import natural_keys
 from overlayc.compile.placement import place
 from overlayc.config.model import Config
 from overlayc.errors import Diagnostic, Location
@@ -87,6 +87,8 @@ _new_tuple = tuple.__new__
 # fields of the named tuples, read a column at a time by C-level maps
 _ENDPOINT, _NODE, _MANAGED, _FIXED = (itemgetter(_Wish._fields.index(f))
                                       for f in ("endpoint", "node", "managed", "fixed"))
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+_ATT_ENDPOINT, _ATT_NODE = (itemgetter(Attachment._fields.index(f)) for f in ("endpoint", "node"))
 _IP, _MAC, _IP6 = (itemgetter(Pin._fields.index(f)) for f in ("ip", "mac", "ip6"))
 
 
@@ -98,17 +100,16 @@ def _wishes(config: Config, tasks: Mapping[str, str], keys: Mapping[str, Natural
     """Every endpoint in allocation order: tasks (service, then task order), then standalone.
     `keys`: the `natural_key` of (at least) every task."""
     out: list[_Wish] = []
-    by_service: dict[str, list[str]] = {}
-    for task in tasks:
-        by_service.setdefault(task.rsplit(".", 1)[0], []).append(task)
-    for name in sorted(by_service):
+    for name, members in _by_service(tasks).items():
         service = config.services[name]
         attachments = service.attachments()
         # tasks past the configured addresses share one mapping (50k tasks: 50k dicts fewer)
         unfixed: dict[str, tuple[IPv4Address | None, str | None]] = dict.fromkeys(attachments, _UNFIXED)
         n_fixed = max((len(a.ipv4_addresses) for a in attachments.values()), default=0)
         n_fixed6 = max((len(a.ipv6_addresses) for a in attachments.values()), default=0)
-        for i, task in enumerate(sorted(by_service[name], key=keys.__getitem__)):
+        ordered = sorted(members, key=keys.__getitem__)
+        head = max(n_fixed, n_fixed6)
+        for i, task in enumerate(ordered[:head]):
             fixed = unfixed if i >= n_fixed else {
                 net: (a.ipv4_addresses[i] if i < len(a.ipv4_addresses) else None, None)
                 for net, a in attachments.items()
@@ -116,12 +117,39 @@ def _wishes(config: Config, tasks: Mapping[str, str], keys: Mapping[str, Natural
             fixed6 = _NO_FIXED6 if i >= n_fixed6 else {
                 net: a.ipv6_addresses[i] for net, a in attachments.items() if i < len(a.ipv6_addresses)}
             out.append(_new_tuple(_Wish, (task, tasks[task], service.managed, fixed, fixed6)))
+        rest = ordered[head:]  # the tasks sharing `unfixed`: a column at a time
+        n = len(rest)
+        rows = zip(rest, map(tasks.__getitem__, rest), repeat(service.managed, n), repeat(unfixed, n),
+                   repeat(_NO_FIXED6, n), strict=True)
+        out += map(_new_tuple, repeat(_Wish, n), rows)
     for name in sorted(config.endpoints):
         ep = config.endpoints[name]
         pinned = {net: (a.ipv4_address, a.mac_address) for net, a in ep.attachments().items()}
         pinned6 = {net: a.ipv6_address for net, a in ep.attachments().items() if a.ipv6_address is not None}
         out.append(_Wish(name, ep.node, ep.managed, pinned, pinned6))
     return out
+
+
+def _by_service(tasks: Iterable[str]) -> dict[str, list[str]]:
+    """`tasks` (`<service>.<n>`, `<service>.<node>`) by service, in service name order. The
+    placement lists a service's tasks together: one group per run of them."""
+    services = map(_FIRST, map(str.rsplit, tasks, repeat("."), repeat(1)))
+    grouped: dict[str, list[str]] = {}
+    for name, run in groupby(zip(services, tasks, strict=True), _FIRST):
+        grouped.setdefault(name, []).extend(map(_SECOND, run))
+    return {name: grouped[name] for name in sorted(grouped)}
+
+
+def _members(networks: Iterable[str], wishes: list[_Wish]) -> dict[str, list[_Wish]]:
+    """The wishes of each of `networks` (in the order of `wishes`): a run of wishes with equal
+    `fixed` mappings (a service's tasks) is on the same networks, added at once."""
+    members_of: dict[str, list[_Wish]] = {n: [] for n in networks}
+    for fixed, run in groupby(wishes, _FIXED):
+        block = list(run)
+        for net in fixed:
+            if net in members_of:
+                members_of[net] += block
+    return members_of
 
 
 @paused_gc()
@@ -136,14 +164,11 @@ def resolve(
     diags = list(placement.diagnostics)
     vnis = assign_vnis(config, lock.vnis)
     # each endpoint's natural_key once, for every sort it takes part in (it is in several networks)
-    keys = {name: natural_key(name) for name in (*placement.tasks, *config.endpoints)}
-    wishes = [w for w in _wishes(config, placement.tasks, keys) if w.node in config.nodes]
+    keys = natural_keys([*placement.tasks, *config.endpoints])
+    wishes = _wishes(config, placement.tasks, keys)
+    wishes = list(compress(wishes, map(config.nodes.__contains__, map(_NODE, wishes))))
     per_net: dict[str, list[Attachment]] = {n: [] for n in sorted(config.networks)}
-    members_of: dict[str, list[_Wish]] = {n: [] for n in per_net}
-    for w in wishes:
-        for net in w.fixed:
-            if net in members_of:
-                members_of[net].append(w)
+    members_of = _members(per_net, wishes)
     exact: set[str] = set()  # networks whose every attachment is its lock pin, as pinned
     for net, members in members_of.items():
         found, atts, pinned = _address_network(config, lock, net, members, locate)
@@ -261,7 +286,7 @@ def _locked_pins(lock: Lock, network: str, members: list[_Wish]) -> list[Pin | N
 def _in_natural_order(atts: list[Attachment], keys: Mapping[str, NaturalKey]) -> tuple[Attachment, ...]:
     """`atts` sorted by endpoint (`keys`: their natural keys), the sort keyed by C-level look-ups
     of the endpoint names when each is there once (one network's attachments: always)."""
-    by_endpoint = {a.endpoint: a for a in atts}
+    by_endpoint = dict(zip(map(_ATT_ENDPOINT, atts), atts, strict=True))
     if len(by_endpoint) != len(atts):
         return tuple(sorted(atts, key=lambda x: keys[x.endpoint]))
     return tuple(map(by_endpoint.__getitem__, sorted(by_endpoint, key=keys.__getitem__)))
@@ -280,7 +305,7 @@ def _index(
     for net, atts in attachments.items():
         for a in atts:
             by_node.setdefault(a.node, []).append(a)
-        here = all_nodes if config.networks[net].all_nodes else frozenset(a.node for a in atts)
+        here = all_nodes if config.networks[net].all_nodes else frozenset(map(_ATT_NODE, atts))
         network_nodes[net] = here
     return Assignment(
         vnis=dict(vnis), tasks=tasks, attachments=attachments,  # tasks: the placement's own dict

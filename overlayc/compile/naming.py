@@ -8,6 +8,8 @@ host side `ov` + 10 hex digits. Link names stay unique per node although they li
 from __future__ import annotations
 
 import hashlib
+from itertools import compress, repeat
+from operator import and_, itemgetter, not_
 
 from overlayc.kernel.ownership import OFFLINE_OWNER as OFFLINE_OWNER
 from overlayc.kernel.ownership import sandbox_name as sandbox_name
@@ -53,3 +55,17 @@ def natural_key(name: str) -> tuple[str, int, str]:
     if base and suffix.isdigit():
         return (base, int(suffix), "")
     return (base or name, -1, suffix if base else "")
+
+
+def natural_keys(names: list[str]) -> dict[str, tuple[str, int, str]]:
+    """`{name: natural_key(name) for name in names}`, names of the common shape `<base>.<digits>`
+    (task names) by C-level maps, the others one `natural_key` call each."""
+    parts = list(map(str.rpartition, names, repeat(".")))
+    bases, suffixes = list(map(itemgetter(0), parts)), list(map(itemgetter(2), parts))
+    numbered = list(map(and_, map(bool, bases), map(str.isdigit, suffixes)))
+    out = dict(zip(compress(names, numbered),
+                   zip(compress(bases, numbered), map(int, compress(suffixes, numbered)), repeat(""),
+                       strict=False),  # `repeat` never ends
+                   strict=True))
+    out.update((name, natural_key(name)) for name in compress(names, map(not_, numbered)))
+    return out

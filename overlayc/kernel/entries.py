@@ -22,6 +22,7 @@ import socket
 import sys
 from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv6Address
+from operator import itemgetter
 
 from overlayc.kernel.objects import Fdb, IPAddress, Neigh
 from overlayc.kernel.ownership import Key
@@ -50,7 +51,7 @@ def fdb_in_key_order(keys: Iterable[bytes]) -> list[bytes]:
     """FDB keys (`mac + dst`) in the order of their `Fdb.key`s: by MAC (its text sorts as its
     bytes), then by the text of the dst, which sorts as its bytes only while each MAC has one."""
     out = sorted(keys)
-    if len({k[:6] for k in out}) != len(out):  # a MAC behind several VTEPs: by their texts
+    if len(set(map(_MAC_PART, out))) != len(out):  # a MAC behind several VTEPs: by their texts
         out.sort(key=lambda k: (k[:6], address_text(k[6:])))
     return out
 
@@ -61,6 +62,9 @@ def neigh_in_key_order(dsts: Iterable[bytes]) -> list[bytes]:
         return sorted(dsts, key=socket.inet_ntoa)  # IPv4 alone (the common case): C, not a call of ours
     except OSError:  # an IPv6 address: "packed IP wrong length for inet_ntoa"
         return sorted(dsts, key=address_text)
+
+
+_MAC_PART = itemgetter(slice(0, 6))  # the MAC of an fdb key `mac + dst`
 
 
 def mac_bytes(text: str) -> bytes:
@@ -231,6 +235,10 @@ class Entries:
         build = Builder()
         for dev in sorted(self.neigh.keys() | live.neigh.keys()):
             wants, haves = self.neigh.get(dev, {}), live.neigh.get(dev, {})
+            if not haves:  # a device without live neighbours (a plan from empty): all are new
+                if new_dsts := neigh_in_key_order(wants):
+                    create.append(("neigh", dev, new_dsts, list(map(wants.__getitem__, new_dsts))))
+                continue
             if wants == haves:
                 continue
             if new_dsts := neigh_in_key_order(wants.keys() - haves.keys()):
