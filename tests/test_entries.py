@@ -11,7 +11,7 @@ import pytest
 
 from overlayc.diff import Action, Change, Reason, diff
 from overlayc.errors import PlanError
-from overlayc.kernel.entries import Entries, mac_bytes
+from overlayc.kernel.entries import Entries, mac_bytes, neigh_in_key_order
 from overlayc.kernel.objects import Fdb, KernelObject, Neigh
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.plan import order
@@ -193,3 +193,21 @@ def test_a_device_without_live_entries_gets_every_entry_created_in_key_order(see
         keys = [c.key for c in on_b if c.kind == kind]
         wanted = {o.key for o in desired if o.dev == "vx-b" and o.kind == kind}
         assert keys == sorted(keys) and len(keys) == len(wanted)
+
+
+def test_ipv4_neighbours_sort_as_their_texts_without_making_them() -> None:
+    """Every pair of octet values in two positions (65,536 addresses, shuffled) and random
+    addresses: the order of `neigh_in_key_order` is the order of the addresses' texts."""
+    rng = random.Random(7)
+    pairs = [bytes((a, b)) for a in range(256) for b in range(256)]
+    for dsts in ([b"\x0a\x00" + p for p in pairs], [p + b"\x01\xff" for p in pairs],
+                 [rng.randbytes(4) for _ in range(5000)]):
+        rng.shuffle(dsts)
+        assert neigh_in_key_order(dsts) == sorted(dsts, key=lambda d: str(IPv4Address(d)))
+
+
+def test_neighbours_of_both_families_sort_as_their_texts() -> None:
+    dsts = [IPv4Address("10.0.0.10").packed, IPv6Address("fd00::2").packed, IPv4Address("10.0.0.2").packed,
+            IPv6Address("fd00::10").packed]
+    assert neigh_in_key_order(dsts) == sorted(dsts, key=lambda d: str(ip_address(d)))
+    assert neigh_in_key_order([]) == []
