@@ -26,6 +26,7 @@ from overlayc.compile.addressing import (
     mac_from_ipv6,
     macs_from_ints,
 )
+from overlayc.compile.bynode import ByNode
 from overlayc.compile.lock import LazyPins, Lock, Pin, Pins
 from overlayc.compile.naming import natural_keys
 from overlayc.compile.placement import place
@@ -299,17 +300,12 @@ def _index(
     """Build the per-network and per-node indexes of an Assignment (`keys`: the `natural_key`
     of every endpoint)."""
     attachments = {n: _in_natural_order(a, keys) for n, a in per_net.items()}
-    by_node: dict[str, list[Attachment]] = {}
-    network_nodes: dict[str, frozenset[str]] = {}
     all_nodes = frozenset(config.nodes)
-    for net, atts in attachments.items():
-        for a in atts:
-            by_node.setdefault(a.node, []).append(a)
-        here = all_nodes if config.networks[net].all_nodes else frozenset(map(_ATT_NODE, atts))
-        network_nodes[net] = here
+    network_nodes = {net: all_nodes if config.networks[net].all_nodes else frozenset(map(_ATT_NODE, atts))
+                     for net, atts in attachments.items()}
     return Assignment(
         vnis=dict(vnis), tasks=tasks, attachments=attachments,  # tasks: the placement's own dict
-        by_node={n: tuple(a) for n, a in by_node.items()}, network_nodes=network_nodes,
+        by_node=ByNode(attachments), network_nodes=network_nodes,
     )
 
 
