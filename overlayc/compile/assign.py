@@ -337,7 +337,7 @@ def _pinned_by(assignment: Assignment, pins: Pins, exact: AbstractSet[str] = fro
                     or (pin.ip6 is not a.ip6 and pin.ip6 != a.ip6):
                 return False
         count += len(atts)
-    return count == sum(len(p) for p in pins.values()) and all(pins.values())
+    return count == sum(map(len, pins.values())) and all(pins.values())
 
 
 def _pins(assignment: Assignment) -> dict[str, dict[str, Pin]]:
