@@ -1,5 +1,5 @@
-"""Placement's column-wise passes (`placement._kept` and the kept-only case of `_spread_fresh`,
-C-level maps over a service's tasks) give the placement of the plain rule they implement, written
+"""Placement's column-wise passes (`placement._kept` and `_all_kept`, C-level maps over a
+service's tasks) give the placement of the plain rule they implement, written
 as a loop per task: on generated clusters with locks that keep, move, drop and invent tasks,
 including locks naming nodes that are gone or no longer eligible."""
 
@@ -58,6 +58,7 @@ def test_column_wise_placement_is_the_plain_rule(seed: int) -> None:
     fast = place(config, locked)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(placement_mod, "_kept", _plain_kept)
+        mp.setattr(placement_mod, "_all_kept", lambda *args: None)
         mp.setattr(placement_mod, "_spread_fresh", lambda *args: None)  # `_spread` for every service
         plain = place(config, locked)
     assert list(fast.tasks.items()) == list(plain.tasks.items())

@@ -58,14 +58,20 @@ def natural_key(name: str) -> tuple[str, int, str]:
 
 
 def natural_keys(names: list[str]) -> dict[str, tuple[str, int, str]]:
-    """`{name: natural_key(name) for name in names}`, names of the common shape `<base>.<digits>`
-    (task names) by C-level maps, the others one `natural_key` call each."""
+    """`{name: natural_key(name) for name in names}` by C-level maps over the names (task names:
+    `<service>.<n>`, and `<service>.<node>` for a global service's)."""
     parts = list(map(str.rpartition, names, repeat(".")))
     bases, suffixes = list(map(itemgetter(0), parts)), list(map(itemgetter(2), parts))
-    numbered = list(map(and_, map(bool, bases), map(str.isdigit, suffixes)))
+    dotted, digits = list(map(bool, bases)), list(map(str.isdigit, suffixes))
+    numbered = list(map(and_, dotted, digits))  # (base, n, "")
+    named = list(map(and_, dotted, map(not_, digits)))  # (base, -1, suffix)
     out = dict(zip(compress(names, numbered),
                    zip(compress(bases, numbered), map(int, compress(suffixes, numbered)), repeat(""),
                        strict=False),  # `repeat` never ends
                    strict=True))
-    out.update((name, natural_key(name)) for name in compress(names, map(not_, numbered)))
+    out.update(zip(compress(names, named),
+                   zip(compress(bases, named), repeat(-1), compress(suffixes, named), strict=False),
+                   strict=True))
+    undotted = list(compress(names, map(not_, dotted)))  # (name, -1, "")
+    out.update(zip(undotted, zip(undotted, repeat(-1), repeat(""), strict=False), strict=True))
     return out

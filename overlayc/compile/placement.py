@@ -57,7 +57,7 @@ def eligible_nodes(
 def task_names(name: str, service: Service, eligible: list[str]) -> list[str]:
     """The tasks `service` asks for: `<name>.<n>` (n from 1) or, global, `<name>.<node>`."""
     if service.mode == "global":
-        return [f"{name}.{node}" for node in eligible]
+        return list(map(f"{name}.".__add__, eligible))
     count = 1 if service.replicas is None else service.replicas
     return [f"{name}.{n}" for n in range(1, count + 1)]
 
@@ -80,8 +80,12 @@ def place(config: Config, locked: Mapping[str, str], locate: Locate = _no_locati
     placed: dict[str, str] = {}
     pools: dict[tuple[str, ...], list[tuple[int, str]]] = {}  # constraints -> heap (total, node)
     for name, (tasks, eligible) in wanted.items():
-        if config.services[name].mode == "global":
-            placed.update({t: t[len(name) + 1:] for t in tasks})
+        if config.services[name].mode == "global":  # `<name>.<node>` on each eligible node
+            placed.update(zip(tasks, eligible, strict=True))
+            continue
+        stay = _all_kept(tasks, kept)
+        if stay is not None:
+            placed.update(stay)
             continue
         key = tuple(config.services[name].constraints)
         if key not in pools:
@@ -119,6 +123,14 @@ def _kept(config: Config, wanted: Mapping[str, tuple[list[str], list[str]]], loc
     return kept
 
 
+def _all_kept(tasks: list[str], kept: Mapping[str, str]) -> dict[str, str] | None:
+    """The placement of `tasks` when every one of them is kept (an up-to-date lock: no node
+    to choose, no pool of nodes to build); None otherwise."""
+    if not all(map(kept.__contains__, tasks)):
+        return None
+    return dict(zip(tasks, map(kept.__getitem__, tasks), strict=True))
+
+
 def _spread_fresh(
     tasks: list[str], eligible: int, kept: Mapping[str, str], total: dict[str, int],
     pool: list[tuple[int, str]],
@@ -130,8 +142,6 @@ def _spread_fresh(
     (totals only grow, so a stale entry is too small): a popped stale entry is pushed again with
     the current total. None when the case does not apply (the caller runs `_spread`)."""
     new = list(filterfalse(kept.__contains__, tasks))
-    if not new:  # every task kept (a resolve against an up-to-date lock): no pool to look at
-        return dict(zip(tasks, map(kept.__getitem__, tasks), strict=True))
     busy = set(map(kept.__getitem__, filter(kept.__contains__, tasks)))
     if len(new) > eligible - len(busy):
         return None
