@@ -211,3 +211,26 @@ def test_neighbours_of_both_families_sort_as_their_texts() -> None:
             IPv6Address("fd00::10").packed]
     assert neigh_in_key_order(dsts) == sorted(dsts, key=lambda d: str(ip_address(d)))
     assert neigh_in_key_order([]) == []
+
+
+@pytest.mark.parametrize("hint", ["exact", "shuffled", "duplicate", "missing", "extra", "none"])
+def test_the_order_fdb_keys_were_written_in_never_changes_the_creates(hint: str) -> None:
+    """`Entries.fdb_order` (compile's hint) is used only while it holds exactly the device's
+    keys; any other hint, and none, gives the same creates, in key order (a MAC behind two
+    VTEPs included: those sort by the VTEPs' texts)."""
+    rng = random.Random(3)
+    keys = [rng.randbytes(6) + IPv4Address("10.0.0.2").packed for _ in range(300)]
+    keys += [keys[0][:6] + IPv4Address("10.0.0.10").packed]  # "10.0.0.10" < "10.0.0.2"
+    desired = Entries()
+    desired.fdb["vx-a"] = set(keys)
+    order = {"exact": list(keys), "shuffled": rng.sample(keys, len(keys)),
+             "duplicate": [*keys[:-1], keys[0]], "missing": keys[:-1], "extra": [*keys[1:], b"\x02" * 10],
+             "none": None}[hint]
+    if order is not None:
+        desired.fdb_order["vx-a"] = order
+    reference = Entries()
+    reference.fdb["vx-a"] = set(keys)
+    expected = reference.difference(Entries())
+    assert desired.difference(Entries()) == expected
+    changes = diff(KernelState([bridge("a"), vxlan("a")], entries=desired), Observed(KernelState()))
+    assert [c.key for c in changes if c.kind == "fdb"] == sorted(o.key for o in desired.objects())

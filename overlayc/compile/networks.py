@@ -110,8 +110,9 @@ def compile_remote(config: Config, assignment: Assignment, node: str, network: s
     if vteps is None:
         vteps = node_vteps(config)
     macs = list(map(bytes.fromhex, map(str.replace, map(_MAC, others), repeat(":"), repeat(""))))
-    remotes = map(vteps.__getitem__, map(_NODE, others))
-    into.fdb.setdefault(dev, set()).update(map(bytes.__add__, macs, remotes))
+    keys = list(map(bytes.__add__, macs, map(vteps.__getitem__, map(_NODE, others))))
+    into.fdb.setdefault(dev, set()).update(keys)
+    into.fdb_order.setdefault(dev, []).extend(keys)  # nearly in key order: attachments by address
     neigh = into.neigh.setdefault(dev, {})
     for column, packed in ((_IP, _packed4), (_IP6, _packed6)):
         ips = list(map(column, others))

@@ -164,13 +164,23 @@ class Entries:
 
     `fdb` and `neigh` are public for the bulk writers (compile, observe) and readers (diff);
     a device is present only while it holds an entry of that kind, so two tables holding the
-    same entries compare equal."""
+    same entries compare equal. `fdb_order` is a bulk writer's hint, not part of the content:
+    a device's fdb keys in the order they were written (compile writes them nearly in key
+    order; a set iterates in hash order), used by `difference` only while it holds exactly
+    the device's keys."""
 
-    __slots__ = ("fdb", "neigh")
+    __slots__ = ("fdb", "fdb_order", "neigh")
 
     def __init__(self) -> None:
         self.fdb: dict[str, set[bytes]] = {}
         self.neigh: dict[str, dict[bytes, bytes]] = {}
+        self.fdb_order: dict[str, list[bytes]] = {}
+
+    def _fdb_written(self, dev: str) -> Iterable[bytes]:
+        """The fdb keys of `dev`: in the order of `fdb_order` when it holds exactly them (each
+        once: a key written twice, or one written elsewhere, and the table is taken as it is)."""
+        keys, order = self.fdb.get(dev, set()), self.fdb_order.get(dev)
+        return order if order is not None and len(order) == len(keys) and keys == set(order) else keys
 
     def add_fdb(self, dev: str, mac: bytes, dst: bytes) -> None:
         self.fdb.setdefault(dev, set()).add(mac + dst)
@@ -238,6 +248,10 @@ class Entries:
         delete: list[EntryKeys] = []
         for dev in sorted(self.fdb.keys() | live.fdb.keys()):
             want, have = self.fdb.get(dev, set()), live.fdb.get(dev, set())
+            if not have:  # a device without live fdb entries (a plan from empty): all are new,
+                if want:  # sorted from the order they were written in, when known (near-sorted)
+                    create.append(("fdb", dev, fdb_in_key_order(self._fdb_written(dev)), None))
+                continue
             if want != have:
                 if new := want - have:
                     create.append(("fdb", dev, fdb_in_key_order(new), None))
