@@ -28,7 +28,7 @@ from overlayc.compile.addressing import (
 )
 from overlayc.compile.bynode import ByNode
 from overlayc.compile.lock import LazyPins, Lock, Pin, Pins
-from overlayc.compile.naming import natural_keys
+from overlayc.compile.naming import natural_key
 from overlayc.compile.placement import place
 from overlayc.config.model import Config
 from overlayc.errors import Diagnostic, Location
@@ -165,7 +165,7 @@ def resolve(
     diags = list(placement.diagnostics)
     vnis = assign_vnis(config, lock.vnis)
     # each endpoint's natural_key once, for every sort it takes part in (it is in several networks)
-    keys = natural_keys([*placement.tasks, *config.endpoints])
+    keys = {name: natural_key(name) for name in (*placement.tasks, *config.endpoints)}
     wishes = _wishes(config, placement.tasks, keys)
     wishes = list(compress(wishes, map(config.nodes.__contains__, map(_NODE, wishes))))
     per_net: dict[str, list[Attachment]] = {n: [] for n in sorted(config.networks)}

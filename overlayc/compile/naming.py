@@ -8,8 +8,6 @@ host side `ov` + 10 hex digits. Link names stay unique per node although they li
 from __future__ import annotations
 
 import hashlib
-from itertools import compress, repeat
-from operator import and_, itemgetter, not_
 
 from overlayc.kernel.ownership import OFFLINE_OWNER as OFFLINE_OWNER
 from overlayc.kernel.ownership import sandbox_name as sandbox_name
@@ -55,23 +53,3 @@ def natural_key(name: str) -> tuple[str, int, str]:
     if base and suffix.isdigit():
         return (base, int(suffix), "")
     return (base or name, -1, suffix if base else "")
-
-
-def natural_keys(names: list[str]) -> dict[str, tuple[str, int, str]]:
-    """`{name: natural_key(name) for name in names}` by C-level maps over the names (task names:
-    `<service>.<n>`, and `<service>.<node>` for a global service's)."""
-    parts = list(map(str.rpartition, names, repeat(".")))
-    bases, suffixes = list(map(itemgetter(0), parts)), list(map(itemgetter(2), parts))
-    dotted, digits = list(map(bool, bases)), list(map(str.isdigit, suffixes))
-    numbered = list(map(and_, dotted, digits))  # (base, n, "")
-    named = list(map(and_, dotted, map(not_, digits)))  # (base, -1, suffix)
-    out = dict(zip(compress(names, numbered),
-                   zip(compress(bases, numbered), map(int, compress(suffixes, numbered)), repeat(""),
-                       strict=False),  # `repeat` never ends
-                   strict=True))
-    out.update(zip(compress(names, named),
-                   zip(compress(bases, named), repeat(-1), compress(suffixes, named), strict=False),
-                   strict=True))
-    undotted = list(compress(names, map(not_, dotted)))  # (name, -1, "")
-    out.update(zip(undotted, zip(undotted, repeat(-1), repeat(""), strict=False), strict=True))
-    return out
