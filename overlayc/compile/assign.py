@@ -223,8 +223,8 @@ def _all_locked4(lock: Lock, net: str, subnet: IPv4Network, gateway: IPv4Address
     address or MAC: then addressing the network is exactly keeping them. With them, whether
     the lock's pins are exactly these attachments (each pin's MAC the derived one, no IPv6
     address). None otherwise (the general path decides). The common case of a resolve against
-    an up-to-date lock, a column at a time: every per-member step is a C-level map, no Python
-    call and no Request per member (32k members for 1,000 nodes)."""
+    an up-to-date lock, a column at a time: C-level maps over the members (32k for 1,000
+    nodes), one Python call each (`IPv4Address.__int__`) and no Request per member."""
     n = len(members)
     if not n:
         return [], True
