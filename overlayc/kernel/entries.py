@@ -22,8 +22,8 @@ import socket
 import sys
 from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv6Address
-from itertools import repeat
-from operator import itemgetter
+from itertools import islice, repeat
+from operator import eq, itemgetter
 
 from overlayc.kernel.objects import Fdb, IPAddress, Neigh
 from overlayc.kernel.ownership import Key
@@ -176,11 +176,17 @@ class Entries:
         self.neigh: dict[str, dict[bytes, bytes]] = {}
         self.fdb_order: dict[str, list[bytes]] = {}
 
-    def _fdb_written(self, dev: str) -> Iterable[bytes]:
-        """The fdb keys of `dev`: in the order of `fdb_order` when it holds exactly them (each
-        once: a key written twice, or one written elsewhere, and the table is taken as it is)."""
+    def _fdb_in_key_order(self, dev: str) -> list[bytes]:
+        """`fdb_in_key_order` of the fdb keys of `dev`, sorted from `fdb_order` when it holds
+        exactly them (each once: a key written twice, or one written elsewhere, and the table's
+        hash order is sorted instead). Checked without a set of them: every written key is in
+        the table, as many as it holds, and none twice (equal keys are neighbours once sorted)."""
         keys, order = self.fdb.get(dev, set()), self.fdb_order.get(dev)
-        return order if order is not None and len(order) == len(keys) and keys == set(order) else keys
+        if order is not None and len(order) == len(keys) and keys.issuperset(order):
+            out = fdb_in_key_order(order)
+            if not any(map(eq, out, islice(out, 1, None))):
+                return out
+        return fdb_in_key_order(keys)
 
     def add_fdb(self, dev: str, mac: bytes, dst: bytes) -> None:
         self.fdb.setdefault(dev, set()).add(mac + dst)
@@ -250,7 +256,7 @@ class Entries:
             want, have = self.fdb.get(dev, set()), live.fdb.get(dev, set())
             if not have:  # a device without live fdb entries (a plan from empty): all are new,
                 if want:  # sorted from the order they were written in, when known (near-sorted)
-                    create.append(("fdb", dev, fdb_in_key_order(self._fdb_written(dev)), None))
+                    create.append(("fdb", dev, self._fdb_in_key_order(dev), None))
                 continue
             if want != have:
                 if new := want - have:
