@@ -20,10 +20,6 @@ def _eager(assignment: Assignment) -> dict[str, tuple[Attachment, ...]]:
     return {node: tuple(atts) for node, atts in grouped.items()}
 
 
-def test_the_node_getter_reads_the_attachments_node_field() -> None:
-    assert Attachment._fields[1] == "node"
-
-
 @pytest.mark.parametrize("seed", range(8))
 def test_by_node_is_the_index_built_attachment_by_attachment(seed: int) -> None:
     config = generate_config(4 + seed, 1 + seed % 4, seed)

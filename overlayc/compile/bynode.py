@@ -9,16 +9,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import chain, compress, repeat
-from operator import eq, itemgetter
-from typing import TYPE_CHECKING
+from operator import attrgetter, eq
+from typing import Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from overlayc.compile.assign import Attachment
-
-_NODE = itemgetter(1)  # Attachment.node (tests/test_bynode.py checks the field's position)
+_NODE = attrgetter("node")  # C-level, as the field getter of a named tuple is
 
 
-class ByNode(Mapping[str, tuple["Attachment", ...]]):
+class _OnNode(Protocol):
+    """What ByNode indexes: `compile.assign.Attachment` (not imported: assign imports this)."""
+
+    @property
+    def node(self) -> str: ...
+
+
+Attachment = TypeVar("Attachment", bound=_OnNode)
+
+
+class ByNode(Mapping[str, tuple[Attachment, ...]]):
     """node -> the attachments of the endpoints on it, in network order (the order of
     `attachments`), then in each network's order; only nodes holding an attachment are keys.
     Equal to the dict of the same content (`Mapping.__eq__`), iterated in the order of each
