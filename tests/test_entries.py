@@ -203,7 +203,9 @@ def test_ipv4_neighbours_sort_as_their_texts_without_making_them() -> None:
     for dsts in ([b"\x0a\x00" + p for p in pairs], [p + b"\x01\xff" for p in pairs],
                  [rng.randbytes(4) for _ in range(5000)]):
         rng.shuffle(dsts)
-        assert neigh_in_key_order(dsts) == sorted(dsts, key=lambda d: str(IPv4Address(d)))
+        ordered = neigh_in_key_order(dsts)
+        assert ordered == sorted(dsts, key=lambda d: str(IPv4Address(d)))
+        assert {id(d) for d in ordered} == {id(d) for d in dsts}  # the keys' own objects, no copies
 
 
 def test_neighbours_of_both_families_sort_as_their_texts() -> None:

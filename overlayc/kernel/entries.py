@@ -64,16 +64,16 @@ def neigh_in_key_order(dsts: Iterable[bytes]) -> list[bytes]:
     order of its four octets' texts, each followed by a dot (`"1."` < `"10."` < `"2."`; the end
     of the text sorts below a digit as the dot does), so the packed bytes sort as their texts
     once each octet is replaced by its rank in that order (`_TO_RANK`, a permutation of the
-    byte values: `bytes.translate`, C), and translate back (`_FROM_RANK`)."""
+    byte values: `bytes.translate`, C)."""
     keys = list(dsts)
-    if set(map(len, keys)) <= {4}:
-        ranked = sorted(map(bytes.translate, keys, repeat(_TO_RANK)))
-        return list(map(bytes.translate, ranked, repeat(_FROM_RANK)))
+    if set(map(len, keys)) <= {4}:  # the keys' own objects, in the order of their ranked bytes
+        ranked = list(map(bytes.translate, keys, repeat(_TO_RANK)))
+        return list(map(keys.__getitem__, sorted(range(len(keys)), key=ranked.__getitem__)))
     return sorted(keys, key=address_text)
 
 
-_FROM_RANK = bytes(sorted(range(256), key=lambda octet: f"{octet}."))  # rank in text order -> octet
-_TO_RANK = bytes(map(_FROM_RANK.index, range(256)))  # octet -> its rank in text order
+_BY_TEXT = bytes(sorted(range(256), key=lambda octet: f"{octet}."))  # the octets in the order of their texts
+_TO_RANK = bytes(map(_BY_TEXT.index, range(256)))  # octet -> its rank in that order
 
 
 _MAC_PART = itemgetter(slice(0, 6))  # the MAC of an fdb key `mac + dst`
