@@ -9,7 +9,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from overlayc.compile.addressing import Request, assign_addresses, mac_from_ip
+from overlayc.compile.addressing import Request, assign_addresses, mac_from_ip, macs_from_ints
 from overlayc.config.model import Network
 from overlayc.errors import Location
 from overlayc.kernel.objects import IPAddress, IPNetwork
@@ -100,3 +100,9 @@ def test_integer_addressing_agrees_with_the_object_rule(case: tuple[Network, lis
 def test_mac_from_ip_is_docker_rule(value: int) -> None:
     ip = IPv4Address(value)
     assert mac_from_ip(ip) == "02:42:" + ":".join(f"{b:02x}" for b in ip.packed)
+
+
+@given(st.lists(st.integers(0, 2**32 - 1), max_size=40))
+def test_macs_from_ints_is_mac_from_ip_of_each(values: list[int]) -> None:
+    values = [*values, 0, 2**32 - 1]
+    assert macs_from_ints(values) == [mac_from_ip(IPv4Address(v)) for v in values]

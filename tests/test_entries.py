@@ -11,7 +11,7 @@ import pytest
 
 from overlayc.diff import Action, Change, Reason, diff
 from overlayc.errors import PlanError
-from overlayc.kernel.entries import Entries, mac_bytes
+from overlayc.kernel.entries import Entries, mac_bytes, neigh_in_key_order
 from overlayc.kernel.objects import Fdb, KernelObject, Neigh
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.plan import order
@@ -177,3 +177,62 @@ def test_built_entries_equal_constructed_ones_key_and_all() -> None:
     devices: list[KernelObject] = [bridge("a"), vxlan("a")]
     changes = diff(KernelState(devices), Observed(KernelState([*devices, *made])))
     assert [c.key for c in changes] == sorted(o.key for o in made)  # delete order: by key
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_device_without_live_entries_gets_every_entry_created_in_key_order(seed: int) -> None:
+    rng = random.Random(seed)
+    desired, live = _random_entries(rng, 60), _random_entries(rng, 60)
+    live = list({o.key: o for o in live if o.dev == "vx-a"}.values())  # nothing live on vx-b
+    devices: list[KernelObject] = [bridge("a"), vxlan("a"), bridge("b"), vxlan("b")]
+    changes = diff(KernelState([*devices, *desired]), Observed(KernelState([*devices, *live])))
+    assert _as_tuples(changes) == _reference(desired, live)
+    on_b = [c for c in changes if c.key[1] == "vx-b"]
+    assert on_b and all(c.action is Action.CREATE for c in on_b)
+    for kind in ("fdb", "neigh"):
+        keys = [c.key for c in on_b if c.kind == kind]
+        wanted = {o.key for o in desired if o.dev == "vx-b" and o.kind == kind}
+        assert keys == sorted(keys) and len(keys) == len(wanted)
+
+
+def test_ipv4_neighbours_sort_as_their_texts_without_making_them() -> None:
+    """Every pair of octet values in two positions (65,536 addresses, shuffled) and random
+    addresses: the order of `neigh_in_key_order` is the order of the addresses' texts."""
+    rng = random.Random(7)
+    pairs = [bytes((a, b)) for a in range(256) for b in range(256)]
+    for dsts in ([b"\x0a\x00" + p for p in pairs], [p + b"\x01\xff" for p in pairs],
+                 [rng.randbytes(4) for _ in range(5000)]):
+        rng.shuffle(dsts)
+        ordered = neigh_in_key_order(dsts)
+        assert ordered == sorted(dsts, key=lambda d: str(IPv4Address(d)))
+        assert {id(d) for d in ordered} == {id(d) for d in dsts}  # the keys' own objects, no copies
+
+
+def test_neighbours_of_both_families_sort_as_their_texts() -> None:
+    dsts = [IPv4Address("10.0.0.10").packed, IPv6Address("fd00::2").packed, IPv4Address("10.0.0.2").packed,
+            IPv6Address("fd00::10").packed]
+    assert neigh_in_key_order(dsts) == sorted(dsts, key=lambda d: str(ip_address(d)))
+    assert neigh_in_key_order([]) == []
+
+
+@pytest.mark.parametrize("hint", ["exact", "shuffled", "duplicate", "missing", "extra", "none"])
+def test_the_order_fdb_keys_were_written_in_never_changes_the_creates(hint: str) -> None:
+    """`Entries.fdb_order` (compile's hint) is used only while it holds exactly the device's
+    keys; any other hint, and none, gives the same creates, in key order (a MAC behind two
+    VTEPs included: those sort by the VTEPs' texts)."""
+    rng = random.Random(3)
+    keys = [rng.randbytes(6) + IPv4Address("10.0.0.2").packed for _ in range(300)]
+    keys += [keys[0][:6] + IPv4Address("10.0.0.10").packed]  # "10.0.0.10" < "10.0.0.2"
+    desired = Entries()
+    desired.fdb["vx-a"] = set(keys)
+    order = {"exact": list(keys), "shuffled": rng.sample(keys, len(keys)),
+             "duplicate": [*keys[:-1], keys[0]], "missing": keys[:-1], "extra": [*keys[1:], b"\x02" * 10],
+             "none": None}[hint]
+    if order is not None:
+        desired.fdb_order["vx-a"] = order
+    reference = Entries()
+    reference.fdb["vx-a"] = set(keys)
+    expected = reference.difference(Entries())
+    assert desired.difference(Entries()) == expected
+    changes = diff(KernelState([bridge("a"), vxlan("a")], entries=desired), Observed(KernelState()))
+    assert [c.key for c in changes if c.kind == "fdb"] == sorted(o.key for o in desired.objects())

@@ -12,8 +12,10 @@ address (`mac_from_ipv6`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address
+from itertools import repeat
+from operator import add
 from typing import NamedTuple
 
 from overlayc.config.model import Config, Network
@@ -37,6 +39,15 @@ def mac_from_ip(ip: IPv4Address) -> str:
 def mac_from_int(v: int) -> str:
     """`mac_from_ip` of the IPv4 address whose integer value is `v`."""
     return f"02:42:{_HEX[v >> 24]}:{_HEX[v >> 16 & 255]}:{_HEX[v >> 8 & 255]}:{_HEX[v & 255]}"
+
+
+_DOCKER_MAC = 0x0242 << 32  # `02:42:` above the four bytes of an IPv4 address
+
+
+def macs_from_ints(values: Iterable[int]) -> list[str]:
+    """`mac_from_int` of each of `values`, by C-level maps (no Python call per value)."""
+    raw = map(int.to_bytes, map(add, values, repeat(_DOCKER_MAC)), repeat(6))  # big-endian (3.11's default)
+    return list(map(bytes.hex, raw, repeat(":")))
 
 
 IPV6_MAC_PREFIX = "06"  # locally administered (0x02), unicast; neither Docker's 02:42 nor devices' 0e

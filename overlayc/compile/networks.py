@@ -4,7 +4,9 @@ endpoints (pure)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from ipaddress import IPv4Interface, IPv6Interface
+from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
+from itertools import compress, repeat
+from operator import is_not, itemgetter, ne
 
 from overlayc.compile.assign import Assignment, Attachment
 from overlayc.compile.naming import (
@@ -96,26 +98,51 @@ def compile_remote(config: Config, assignment: Assignment, node: str, network: s
     """The fdb and neigh entries on the vxlan of `network` for every endpoint of it on another
     node, written into `into` as compact keys (overlayc.kernel.entries). Two endpoints with one
     address and different MACs: ValueError (`Entries.add_neigh`). `vteps`: `node_vteps(config)`,
-    when the caller compiles several networks (it is one entry per node of the cluster)."""
-    others = [a for a in assignment.attachments.get(network, ()) if a.node != node]
+    when the caller compiles several networks (it is one entry per node of the cluster).
+
+    A column at a time: every per-attachment step is a C-level map (a node of 1,000 compiles
+    ~30k remote endpoints)."""
+    atts = assignment.attachments.get(network, ())
+    others = list(compress(atts, map(ne, map(_NODE, atts), repeat(node))))
     if not others:
         return
     dev = vxlan_name(assignment.vnis[network])
     if vteps is None:
         vteps = node_vteps(config)
-    macs = list(map(bytes.fromhex, [a.mac.replace(":", "") for a in others]))
-    into.fdb.setdefault(dev, set()).update(map(bytes.__add__, macs, [vteps[a.node] for a in others]))
+    macs = list(map(bytes.fromhex, map(str.replace, map(_MAC, others), repeat(":"), repeat(""))))
+    keys = list(map(bytes.__add__, macs, map(vteps.__getitem__, map(_NODE, others))))
+    into.fdb.setdefault(dev, set()).update(keys)
+    into.fdb_order.setdefault(dev, []).extend(keys)  # nearly in key order: attachments by address
     neigh = into.neigh.setdefault(dev, {})
-    for ips in ([a.ip for a in others], [a.ip6 for a in others]):
-        pairs = [(ip.packed, mac) for ip, mac in zip(ips, macs, strict=True) if ip is not None]
-        added = dict(pairs)
-        if len(added) == len(pairs) and neigh.keys().isdisjoint(added):
+    for column, packed in ((_IP, _packed4), (_IP6, _packed6)):
+        ips = list(map(column, others))
+        has = list(map(is_not, ips, repeat(None)))
+        if not any(has):
+            continue
+        dsts, owners = (packed(ips), macs) if all(has) else (packed(list(compress(ips, has))),
+                                                             list(compress(macs, has)))
+        added = dict(zip(dsts, owners, strict=True))
+        if len(added) == len(dsts) and neigh.keys().isdisjoint(added):
             neigh.update(added)  # the common case: every address once
             continue
-        for dst, mac in pairs:  # an address twice: the same MAC is one entry, another one raises
+        for dst, mac in zip(dsts, owners, strict=True):  # an address twice: one MAC is one entry, two raise
             into.add_neigh(dev, dst, mac)
     if not neigh:
         del into.neigh[dev]
+
+
+# fields of an Attachment, read a column at a time by C-level maps
+_NODE, _IP, _MAC, _IP6 = (itemgetter(Attachment._fields.index(f)) for f in ("node", "ip", "mac", "ip6"))
+
+
+def _packed4(ips: list[IPv4Address]) -> list[bytes]:
+    """`ip.packed` of each of `ips` (the property is a Python call per address)."""
+    return list(map(int.to_bytes, map(IPv4Address.__int__, ips), repeat(4)))
+
+
+def _packed6(ips: list[IPv6Address]) -> list[bytes]:
+    """`ip.packed` of each of `ips`."""
+    return list(map(int.to_bytes, map(IPv6Address.__int__, ips), repeat(16)))
 
 
 def compile_endpoints(

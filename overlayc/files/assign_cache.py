@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from overlayc.compile.assign import Assignment, Attachment
+from overlayc.compile.bynode import ByNode
 from overlayc.config.model import Config
 from overlayc.errors import InputError
 from overlayc.files.limits import LIMITS
@@ -121,12 +122,12 @@ def _encode(a: Assignment) -> tuple[Any, ...]:
 
 def _decode(data: Any) -> Assignment:
     """The Assignment `_encode` describes; by_node is rebuilt as `resolve` builds it (per node,
-    in network order, then in each network's order). Raises on a malformed value."""
+    in network order, then in each network's order, as each node is asked for). Raises on a
+    malformed value."""
     vnis, tasks, attachments, nodes = data
     if not (isinstance(vnis, dict) and isinstance(tasks, dict) and isinstance(nodes, dict)):
         raise TypeError("not an assignment")
     per_net: dict[str, tuple[Attachment, ...]] = {}
-    by_node: dict[str, list[Attachment]] = {}
     for net, *columns in attachments:
         if type(net) is not str or not _well_typed(columns):
             raise TypeError("not a network's attachments")
@@ -135,12 +136,9 @@ def _decode(data: Any) -> Assignment:
             "endpoint": endpoints, "node": on, "network": repeat(net, len(endpoints)),
             "ip": _addresses(IPv4Address, ips), "mac": macs, "managed": managed,
             "ip6": _addresses(IPv6Address, ips6)})
-        for att in atts:
-            by_node.setdefault(att.node, []).append(att)
         per_net[net] = atts
     return Assignment(
-        vnis=vnis, tasks=tasks, attachments=per_net,
-        by_node={n: tuple(atts) for n, atts in by_node.items()},
+        vnis=vnis, tasks=tasks, attachments=per_net, by_node=ByNode(per_net),
         network_nodes={net: frozenset(_strings(here)) for net, here in nodes.items()},
     )
 

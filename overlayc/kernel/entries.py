@@ -22,6 +22,8 @@ import socket
 import sys
 from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv6Address
+from itertools import islice, repeat
+from operator import eq, itemgetter
 
 from overlayc.kernel.objects import Fdb, IPAddress, Neigh
 from overlayc.kernel.ownership import Key
@@ -50,17 +52,31 @@ def fdb_in_key_order(keys: Iterable[bytes]) -> list[bytes]:
     """FDB keys (`mac + dst`) in the order of their `Fdb.key`s: by MAC (its text sorts as its
     bytes), then by the text of the dst, which sorts as its bytes only while each MAC has one."""
     out = sorted(keys)
-    if len({k[:6] for k in out}) != len(out):  # a MAC behind several VTEPs: by their texts
+    if len(set(map(_MAC_PART, out))) != len(out):  # a MAC behind several VTEPs: by their texts
         out.sort(key=lambda k: (k[:6], address_text(k[6:])))
     return out
 
 
 def neigh_in_key_order(dsts: Iterable[bytes]) -> list[bytes]:
-    """Neighbour keys (packed `dst`) in the order of their `Neigh.key`s: by the text of the address."""
-    try:
-        return sorted(dsts, key=socket.inet_ntoa)  # IPv4 alone (the common case): C, not a call of ours
-    except OSError:  # an IPv6 address: "packed IP wrong length for inet_ntoa"
-        return sorted(dsts, key=address_text)
+    """Neighbour keys (packed `dst`) in the order of their `Neigh.key`s: by the text of the address.
+
+    IPv4 alone (the common case) without making the texts: a dotted quad's text order is the
+    order of its four octets' texts, each followed by a dot (`"1."` < `"10."` < `"2."`; the end
+    of the text sorts below a digit as the dot does), so the packed bytes sort as their texts
+    once each octet is replaced by its rank in that order (`_TO_RANK`, a permutation of the
+    byte values: `bytes.translate`, C)."""
+    keys = list(dsts)
+    if set(map(len, keys)) <= {4}:  # the keys' own objects, in the order of their ranked bytes
+        ranked = list(map(bytes.translate, keys, repeat(_TO_RANK)))
+        return list(map(keys.__getitem__, sorted(range(len(keys)), key=ranked.__getitem__)))
+    return sorted(keys, key=address_text)
+
+
+_BY_TEXT = bytes(sorted(range(256), key=lambda octet: f"{octet}."))  # the octets in the order of their texts
+_TO_RANK = bytes(map(_BY_TEXT.index, range(256)))  # octet -> its rank in that order
+
+
+_MAC_PART = itemgetter(slice(0, 6))  # the MAC of an fdb key `mac + dst`
 
 
 def mac_bytes(text: str) -> bytes:
@@ -148,13 +164,29 @@ class Entries:
 
     `fdb` and `neigh` are public for the bulk writers (compile, observe) and readers (diff);
     a device is present only while it holds an entry of that kind, so two tables holding the
-    same entries compare equal."""
+    same entries compare equal. `fdb_order` is a bulk writer's hint, not part of the content:
+    a device's fdb keys in the order they were written (compile writes them nearly in key
+    order; a set iterates in hash order), used by `difference` only while it holds exactly
+    the device's keys."""
 
-    __slots__ = ("fdb", "neigh")
+    __slots__ = ("fdb", "fdb_order", "neigh")
 
     def __init__(self) -> None:
         self.fdb: dict[str, set[bytes]] = {}
         self.neigh: dict[str, dict[bytes, bytes]] = {}
+        self.fdb_order: dict[str, list[bytes]] = {}
+
+    def _fdb_in_key_order(self, dev: str) -> list[bytes]:
+        """`fdb_in_key_order` of the fdb keys of `dev`, sorted from `fdb_order` when it holds
+        exactly them (each once: a key written twice, or one written elsewhere, and the table's
+        hash order is sorted instead). Checked without a set of them: every written key is in
+        the table, as many as it holds, and none twice (equal keys are neighbours once sorted)."""
+        keys, order = self.fdb.get(dev, set()), self.fdb_order.get(dev)
+        if order is not None and len(order) == len(keys) and keys.issuperset(order):
+            out = fdb_in_key_order(order)
+            if not any(map(eq, out, islice(out, 1, None))):
+                return out
+        return fdb_in_key_order(keys)
 
     def add_fdb(self, dev: str, mac: bytes, dst: bytes) -> None:
         self.fdb.setdefault(dev, set()).add(mac + dst)
@@ -222,6 +254,10 @@ class Entries:
         delete: list[EntryKeys] = []
         for dev in sorted(self.fdb.keys() | live.fdb.keys()):
             want, have = self.fdb.get(dev, set()), live.fdb.get(dev, set())
+            if not have:  # a device without live fdb entries (a plan from empty): all are new,
+                if want:  # sorted from the order they were written in, when known (near-sorted)
+                    create.append(("fdb", dev, self._fdb_in_key_order(dev), None))
+                continue
             if want != have:
                 if new := want - have:
                     create.append(("fdb", dev, fdb_in_key_order(new), None))
@@ -231,6 +267,10 @@ class Entries:
         build = Builder()
         for dev in sorted(self.neigh.keys() | live.neigh.keys()):
             wants, haves = self.neigh.get(dev, {}), live.neigh.get(dev, {})
+            if not haves:  # a device without live neighbours (a plan from empty): all are new
+                if new_dsts := neigh_in_key_order(wants):
+                    create.append(("neigh", dev, new_dsts, list(map(wants.__getitem__, new_dsts))))
+                continue
             if wants == haves:
                 continue
             if new_dsts := neigh_in_key_order(wants.keys() - haves.keys()):
