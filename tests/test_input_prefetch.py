@@ -30,6 +30,7 @@ from overlayc.files import lock as lock_file
 from overlayc.files import prefetch, prefetch_child
 from overlayc.files.lock import dumps_lock, parse_lock, read_lock
 from overlayc.files.lock_bulk import bulk_tasks
+from overlayc.files.statedir import ASSIGN_CACHE_NAME, STATE_DIR_ENV
 from overlayc.inputs import assign_with_lock
 from tests.support.gen import config_dict
 from tests.support.locks import IPV6_LOCK, ODD_BULK_LINES, OLD_LOCK
@@ -69,6 +70,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     no prefetch before, none left behind."""
     monkeypatch.setattr(prefetch, "_child", None)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path / "state"))  # no other test's assignment cache
     cfg = tmp_path / "overlay.yaml"
     with cfg.open("w") as f:
         YAML().dump(config_dict(12, 3, 5), f)
@@ -158,6 +160,35 @@ def test_each_result_is_given_out_once(cluster: Path, monkeypatch: pytest.Monkey
     again = load_config([Path(cluster.name)])  # as the reconcile agent's next round
     _same((again, read_lock(again.lock_path)), expected)
     assert calls == ["parse_yaml", "bulk_tasks"]
+
+
+def test_the_child_leaves_the_lock_to_an_assignment_cache_newer_than_the_files(
+    cluster: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A state directory whose assignment cache was written after the config and the lock most
+    likely answers for them: the child parses only the config, the parent reads the lock if it
+    needs it. A lock written after the cache is parsed by the child again."""
+    expected = _fresh(cluster)
+    state = cluster.parent / "state"
+    state.mkdir()
+    assign_with_lock(load_config([cluster]), locked=False, cache=state)  # stores the cache
+    cache = state / ASSIGN_CACHE_NAME
+    assert cache.exists()
+    files = (cluster, cluster.parent / "overlayc.lock")
+    for f in files:
+        os.utime(f, ns=(cache.stat().st_mtime_ns - 10**9,) * 2)
+    _forked(cluster)
+    calls = _counted(monkeypatch)
+    loaded = load_config([Path(cluster.name)])
+    _same((loaded, read_lock(loaded.lock_path)), expected)
+    assert calls == ["bulk_tasks"]  # the config from the child, the lock by the parent
+    prefetch._child = None
+    os.utime(files[1], ns=(cache.stat().st_mtime_ns + 10**9,) * 2)
+    _forked(cluster)
+    calls.clear()
+    loaded = load_config([Path(cluster.name)])
+    _same((loaded, read_lock(loaded.lock_path)), expected)
+    assert calls == []
 
 
 def test_files_changed_after_the_child_read_them_are_parsed_again(

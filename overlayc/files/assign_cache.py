@@ -37,9 +37,10 @@ from overlayc.config.model import Config
 from overlayc.errors import InputError
 from overlayc.files.limits import LIMITS
 from overlayc.files.safe import ensure_dir, read_capped, write_atomic
+from overlayc.files.statedir import ASSIGN_CACHE_NAME
 from overlayc.gcpause import paused_gc
 
-CACHE_NAME = "assignment.cache"
+CACHE_NAME = ASSIGN_CACHE_NAME
 FORMAT = b"overlayc-assignment-cache 3 "
 _CODE_DIRS = ("compile", "config")
 # what marshal and `_decode` raise on a file that is not one `store` wrote

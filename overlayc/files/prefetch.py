@@ -174,7 +174,7 @@ def start(argv: Sequence[str]) -> None:
     if pid == 0:  # pragma: no cover - the child: its coverage is not collected
         os.close(ready)
         _detach()
-        os._exit(_read_inputs(files, lock, fd, done))
+        os._exit(_read_inputs(files, lock, fd, done, argv))
     os.close(done)
     _child = _Child(pid, fd, ready, [str(Path(f)) for f in files], lock)
     atexit.register(_child.stop)
@@ -235,6 +235,26 @@ def _lock_path(files: list[str]) -> str | None:
         return None
 
 
+def _cache_answers(argv: Sequence[str], inputs: list[str]) -> bool:  # pragma: no cover - in the child
+    """Whether the state directory the command line `argv` names (`--state-dir`, else
+    `$OVERLAYC_STATE_DIR`, else the default; `overlayc.files.statedir.state_root`) holds an
+    assignment cache written after every file of `inputs` was: then the parent most likely takes
+    its Assignment from the cache (`overlayc.inputs.assign_with_lock`) and never reads the lock,
+    and the child leaves the lock alone rather than take a core from the command (a no-op
+    `plan --netns` of 50k + 50k entries: its kernel reader's child, its imports). A guess: when
+    it is wrong, the parent reads the lock itself, as without a prefetch."""
+    from overlayc.files.statedir import ASSIGN_CACHE_NAME, state_root
+
+    explicit = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--state-dir"), None)
+    explicit = next((a.split("=", 1)[1] for a in argv if a.startswith("--state-dir=")), explicit)
+    try:
+        root = state_root(None if explicit is None else Path(explicit))
+        cached = os.stat(root / ASSIGN_CACHE_NAME).st_mtime_ns
+        return all(os.stat(f).st_mtime_ns <= cached for f in inputs)
+    except (OSError, ValueError):
+        return False
+
+
 def _detach() -> None:  # pragma: no cover - in the child
     """In the child: stdin, stdout and stderr on /dev/null, so that a reader of the command's
     output sees its end when the command ends, not when the child does."""
@@ -244,9 +264,11 @@ def _detach() -> None:  # pragma: no cover - in the child
     os.close(null)
 
 
-def _read_inputs(files: list[str], lock: str | None, fd: int, done: int) -> int:  # pragma: no cover
-    """In the child: the configurations, then the lock, each part marshalled into file `fd`
-    and announced on `done`; its exit code."""
+def _read_inputs(files: list[str], lock: str | None, fd: int, done: int,
+                 argv: Sequence[str]) -> int:  # pragma: no cover
+    """In the child: the configurations, then the lock (None in its place when the state
+    directory's assignment cache most likely answers for it: `_cache_answers`), each part
+    marshalled into file `fd` and announced on `done`; its exit code."""
     try:
         import gc
 
@@ -255,7 +277,7 @@ def _read_inputs(files: list[str], lock: str | None, fd: int, done: int) -> int:
 
         end = _put(fd, done, 0, [got for f in files if (got := read_config(f)) is not None])
         if lock is not None:
-            _put(fd, done, end, read_lock_body(lock))
+            _put(fd, done, end, None if _cache_answers(argv, [*files, lock]) else read_lock_body(lock))
         return 0
     except BaseException:  # any failure: the parent parses its files itself
         return 1

@@ -15,6 +15,7 @@ from overlayc.files.safe import ensure_dir
 
 DEFAULT_STATE_DIR = Path("/var/lib/overlayc")
 STATE_DIR_ENV = "OVERLAYC_STATE_DIR"
+ASSIGN_CACHE_NAME = "assignment.cache"  # in the state root: overlayc.files.assign_cache
 
 
 def state_root(explicit: Path | None = None) -> Path:
