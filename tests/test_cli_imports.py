@@ -92,3 +92,13 @@ def test_pydantic_plugins_are_looked_for_only_when_the_user_asks(config: Path) -
     assert code == 0 and "importlib.metadata" in modules
     code, modules = _modules(config.parent, *args, PYDANTIC_DISABLE_PLUGINS="__all__")
     assert code == 0 and "importlib.metadata" not in modules
+
+
+def test_a_configuration_the_prefetch_parsed_is_never_parsed_again(config: Path) -> None:
+    """The input prefetch's child parsed the file (overlayc.files.prefetch): the command itself
+    imports no YAML parser (ruamel, overlayc.config.source), for plan and validate alike."""
+    for args in (("validate", "-f", str(config)),
+                 ("plan", "-f", str(config), "--node", "node2", "--state", "empty", "--at", cli_at(AT_NOON))):
+        code, modules = _modules(config.parent, *args)
+        assert code == 0 and "overlayc.config.sourcemap" in modules
+        assert _loaded_under(modules, ("ruamel", "overlayc.config.source")) == []

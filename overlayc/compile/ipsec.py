@@ -32,7 +32,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from overlayc.compile.epoch import epoch_of
 from overlayc.compile.keys import ALGORITHM_KEY_LEN, check_key_pair, derive_sa_key, x25519
 from overlayc.config.model import Config
-from overlayc.config.source import YamlPath
+from overlayc.config.sourcemap import YamlPath
 from overlayc.config.validate_placement import duplicate_public_key, hosts_of_encrypted, missing_public_key
 from overlayc.errors import ConfigError, Location
 from overlayc.kernel.objects import IPAddress, IPNetwork, XfrmPolicy, XfrmState, XfrmTemplate, fingerprint

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from overlayc.config.model import IP_ADDRESS_ERROR, NAME_RE, Config
-from overlayc.config.source import SourceMap, YamlPath
+from overlayc.config.sourcemap import SourceMap, YamlPath
 from overlayc.config.subnets import IPV6_ADDRESS_ERROR, SUBNET_ERROR, SUBNET_MISSING
 from overlayc.errors import Diagnostic, Location, Severity
 

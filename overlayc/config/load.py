@@ -27,7 +27,7 @@ from overlayc.config.explain import KINDS, diagnostics_from_validation, show
 from overlayc.config.lockdir import LOCK_NAME as LOCK_NAME
 from overlayc.config.lockdir import lock_dir as lock_dir
 from overlayc.config.model import Config
-from overlayc.config.source import SourceMap, YamlPath, parse_yaml
+from overlayc.config.sourcemap import SourceMap, YamlPath
 from overlayc.config.validate import validate_config
 from overlayc.errors import ConfigError, Diagnostic, InputError, Location, Severity
 from overlayc.files import prefetch
@@ -56,6 +56,14 @@ class LoadedConfig:
         if loc.file == "<config>" and self.files:
             return Location(str(self.files[0]))
         return loc
+
+
+def parse_yaml(file: str, text: str, smap: SourceMap) -> tuple[Any, list[Diagnostic]]:
+    """`overlayc.config.source.parse_yaml`, imported when a file is parsed here: a command
+    whose files the input prefetch parsed (`overlayc.files.prefetch`) never imports ruamel."""
+    from overlayc.config.source import parse_yaml as parse
+
+    return parse(file, text, smap)
 
 
 def expand_paths(paths: Sequence[Path]) -> list[Path]:

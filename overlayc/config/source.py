@@ -1,8 +1,5 @@
-"""YAML text → plain Python data plus a source map, in one pass over ruamel's node graph.
-
-The source map is two dicts keyed by YAML path (`("networks", "web", "subnet")`, list items by
-index): `values` holds where each value starts, `keys` where each mapping key starts. Lookups are
-O(1), so locating stays cheap for configs with thousands of nodes and tasks.
+"""YAML text → plain Python data plus a source map (`overlayc.config.sourcemap`), in one pass
+over ruamel's node graph.
 
 Mapping keys become strings (their source text), duplicate keys inside one mapping are diagnostics,
 and syntax errors become located diagnostics; nothing here raises on bad YAML.
@@ -11,7 +8,6 @@ and syntax errors become located diagnostics; nothing here raises on bad YAML.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -19,6 +15,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
+from overlayc.config.sourcemap import SourceMap as SourceMap
+from overlayc.config.sourcemap import YamlPath as YamlPath
 from overlayc.errors import Diagnostic, Location, Severity
 from overlayc.files.bounded import (
     yaml_directive_problem,
@@ -30,31 +28,6 @@ from overlayc.files.bounded import (
     yaml_tag_problem,
 )
 from overlayc.gcpause import paused_gc
-
-YamlPath = tuple[str | int, ...]
-
-
-@dataclass
-class SourceMap:
-    """Where every value and key of the merged configuration was written, and the source lines."""
-
-    values: dict[YamlPath, Location] = field(default_factory=dict)
-    keys: dict[YamlPath, Location] = field(default_factory=dict)
-    lines: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def locate(self, path: YamlPath) -> Location:
-        """Location of the value at `path` or of its nearest ancestor that has one.
-
-        A mapping or sequence is located at its key (`web:`), a scalar at its value."""
-        for n in range(len(path), -1, -1):
-            loc = self.values.get(path[:n])
-            if loc is not None:
-                return loc
-        return Location(next(iter(self.lines), "<config>"))
-
-    def locate_key(self, path: YamlPath) -> Location:
-        """Location of the mapping key that ends `path` (falls back to `locate`)."""
-        return self.keys.get(path) or self.locate(path)
 
 
 def _loc(file: str, node: Node) -> Location:

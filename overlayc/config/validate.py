@@ -12,7 +12,7 @@ from collections.abc import Callable
 from overlayc.config.explain import attachment_path, did_you_mean, error
 from overlayc.config.model import Config, Network
 from overlayc.config.mtu import inner_mtu
-from overlayc.config.source import SourceMap, YamlPath
+from overlayc.config.sourcemap import SourceMap, YamlPath
 from overlayc.config.validate_family import FAMILY_CHECKS
 from overlayc.config.validate_placement import PLACEMENT_CHECKS
 from overlayc.config.validate_subnets import SUBNET_CHECKS, subnet_paths

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from overlayc.config.explain import error
 from overlayc.config.model import Config
-from overlayc.config.source import SourceMap
+from overlayc.config.sourcemap import SourceMap
 from overlayc.errors import Diagnostic
 
 

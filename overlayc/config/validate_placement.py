@@ -12,7 +12,7 @@ from collections.abc import Callable
 from overlayc.config.constraints import Constraint, NodeMatcher, eligible, parse_constraint
 from overlayc.config.explain import error
 from overlayc.config.model import Config, Service
-from overlayc.config.source import SourceMap, YamlPath
+from overlayc.config.sourcemap import SourceMap, YamlPath
 from overlayc.errors import ConstraintSyntaxError, Diagnostic, Location
 
 Locate = Callable[[YamlPath], Location]

@@ -14,7 +14,7 @@ from ipaddress import IPv4Network, IPv6Network
 from overlayc.config.explain import error
 from overlayc.config.model import Config, Network
 from overlayc.config.mtu import inner_mtu
-from overlayc.config.source import SourceMap, YamlPath
+from overlayc.config.sourcemap import SourceMap, YamlPath
 from overlayc.errors import Diagnostic
 
 IPV6_MIN_MTU = 1280  # RFC 8200 §5; include/net/ipv6.h

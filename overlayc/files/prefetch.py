@@ -38,7 +38,7 @@ from overlayc.gcpause import paused_gc
 
 if TYPE_CHECKING:
     from overlayc.compile.lock import Pin
-    from overlayc.config.source import SourceMap
+    from overlayc.config.sourcemap import SourceMap
     from overlayc.errors import Diagnostic
 
 # the commands that load a configuration → whether they read its lock too
