@@ -306,7 +306,7 @@ def apply_command(
         target = (prepare_saved_target(loaded, saved, key_file=key_file, state_dir=state_dir)
                   if saved is not None else
                   prepare_target(loaded, node=node, netns=netns, at=at, key_file=key_file, locked=locked,
-                                 on_write=_say_lock_written, state_dir=state_dir))
+                                 on_write=_say_lock_written, state_dir=state_dir, make_cache=True))
         confirm = (flow.json_confirm(yes, saved is not None, "apply", files=files) if json_output else
                    flow.confirm_on_terminal(yes, saved is not None, "apply", files=files, full=full,
                                             networks=device_networks(target.assignment.vnis)))

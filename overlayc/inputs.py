@@ -24,10 +24,11 @@ from overlayc.compile.epoch import parse_at
 from overlayc.compile.lock import Lock, lock_changes
 from overlayc.config.load import LoadedConfig, load_config
 from overlayc.config.model import Config
-from overlayc.errors import ConfigError, LockOutdated, Severity
+from overlayc.errors import ConfigError, InputError, LockOutdated, Severity
 from overlayc.files import assign_cache
 from overlayc.files.keys import resolve_private_key
 from overlayc.files.lock import read_lock, write_lock
+from overlayc.files.safe import ensure_dir
 from overlayc.files.statedir import state_root
 from overlayc.kernel.objects import IPAddress
 
@@ -60,7 +61,7 @@ OnWrite = Callable[[Path, list[str]], None]
 
 def assign_with_lock(loaded: LoadedConfig, *, locked: bool, why: str = "--locked",
                      on_write: OnWrite | None = None, cache: Path | None = None,
-                     before_write: Callable[[], None] | None = None) -> Assignment:
+                     before_write: Callable[[], None] | None = None, make_cache: bool = False) -> Assignment:
     """Resolve `loaded` against its lock file and keep the file in step: write the updated lock
     when it changed (or does not exist yet), or, with `locked`, raise LockOutdated naming every
     change (and `why` the lock must not change) and write nothing. `on_write(path, changes)` is
@@ -73,13 +74,20 @@ def assign_with_lock(loaded: LoadedConfig, *, locked: bool, why: str = "--locked
     the lock unchanged stores its result there.
 
     Raises ConfigError when placement or addressing fails (unsatisfiable constraints, exhausted
-    subnet), InputError on unreadable files."""
-    cache = _existing(cache)
+    subnet), InputError on unreadable files.
+
+    `make_cache`: a command that makes the state directory anyway (`apply`) makes it here when
+    it does not exist yet, once the resolve succeeded, so that its first run stores the cache
+    rather than its second (the directory is not made when it cannot be: no cache then)."""
+    wanted, cache = cache, _existing(cache)
     key = None if cache is None else assign_cache.cache_key(loaded.config, loaded.lock_path)
     if cache is not None and key is not None and (hit := assign_cache.load(cache, key)) is not None:
         return hit
     assignment, new, changes = _resolve_locked(loaded, locked, why)
     existed = loaded.lock_path.exists()
+    if make_cache and cache is None and wanted is not None and existed and not changes:
+        cache = _made(wanted)
+        key = None if cache is None else assign_cache.cache_key(loaded.config, loaded.lock_path)
     if changes or not existed:
         if before_write is not None:
             before_write()
@@ -89,6 +97,15 @@ def assign_with_lock(loaded: LoadedConfig, *, locked: bool, why: str = "--locked
     elif cache is not None and key == assign_cache.cache_key(loaded.config, loaded.lock_path) and key:
         assign_cache.store(cache, key, assignment)  # the lock read is still the lock on disk
     return assignment
+
+
+def _made(directory: Path) -> Path | None:
+    """`directory`, made 0700 as the state directory is (`overlayc.files.statedir`); None when
+    it cannot be (no privileges, a file in its place: the command reports that where it needs it)."""
+    try:
+        return ensure_dir(directory, 0o700)
+    except (OSError, InputError):
+        return None
 
 
 def _existing(cache: Path | None) -> Path | None:
@@ -161,19 +178,21 @@ def prepare_target(
     on_write: OnWrite | None = None,
     state_dir: Path | None = None,
     before_write: Callable[[], None] | None = None,
+    make_cache: bool = False,
 ) -> Target:
     """Load the configuration (or take an already loaded one), find the node, resolve the lock
     and read the node's key: the Target of one command or one reconcile round.
 
     `at` is an instant, an RFC 3339 text (`--at`) or None for now. Raises ConfigError (invalid
     configuration, placement), LockOutdated (`locked` and the lock would change), InputError
-    (unreadable files, unknown node, bad `--at`), KeyFileError. `why`, `on_write` and
-    `before_write`: as for `assign_with_lock`."""
+    (unreadable files, unknown node, bad `--at`), KeyFileError. `why`, `on_write`,
+    `before_write` and `make_cache`: as for `assign_with_lock`."""
     loaded = files if isinstance(files, LoadedConfig) else load_config(list(files))
     when = at if isinstance(at, datetime) else parse_at(at)
     name = choose_node_of(loaded, node, netns)
     assignment = assign_with_lock(loaded, locked=locked, why=why, on_write=on_write,
-                                  cache=state_root(state_dir), before_write=before_write)
+                                  cache=state_root(state_dir), before_write=before_write,
+                                  make_cache=make_cache)
     return Target(loaded.config, assignment, name, netns, when, resolve_private_key(name, key_file),
                   state_dir)
 

@@ -56,3 +56,22 @@ def test_with_a_state_directory_the_cache_is_keyed_and_stored(tmp_path: Path,
     assert (state / assign_cache.CACHE_NAME).exists()
     assert inputs.check_with_lock(loaded, locked=True, cache=state) == []
     assert calls and all(p == loaded.lock_path for p in calls)
+
+
+def test_a_command_that_makes_the_state_directory_stores_the_cache_on_its_first_resolve(
+        tmp_path: Path) -> None:
+    """`make_cache` (apply): the first resolve against an up-to-date lock makes the missing state
+    directory (0700) and stores the cache, which the next resolve reads; a resolve that changes
+    the lock (here: writes it) makes nothing, and a directory that cannot be made means no cache."""
+    loaded = _loaded(tmp_path)
+    state = tmp_path / "state"
+    first = inputs.assign_with_lock(loaded, locked=False, cache=state, make_cache=True)  # writes the lock
+    assert not state.exists()
+    inputs.assign_with_lock(loaded, locked=False, cache=state, make_cache=True)
+    assert (state / assign_cache.CACHE_NAME).exists() and state.stat().st_mode & 0o777 == 0o700
+    key = assign_cache.cache_key(loaded.config, loaded.lock_path)
+    assert key is not None and assign_cache.load(state, key) == first
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert inputs.assign_with_lock(loaded, locked=True, cache=blocked / "state", make_cache=True) == first
+    assert not (blocked / "state").exists()
