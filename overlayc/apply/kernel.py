@@ -33,6 +33,7 @@ from overlayc.netlink import link as nl
 from overlayc.netlink.core import attr_u32
 from overlayc.netlink.netns import Namespace, NamespaceRef, namespace_id
 from overlayc.netlink.sock import NetlinkSocket, Request
+from overlayc.netlink.watch import Watches
 from overlayc.observe.kernel import observe, read_links
 
 
@@ -61,18 +62,22 @@ class KernelHandle:
     namespace), for which a handle is opened and closed with this one.
 
     `cluster` only scopes `observe()` (see overlayc.observe.kernel.observe). `starts`, when set,
-    says where the counters of each SA this handle creates begin (saved counters, DESIGN §4)."""
+    says where the counters of each SA this handle creates begin (saved counters, DESIGN §4).
+    `watch`: every place this handle observes or makes gets an entry watch (overlayc.netlink.watch)
+    from then on, and later observes take its FDB and neighbour entries from it where it can say
+    them, instead of dumping them again (apply's verify)."""
 
-    def __init__(self, netns: NamespaceRef, cluster: str | None = None) -> None:
+    def __init__(self, netns: NamespaceRef, cluster: str | None = None, watch: bool = False) -> None:
         self._owns_ns = not isinstance(netns, Namespace)
         self.ns = netns if isinstance(netns, Namespace) else Namespace(netns)
         self.netns = self.ns.name
         self.cluster = cluster
         self.starts: StartOf | None = None
+        self.watches = Watches() if watch else None
         try:
             self.rt = self.ns.route
             self.xs = self.ns.xfrm
-            self.links = LinkOps(self.rt, cluster, namespace_id(self.netns), self.ns)
+            self.links = LinkOps(self.rt, cluster, namespace_id(self.netns), self.ns, self.watches)
         except BaseException:
             self.close()
             raise
@@ -81,6 +86,8 @@ class KernelHandle:
         links = getattr(self, "links", None)
         if links is not None:
             links.close()
+        if self.watches is not None:
+            self.watches.close()
         if self._owns_ns:
             self.ns.close()
 
@@ -94,7 +101,7 @@ class KernelHandle:
 
     def observe(self) -> Observed:
         """The live state of this handle's namespace, read over its sockets (see observe())."""
-        return observe(self.ns, self.cluster)
+        return observe(self.ns, self.cluster, self.watches)
 
     def execute(self, changes: Sequence[Change], progress: Callable[[int], None] | None = None) -> None:
         """Perform `changes` in order. `progress(n)` is called with the number of changes done so
@@ -137,7 +144,8 @@ class KernelHandle:
                     continue
                 ns = self.links.places.handle(where) if where else self.ns
                 ifindex = {n: i.index for n, i in self.links.context(where)[1].items()}
-                done = send_place(changes, part, ns, ifindex, self._general(changes, ifindex))
+                watch = self.watches.get(ns) if self.watches is not None else None
+                done = send_place(changes, part, ns, ifindex, self._general(changes, ifindex), watch)
                 failures += done[0]
                 skipped += done[1]
             return failures, skipped

@@ -24,6 +24,7 @@ from overlayc.netlink.core import NLM_F_CREATE, NLM_F_EXCL, attr_str, attr_u32
 from overlayc.netlink.link import LinkInfo
 from overlayc.netlink.netns import NETNS_DIR, Namespace, create_netns, remove_netns
 from overlayc.netlink.sock import NetlinkSocket, Request
+from overlayc.netlink.watch import Watches
 from overlayc.observe.kernel import read_links
 
 CREATE = NLM_F_CREATE | NLM_F_EXCL
@@ -43,17 +44,18 @@ def _common(name: str, mac: str, mtu: int) -> bytes:
 class LinkOps:
     """Performs changes of kinds sandbox, bridge, vxlan, gateway, netns, endpoint for the node
     whose namespace is that of `rt` (`node`: its handle, for its sysctls), in it and in its
-    sandboxes (a link's `sandbox`; "": the node's namespace)."""
+    sandboxes (a link's `sandbox`; "": the node's namespace). A sandbox it makes gets a watch in
+    `watches` at once, when given (overlayc.netlink.watch)."""
 
     def __init__(self, rt: NetlinkSocket, cluster: str | None = None, owner: str = "",
-                 node: Namespace | None = None) -> None:
+                 node: Namespace | None = None, watches: Watches | None = None) -> None:
         self.rt = rt
         self.node = node
         self.owner = owner  # namespace_id of the node's namespace, in the tag of its namespaces
         # the cluster its namespaces are tagged with; None tags them "-", owned only by an
         # observe of every cluster (a destroy without --cluster, the kernel tests)
         self.cluster = cluster
-        self.places = sb.Places(owner)
+        self.places = sb.Places(owner, watches)
         self.links: dict[str, LinkInfo] = {}
         self.addrs: dict[int, list[IPv4Interface]] = {}
         self.refresh()

@@ -22,6 +22,7 @@ from overlayc.netlink.core import attr_u32
 from overlayc.netlink.link import LinkInfo
 from overlayc.netlink.netns import NETNS_DIR, Namespace, create_netns, remove_netns
 from overlayc.netlink.sock import NetlinkSocket
+from overlayc.netlink.watch import Watches
 from overlayc.observe.sandbox import FORWARDING, IPV6_OFF
 
 
@@ -55,10 +56,13 @@ def ipv6_sysctl(ifname: str, on: bool) -> dict[str, str]:
 
 class Places:
     """The node's sandboxes (those named for the node of namespace `owner`), a handle on each,
-    and their links by name; `where[name]` is the sandbox a link is in (absent: the node's)."""
+    and their links by name; `where[name]` is the sandbox a link is in (absent: the node's).
+    `watches`: the entry watches of the apply (a sandbox made gets one at once, one deleted
+    loses its own), or None."""
 
-    def __init__(self, owner: str) -> None:
+    def __init__(self, owner: str, watches: Watches | None = None) -> None:
         self.owner = owner
+        self.watches = watches
         self.handles: dict[str, Namespace] = {}
         self.links: dict[str, dict[str, LinkInfo]] = {}
         self.where: dict[str, str] = {}
@@ -92,6 +96,8 @@ class Places:
             self.where.update((link, name) for link in self.links[name])
 
     def forget(self, name: str) -> None:
+        if self.watches is not None:
+            self.watches.forget(name)
         ns = self.handles.pop(name, None)
         if ns is not None:
             ns.close()
@@ -111,6 +117,8 @@ def create_sandbox(places: Places, box: Sandbox) -> None:
         create_netns(box.name, netns_tag(parsed[0], places.owner))
     except OSError as exc:
         raise StepFailed(box, "create", exc.errno or E.EIO, str(exc)) from None
+    if places.watches is not None:  # from its birth on: every entry of it is then known
+        places.watches.of(places.handle(box.name))
     write_sysctls(places.handle(box.name), sandbox_sysctls(box), box)
 
 

@@ -129,7 +129,7 @@ def apply_target(
     check_node(target.config, target.node)
     owner = namespace_id(target.netns)
     with apply_lock(target.netns, lock_timeout, "apply"), Namespace(target.netns) as ns, \
-            KernelHandle(ns, target.config.cluster.name) as kernel:
+            KernelHandle(ns, target.config.cluster.name, watch=True) as kernel:
         if not allow_missing_address:
             check_underlay(target, ns)
         journal_dir = target_state_dir(target.netns, target.state_dir)

@@ -34,6 +34,7 @@ from overlayc.netlink import batch
 from overlayc.netlink.netns import Namespace
 from overlayc.netlink.parallel import both
 from overlayc.netlink.sock import NetlinkSocket
+from overlayc.netlink.watch import EntryWatch
 
 Failure = tuple[int, str, int]  # change index, message in words, errno (0: not the kernel's)
 Outcome = tuple[list[Failure], list[int]]  # failures, indices of changes not attempted
@@ -62,10 +63,12 @@ def refused(changes: Sequence[Change], owner: Sequence[int],
 
 
 def send_entries(changes: Sequence[Change], idx: list[int], sock: NetlinkSocket,
-                 ifindex: Mapping[str, int], halt: threading.Event, general: General) -> Outcome:
+                 ifindex: Mapping[str, int], halt: threading.Event, general: General,
+                 watch: EntryWatch | None = None) -> Outcome:
     """One stream: the changes `idx` in order on `sock`, SLICE at a time in chunks, until halt
     is set. A slice `entry_messages` cannot pack (another action, IPv6, a missing device) goes
-    with the rest of the stream by `general`."""
+    with the rest of the stream by `general`. After each slice the place's `watch` is drained
+    (unless the other stream is draining it): its queue stays a few slices' notifications long."""
     failures: list[Failure] = []
     for at in range(0, len(idx), SLICE):
         if halt.is_set():
@@ -77,6 +80,8 @@ def send_entries(changes: Sequence[Change], idx: list[int], sock: NetlinkSocket,
             rest = general(sock, idx[at:])
             return failures + rest[0], rest[1]
         sent, bad = batch.send_chunked(sock, base, messages, halt)
+        if watch is not None:
+            watch.drain(wait=False)
         failures += refused(changes, part, bad)
         if sent < len(part):
             return failures, idx[at + sent:]
@@ -84,7 +89,7 @@ def send_entries(changes: Sequence[Change], idx: list[int], sock: NetlinkSocket,
 
 
 def send_place(changes: Sequence[Change], idx: list[int], ns: Namespace, ifindex: Mapping[str, int],
-               general: General) -> Outcome:
+               general: General, watch: EntryWatch | None = None) -> Outcome:
     """The fdb and neighbour changes `idx` of one place, whose namespace is `ns`: the FDB ones on
     a second route socket, on a worker thread, the others on `ns.route` (module docstring).
     Failures by change index; the changes not attempted, in order."""
@@ -92,9 +97,9 @@ def send_place(changes: Sequence[Change], idx: list[int], ns: Namespace, ifindex
     kinds = kinds_of(picked(changes, idx))  # a run's kind without building its entries
     fdb = [i for i, kind in zip(idx, kinds, strict=True) if kind == "fdb"]
     if not fdb or len(fdb) == len(idx):
-        return send_entries(changes, idx, ns.route, ifindex, halt, general)
+        return send_entries(changes, idx, ns.route, ifindex, halt, general, watch)
     neigh = [i for i, kind in zip(idx, kinds, strict=True) if kind != "fdb"]
     rt, second = ns.route, ns.second_route  # made here: a socket is made inside the namespace
-    a, b = both(lambda: send_entries(changes, fdb, second, ifindex, halt, general),
-                lambda: send_entries(changes, neigh, rt, ifindex, halt, general), halt)
+    a, b = both(lambda: send_entries(changes, fdb, second, ifindex, halt, general, watch),
+                lambda: send_entries(changes, neigh, rt, ifindex, halt, general, watch), halt)
     return sorted(a[0] + b[0]), sorted(a[1] + b[1])

@@ -25,6 +25,7 @@ from overlayc.netlink.link import LinkInfo
 from overlayc.netlink.netns import NETNS_DIR, Namespace, NamespaceRef, namespace_id, opened
 from overlayc.netlink.parallel import both
 from overlayc.netlink.sock import NetlinkSocket, Parse, parse_dump
+from overlayc.netlink.watch import EntryWatch, Watches
 from overlayc.observe import prefetch
 from overlayc.observe.sandbox import (
     Sandboxes,
@@ -117,7 +118,7 @@ def read_global_ipv6(rt: NetlinkSocket, index: int) -> list[IPv6Interface]:
 
 
 def read_fdb_neigh(ns: Namespace, vxlans: dict[int, str], into: Entries,
-                   prefetched: prefetch.Dumps | None = None) -> None:
+                   prefetched: prefetch.Dumps | None = None, watch: EntryWatch | None = None) -> None:
     """Permanent `self` FDB entries with a dst, and permanent neighbours, on the given devices,
     written into `into` as compact keys (overlayc.kernel.entries); none given, as in a node's
     namespace whose networks all live in sandboxes: no dump. Anything else on those devices
@@ -127,8 +128,19 @@ def read_fdb_neigh(ns: Namespace, vxlans: dict[int, str], into: Entries,
     Two live dumps run at once, the FDB one on the namespace's second route socket on a worker
     thread (overlayc.netlink.parallel): it is the longer in the kernel (vxlan_fdb_dump walks the
     whole table again for every 32 KiB skb, and netlink caps a dump skb at 32 KiB), and its
-    kernel time then overlaps the neighbour dump and the decoding."""
+    kernel time then overlaps the neighbour dump and the decoding.
+
+    With a `watch` of the namespace (overlayc.netlink.watch) the entries are what it holds when
+    it can say them all, and no dump is made; else the dumps' result seeds it."""
     if not vxlans:
+        return
+    if watch is not None and (known := watch.answer(vxlans)) is not None:
+        for index, dev in vxlans.items():
+            keys, macs = known[index]
+            if keys:
+                into.fdb[dev] = into.fdb[dev] | keys if dev in into.fdb else keys
+            if macs:
+                into.neigh[dev] = into.neigh[dev] | macs if dev in into.neigh else macs
         return
     fdb = {index: into.fdb.setdefault(dev, set()) for index, dev in vxlans.items()}
     # AF_UNSPEC: ARP and NDP entries in one dump (neigh_dump_info walks every neighbour table)
@@ -149,6 +161,9 @@ def read_fdb_neigh(ns: Namespace, vxlans: dict[int, str], into: Entries,
     else:
         read_fdb(ns.route)
         read_neigh()
+    if watch is not None:
+        for index in vxlans:
+            watch.seed(index, fdb[index], neigh[index])
     for table in (into.fdb, into.neigh):
         for dev in [dev for dev in vxlans.values() if not table.get(dev, True)]:
             del table[dev]
@@ -225,9 +240,10 @@ def _identity(name: str) -> str | None:
 
 
 # --- the node's sandboxes (overlayc.observe.sandbox) -------------------------------------------
-def observe_sandboxes(cluster: str | None, owner: str) -> Sandboxes:
+def observe_sandboxes(cluster: str | None, owner: str, watches: Watches | None = None) -> Sandboxes:
     """Every sandbox of the node of namespace `owner` (of `cluster`, or of any cluster when None)
-    and the objects in it."""
+    and the objects in it; the entries of each through its watch in `watches` (started here when
+    it has none), see read_fdb_neigh."""
     found = Sandboxes()
     try:
         names = sorted(os.listdir(NETNS_DIR))
@@ -239,7 +255,7 @@ def observe_sandboxes(cluster: str | None, owner: str) -> Sandboxes:
             continue
         try:
             with Namespace(name) as ns:
-                _observe_one(ns, name, cluster, owner, found)
+                _observe_one(ns, name, cluster, owner, found, watches)
         except DumpInterrupted:  # an OSError (EAGAIN), but no sign of a foreign namespace: read again
             raise
         except (OverlaycError, OSError):  # a stale file, a namespace going away
@@ -247,7 +263,9 @@ def observe_sandboxes(cluster: str | None, owner: str) -> Sandboxes:
     return found
 
 
-def _observe_one(ns: Namespace, name: str, cluster: str | None, owner: str, found: Sandboxes) -> None:
+def _observe_one(ns: Namespace, name: str, cluster: str | None, owner: str, found: Sandboxes,
+                 watches: Watches | None) -> None:
+    watch = watches.of(ns) if watches is not None else None  # before the links are listed
     links, addrs = read_links(ns.route)
     lo = links.get(1)
     if tag_problem(lo, None, owner) is None and lo is not None and (tag := parse_alias(lo.alias)):
@@ -273,13 +291,13 @@ def _observe_one(ns: Namespace, name: str, cluster: str | None, owner: str, foun
             found.objects.append(dataclasses.replace(obj, sandbox=name))
             if isinstance(obj, Vxlan):
                 vxlans[info.index] = info.name
-    read_fdb_neigh(ns, vxlans, found.entries, prefetch.taken(name, os.fstat(ns.fd()).st_ino))
+    read_fdb_neigh(ns, vxlans, found.entries, prefetch.taken(name, os.fstat(ns.fd()).st_ino), watch)
 
 
 DUMP_ATTEMPTS = 3
 
 
-def observe(netns: NamespaceRef, cluster: str | None = None) -> Observed:
+def observe(netns: NamespaceRef, cluster: str | None = None, watches: Watches | None = None) -> Observed:
     """The owned live state of namespace `netns`: a handle (its sockets are used), or a name
     (None: the current namespace) for which a handle is opened for this call.
 
@@ -287,26 +305,29 @@ def observe(netns: NamespaceRef, cluster: str | None = None) -> Observed:
     (links of other clusters are then reported as foreign). XFRM objects are owned by the marks
     of `cluster` (None: of every cluster seen on the node), see overlayc.observe.xfrm. A dump
     the kernel marks as interrupted (a table changed while it was read) is read again, up to
-    DUMP_ATTEMPTS times. Raises NeedsPrivileges / EnvironmentProblem."""
+    DUMP_ATTEMPTS times. With `watches` (apply's), FDB and neighbour entries come from each
+    place's watch where it can say them (overlayc.netlink.watch). Raises NeedsPrivileges /
+    EnvironmentProblem."""
     with opened(netns) as ns:
         for _ in range(DUMP_ATTEMPTS - 1):
             try:
-                return _observe_once(ns, cluster)
+                return _observe_once(ns, cluster, watches)
             except DumpInterrupted:
                 continue
         try:
-            return _observe_once(ns, cluster)
+            return _observe_once(ns, cluster, watches)
         except DumpInterrupted:
             raise EnvironmentProblem("the kernel tables kept changing while overlayc read them") from None
 
 
 @paused_gc()
-def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
+def _observe_once(ns: Namespace, cluster: str | None, watches: Watches | None) -> Observed:
     owner = namespace_id(ns.name)
-    sandboxes = observe_sandboxes(cluster, owner)
+    sandboxes = observe_sandboxes(cluster, owner, watches)
     objects: list[KernelObject] = list(sandboxes.objects)
     foreign_links: dict[str, str] = {}
     rt = ns.route
+    watch = watches.of(ns) if watches is not None else None  # before the links are listed
     links, addrs = read_links(rt)
     vxlans: dict[int, str] = {}
     for info in links.values():
@@ -331,7 +352,7 @@ def _observe_once(ns: Namespace, cluster: str | None) -> Observed:
         else:
             foreign_links[info.name] = f"{info.kind} tagged as overlayc's, but not as overlayc makes it"
     entries = sandboxes.entries
-    read_fdb_neigh(ns, vxlans, entries)
+    read_fdb_neigh(ns, vxlans, entries, watch=watch)
     seen = clusters_seen(links.values()) | sandboxes.clusters
     xfrm_owned, foreign = observe_xfrm(ns.xfrm, scope_for(cluster, seen))
     objects.extend(xfrm_owned)
