@@ -13,7 +13,6 @@ rotated yet, and not at all a node2 whose first round has not ended (tests/test_
 
 from __future__ import annotations
 
-import operator
 import os
 import shutil
 import signal
@@ -68,6 +67,12 @@ def inbound(lab: Any, config: Any, assignment: Any, node: str, now: datetime) ->
     return inbound_spis(observe(ns).owned, local), inbound_spis(desired, local)
 
 
+def rotated(lab: Any, config: Any, assignment: Any, node: str) -> bool:
+    """Whether `node` holds exactly the inbound SAs of the epoch it is now."""
+    live, want = inbound(lab, config, assignment, node, datetime.now(UTC))
+    return live == want
+
+
 def rounds(tmp_path: Path) -> str:
     """The agents' last round reports (one JSON line each), for a failure message."""
     lines = [f"{n}: {line}" for n in NODES
@@ -85,8 +90,7 @@ def check_status(lab: Any, config: Any, assignment: Any) -> None:
     after one) once node1 holds its epoch's SAs: healthy, every SA of the peer installed, the
     outbound one counting packets."""
     deadline = time.monotonic() + 3 * ROTATION
-    while not (6 <= time.time() % ROTATION <= ROTATION - 4
-               and operator.eq(*inbound(lab, config, assignment, "node1", datetime.now(UTC)))):
+    while not (6 <= time.time() % ROTATION <= ROTATION - 4 and rotated(lab, config, assignment, "node1")):
         assert time.monotonic() < deadline, "node1 never held its epoch's inbound SAs away from a boundary"
         time.sleep(0.5)
     assert ping(f"{lab.tag}-p2", ADDRESS["node1"])
