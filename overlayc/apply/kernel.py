@@ -44,11 +44,12 @@ def _error(applied: Sequence[int], failures: Sequence[Failure]) -> ExecutionErro
 
 def _segments(changes: Sequence[Change]) -> Iterator[tuple[str, list[int]]]:
     """Runs of change indices: ("route", ...) / ("xfrm", ...) batches, ("link", [i]) singletons."""
-    classes = ["route" if kind in ROUTE_KINDS else "xfrm" if kind in XFRM_KINDS else "link"
-               for kind in kinds_of(changes)]
+    kinds = kinds_of(changes)
+    class_of = {kind: "route" if kind in ROUTE_KINDS else "xfrm" if kind in XFRM_KINDS else "link"
+                for kind in set(kinds)}
     at = 0
-    for cls, run in groupby(classes):
-        count = sum(1 for _ in run)
+    for cls, run in groupby(map(class_of.__getitem__, kinds)):  # C loops: 100k entries are common
+        count = len(list(run))
         if cls == "link":
             yield from ((cls, [i]) for i in range(at, at + count))
         else:
@@ -115,7 +116,7 @@ class KernelHandle:
             else:
                 failures, skipped = self._run_batch(changes, idx, self.rt if cls == "route" else self.xs)
             failed = {i for i, _, _ in failures}.union(skipped)
-            applied.extend(i for i in idx if i not in failed)
+            applied.extend(idx if not failed else (i for i in idx if i not in failed))
             if failures:
                 raise _error(applied, failures)
             if progress is not None:

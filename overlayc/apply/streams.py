@@ -22,8 +22,10 @@ too and is raised once both streams have ended.
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from itertools import compress
 
 from overlayc.apply.messages import explain
 from overlayc.apply.requests import entry_messages
@@ -95,10 +97,11 @@ def send_place(changes: Sequence[Change], idx: list[int], ns: Namespace, ifindex
     Failures by change index; the changes not attempted, in order."""
     halt = threading.Event()
     kinds = kinds_of(picked(changes, idx))  # a run's kind without building its entries
-    fdb = [i for i, kind in zip(idx, kinds, strict=True) if kind == "fdb"]
+    is_fdb = list(map("fdb".__eq__, kinds))
+    fdb = list(compress(idx, is_fdb))
     if not fdb or len(fdb) == len(idx):
         return send_entries(changes, idx, ns.route, ifindex, halt, general, watch)
-    neigh = [i for i, kind in zip(idx, kinds, strict=True) if kind != "fdb"]
+    neigh = list(compress(idx, map(operator.not_, is_fdb)))
     rt, second = ns.route, ns.second_route  # made here: a socket is made inside the namespace
     a, b = both(lambda: send_entries(changes, fdb, second, ifindex, halt, general, watch),
                 lambda: send_entries(changes, neigh, rt, ifindex, halt, general, watch), halt)

@@ -77,41 +77,58 @@ def _nla(length: int, kind: int) -> int:
 
 _NETNSID_4, _LLADDR_6, _DST_4 = _nla(8, NDA_LINK_NETNSID), _nla(10, NDA_LLADDR), _nla(8, NDA_DST)
 _TYPES = (RTM_NEWNEIGH, RTM_DELNEIGH)
-# Each layout as a whole slot, with (field, value) of the attribute headers it has (fields counted
-# after the ndmsg's) and the fields of its dst and its MAC.
-Layout = tuple[struct.Struct, int, tuple[tuple[int, int], ...], tuple[int, int]]
+class Layout(NamedTuple):
+    """A notification layout the column reader takes: the whole slot in a few fields (`whole`),
+    the fields that are the same in every message of a batch of one device and one action (the
+    headers, the ndmsg, the attribute headers: `same`), those of the dst and the MAC; the message
+    field by field (`detail`) with the attribute headers it has ((field after the ndmsg's, value))."""
+
+    whole: struct.Struct
+    same: tuple[int, ...]
+    dst: int
+    mac: int
+    detail: struct.Struct
+    heads: tuple[tuple[int, int], ...]
 
 
-def _layout(message: struct.Struct, heads: tuple[tuple[int, int], ...], dst: int, mac: int) -> Layout:
-    return struct.Struct(message.format + f"{SLOT - message.size}x"), message.size, heads, (dst, mac)
+def _layout(whole: str, same: tuple[int, ...], dst: int, mac: int, detail: struct.Struct,
+            heads: tuple[tuple[int, int], ...]) -> Layout:
+    size = struct.calcsize(whole)
+    assert size == detail.size, (whole, detail.format)
+    return Layout(struct.Struct(whole + f"{SLOT - size}x"), same, dst, mac, detail, heads)
 
 
-_FDB_LAYOUTS = (_layout(_FDB_SANDBOXED, ((0, _NETNSID_4), (1, _LLADDR_6), (3, _DST_4)), 4, 2),
-                _layout(_FDB_PLAIN, ((0, _LLADDR_6), (2, _DST_4)), 3, 1))
-_NEIGH_LAYOUTS = (_layout(_NEIGH4, ((0, _DST_4), (2, _LLADDR_6)), 1, 3),)
+# (head up to the MAC, MAC, padding + NDA_DST header, dst); (head up to the dst, dst, NDA_LLADDR header, MAC)
+_FDB_LAYOUTS = (_layout("=40s6s6s4s", (0, 2), 3, 1, _FDB_SANDBOXED,
+                        ((0, _NETNSID_4), (1, _LLADDR_6), (3, _DST_4))),
+                _layout("=32s6s6s4s", (0, 2), 3, 1, _FDB_PLAIN, ((0, _LLADDR_6), (2, _DST_4))))
+_NEIGH_LAYOUTS = (_layout("=32s4s4s6s", (0, 2), 1, 3, _NEIGH4, ((0, _DST_4), (2, _LLADDR_6))),)
 
 
 class Columns(NamedTuple):
     """A batch of notifications of one layout, one action (RTM_NEWNEIGH), one family and one
-    device, all permanent: its flags, and its dsts (`a`) and MACs (`b`), in order."""
+    device, all permanent: its device, its ndmsg flags, its dsts and MACs, in order."""
 
     device: int
-    flags: tuple[int, ...]
-    a: tuple[bytes, ...]
-    b: tuple[bytes, ...]
+    flags: int
+    dsts: tuple[bytes, ...]
+    macs: tuple[bytes, ...]
 
 
 def _columns(view: memoryview, got: int, layouts: tuple[Layout, ...], family: int) -> Columns | None:
     """The `got` slots of `view` read in columns when they are all new permanent entries of
-    `family` on one device in one of `layouts`; None otherwise."""
-    for whole, size, heads, (at_dst, at_mac) in layouts:
-        n, mtype, fam, index, state, flags, *attrs = zip(*whole.iter_unpack(view[:got * SLOT]), strict=True)
-        if all(set(attrs[at]) == {head} for at, head in heads):
-            if (min(n) >= size and max(n) <= SLOT and set(mtype) == {RTM_NEWNEIGH} and set(fam) == {family}
-                    and len(devices := set(index)) == 1 and all(s & NUD_PERMANENT for s in set(state))):
-                return Columns(devices.pop(), flags, attrs[at_dst], attrs[at_mac])
-            return None
+    `family` on one device in one of `layouts`, alike but for their dst and MAC (so the first
+    message is checked for all); None otherwise."""
+    for layout in layouts:
+        fields = tuple(zip(*layout.whole.iter_unpack(view[:got * SLOT]), strict=True))
+        if any(len(set(fields[at])) != 1 for at in layout.same):
+            continue
+        n, mtype, fam, index, state, flags, *attrs = layout.detail.unpack_from(view, 0)
+        if (all(attrs[at] == head for at, head in layout.heads) and layout.detail.size <= n <= SLOT
+                and mtype == RTM_NEWNEIGH and fam == family and state & NUD_PERMANENT):
+            return Columns(index, flags, fields[layout.dst], fields[layout.mac])
     return None
+
 
 Event = tuple[int, int, int, int, int, bytes, bytes]  # type, family, ifindex, state, flags, dst, mac
 
@@ -225,12 +242,12 @@ class EntryWatch:
         """A batch of new permanent `self` FDB entries of one device, of MACs it has not, in one
         of the kernel's layouts, added at once; False (nothing done) for any other batch."""
         cols = _columns(view, got, _FDB_LAYOUTS, AF_BRIDGE)
-        if cols is None or not all(f & NTF_SELF for f in set(cols.flags)):
+        if cols is None or not cols.flags & NTF_SELF:
             return False
         if not self._tracked(cols.device):
             return True
         table = self.fdb.setdefault(cols.device, {})
-        macs, dsts = cols.b, cols.a
+        macs, dsts = cols.macs, cols.dsts
         if cols.device in self.doubt or len(set(macs)) != got or not table.keys().isdisjoint(macs):
             return False
         table.update(zip(macs, dsts, strict=True))
@@ -243,7 +260,7 @@ class EntryWatch:
         if cols is None:
             return False
         if self._tracked(cols.device):
-            self.neigh.setdefault(cols.device, {}).update(zip(cols.a, cols.b, strict=True))
+            self.neigh.setdefault(cols.device, {}).update(zip(cols.dsts, cols.macs, strict=True))
         return True
 
     def _apply_at(self, view: memoryview, at: int) -> None:
