@@ -12,9 +12,11 @@ from overlayc.kernel.objects import (
     Bridge,
     Endpoint,
     Fdb,
+    Gateway,
     KernelObject,
     Neigh,
     Netns,
+    Sandbox,
     Vxlan,
     XfrmPolicy,
     XfrmState,
@@ -32,6 +34,10 @@ def object_label(obj: KernelObject) -> str:
             return f"neigh {obj.dst} lladdr {obj.lladdr} on {obj.dev}"
         case Netns():
             return f"netns {obj.name}"
+        case Sandbox():
+            return f"sandbox {obj.name}"
+        case Gateway():
+            return f"gateway {obj.name} (into {obj.sandbox})"
         case Endpoint():
             return f"endpoint {obj.netns}/{obj.ifname} (host side {obj.host})"
         case XfrmState():
@@ -42,7 +48,7 @@ def object_label(obj: KernelObject) -> str:
 
 
 def _what(obj: KernelObject, code: int, extack: str) -> str:
-    is_link = isinstance(obj, Bridge | Vxlan | Endpoint)
+    is_link = isinstance(obj, Bridge | Vxlan | Endpoint | Gateway)
     # vxlan.c answers a duplicate (VNI, port, local) with EEXIST and extack
     # "A VXLAN device with the specified VNI already exists" (seen on 6.18)
     if isinstance(obj, Vxlan) and (code == E.EADDRINUSE or (code == E.EEXIST and "VNI" in extack)):
