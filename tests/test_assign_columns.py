@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from overlayc.cli import app
 from overlayc.compile import Lock, compile_node, resolve
 from overlayc.compile.assign import Assignment, Attachment
-from overlayc.compile.columns import AttachmentColumns, TaskColumns, remote_columns
+from overlayc.compile.columns import AttachmentColumns, Remote, TaskColumns, remote_columns
 from overlayc.config.model import Config
 from overlayc.diff import diff
 from overlayc.files import assign_cache
@@ -117,18 +117,19 @@ def test_columns_are_the_sequence_of_their_attachments() -> None:
         columns[0].node = "n2"  # type: ignore[misc]
 
 
-def test_remote_columns_leave_out_the_node_and_name_the_addressed() -> None:
+def test_remote_columns_leave_out_the_node_and_pair_addresses_with_their_macs() -> None:
     rows, columns = _example()
+    v4 = [bytes([10, 1, 0, 6]), None, bytes([10, 1, 0, 8])]
     for given in (rows, columns):
-        others = remote_columns(given, "net", "n1")
-        assert list(others) == [rows[1]]
-        assert others.addressed(4) == ([], []) and others.addressed(6) == ([], [])
-        everyone = remote_columns(given, "net", "n9")
-        assert everyone == rows
-        assert everyone.addressed(4) == ([bytes([10, 1, 0, 6]), bytes([10, 1, 0, 8])],
-                                         [columns.macs[0], columns.macs[2]])
-        assert everyone.addressed(6) == ([IPv6Address("fd00::6").packed], [columns.macs[0]])
-    assert remote_columns(columns, "net", "n9") is columns  # nothing to leave out: the same columns
+        others = remote_columns(given, "n1")
+        assert others == Remote(["n2"], [columns.macs[1]], ([], []), ([], []))
+        everyone = remote_columns(given, "n9")
+        assert everyone.nodes == ["n1", "n2", "n1"] and everyone.macs == columns.macs
+        assert everyone.v4 == ([v4[0], v4[2]], [columns.macs[0], columns.macs[2]])
+        assert everyone.v6 == ([IPv6Address("fd00::6").packed], [columns.macs[0]])
+        assert remote_columns(given, "n2").v4 == ([v4[0], v4[2]], [columns.macs[0], columns.macs[2]])
+    assert remote_columns(columns, "n9").nodes is columns.nodes  # nothing to leave out: the columns
+    assert remote_columns((), "n1") == Remote([], [], ([], []), ([], []))
 
 
 def test_task_columns_are_the_tasks_dict() -> None:

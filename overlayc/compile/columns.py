@@ -13,11 +13,11 @@ only when something walks it (the dot renderer, a comparison); `on_node` builds 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address
 from itertools import compress, repeat
 from operator import eq, is_, is_not, itemgetter, ne
-from typing import Any, cast, overload
+from typing import Any, NamedTuple, cast, overload
 
 from overlayc.compile.assign import Attachment
 
@@ -56,11 +56,6 @@ class AttachmentColumns(Sequence[Attachment]):
         return cls(network, list(map(_ENDPOINT, attachments)), list(map(_NODE, attachments)), ips, macs,
                    list(map(_MANAGED, attachments)), ips6)
 
-    def without_node(self, node: str) -> AttachmentColumns:
-        """The columns of the attachments on nodes other than `node` (self when none is on it)."""
-        keep = list(map(ne, self.nodes, repeat(node)))
-        return self if all(keep) else self._where(keep)
-
     def on_node(self, node: str) -> tuple[Attachment, ...]:
         """The attachments on `node`, in order; only their rows are built (the whole sequence's
         when it is built already)."""
@@ -77,14 +72,6 @@ class AttachmentColumns(Sequence[Attachment]):
                                  list(compress(self.nodes, keep)), list(compress(self.ips, keep)),
                                  list(compress(self.macs, keep)), list(compress(self.managed, keep)),
                                  list(compress(self.ips6, keep)))
-
-    def addressed(self, family: int) -> tuple[list[bytes], list[bytes]]:
-        """(packed addresses, MACs) of the attachments with an address of `family` (4 or 6)."""
-        column = self.ips if family == 4 else self.ips6
-        has = list(map(is_not, column, repeat(None)))
-        if all(has):
-            return cast(list[bytes], column), self.macs
-        return cast(list[bytes], list(compress(column, has))), list(compress(self.macs, has))
 
     def rows(self) -> tuple[Attachment, ...]:
         """The `Attachment`s, built at the first call (a column at a time) and kept."""
@@ -154,21 +141,70 @@ class TaskColumns(Mapping[str, str]):
         return repr(self._built())
 
 
-def remote_columns(attachments: Sequence[Attachment], network: str, node: str) -> AttachmentColumns:
-    """The columns of the attachments to `network` on other nodes than `node` (what compile
-    writes fdb and neigh entries for): taken from the columns when `attachments` holds them,
-    else the rows on other nodes are picked first (a resolved Assignment's tuple)."""
+class Remote(NamedTuple):
+    """What compile writes fdb and neigh entries from, for one network's attachments on other
+    nodes than the one compiled, in order: their `nodes` and packed `macs` (an fdb entry each),
+    and (packed addresses, their MACs) of those with an IPv4 address (`v4`) and an IPv6 one (`v6`)."""
+
+    nodes: list[str]
+    macs: list[bytes]
+    v4: tuple[list[bytes], list[bytes]]
+    v6: tuple[list[bytes], list[bytes]]
+
+
+def remote_columns(attachments: Sequence[Attachment], node: str) -> Remote:
+    """The `Remote` of one network's `attachments` for `node`: read from the columns when
+    `attachments` holds them (nothing to pack), else from the rows on other nodes (a resolved
+    Assignment's tuple), a column at a time."""
     if isinstance(attachments, AttachmentColumns):
-        return attachments.without_node(node)
-    others = compress(attachments, map(ne, map(_NODE, attachments), repeat(node)))
-    return AttachmentColumns.of(network, list(others))
+        c = attachments
+        keep = list(map(ne, c.nodes, repeat(node)))
+        if all(keep):
+            nodes, macs, ips, ips6 = c.nodes, c.macs, c.ips, c.ips6
+        else:
+            nodes, macs = list(compress(c.nodes, keep)), list(compress(c.macs, keep))
+            ips, ips6 = list(compress(c.ips, keep)), list(compress(c.ips6, keep))
+        return Remote(nodes, macs, _addressed(ips, macs, _same), _addressed(ips6, macs, _same))
+    others = list(compress(attachments, map(ne, map(_NODE, attachments), repeat(node))))
+    macs = list(map(bytes.fromhex, map(str.replace, map(_MAC, others), repeat(":"), repeat(""))))
+    return Remote(list(map(_NODE, others)), macs, _addressed(list(map(_IP, others)), macs, _pack4),
+                  _addressed(list(map(_IP6, others)), macs, _pack6))
+
+
+def _addressed(column: list[Any], macs: list[bytes],
+               pack: Callable[[Iterable[Any]], list[bytes]]) -> tuple[list[bytes], list[bytes]]:
+    """(the packed addresses, the MACs) of the values of `column` that are not None (addresses,
+    or packed ones), `macs` the MACs of the whole column. (`None in` would call an address's
+    Python `__eq__` for each value: `is_not` is C.)"""
+    has = list(map(is_not, column, repeat(None)))
+    if all(has):
+        return pack(column), macs
+    if not any(has):
+        return [], []
+    return pack(compress(column, has)), list(compress(macs, has))
+
+
+def _same(packed: Iterable[bytes]) -> list[bytes]:
+    return packed if isinstance(packed, list) else list(packed)
+
+
+def _pack4(ips: Iterable[IPv4Address]) -> list[bytes]:
+    """`ip.packed` of each of `ips` (the property is a Python call per address)."""
+    return list(map(int.to_bytes, map(IPv4Address.__int__, ips), repeat(4)))
+
+
+def _pack6(ips: Iterable[IPv6Address]) -> list[bytes]:
+    return list(map(int.to_bytes, map(IPv6Address.__int__, ips), repeat(16)))
 
 
 def _packed(addresses: list[Any], to_int: Callable[[Any], int], size: int) -> list[bytes | None]:
-    """The packed bytes of each address of a column (`size` of them), None kept. (`None in` would
-    call the address's Python `__eq__` for each: `is_` is C.)"""
-    if not any(map(is_, addresses, repeat(None))):
+    """The packed bytes of each address of a column (`size` of them), None kept. (`None in`
+    would call the address's Python `__eq__` for each: `is_` is C.)"""
+    absent = list(map(is_, addresses, repeat(None)))
+    if not any(absent):
         return list(map(int.to_bytes, map(to_int, addresses), repeat(size)))
+    if all(absent):  # a network without a subnet of this family
+        return [None] * len(addresses)
     return [None if a is None else to_int(a).to_bytes(size) for a in addresses]
 
 

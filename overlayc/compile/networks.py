@@ -102,8 +102,8 @@ def compile_remote(config: Config, assignment: Assignment, node: str, network: s
     A column at a time (`overlayc.compile.columns`): every per-attachment step is a C-level map
     (a node of 1,000 compiles ~30k remote endpoints; the 50k-endpoint node's columns come packed
     from the assignment cache)."""
-    others = remote_columns(assignment.attachments.get(network, ()), network, node)
-    if not others:
+    others = remote_columns(assignment.attachments.get(network, ()), node)
+    if not others.nodes:
         return
     dev = vxlan_name(assignment.vnis[network])
     if vteps is None:
@@ -112,8 +112,7 @@ def compile_remote(config: Config, assignment: Assignment, node: str, network: s
     into.fdb.setdefault(dev, set()).update(keys)
     into.fdb_order.setdefault(dev, []).extend(keys)  # nearly in key order: attachments by address
     neigh = into.neigh.setdefault(dev, {})
-    for family in (4, 6):
-        dsts, owners = others.addressed(family)
+    for dsts, owners in (others.v4, others.v6):
         if not dsts:
             continue
         added = dict(zip(dsts, owners, strict=True))
