@@ -192,3 +192,19 @@ def test_plan_output_is_byte_identical_from_the_cache(tmp_path: Path,
     assert (state / assign_cache.CACHE_NAME).exists()
     assert outs[0::2] == [outs[0]] * 4 and outs[1::2] == [outs[1]] * 4
     assert json.loads(outs[1])["changes"]
+
+
+def test_an_assignment_the_columns_cannot_hold_exactly_is_not_stored(tmp_path: Path) -> None:
+    rows, _ = _example()
+    odd = rows[0]._replace(mac="02:42:0A:01:00:06")  # not the canonical text (config never makes it)
+    a = Assignment(vnis={"net": 4096}, tasks={}, attachments={"net": (odd, *rows[1:])},
+                   network_nodes={"net": frozenset({"n1", "n2"})})
+    state = tmp_path / "state"
+    state.mkdir()
+    assign_cache.store(state, "k", a)
+    assert not (state / assign_cache.CACHE_NAME).exists()
+    good = Assignment(vnis={"net": 4096}, tasks={}, attachments={"net": rows},
+                      by_node={"n1": (rows[0], rows[2]), "n2": (rows[1],)},
+                      network_nodes={"net": frozenset({"n1", "n2"})})
+    assign_cache.store(state, "k", good)
+    assert assign_cache.load(state, "k") == good

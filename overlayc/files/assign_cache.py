@@ -101,7 +101,10 @@ def store(root: Path, key: str, assignment: Assignment) -> None:
     without access to the state) or is not a directory of this user or root."""
     if not os.path.isdir(root):
         return
-    body = marshal.dumps(_encode(assignment))
+    try:
+        body = marshal.dumps(_encode(assignment))
+    except ValueError:  # a MAC the columns cannot hold as it is: every run resolves
+        return
     with contextlib.suppress(InputError, OSError):
         ensure_dir(root, 0o700)  # exists: only checks that it is a directory of ours, no link
         write_atomic(root / CACHE_NAME, FORMAT + key.encode() + b"\n" + body, 0o600)
@@ -112,10 +115,13 @@ def _encode(a: Assignment) -> tuple[Any, ...]:
     in order as the columns of `AttachmentColumns` (endpoints, nodes, packed IPv4 addresses,
     packed MACs, managed flags, packed IPv6 addresses; an absent address: None), and the nodes
     each network is present on. FORMAT 4: the columns decode as they are, with neither an
-    address object nor an Attachment (FORMAT 3 held addresses as ints and MACs as texts)."""
+    address object nor an Attachment (FORMAT 3 held addresses as ints and MACs as texts).
+    ValueError when a MAC is not the canonical text of its bytes (nothing is stored then)."""
     attachments = []
     for net, atts in a.attachments.items():
         c = AttachmentColumns.of(net, atts)
+        if c is not atts and list(map(bytes.hex, c.macs, repeat(":"))) != [x.mac for x in atts]:
+            raise ValueError("a MAC not in its canonical text")  # the columns would give another
         attachments.append((net, c.endpoints, c.nodes, c.ips, c.macs, c.managed, c.ips6))
     nodes = {net: sorted(here) for net, here in a.network_nodes.items()}
     return (dict(a.vnis), list(a.tasks), list(a.tasks.values()), attachments, nodes)
