@@ -100,7 +100,8 @@ def test_damaged_or_foreign_cache_is_a_miss(tmp_path: Path, monkeypatch: pytest.
     path = state / assign_cache.CACHE_NAME
     good = path.read_bytes()
     head, _, body = good.partition(b"\n")
-    for damaged in (head + b"\n" + body[: len(body) // 2], head + b"\nnot marshal", head[:-1] + b"0\n" + body,
+    other_key = head[:-1] + (b"1" if head.endswith(b"0") else b"0")  # the key's last digit changed
+    for damaged in (head + b"\n" + body[: len(body) // 2], head + b"\nnot marshal", other_key + b"\n" + body,
                     head + b"\n" + marshal.dumps((1, 2, 3, 4)), b""):
         path.write_bytes(damaged)
         key = assign_cache.cache_key(loaded.config, loaded.lock_path)
