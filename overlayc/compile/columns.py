@@ -185,6 +185,7 @@ def _addressed(column: list[Any], macs: list[bytes],
 
 
 def _same(packed: Iterable[bytes]) -> list[bytes]:
+    """Packed addresses as they are (the columns' own list when it is one)."""
     return packed if isinstance(packed, list) else list(packed)
 
 
@@ -194,6 +195,7 @@ def _pack4(ips: Iterable[IPv4Address]) -> list[bytes]:
 
 
 def _pack6(ips: Iterable[IPv6Address]) -> list[bytes]:
+    """`ip.packed` of each of `ips`."""
     return list(map(int.to_bytes, map(IPv6Address.__int__, ips), repeat(16)))
 
 
