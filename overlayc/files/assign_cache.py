@@ -85,11 +85,11 @@ def load(root: Path, key: str) -> Assignment | None:
         data = read_capped(path, 4 * LIMITS.lock_bytes)
     except InputError:
         return None
-    head, _, body = data.partition(b"\n")
-    if head != FORMAT + key.encode():
+    head = FORMAT + key.encode() + b"\n"
+    if not data.startswith(head):
         return None
-    try:
-        return _decode(marshal.loads(body))
+    try:  # the body read in place, not copied (megabytes)
+        return _decode(marshal.loads(memoryview(data)[len(head):]))
     except _UNDECODABLE:
         return None
 
