@@ -70,9 +70,11 @@ def cache_key(config: Config, lock_path: Path) -> str | None:
         digest.update(b"\0no lock")
     else:
         try:
-            digest.update(b"\0lock\0" + read_capped(lock_path, LIMITS.lock_bytes))
+            lock = read_capped(lock_path, LIMITS.lock_bytes)
         except InputError:
             return None
+        digest.update(b"\0lock\0")
+        digest.update(lock)  # megabytes: hashed where they are, not copied behind a prefix
     return digest.hexdigest()
 
 
