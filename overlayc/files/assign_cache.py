@@ -178,9 +178,10 @@ def _check_packed(column: Any, n: int, size: int, *, optional: bool) -> None:
     """`column` is a list of `n` values of `size` bytes each, or None where `optional`."""
     if _length(column) != n:
         raise TypeError("columns of different lengths")
-    present = column
-    if optional and None in column:  # bytes == None is C: no Python call per value
-        present = list(compress(column, map(is_not, column, repeat(None))))
+    absent = column.count(None) if optional else 0  # bytes == None is C: no Python call per value
+    if absent == n:  # a network without a subnet of this family (None is None: no compare at all)
+        return
+    present = list(compress(column, map(is_not, column, repeat(None)))) if absent else column
     # `bytes.join` raises TypeError on anything but bytes; then each is `size` long
     if len(b"".join(present)) != size * len(present) or not set(map(len, present)) <= {size}:
         raise TypeError("not a column of packed values")
