@@ -20,9 +20,11 @@ from overlayc.cli import app
 from overlayc.compile import Lock, compile_node, resolve
 from overlayc.compile.assign import Assignment, Attachment
 from overlayc.compile.columns import AttachmentColumns, Remote, TaskColumns, remote_columns
+from overlayc.compile.networks import compile_remote
 from overlayc.config.model import Config
 from overlayc.diff import diff
 from overlayc.files import assign_cache
+from overlayc.kernel.entries import Entries
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.plan import plan_node
 from overlayc.render.plan import render_plan_json, render_plan_text
@@ -208,3 +210,22 @@ def test_an_assignment_the_columns_cannot_hold_exactly_is_not_stored(tmp_path: P
                       network_nodes={"net": frozenset({"n1", "n2"})})
     assign_cache.store(state, "k", good)
     assert assign_cache.load(state, "k") == good
+
+
+def test_an_address_twice_is_one_neighbour_for_one_mac_and_refused_for_two() -> None:
+    config = Config.model_validate(config_dict(3, 1, 1))
+    ip = IPv4Address("10.1.0.6")
+    same = (Attachment("a.1", "node2", "net", ip, "02:42:0a:01:00:06", False),
+            Attachment("a.2", "node3", "net", ip, "02:42:0a:01:00:06", False))
+    other = (same[0], same[1]._replace(mac="02:42:0a:01:00:07"))
+    for atts in (same, AttachmentColumns.of("net", same)):
+        a = Assignment(vnis={"net": 4096}, tasks={}, attachments={"net": atts})
+        into = Entries()
+        compile_remote(config, a, "node1", "net", into)
+        assert into.neigh == {"ovx4096": {ip.packed: bytes.fromhex("02420a010006")}}
+        assert into.fdb == {"ovx4096": {bytes.fromhex("02420a010006") + config.nodes[n].address.packed
+                                        for n in ("node2", "node3")}}
+    for atts in (other, AttachmentColumns.of("net", other)):
+        a = Assignment(vnis={"net": 4096}, tasks={}, attachments={"net": atts})
+        with pytest.raises(ValueError, match="two different objects"):
+            compile_remote(config, a, "node1", "net", Entries())

@@ -111,18 +111,20 @@ def compile_remote(config: Config, assignment: Assignment, node: str, network: s
     keys = list(map(bytes.__add__, others.macs, map(vteps.__getitem__, others.nodes)))
     into.fdb.setdefault(dev, set()).update(keys)
     into.fdb_order.setdefault(dev, []).extend(keys)  # nearly in key order: attachments by address
-    neigh = into.neigh.setdefault(dev, {})
     for dsts, owners in (others.v4, others.v6):
         if not dsts:
             continue
         added = dict(zip(dsts, owners, strict=True))
-        if len(added) == len(dsts) and neigh.keys().isdisjoint(added):
-            neigh.update(added)  # the common case: every address once
-            continue
+        if len(added) == len(dsts):  # the common case: every address once
+            neigh = into.neigh.get(dev)
+            if neigh is None:  # the device's first neighbours: this dict is its table
+                into.neigh[dev] = added
+                continue
+            if neigh.keys().isdisjoint(added):
+                neigh.update(added)
+                continue
         for dst, mac in zip(dsts, owners, strict=True):  # an address twice: one MAC is one entry, two raise
             into.add_neigh(dev, dst, mac)
-    if not neigh:
-        del into.neigh[dev]
 
 
 def compile_endpoints(
