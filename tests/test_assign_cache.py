@@ -100,7 +100,8 @@ def test_damaged_or_foreign_cache_is_a_miss(tmp_path: Path, monkeypatch: pytest.
     path = state / assign_cache.CACHE_NAME
     good = path.read_bytes()
     head, _, body = good.partition(b"\n")
-    for damaged in (head + b"\n" + body[: len(body) // 2], head + b"\nnot marshal", head[:-1] + b"0\n" + body,
+    other_key = head[:-1] + (b"1" if head.endswith(b"0") else b"0")  # the key's last digit changed
+    for damaged in (head + b"\n" + body[: len(body) // 2], head + b"\nnot marshal", other_key + b"\n" + body,
                     head + b"\n" + marshal.dumps((1, 2, 3, 4)), b""):
         path.write_bytes(damaged)
         key = assign_cache.cache_key(loaded.config, loaded.lock_path)
@@ -154,6 +155,16 @@ def _rows_body(a: Assignment) -> bytes:
                           {net: sorted(here) for net, here in a.network_nodes.items()}))
 
 
+def _format3_body(a: Assignment) -> bytes:
+    """The body FORMAT 3 stored: columns, IPv4 addresses as ints and MACs as texts."""
+    columns = [(net, [x.endpoint for x in atts], [x.node for x in atts],
+                [None if x.ip is None else int(x.ip) for x in atts], [x.mac for x in atts],
+                [x.managed for x in atts], [None if x.ip6 is None else x.ip6.packed for x in atts])
+               for net, atts in a.attachments.items()]
+    return marshal.dumps((dict(a.vnis), dict(a.tasks), columns,
+                          {net: sorted(here) for net, here in a.network_nodes.items()}))
+
+
 def test_a_cache_of_the_previous_format_is_a_miss_never_misread(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     loaded, state = _cached(tmp_path)
@@ -161,12 +172,13 @@ def test_a_cache_of_the_previous_format_is_a_miss_never_misread(tmp_path: Path,
     key = assign_cache.cache_key(loaded.config, loaded.lock_path)
     assert key is not None
     hit = assign_cache.load(state, key)
-    assert hit is not None and assign_cache.FORMAT == b"overlayc-assignment-cache 3 "
-    old_head = b"overlayc-assignment-cache 2 " + key.encode()
-    for head in (old_head, assign_cache.FORMAT + key.encode()):  # its own header, or today's key on it
-        path.write_bytes(head + b"\n" + _rows_body(hit))
-        assert assign_cache.load(state, key) is None
-        assert _resolves(loaded, state, monkeypatch)
+    assert hit is not None and assign_cache.FORMAT == b"overlayc-assignment-cache 4 "
+    for version, body in ((2, _rows_body(hit)), (3, _format3_body(hit))):
+        old_head = f"overlayc-assignment-cache {version} ".encode() + key.encode()
+        for head in (old_head, assign_cache.FORMAT + key.encode()):  # its own header, or today's key on it
+            path.write_bytes(head + b"\n" + body)
+            assert assign_cache.load(state, key) is None
+            assert _resolves(loaded, state, monkeypatch)
 
 
 def test_columns_round_trip_addresses_of_both_families_and_none() -> None:

@@ -102,3 +102,28 @@ def test_a_configuration_the_prefetch_parsed_is_never_parsed_again(config: Path)
         code, modules = _modules(config.parent, *args)
         assert code == 0 and "overlayc.config.sourcemap" in modules
         assert _loaded_under(modules, ("ruamel", "overlayc.config.source")) == []
+
+
+def test_apply_reads_its_journal_without_a_yaml_parser(tmp_path: Path) -> None:
+    """apply's modules (its journal reads JSON through `overlayc.files.bounded`) import no YAML
+    parser: ruamel is imported where a YAML graph is walked (~25 ms of every apply's start-up)."""
+    probe = ("import json, sys\nimport overlayc.cli, overlayc.apply.session, overlayc.files.bounded\n"
+             "print(json.dumps(sorted(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                          check=True, cwd=tmp_path)
+    modules = set(json.loads(done.stdout))
+    assert "overlayc.apply.journal" in modules
+    assert _loaded_under(modules, ("ruamel", "overlayc.config.source")) == []
+
+
+def test_the_yaml_walker_still_measures_a_graph() -> None:
+    """`yaml_graph_problem` imports ruamel's node classes when it walks: a plain tree passes, an
+    alias to its own anchor is refused."""
+    from ruamel.yaml import YAML
+
+    from overlayc.files.bounded import yaml_graph_problem
+
+    assert yaml_graph_problem(YAML().compose("a: [1, 2, {b: c}]\n")) is None
+    node = YAML().compose("a: &x [1, *x]\n")
+    found = yaml_graph_problem(node)
+    assert found is not None and "recursive" in found[1]

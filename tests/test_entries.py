@@ -11,7 +11,7 @@ import pytest
 
 from overlayc.diff import Action, Change, Reason, diff
 from overlayc.errors import PlanError
-from overlayc.kernel.entries import Entries, mac_bytes, neigh_in_key_order
+from overlayc.kernel.entries import Entries, _macs_distinct, fdb_in_key_order, mac_bytes, neigh_in_key_order
 from overlayc.kernel.objects import Fdb, KernelObject, Neigh
 from overlayc.kernel.state import KernelState, Observed
 from overlayc.plan import order
@@ -236,3 +236,35 @@ def test_the_order_fdb_keys_were_written_in_never_changes_the_creates(hint: str)
     assert desired.difference(Entries()) == expected
     changes = diff(KernelState([bridge("a"), vxlan("a")], entries=desired), Observed(KernelState()))
     assert [c.key for c in changes if c.kind == "fdb"] == sorted(o.key for o in desired.objects())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fdb_keys_sort_as_their_keys_whether_macs_repeat_or_not(seed: int) -> None:
+    """`fdb_in_key_order` is the order of the `Fdb.key`s (MAC text, then the VTEP's text): MACs
+    told apart a column at a time when every key has one length, one at a time otherwise; a MAC
+    behind several VTEPs (IPv4 ones whose texts sort unlike their bytes, and IPv6 ones)."""
+    rng = random.Random(seed)
+    vteps: list[IPv4Address | IPv6Address] = [IPv4Address("10.0.0.9"), IPv4Address("10.0.0.10"),
+                                              IPv4Address("10.0.1.2"), IPv6Address("fd00::2"),
+                                              IPv6Address("fd00::10")]
+    for _ in range(60):
+        family = rng.choice([(4,), (6,), (4, 6)])
+        pool = [v for v in vteps if v.version in family]
+        macs = [rng.randbytes(6) for _ in range(rng.randint(1, 40))]
+        macs += rng.sample(macs, k=rng.randint(0, len(macs))) if rng.random() < 0.5 else []  # repeated
+        keys = list({m + rng.choice(pool).packed for m in macs})
+        rng.shuffle(keys)
+        want = sorted(keys, key=lambda k: Fdb(dev="vx", lladdr=k[:6].hex(":"), dst=ip_address(k[6:])).key)
+        assert fdb_in_key_order(keys) == want
+        assert _macs_distinct(sorted(keys)) == (len({k[:6] for k in keys}) == len(keys))
+    assert fdb_in_key_order([]) == [] and _macs_distinct([]) and _macs_distinct([bytes(10)])
+
+
+def test_adjacent_keys_of_one_mac_are_found_in_every_byte_of_it() -> None:
+    base = bytes.fromhex("02420a000102") + bytes([10, 0, 0, 2])
+    for byte in range(6):  # keys differing in one MAC byte only: distinct MACs
+        other = bytearray(base)
+        other[byte] ^= 0x80
+        assert _macs_distinct(sorted([base, bytes(other)]))
+    same_mac = base[:6] + bytes([10, 0, 0, 3])
+    assert not _macs_distinct(sorted([base, same_mac, bytes.fromhex("02420a0001ff") + base[6:]]))

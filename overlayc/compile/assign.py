@@ -7,7 +7,7 @@ costs dict look-ups and the size of its output, never a scan of every task for e
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address
@@ -59,11 +59,13 @@ class Attachment(NamedTuple):
 class Assignment:
     """Where everything is. `attachments[network]` is sorted by endpoint name (natural order);
     `by_node[node]` lists the attachments of endpoints on that node; `network_nodes[network]` is
-    the set of nodes where the network is present (an endpoint there, or `all_nodes`)."""
+    the set of nodes where the network is present (an endpoint there, or `all_nodes`). A
+    network's attachments are a tuple, or columns (`compile.columns`, an Assignment read from
+    the assignment cache) that compare equal to it."""
 
     vnis: Mapping[str, int]
     tasks: Mapping[str, str]
-    attachments: Mapping[str, tuple[Attachment, ...]]
+    attachments: Mapping[str, Sequence[Attachment]]
     by_node: Mapping[str, tuple[Attachment, ...]] = field(default_factory=dict)
     network_nodes: Mapping[str, frozenset[str]] = field(default_factory=dict)
 

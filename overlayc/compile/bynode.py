@@ -7,10 +7,10 @@ whole index, one Python step per attachment of the cluster (32k for 1,000 nodes,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain, compress, repeat
 from operator import attrgetter, eq
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 _NODE = attrgetter("node")  # C-level, as the field getter of a named tuple is
 
@@ -23,6 +23,14 @@ class _OnNode(Protocol):
 
 
 Attachment = TypeVar("Attachment", bound=_OnNode)
+_Row = TypeVar("_Row", bound=_OnNode, covariant=True)
+
+
+@runtime_checkable
+class _Columns(Protocol[_Row]):
+    """What a network's attachments held as columns answer (`compile.columns.AttachmentColumns`)."""
+
+    def on_node(self, node: str) -> tuple[_Row, ...]: ...
 
 
 class ByNode(Mapping[str, tuple[Attachment, ...]]):
@@ -42,9 +50,8 @@ class ByNode(Mapping[str, tuple[Attachment, ...]]):
         if self._all is not None:
             return self._all[node]
         found = self._one.get(node)
-        if found is None:  # a C-level filter of each network's attachments
-            found = tuple(chain.from_iterable(compress(atts, map(eq, map(_NODE, atts), repeat(node)))
-                                              for atts in self._attachments.values()))
+        if found is None:  # a C-level filter of each network's attachments (or of its columns)
+            found = tuple(chain.from_iterable(_on_node(atts, node) for atts in self._attachments.values()))
             if not found:
                 raise KeyError(node)
             self._one[node] = found
@@ -67,3 +74,10 @@ class ByNode(Mapping[str, tuple[Attachment, ...]]):
 
     def __repr__(self) -> str:
         return repr(self._full())
+
+
+def _on_node(attachments: Sequence[Attachment], node: str) -> Iterable[Attachment]:
+    """The attachments on `node` among one network's, in order: columns build only those."""
+    if isinstance(attachments, _Columns):
+        return attachments.on_node(node)
+    return compress(attachments, map(eq, map(_NODE, attachments), repeat(node)))

@@ -4,11 +4,10 @@ endpoints (pure)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface
-from itertools import compress, repeat
-from operator import is_not, itemgetter, ne
+from ipaddress import IPv4Interface, IPv6Interface
 
 from overlayc.compile.assign import Assignment, Attachment
+from overlayc.compile.columns import remote_columns
 from overlayc.compile.naming import (
     bridge_name,
     container_ifname,
@@ -100,49 +99,32 @@ def compile_remote(config: Config, assignment: Assignment, node: str, network: s
     address and different MACs: ValueError (`Entries.add_neigh`). `vteps`: `node_vteps(config)`,
     when the caller compiles several networks (it is one entry per node of the cluster).
 
-    A column at a time: every per-attachment step is a C-level map (a node of 1,000 compiles
-    ~30k remote endpoints)."""
-    atts = assignment.attachments.get(network, ())
-    others = list(compress(atts, map(ne, map(_NODE, atts), repeat(node))))
-    if not others:
+    A column at a time (`overlayc.compile.columns`): every per-attachment step is a C-level map
+    (a node of 1,000 compiles ~30k remote endpoints; the 50k-endpoint node's columns come packed
+    from the assignment cache)."""
+    others = remote_columns(assignment.attachments.get(network, ()), node)
+    if not others.nodes:
         return
     dev = vxlan_name(assignment.vnis[network])
     if vteps is None:
         vteps = node_vteps(config)
-    macs = list(map(bytes.fromhex, map(str.replace, map(_MAC, others), repeat(":"), repeat(""))))
-    keys = list(map(bytes.__add__, macs, map(vteps.__getitem__, map(_NODE, others))))
+    keys = list(map(bytes.__add__, others.macs, map(vteps.__getitem__, others.nodes)))
     into.fdb.setdefault(dev, set()).update(keys)
     into.fdb_order.setdefault(dev, []).extend(keys)  # nearly in key order: attachments by address
-    neigh = into.neigh.setdefault(dev, {})
-    for column, packed in ((_IP, _packed4), (_IP6, _packed6)):
-        ips = list(map(column, others))
-        has = list(map(is_not, ips, repeat(None)))
-        if not any(has):
+    for dsts, owners in (others.v4, others.v6):
+        if not dsts:
             continue
-        dsts, owners = (packed(ips), macs) if all(has) else (packed(list(compress(ips, has))),
-                                                             list(compress(macs, has)))
         added = dict(zip(dsts, owners, strict=True))
-        if len(added) == len(dsts) and neigh.keys().isdisjoint(added):
-            neigh.update(added)  # the common case: every address once
-            continue
+        if len(added) == len(dsts):  # the common case: every address once
+            neigh = into.neigh.get(dev)
+            if neigh is None:  # the device's first neighbours: this dict is its table
+                into.neigh[dev] = added
+                continue
+            if neigh.keys().isdisjoint(added):
+                neigh.update(added)
+                continue
         for dst, mac in zip(dsts, owners, strict=True):  # an address twice: one MAC is one entry, two raise
             into.add_neigh(dev, dst, mac)
-    if not neigh:
-        del into.neigh[dev]
-
-
-# fields of an Attachment, read a column at a time by C-level maps
-_NODE, _IP, _MAC, _IP6 = (itemgetter(Attachment._fields.index(f)) for f in ("node", "ip", "mac", "ip6"))
-
-
-def _packed4(ips: list[IPv4Address]) -> list[bytes]:
-    """`ip.packed` of each of `ips` (the property is a Python call per address)."""
-    return list(map(int.to_bytes, map(IPv4Address.__int__, ips), repeat(4)))
-
-
-def _packed6(ips: list[IPv6Address]) -> list[bytes]:
-    """`ip.packed` of each of `ips`."""
-    return list(map(int.to_bytes, map(IPv6Address.__int__, ips), repeat(16)))
 
 
 def compile_endpoints(

@@ -14,7 +14,7 @@ and `overlayc.config` (another overlayc build never reads this cache). The calle
 Assignment whose lock needed no change, so a hit means: the lock is up to date, nothing to write.
 
 One file, `<state root>/assignment.cache`: a header line with the key, then `marshal` data of
-plain values (str, int, bool, lists, dicts) — no objects, no code. The state directory is
+plain values (str, int, bool, bytes, lists, dicts) — no objects, no code. The state directory is
 root's, mode 0700 (`overlayc.files.statedir`); a file that does not decode into a well-formed
 Assignment is a miss, never an error.
 """
@@ -25,14 +25,15 @@ import contextlib
 import hashlib
 import marshal
 import os
-from collections.abc import Callable, Iterable
-from ipaddress import IPv4Address, IPv6Address
-from itertools import repeat
+from collections.abc import Iterable
+from itertools import compress, repeat
+from operator import is_not
 from pathlib import Path
 from typing import Any
 
-from overlayc.compile.assign import Assignment, Attachment
+from overlayc.compile.assign import Assignment
 from overlayc.compile.bynode import ByNode
+from overlayc.compile.columns import AttachmentColumns, TaskColumns
 from overlayc.config.model import Config
 from overlayc.errors import InputError
 from overlayc.files.limits import LIMITS
@@ -41,7 +42,7 @@ from overlayc.files.statedir import ASSIGN_CACHE_NAME
 from overlayc.gcpause import paused_gc
 
 CACHE_NAME = ASSIGN_CACHE_NAME
-FORMAT = b"overlayc-assignment-cache 3 "
+FORMAT = b"overlayc-assignment-cache 4 "
 _CODE_DIRS = ("compile", "config")
 # what marshal and `_decode` raise on a file that is not one `store` wrote
 _UNDECODABLE = (ValueError, TypeError, EOFError, KeyError, IndexError, AttributeError, OverflowError,
@@ -69,13 +70,15 @@ def cache_key(config: Config, lock_path: Path) -> str | None:
         digest.update(b"\0no lock")
     else:
         try:
-            digest.update(b"\0lock\0" + read_capped(lock_path, LIMITS.lock_bytes))
+            lock = read_capped(lock_path, LIMITS.lock_bytes)
         except InputError:
             return None
+        digest.update(b"\0lock\0")
+        digest.update(lock)  # megabytes: hashed where they are, not copied behind a prefix
     return digest.hexdigest()
 
 
-@paused_gc()  # marshal and the decode make 250k small objects per 50k attachments, no cycles
+@paused_gc()  # marshal makes 200k small objects per 50k attachments, no cycles
 def load(root: Path, key: str) -> Assignment | None:
     """The Assignment stored under `key` in the state directory `root`; None when there is none,
     it is stored under another key, or it does not decode."""
@@ -84,11 +87,11 @@ def load(root: Path, key: str) -> Assignment | None:
         data = read_capped(path, 4 * LIMITS.lock_bytes)
     except InputError:
         return None
-    head, _, body = data.partition(b"\n")
-    if head != FORMAT + key.encode():
+    head = FORMAT + key.encode() + b"\n"
+    if not data.startswith(head):
         return None
-    try:
-        return _decode(marshal.loads(body))
+    try:  # the body read in place, not copied (megabytes)
+        return _decode(marshal.loads(memoryview(data)[len(head):]))
     except _UNDECODABLE:
         return None
 
@@ -100,77 +103,92 @@ def store(root: Path, key: str, assignment: Assignment) -> None:
     without access to the state) or is not a directory of this user or root."""
     if not os.path.isdir(root):
         return
-    body = marshal.dumps(_encode(assignment))
+    try:
+        body = marshal.dumps(_encode(assignment))
+    except ValueError:  # a MAC the columns cannot hold as it is: every run resolves
+        return
     with contextlib.suppress(InputError, OSError):
         ensure_dir(root, 0o700)  # exists: only checks that it is a directory of ours, no link
         write_atomic(root / CACHE_NAME, FORMAT + key.encode() + b"\n" + body, 0o600)
 
 
 def _encode(a: Assignment) -> tuple[Any, ...]:
-    """Plain values: VNIs, tasks, per network its attachments in order as columns (endpoints,
-    nodes, IPv4 addresses as ints, MACs, managed flags, IPv6 addresses packed; an absent
-    address: None), and the nodes each network is present on. Columns, not a tuple per
-    attachment: they decode with one C-level `map` per column (FORMAT 3; 2 held rows)."""
-    attachments = [
-        (net, [x.endpoint for x in atts], [x.node for x in atts],
-         [None if x.ip is None else int(x.ip) for x in atts], [x.mac for x in atts],
-         [x.managed for x in atts], [None if x.ip6 is None else x.ip6.packed for x in atts])
-        for net, atts in a.attachments.items()
-    ]
+    """Plain values: VNIs, the tasks as two columns (names, nodes), per network its attachments
+    in order as the columns of `AttachmentColumns` (endpoints, nodes, packed IPv4 addresses,
+    packed MACs, managed flags, packed IPv6 addresses; an absent address: None), and the nodes
+    each network is present on. FORMAT 4: the columns decode as they are, with neither an
+    address object nor an Attachment (FORMAT 3 held addresses as ints and MACs as texts).
+    ValueError when a MAC is not the canonical text of its bytes (nothing is stored then)."""
+    attachments = []
+    for net, atts in a.attachments.items():
+        c = AttachmentColumns.of(net, atts)
+        if c is not atts and list(map(bytes.hex, c.macs, repeat(":"))) != [x.mac for x in atts]:
+            raise ValueError("a MAC not in its canonical text")  # the columns would give another
+        attachments.append((net, c.endpoints, c.nodes, c.ips, c.macs, c.managed, c.ips6))
     nodes = {net: sorted(here) for net, here in a.network_nodes.items()}
-    return (dict(a.vnis), dict(a.tasks), attachments, nodes)
+    return (dict(a.vnis), list(a.tasks), list(a.tasks.values()), attachments, nodes)
 
 
 def _decode(data: Any) -> Assignment:
-    """The Assignment `_encode` describes; by_node is rebuilt as `resolve` builds it (per node,
-    in network order, then in each network's order, as each node is asked for). Raises on a
-    malformed value."""
-    vnis, tasks, attachments, nodes = data
-    if not (isinstance(vnis, dict) and isinstance(tasks, dict) and isinstance(nodes, dict)):
+    """The Assignment `_encode` describes, its attachments as columns (`AttachmentColumns`, a
+    tuple of `Attachment`s when walked) and its tasks as `TaskColumns`; by_node is rebuilt as
+    `resolve` builds it (per node, in network order, then in each network's order, as each node
+    is asked for). Raises on a malformed value: every column is checked here, so that nothing
+    built from them later can fail."""
+    vnis, task_names, task_nodes, attachments, nodes = data
+    if not (isinstance(vnis, dict) and isinstance(nodes, dict) and _all_of(vnis.keys(), str)
+            and _all_of(vnis.values(), int)):
         raise TypeError("not an assignment")
-    per_net: dict[str, tuple[Attachment, ...]] = {}
-    for net, *columns in attachments:
-        if type(net) is not str or not _well_typed(columns):
-            raise TypeError("not a network's attachments")
-        endpoints, on, ips, macs, managed, ips6 = columns
-        atts = _attachments(len(endpoints), {
-            "endpoint": endpoints, "node": on, "network": repeat(net, len(endpoints)),
-            "ip": _addresses(IPv4Address, ips), "mac": macs, "managed": managed,
-            "ip6": _addresses(IPv6Address, ips6)})
-        per_net[net] = atts
+    _check_names(task_names, _length(task_names))
+    _check_names(task_nodes, len(task_names))
+    per_net: dict[str, AttachmentColumns] = {}
+    for net, endpoints, on, ips, macs, managed, ips6 in attachments:
+        if type(net) is not str:
+            raise TypeError("not a network's name")
+        n = _length(endpoints)
+        _check_names(endpoints, n)
+        _check_names(on, n)
+        _check_packed(ips, n, 4, optional=True)
+        _check_packed(macs, n, 6, optional=False)
+        _check_packed(ips6, n, 16, optional=True)
+        if type(managed) is not list or len(managed) != n or not set(map(type, managed)) <= {bool}:
+            raise TypeError("not a column of flags")
+        per_net[net] = AttachmentColumns(net, endpoints, on, ips, macs, managed, ips6)
     return Assignment(
-        vnis=vnis, tasks=tasks, attachments=per_net, by_node=ByNode(per_net),
+        vnis=vnis, tasks=TaskColumns(task_names, task_nodes), attachments=per_net, by_node=ByNode(per_net),
         network_nodes={net: frozenset(_strings(here)) for net, here in nodes.items()},
     )
 
 
-def _attachments(count: int, values: dict[str, Iterable[Any]]) -> tuple[Attachment, ...]:
-    """`count` Attachments, field `f` of each taking the next value of `values[f]`. Attachment is
-    a named tuple: each is made by `tuple.__new__` over one row of the columns (mapped at C
-    speed), without its Python-level `__new__`; equal to what `Attachment(...)` makes
-    (tests/test_assign_cache.py compares with `resolve`'s Assignment)."""
-    rows = zip(*(values[name] for name in Attachment._fields), strict=True)
-    return tuple(map(tuple.__new__, repeat(Attachment, count), rows))
+# The checks of the columns raise TypeError (a miss) and are C-level walks of them (50k values).
+def _length(column: Any) -> int:
+    if type(column) is not list:
+        raise TypeError("not a column")
+    return len(column)
 
 
-def _addresses(make: Callable[[Any], Any], column: list[Any]) -> Iterable[Any]:
-    """The address objects of a column of ints or packed bytes, None kept (in bulk when none is)."""
-    if None not in column:
-        return map(make, column)
-    return [None if value is None else make(value) for value in column]
+def _check_names(column: Any, n: int) -> None:
+    """`column` is a list of `n` texts (`str.join` raises TypeError on any other value)."""
+    if _length(column) != n:
+        raise TypeError("columns of different lengths")
+    "".join(column)
 
 
-# endpoint, node, ip (None: no IPv4 address), mac, managed, ip6 (packed; None: no IPv6 address)
-_COLUMN_TYPES: tuple[set[type], ...] = ({str}, {str}, {int, type(None)}, {str}, {bool}, {bytes, type(None)})
+def _check_packed(column: Any, n: int, size: int, *, optional: bool) -> None:
+    """`column` is a list of `n` values of `size` bytes each, or None where `optional`."""
+    if _length(column) != n:
+        raise TypeError("columns of different lengths")
+    absent = column.count(None) if optional else 0  # bytes == None is C: no Python call per value
+    if absent == n:  # a network without a subnet of this family (None is None: no compare at all)
+        return
+    present = list(compress(column, map(is_not, column, repeat(None)))) if absent else column
+    # `bytes.join` raises TypeError on anything but bytes; then each is `size` long
+    if len(b"".join(present)) != size * len(present) or not set(map(len, present)) <= {size}:
+        raise TypeError("not a column of packed values")
 
 
-def _well_typed(columns: list[Any]) -> bool:
-    """Whether `columns` are 6 lists of one length holding the types of `_COLUMN_TYPES`."""
-    if len(columns) != len(_COLUMN_TYPES) or not all(type(column) is list for column in columns):
-        return False
-    if len({len(column) for column in columns}) != 1:
-        return False
-    return all(set(map(type, column)) <= kinds for column, kinds in zip(columns, _COLUMN_TYPES, strict=True))
+def _all_of(values: Iterable[Any], kind: type) -> bool:
+    return all(type(v) is kind for v in values)
 
 
 def _strings(values: Iterable[Any]) -> list[str]:

@@ -19,12 +19,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
-
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from typing import TYPE_CHECKING, Any
 
 from overlayc.errors import InputError
 from overlayc.files.limits import LIMITS
+
+if TYPE_CHECKING:
+    from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 ALLOWED_TAGS = frozenset(
     f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
@@ -114,6 +115,14 @@ def yaml_graph_problem(root: Node) -> tuple[Node, str] | None:
     return _graph_problem(root)
 
 
+def _node_kinds() -> tuple[type[MappingNode], type[SequenceNode]]:
+    """ruamel's mapping and sequence node classes, imported when a YAML graph is walked: a
+    command that reads JSON alone (apply's journal, `loads_json`) never imports ruamel (~25 ms)."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    return MappingNode, SequenceNode
+
+
 def _plain_tree(root: Node) -> bool:
     """Whether no node under `root` is reached twice, none is deeper than `depth` and there are
     at most `yaml_nodes` of them: then nothing is expanded and every cap holds (200,000 keys:
@@ -121,6 +130,7 @@ def _plain_tree(root: Node) -> bool:
     seen: set[int] = set()
     stack: list[tuple[Node, int]] = [(root, 1)]
     limit = LIMITS.depth
+    mapping, sequence = _node_kinds()
     push = stack.append
     while stack:
         node, depth = stack.pop()
@@ -129,11 +139,11 @@ def _plain_tree(root: Node) -> bool:
             return False
         seen.add(ident)
         below = depth + 1
-        if isinstance(node, MappingNode):
+        if isinstance(node, mapping):
             for key, value in node.value:
                 push((key, below))
                 push((value, below))
-        elif isinstance(node, SequenceNode):
+        elif isinstance(node, sequence):
             for item in node.value:
                 push((item, below))
     return len(seen) <= LIMITS.yaml_nodes
@@ -146,10 +156,11 @@ def _graph_problem(root: Node) -> tuple[Node, str] | None:
     distinct = 0
     on_path: set[int] = set()
     stack: list[tuple[Node, int, bool]] = [(root, 1, False)]
+    kinds = _node_kinds()
     while stack:
         node, depth, done = stack.pop()
         ident = id(node)
-        children = _children(node)
+        children = _children(node, kinds)
         if done:
             on_path.discard(ident)
             sizes[ident] = 1 + sum(sizes[id(c)] for c in children)
@@ -173,10 +184,11 @@ def _graph_problem(root: Node) -> tuple[Node, str] | None:
     return None
 
 
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, MappingNode):
+def _children(node: Node, kinds: tuple[type[MappingNode], type[SequenceNode]]) -> list[Node]:
+    mapping, sequence = kinds
+    if isinstance(node, mapping):
         return [n for pair in node.value for n in pair]
-    if isinstance(node, SequenceNode):
+    if isinstance(node, sequence):
         return list(node.value)
     return []
 

@@ -22,8 +22,8 @@ import socket
 import sys
 from collections.abc import Iterable, Iterator
 from ipaddress import IPv4Address, IPv6Address
-from itertools import islice, repeat
-from operator import eq, itemgetter
+from itertools import islice
+from operator import eq, itemgetter, methodcaller
 
 from overlayc.kernel.objects import Fdb, IPAddress, Neigh
 from overlayc.kernel.ownership import Key
@@ -52,9 +52,29 @@ def fdb_in_key_order(keys: Iterable[bytes]) -> list[bytes]:
     """FDB keys (`mac + dst`) in the order of their `Fdb.key`s: by MAC (its text sorts as its
     bytes), then by the text of the dst, which sorts as its bytes only while each MAC has one."""
     out = sorted(keys)
-    if len(set(map(_MAC_PART, out))) != len(out):  # a MAC behind several VTEPs: by their texts
+    if not _macs_distinct(out):  # a MAC behind several VTEPs: by their texts
         out.sort(key=lambda k: (k[:6], address_text(k[6:])))
     return out
+
+
+def _macs_distinct(keys: list[bytes]) -> bool:
+    """Whether the sorted fdb keys `keys` (`mac + dst`) have distinct MACs, that is, no two
+    neighbours share their first 6 bytes. Keys of one length (every VTEP of one family, the
+    common case) are compared as columns: byte j of every key is `joined[j::width]`, and byte
+    i of `differ`, the OR over j of (byte j of key i) XOR (byte j of key i+1), is 0 exactly when
+    keys i and i+1 have one MAC; a dozen C-level operations on n-byte integers, instead of a
+    slice and a set entry per key (50k of them: ~6 ms)."""
+    n = len(keys)
+    if n < 2:
+        return True
+    width, joined = len(keys[0]), b"".join(keys)
+    if len(joined) != width * n:  # IPv4 and IPv6 VTEPs: every key is 6 + 4 or 6 + 16 bytes long,
+        return len(set(map(_MAC_PART, keys))) == n  # so one length is a total of n times it
+    differ = 0
+    for j in range(6):
+        column = joined[j::width]
+        differ |= int.from_bytes(column[:-1]) ^ int.from_bytes(column[1:])
+    return b"\0" not in differ.to_bytes(n - 1)
 
 
 def neigh_in_key_order(dsts: Iterable[bytes]) -> list[bytes]:
@@ -66,14 +86,14 @@ def neigh_in_key_order(dsts: Iterable[bytes]) -> list[bytes]:
     once each octet is replaced by its rank in that order (`_TO_RANK`, a permutation of the
     byte values: `bytes.translate`, C)."""
     keys = list(dsts)
-    if set(map(len, keys)) <= {4}:  # the keys' own objects, in the order of their ranked bytes
-        ranked = list(map(bytes.translate, keys, repeat(_TO_RANK)))
-        return list(map(keys.__getitem__, sorted(range(len(keys)), key=ranked.__getitem__)))
+    if len(b"".join(keys)) == 4 * len(keys):  # IPv4 alone (a key is 4 or 16 bytes long)
+        return sorted(keys, key=_RANKED)  # the keys' own objects, by their ranked bytes
     return sorted(keys, key=address_text)
 
 
 _BY_TEXT = bytes(sorted(range(256), key=lambda octet: f"{octet}."))  # the octets in the order of their texts
 _TO_RANK = bytes(map(_BY_TEXT.index, range(256)))  # octet -> its rank in that order
+_RANKED = methodcaller("translate", _TO_RANK)  # a key's bytes ranked: C, no Python call per key
 
 
 _MAC_PART = itemgetter(slice(0, 6))  # the MAC of an fdb key `mac + dst`
