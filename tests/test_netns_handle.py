@@ -148,9 +148,9 @@ def test_one_apply_of_an_encrypted_node_opens_one_route_and_one_xfrm_socket(
     assert applied.result.outcome == Outcome.CHANGED, applied.result
     assert applied.desired.of_kind("xfrm-policy") and not applied.desired.of_kind("xfrm-state")
     in_node = [proto for proto, ino in made if ino == node_ns]
-    # the handle's route and XFRM sockets, and the two of the node namespace's entry watch
-    # (overlayc.netlink.watch: FDB and neighbour notifications, from the first observe on)
-    assert sorted(in_node) == [NETLINK_ROUTE, NETLINK_ROUTE, NETLINK_ROUTE, NETLINK_XFRM]
+    # the handle's route and XFRM sockets, and the node namespace's FDB watch
+    # (overlayc.netlink.watch: the FDB's notifications, from the first observe on)
+    assert sorted(in_node) == [NETLINK_ROUTE, NETLINK_ROUTE, NETLINK_XFRM]
     assert [proto for proto, _ in made].count(NETLINK_XFRM) == 1
     # the fail-closed sysctls were read before and after execute, by one worker thread; the
     # others unshare the two namespaces made (the network's sandbox, the endpoint's) and write
@@ -162,8 +162,8 @@ def test_one_apply_of_an_encrypted_node_opens_one_route_and_one_xfrm_socket(
     made_ns = sorted(n.removeprefix("netns-") for n in started if n.startswith("netns-"))
     assert len(made_ns) == 2 and "-sb.vault." in made_ns[1], started
     workers = [n for n in started if n.startswith("overlayc-netns-")]
-    # verify takes the sandbox's entries from its watch (overlayc.netlink.watch), so no FDB dump
-    # runs on a thread of its own; no entry batch here holds both kinds: no second stream
+    # verify takes the sandbox's FDB from its watch (overlayc.netlink.watch), so no FDB dump runs
+    # on a thread of its own; no entry batch here holds both kinds: no second stream
     assert started.count("overlayc-netlink") == 0
     assert len(workers) + len(made_ns) + 1 == len(started), started
     assert sum(w.startswith(f"overlayc-netns-{made_ns[0]}") for w in workers) == 1  # the endpoint

@@ -69,8 +69,9 @@ def send_entries(changes: Sequence[Change], idx: list[int], sock: NetlinkSocket,
                  watch: EntryWatch | None = None) -> Outcome:
     """One stream: the changes `idx` in order on `sock`, SLICE at a time in chunks, until halt
     is set. A slice `entry_messages` cannot pack (another action, IPv6, a missing device) goes
-    with the rest of the stream by `general`. After each slice the place's `watch` is drained
-    (unless the other stream is draining it): its queue stays a few slices' notifications long."""
+    with the rest of the stream by `general`. After each slice the place's FDB `watch` is
+    drained (overlayc.netlink.watch), by whichever stream is between two slices (not waiting
+    while the other drains it): its queue stays a few slices' notifications long."""
     failures: list[Failure] = []
     for at in range(0, len(idx), SLICE):
         if halt.is_set():

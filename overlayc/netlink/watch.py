@@ -1,30 +1,30 @@
-"""What the kernel says changed in one namespace's FDB and neighbour tables since a moment: the
-RTNLGRP_NEIGH notifications, kept as the entries observe would dump (`EntryWatch`).
+"""What the kernel says changed in one namespace's vxlan FDB since a moment: the RTNLGRP_NEIGH
+notifications of family AF_BRIDGE, kept as the entries observe would dump (`EntryWatch`).
 
-Why: apply's verify re-reads the tables it wrote. The neighbour dump is linear, but the vxlan
-driver's FDB dump walks its whole table again for every 32 KiB skb (the resume index is a count,
-`vxlan_fdb_dump`), and netlink caps a dump skb at 32 KiB: after an apply of 50k FDB entries the
-dump alone is ~0.5 s of kernel time, as long as the creates themselves. The kernel reports every
-change to these tables to the RTNLGRP_NEIGH group, filled by the same functions as the dump
-(`vxlan_fdb_info`, `neigh_fill_info`), so a socket subscribed before a table was last read holds,
-with that read, the whole table after any later change: per entry, its last notification (the
-full new state) if it has one, else what was read.
+Why: apply's verify re-reads the tables it wrote. The neighbour dump is linear and cheap (50k
+entries: 0.07 s with decoding), but the vxlan driver's FDB dump walks its table again for every
+32 KiB skb (the resume index is a count, `vxlan_fdb_dump`; netlink caps a dump skb at 32 KiB),
+and right after 50k creates it took 0.25–0.6 s on 6.18 (0.14 s once the kernel settled, seconds
+later). The kernel reports every change of the FDB to the RTNLGRP_NEIGH group, filled by the
+function that fills the dump (`vxlan_fdb_info`), so a socket subscribed before a device's FDB was
+last read holds, with that read, its whole FDB after any later change: per entry, its last
+notification (the full new state) if it has one, else what was read. Receiving and decoding the
+50k notifications of an apply costs ~0.1 s, spread over the FDB stream (overlayc.apply.streams
+drains the watch after every slice, so the kernel's queue stays a few slices long: each queued
+notification is charged ~830 bytes of skb truesize, from /proc/net/netlink).
 
-Where the notifications do not say the same, the watch says so and the caller dumps again:
-- ENOBUFS (a notification was dropped: the socket's queue was full) → nothing is answered;
-- an FDB notification for a MAC the watch holds with another dst: the kernel's `fdb replace`
-  changes the first remote in place and notifies only the new one, `append` adds one, and the
-  two cannot be told apart (measured on 6.18: replace sends one RTM_NEWNEIGH, no RTM_DELNEIGH),
-  and a read showing a MAC behind several VTEPs → that device is in doubt;
-- a device that existed when the watch started and was never read → not answered.
-Measured on 6.18 that deletes by MAC, `bridge fdb flush`, link down (neighbours only: the FDB
-stays), nomaster and link deletion each notify every entry they remove.
+The neighbour table is left to its dump: its notifications cost as much to receive as the dump
+(measured: watching both tables made execute 0.25–0.4 s slower, more than the dumps it saved).
 
-Memory: each queued notification is charged ~830 bytes (skb truesize; 100k queued: 83 MB, read
-from /proc/net/netlink), so the streams that write entries drain the watch as they go
-(overlayc.apply.streams). Reading: recvmmsg(2) through ctypes, SLOTS datagrams per call into
-fixed slots (a notification of an entry is 72–120 bytes): 100k notifications in ~0.07 s against
-~0.2 s for a recv() each (measured on 6.18).
+Where the notifications do not say what a dump would, the watch says so and observe dumps again:
+- ENOBUFS (a notification was dropped: the socket's queue was full) or a datagram cut short;
+- a notification for a MAC the watch holds with another dst: the kernel's `fdb replace` changes
+  the first remote in place and notifies only the new one, `append` adds one, and the two cannot
+  be told apart (measured on 6.18: replace sends one RTM_NEWNEIGH, no RTM_DELNEIGH); and a read
+  showing a MAC behind several VTEPs → that device is in doubt;
+- a device that existed when the watch started and was never read.
+Measured on 6.18: deletes by MAC, `bridge fdb flush`, nomaster and link deletion each notify every
+FDB entry they remove; link down removes none.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import os
 import socket
 import struct
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from overlayc.errors import OverlaycError
@@ -44,8 +44,6 @@ from overlayc.netlink.core import HDR
 from overlayc.netlink.mrecv import SLOT, Receiver, keep_family
 from overlayc.netlink.neigh import (
     AF_BRIDGE,
-    AF_INET,
-    AF_INET6,
     NDA_DST,
     NDA_LINK_NETNSID,
     NDA_LLADDR,
@@ -65,10 +63,9 @@ WATCH_RCVBUF = 32 << 20  # the kernel doubles it; the streams drain every slice 
 # Whole notifications of the kernel's layouts in one unpack (the attribute headers as one u32
 # each, as overlayc.netlink.entrydump reads the dump): nlmsghdr (len, type), ndmsg (family,
 # ifindex, state, flags), then the attributes: vxlan_fdb_info puts NDA_LINK_NETNSID (a vxlan in
-# a sandbox), NDA_LLADDR, NDA_DST; neigh_fill_info puts NDA_DST, NDA_LLADDR.
+# a sandbox), NDA_LLADDR, NDA_DST.
 _FDB_SANDBOXED = struct.Struct("=IH10xB3xiHBxI4xI6s2xI4s")
 _FDB_PLAIN = struct.Struct("=IH10xB3xiHBxI6s2xI4s")
-_NEIGH4 = struct.Struct("=IH10xB3xiHBxI4sI6s")
 
 
 def _nla(length: int, kind: int) -> int:
@@ -77,6 +74,8 @@ def _nla(length: int, kind: int) -> int:
 
 _NETNSID_4, _LLADDR_6, _DST_4 = _nla(8, NDA_LINK_NETNSID), _nla(10, NDA_LLADDR), _nla(8, NDA_DST)
 _TYPES = (RTM_NEWNEIGH, RTM_DELNEIGH)
+
+
 class Layout(NamedTuple):
     """A notification layout the column reader takes: the whole slot in a few fields (`whole`),
     the fields that are the same in every message of a batch of one device and one action (the
@@ -98,11 +97,10 @@ def _layout(whole: str, same: tuple[int, ...], dst: int, mac: int, detail: struc
     return Layout(struct.Struct(whole + f"{SLOT - size}x"), same, dst, mac, detail, heads)
 
 
-# (head up to the MAC, MAC, padding + NDA_DST header, dst); (head up to the dst, dst, NDA_LLADDR header, MAC)
+# (head up to the MAC, MAC, padding + NDA_DST header, dst)
 _FDB_LAYOUTS = (_layout("=40s6s6s4s", (0, 2), 3, 1, _FDB_SANDBOXED,
                         ((0, _NETNSID_4), (1, _LLADDR_6), (3, _DST_4))),
                 _layout("=32s6s6s4s", (0, 2), 3, 1, _FDB_PLAIN, ((0, _LLADDR_6), (2, _DST_4))))
-_NEIGH_LAYOUTS = (_layout("=32s4s4s6s", (0, 2), 1, 3, _NEIGH4, ((0, _DST_4), (2, _LLADDR_6))),)
 
 
 class Columns(NamedTuple):
@@ -145,10 +143,6 @@ def parse_event(buf: bytes | memoryview, off: int) -> Event | None:
         got = _FDB_PLAIN.unpack_from(buf, off)
         if got[6] == _LLADDR_6 and got[8] == _DST_4 and got[1] in _TYPES:
             return got[1], got[2], got[3], got[4], got[5], got[9], got[7]
-    if n >= _NEIGH4.size:
-        got = _NEIGH4.unpack_from(buf, off)
-        if got[6] == _DST_4 and got[8] == _LLADDR_6 and got[1] in _TYPES:
-            return got[1], got[2], got[3], got[4], got[5], got[7], got[9]
     mtype = HDR.unpack_from(buf, off)[1]
     if n < 28 or mtype not in _TYPES:
         return None
@@ -158,22 +152,20 @@ def parse_event(buf: bytes | memoryview, off: int) -> Event | None:
 
 
 class EntryWatch:
-    """The permanent `self` FDB entries with a dst and the permanent neighbours of every device of
-    one namespace, as observe keeps them (overlayc.netlink.entrydump), from a read (`seed`) or
-    from the device's creation on, kept current by the notifications (module docstring).
+    """The permanent `self` FDB entries with a dst of every device of one namespace, as observe
+    keeps them (overlayc.netlink.entrydump), from a read (`seed`) or from the device's creation
+    on, kept current by the notifications (module docstring).
 
-    Two sockets, one for the FDB's notifications (AF_BRIDGE) and one for the neighbours', each
-    filtered by the kernel (overlayc.netlink.mrecv.keep_family): a batch read from either is
-    nearly always of one layout, one device and one action, and is applied in columns
-    (`_fdb_batch`, `_neigh_batch`); any other batch message by message (`_apply`).
-    Thread-safe: the entry streams drain it from two threads, observe from a third."""
+    One socket, filtered by the kernel to AF_BRIDGE (overlayc.netlink.mrecv.keep_family): a batch
+    read from it is nearly always of one layout, one device and one action, and is applied in
+    columns (`_batch`); any other batch message by message (`_apply_at`). Thread-safe: the FDB
+    stream drains it on its thread, observe on another."""
 
-    def __init__(self, fdb_sock: socket.socket, neigh_sock: socket.socket, existing: set[int]) -> None:
-        self.socks = (fdb_sock, neigh_sock)
-        self._fdb_rx, self._neigh_rx = Receiver(fdb_sock.fileno()), Receiver(neigh_sock.fileno())
+    def __init__(self, sock: socket.socket, existing: set[int]) -> None:
+        self.sock = sock
+        self._rx = Receiver(sock.fileno())
         self.existing = existing  # ifindexes when the watch started: their entries need a read
         self.fdb: dict[int, dict[bytes, bytes]] = {}  # ifindex → mac → dst
-        self.neigh: dict[int, dict[bytes, bytes]] = {}  # ifindex → dst → mac
         self.seeded: set[int] = set()
         self.doubt: set[int] = set()
         self.lost = False
@@ -183,30 +175,27 @@ class EntryWatch:
     def start(cls, ns: Namespace) -> EntryWatch | None:
         """A watch on namespace `ns`, subscribed before its links are listed (so a device not
         listed was made after). None when the kernel refuses it: observe then dumps."""
-        socks: list[socket.socket] = []
         try:
-            for family, keep in ((AF_BRIDGE, True), (AF_BRIDGE, False)):
-                with ns.entered():
-                    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
-                                         NETLINK_ROUTE)
-                socks.append(sock)
-                keep_family(sock, family, keep)
-                sock.bind((0, RTMGRP_NEIGH))
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, WATCH_RCVBUF)
-            return cls(socks[0], socks[1], set(_link_indexes(ns.route)))
+            with ns.entered():
+                sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
         except (OSError, OverlaycError):
-            for sock in socks:
-                sock.close()
+            return None
+        try:
+            keep_family(sock, AF_BRIDGE)
+            sock.bind((0, RTMGRP_NEIGH))
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, WATCH_RCVBUF)
+            return cls(sock, set(_link_indexes(ns.route)))
+        except (OSError, OverlaycError):
+            sock.close()
             return None
 
     def close(self) -> None:
-        for sock in self.socks:
-            sock.close()
+        self.sock.close()
 
     def drain(self, wait: bool = True) -> None:
         """Apply every queued notification. `wait` False: return at once when another thread is
-        draining (the streams: it empties the same queues)."""
+        draining (it empties the same queue)."""
         if not self._lock.acquire(blocking=wait):
             return
         try:
@@ -215,30 +204,31 @@ class EntryWatch:
             self._lock.release()
 
     def _drain(self) -> None:
-        for rx, batch in ((self._fdb_rx, self._fdb_batch), (self._neigh_rx, self._neigh_batch)):
-            while True:
-                try:
-                    got = rx.receive()
-                except OSError as err:
-                    if err.errno != errno_mod.ENOBUFS:
-                        raise
-                    self.lost = True  # the queue overflowed: no answer from this watch any more
-                    continue
-                if not got:
-                    break
-                self.take(rx.view, got, batch)
+        while True:
+            try:
+                got = self._rx.receive()
+            except OSError as err:
+                if err.errno != errno_mod.ENOBUFS:
+                    raise
+                self.lost = True  # the queue overflowed: no answer from this watch any more
+                continue
+            if not got:
+                return
+            self.take(self._rx.view, got)
 
-    def take(self, view: memoryview, got: int, batch: Callable[[memoryview, int], bool]) -> None:
-        """The `got` notifications in the slots of `view`: in columns by `batch` when it can,
-        else one by one (the same result: tests/test_watch.py)."""
-        if not batch(view, got):
-            for at in range(0, got * SLOT, SLOT):
-                self._apply_at(view, at)
+    def take(self, view: memoryview, got: int, columns: bool = True) -> bool:
+        """The `got` notifications in the slots of `view`: in columns when they allow it (and
+        `columns`), else one by one (the same result: tests/test_watch.py). True: in columns."""
+        if columns and self._batch(view, got):
+            return True
+        for at in range(0, got * SLOT, SLOT):
+            self._apply_at(view, at)
+        return False
 
     def _tracked(self, index: int) -> bool:
         return index not in self.existing or index in self.seeded
 
-    def _fdb_batch(self, view: memoryview, got: int) -> bool:
+    def _batch(self, view: memoryview, got: int) -> bool:
         """A batch of new permanent `self` FDB entries of one device, of MACs it has not, in one
         of the kernel's layouts, added at once; False (nothing done) for any other batch."""
         cols = _columns(view, got, _FDB_LAYOUTS, AF_BRIDGE)
@@ -253,16 +243,6 @@ class EntryWatch:
         table.update(zip(macs, dsts, strict=True))
         return True
 
-    def _neigh_batch(self, view: memoryview, got: int) -> bool:
-        """A batch of new permanent IPv4 neighbours of one device in the kernel's layout, set at
-        once (a later one of a dst wins, as in order); False (nothing done) for any other."""
-        cols = _columns(view, got, _NEIGH_LAYOUTS, AF_INET)
-        if cols is None:
-            return False
-        if self._tracked(cols.device):
-            self.neigh.setdefault(cols.device, {}).update(zip(cols.dsts, cols.macs, strict=True))
-        return True
-
     def _apply_at(self, view: memoryview, at: int) -> None:
         """The notification in the slot at `at`, alone (any layout, action or device)."""
         if HDR.unpack_from(view, at)[0] > SLOT:  # cut short: the watch cannot say what it held
@@ -272,50 +252,41 @@ class EntryWatch:
         if event is None:
             return
         mtype, family, index, state, flags, dst, mac = event
-        if not self._tracked(index):
-            return  # not read yet: its read (seed) will hold this change or a later one
+        if family != AF_BRIDGE or not flags & NTF_SELF or not self._tracked(index):
+            return  # the bridge's own entries (master): observe leaves them out too; a device
+            # not read yet: its read (seed) will hold this change or a later one
         keep = bool(state & NUD_PERMANENT) and len(mac) == 6 and len(dst) in (4, 16) and mtype == RTM_NEWNEIGH
-        if family == AF_BRIDGE:
-            if not flags & NTF_SELF:
-                return  # the bridge's own entries (master): observe leaves them out too
-            table = self.fdb.setdefault(index, {})
-            old = table.get(mac)
-            if old is not None and old != dst:
-                self.doubt.add(index)  # replace or append: which one, the notification does not say
-            elif keep:
-                table[mac] = dst
-            elif old is not None:
-                del table[mac]
-        elif family in (AF_INET, AF_INET6):
-            entries = self.neigh.setdefault(index, {})
-            if keep:
-                entries[dst] = mac
-            else:
-                entries.pop(dst, None)
+        table = self.fdb.setdefault(index, {})
+        old = table.get(mac)
+        if old is not None and old != dst:
+            self.doubt.add(index)  # replace or append: which one, the notification does not say
+        elif keep:
+            table[mac] = dst
+        elif old is not None:
+            del table[mac]
 
-    def seed(self, index: int, fdb: set[bytes], neigh: Mapping[bytes, bytes]) -> None:
-        """What a read of device `index` found (`mac + dst` keys, `dst → mac`), taken right after
-        the read and before the watch is drained again: later notifications apply on top."""
+    def seed(self, index: int, fdb: set[bytes]) -> None:
+        """What a read of device `index`'s FDB found (`mac + dst` keys), taken right after the
+        read and before the watch is drained again: later notifications apply on top."""
         with self._lock:
             table = {key[:6]: key[6:] for key in fdb}
             self.fdb[index] = table
-            self.neigh[index] = dict(neigh)
             self.seeded.add(index)
             if len(table) == len(fdb):
                 self.doubt.discard(index)
             else:
                 self.doubt.add(index)  # a MAC behind several VTEPs (module docstring)
 
-    def answer(self, indexes: Iterable[int]) -> dict[int, tuple[set[bytes], dict[bytes, bytes]]] | None:
-        """The entries of every device in `indexes` after draining, or None when the watch cannot
-        say them all (a lost notification, a device in doubt or never read)."""
+    def answer(self, indexes: Iterable[int]) -> dict[int, set[bytes]] | None:
+        """The FDB entries (`mac + dst`) of every device in `indexes` after draining, or None when
+        the watch cannot say them all (a lost notification, a device in doubt or never read)."""
         with self._lock:
             self._drain()
             wanted = list(indexes)
             if self.lost or any(i in self.doubt or not self._tracked(i) for i in wanted):
                 return None
-            return {i: (set(map(bytes.__add__, self.fdb.get(i, {}), self.fdb.get(i, {}).values())),
-                        dict(self.neigh.get(i, {}))) for i in wanted}
+            return {i: set(map(bytes.__add__, table, table.values()))
+                    for i in wanted for table in (self.fdb.get(i, {}),)}
 
 
 def _link_indexes(rt: NetlinkSocket) -> list[int]:

@@ -130,17 +130,9 @@ def read_fdb_neigh(ns: Namespace, vxlans: dict[int, str], into: Entries,
     whole table again for every 32 KiB skb, and netlink caps a dump skb at 32 KiB), and its
     kernel time then overlaps the neighbour dump and the decoding.
 
-    With a `watch` of the namespace (overlayc.netlink.watch) the entries are what it holds when
-    it can say them all, and no dump is made; else the dumps' result seeds it."""
+    With a `watch` of the namespace (overlayc.netlink.watch) the FDB entries are what it holds
+    when it can say them all, and only the neighbours are dumped; else the FDB dump seeds it."""
     if not vxlans:
-        return
-    if watch is not None and (known := watch.answer(vxlans)) is not None:
-        for index, dev in vxlans.items():
-            keys, macs = known[index]
-            if keys:
-                into.fdb[dev] = into.fdb[dev] | keys if dev in into.fdb else keys
-            if macs:
-                into.neigh[dev] = into.neigh[dev] | macs if dev in into.neigh else macs
         return
     fdb = {index: into.fdb.setdefault(dev, set()) for index, dev in vxlans.items()}
     # AF_UNSPEC: ARP and NDP entries in one dump (neigh_dump_info walks every neighbour table)
@@ -155,15 +147,23 @@ def read_fdb_neigh(ns: Namespace, vxlans: dict[int, str], into: Entries,
         _neigh_dump(ns.route, nl_neigh.AF_UNSPEC, lambda buf, off: neigh_macs(buf, neigh, off),
                     None if prefetched is None else prefetched.pop(nl_neigh.AF_UNSPEC, None))
 
-    if prefetched is None or nl_neigh.AF_BRIDGE not in prefetched:
+    known = watch.answer(vxlans) if watch is not None else None
+    if known is not None:
+        for index, dev in vxlans.items():
+            if fdb[index]:
+                fdb[index] |= known[index]
+            else:
+                into.fdb[dev] = fdb[index] = known[index]
+        read_neigh()
+    elif prefetched is None or nl_neigh.AF_BRIDGE not in prefetched:
         second = ns.second_route  # made here, on the thread that may enter the namespace
         both(lambda: read_fdb(second), read_neigh)
     else:
         read_fdb(ns.route)
         read_neigh()
-    if watch is not None:
+    if watch is not None and known is None:
         for index in vxlans:
-            watch.seed(index, fdb[index], neigh[index])
+            watch.seed(index, fdb[index])
     for table in (into.fdb, into.neigh):
         for dev in [dev for dev in vxlans.values() if not table.get(dev, True)]:
             del table[dev]
