@@ -200,14 +200,43 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def _busy_cores(window: float) -> float:
+    """How many cores the whole machine kept busy (not idle, not waiting for I/O) over `window`
+    seconds, from /proc/stat."""
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+        return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+    busy0, all0 = sample()
+    time.sleep(window)
+    busy1, all1 = sample()
+    return (busy1 - busy0) / max(all1 - all0, 1) * (os.cpu_count() or 1)
+
+
+SETTLE_WINDOW, SETTLE_BUSY, SETTLE_MAX = 0.05, 0.25, 2.0
+
+
+def settle() -> None:
+    """Wait (at most SETTLE_MAX s) until the machine is nearly idle: the kernel frees what the
+    previous run's teardown deleted on its own workers after `ip netns del` returns (a namespace
+    holding 100k FDB and neighbour entries: ~0.2 core-seconds within the next 0.2 s, measured on
+    6.18 from /proc/stat), and a run started meanwhile shares the cores with it. On a machine
+    busy with other work it gives up after SETTLE_MAX and measures anyway."""
+    deadline = time.perf_counter() + SETTLE_MAX
+    while _busy_cores(SETTLE_WINDOW) > SETTLE_BUSY and time.perf_counter() < deadline:
+        pass
+
+
 def measure(variants: dict[str, Variant], rounds: Rounds) -> dict[str, list[float]]:
     """Run every variant once per round (interleaved); seconds of the kept rounds per variant
     (wall clock), and under `<variant> CPU` the CPU seconds of the same runs (see cpu_seconds:
-    robust when other processes compete for the cores, blind to time spent sleeping)."""
+    robust when other processes compete for the cores, blind to time spent sleeping). Each run
+    starts once the machine has settled from the previous one's teardown (`settle`)."""
     out: dict[str, list[float]] = {}
     for r in range(rounds.warmup + rounds.repeat):
         for name, v in variants.items():
             ctx = v.setup()
+            settle()
             try:
                 c0, t0 = cpu_seconds(), time.perf_counter()
                 v.run(ctx)
