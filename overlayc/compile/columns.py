@@ -13,13 +13,14 @@ only when something walks it (the dot renderer, a comparison); `on_node` builds 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from ipaddress import IPv4Address, IPv6Address
 from itertools import compress, repeat
 from operator import eq, is_, is_not, itemgetter, ne
 from typing import Any, NamedTuple, cast, overload
 
 from overlayc.compile.assign import Attachment
+from overlayc.compile.lazymap import LazyMapping
 
 _new_tuple = tuple.__new__  # an Attachment of one row, without the named tuple's Python `__new__`
 _ENDPOINT, _NODE, _IP, _MAC, _MANAGED, _IP6 = (
@@ -112,7 +113,7 @@ class AttachmentColumns(Sequence[Attachment]):
         return (self.endpoints, self.nodes, self.ips, self.macs, self.managed, self.ips6)
 
 
-class TaskColumns(Mapping[str, str]):
+class TaskColumns(LazyMapping[str, str]):
     """task -> node, held as two columns of one length (`names`, `nodes`, never changed): the
     dict is built at the first look-up. A node's apply from the assignment cache never looks
     one up (the placement is in the attachments); building it cost 50k inserts."""
@@ -127,18 +128,6 @@ class TaskColumns(Mapping[str, str]):
         if self._dict is None:
             self._dict = dict(zip(self.names, self.nodes, strict=True))
         return self._dict
-
-    def __getitem__(self, task: str) -> str:
-        return self._built()[task]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._built())
-
-    def __len__(self) -> int:
-        return len(self._built())
-
-    def __repr__(self) -> str:
-        return repr(self._built())
 
 
 class Remote(NamedTuple):

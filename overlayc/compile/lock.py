@@ -11,13 +11,14 @@ like any other failed check; 65 stays reserved for an invalid configuration).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, ClassVar, NamedTuple
 
 from pydantic import ConfigDict, Field
 
+from overlayc.compile.lazymap import LazyMapping
 from overlayc.compile.naming import natural_key
 from overlayc.config.model import Mac
 
@@ -48,7 +49,7 @@ class Pin(NamedTuple):
 Pins = Mapping[str, Mapping[str, Pin]]  # endpoint → network → Pin
 
 
-class LazyPins(Mapping[str, Mapping[str, Pin]]):
+class LazyPins(LazyMapping[str, Mapping[str, Pin]]):
     """The pins of a resolved lock, built on first use by `build`.
 
     `resolve` returns a new lock on every run, and most callers never look at it (a plan of one
@@ -76,18 +77,6 @@ class LazyPins(Mapping[str, Mapping[str, Pin]]):
         if self._build is not None:
             self._pins, self._build = self._build(), None
         return self._pins
-
-    def __getitem__(self, endpoint: str) -> Mapping[str, Pin]:
-        return self._built()[endpoint]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._built())
-
-    def __len__(self) -> int:
-        return len(self._built())
-
-    def __repr__(self) -> str:
-        return repr(self._built())
 
 
 @dataclass(frozen=True)
