@@ -24,7 +24,10 @@ Where the notifications do not say what a dump would, the watch says so and obse
   showing a MAC behind several VTEPs → that device is in doubt;
 - a device that existed when the watch started and was never read.
 Measured on 6.18: deletes by MAC, `bridge fdb flush`, nomaster and link deletion each notify every
-FDB entry they remove; link down removes none.
+FDB entry they remove; link down removes none. Not seen: a device moved into the namespace with
+FDB entries already on it (a move notifies none of them). overlayc moves each vxlan into its
+sandbox right after making it, before any entry; another tool moving an overlayc-tagged vxlan
+with entries into a sandbox in the middle of an apply would not be caught by its verify.
 """
 
 from __future__ import annotations
