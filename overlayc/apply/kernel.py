@@ -64,9 +64,9 @@ class KernelHandle:
 
     `cluster` only scopes `observe()` (see overlayc.observe.kernel.observe). `starts`, when set,
     says where the counters of each SA this handle creates begin (saved counters, DESIGN §4).
-    `watch`: every place this handle observes or makes gets an entry watch (overlayc.netlink.watch)
-    from then on, and later observes take its FDB and neighbour entries from it where it can say
-    them, instead of dumping them again (apply's verify)."""
+    `watch`: every place this handle observes or makes gets an FDB watch (overlayc.netlink.watch)
+    from then on, and later observes take its FDB entries from it where it can say them, instead
+    of dumping them again (apply's verify); the neighbours are dumped."""
 
     def __init__(self, netns: NamespaceRef, cluster: str | None = None, watch: bool = False) -> None:
         self._owns_ns = not isinstance(netns, Namespace)

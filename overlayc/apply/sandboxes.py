@@ -57,7 +57,7 @@ def ipv6_sysctl(ifname: str, on: bool) -> dict[str, str]:
 class Places:
     """The node's sandboxes (those named for the node of namespace `owner`), a handle on each,
     and their links by name; `where[name]` is the sandbox a link is in (absent: the node's).
-    `watches`: the entry watches of the apply (a sandbox made gets one at once, one deleted
+    `watches`: the FDB watches of the apply (a sandbox made gets one at once, one deleted
     loses its own), or None."""
 
     def __init__(self, owner: str, watches: Watches | None = None) -> None:
@@ -117,7 +117,7 @@ def create_sandbox(places: Places, box: Sandbox) -> None:
         create_netns(box.name, netns_tag(parsed[0], places.owner))
     except OSError as exc:
         raise StepFailed(box, "create", exc.errno or E.EIO, str(exc)) from None
-    if places.watches is not None:  # from its birth on: every entry of it is then known
+    if places.watches is not None:  # from its birth on: every FDB entry in it is then known
         places.watches.of(places.handle(box.name))
     write_sysctls(places.handle(box.name), sandbox_sysctls(box), box)
 
