@@ -137,6 +137,22 @@ def test_a_device_that_existed_is_answered_only_once_read() -> None:
         p.close()
 
 
+def test_a_watch_knows_nothing_until_the_links_listed_after_it_started() -> None:
+    tx, rx = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    watch = W.EntryWatch(rx)
+    try:
+        tx.send(fdb_msg(RTM_NEWNEIGH, 7, mac(1), ip(1)))
+        assert watch.answer([7]) is None  # device 7 may have existed: its entries need a read
+        watch.note_links([1, 7])
+        watch.note_links([1])  # the first listing counts
+        assert watch.answer([7]) is None
+        tx.send(fdb_msg(RTM_NEWNEIGH, 8, mac(2), ip(2)))
+        assert watch.answer([8]) == {8: {mac(2) + ip(2)}}  # made after the listing
+    finally:
+        tx.close()
+        watch.close()
+
+
 def test_a_notification_older_than_the_read_does_not_undo_it() -> None:
     """Notifications queued before a read are applied after it: the last one of each entry is
     its state, so an entry made and deleted before the read stays absent."""

@@ -118,7 +118,7 @@ def create_sandbox(places: Places, box: Sandbox) -> None:
     except OSError as exc:
         raise StepFailed(box, "create", exc.errno or E.EIO, str(exc)) from None
     if places.watches is not None:  # from its birth on: every FDB entry in it is then known
-        places.watches.of(places.handle(box.name))
+        places.watches.made(places.handle(box.name))
     write_sysctls(places.handle(box.name), sandbox_sysctls(box), box)
 
 

@@ -28,7 +28,7 @@ from overlayc.netlink.neigh import (
 )
 
 # Whole entries of the kernel's layouts in one unpack, each attribute header (len, type) read as
-# one native u32 (`_nla`): nlmsghdr (len, type), ndmsg (ifindex, state, flags), then the
+# one native u32 (`nla_word`): nlmsghdr (len, type), ndmsg (ifindex, state, flags), then the
 # attributes. vxlan_fdb_info puts NDA_LLADDR then NDA_DST (a 4-byte dst for an IPv4 VTEP), after
 # NDA_LINK_NETNSID when the vxlan's UDP socket is in another namespace (a vxlan in a sandbox:
 # every entry of a 50k-entry dump so, kernel 6.1); neigh_fill_info puts NDA_DST then NDA_LLADDR
@@ -44,12 +44,13 @@ NLM_F_DUMP_INTR = 0x10  # the dump changed while it was read (nl_dump_check_cons
 Scan = tuple[int, bool]
 
 
-def _nla(length: int, kind: int) -> int:
+def nla_word(length: int, kind: int) -> int:
     """An attribute header (len, type) as the u32 the structs above read it as."""
     return int(struct.unpack("=I", struct.pack("=HH", length, kind))[0])
 
 
-_NETNSID_4, _LLADDR_6, _DST_4 = _nla(8, NDA_LINK_NETNSID), _nla(10, NDA_LLADDR), _nla(8, NDA_DST)
+# the attribute headers of a 4-byte netnsid, a 6-byte lladdr and a 4-byte dst, as those words
+NETNSID_4, LLADDR_6, DST_4 = nla_word(8, NDA_LINK_NETNSID), nla_word(10, NDA_LLADDR), nla_word(8, NDA_DST)
 
 
 def fdb_keys(buf: bytes, into: Mapping[int, set[bytes]], off: int = 0) -> Scan:
@@ -63,7 +64,7 @@ def fdb_keys(buf: bytes, into: Mapping[int, set[bytes]], off: int = 0) -> Scan:
     while off + 16 <= end:
         if off + big <= end:
             n, mtype, mflags, index, state, flags, a1, a2, mac, a3, dst = sandboxed(buf, off)
-            if mtype == RTM_NEWNEIGH and n >= big and a1 == _NETNSID_4 and a2 == _LLADDR_6 and a3 == _DST_4:
+            if mtype == RTM_NEWNEIGH and n >= big and a1 == NETNSID_4 and a2 == LLADDR_6 and a3 == DST_4:
                 intr |= mflags
                 if state & NUD_PERMANENT and flags & NTF_SELF and (target := into.get(index)) is not None:
                     target.add(mac + dst)
@@ -75,8 +76,8 @@ def fdb_keys(buf: bytes, into: Mapping[int, set[bytes]], off: int = 0) -> Scan:
             return off, bool(intr & NLM_F_DUMP_INTR)
         if mtype != RTM_NEWNEIGH:
             pass
-        elif n >= small and off + small <= end and (got := plain(buf, off))[6] == _LLADDR_6 \
-                and got[8] == _DST_4:
+        elif n >= small and off + small <= end and (got := plain(buf, off))[6] == LLADDR_6 \
+                and got[8] == DST_4:
             if got[4] & NUD_PERMANENT and got[5] & NTF_SELF and (target := into.get(got[3])) is not None:
                 target.add(got[7] + got[9])
         else:
@@ -101,7 +102,7 @@ def neigh_macs(buf: bytes, into: Mapping[int, dict[bytes, bytes]], off: int = 0)
     while off + 16 <= end:
         if off + size <= end:
             n, mtype, mflags, index, state, _flags, a1, dst, a2, mac = first(buf, off)
-            if mtype == RTM_NEWNEIGH and n >= size and a1 == _DST_4 and a2 == _LLADDR_6:
+            if mtype == RTM_NEWNEIGH and n >= size and a1 == DST_4 and a2 == LLADDR_6:
                 intr |= mflags
                 if state & NUD_PERMANENT and (target := into.get(index)) is not None:
                     target[dst] = mac

@@ -44,12 +44,10 @@ from typing import NamedTuple
 from overlayc.errors import OverlaycError
 from overlayc.netlink import link as nl_link
 from overlayc.netlink.core import HDR
+from overlayc.netlink.entrydump import DST_4, LLADDR_6, NETNSID_4
 from overlayc.netlink.mrecv import SLOT, Receiver, keep_family
 from overlayc.netlink.neigh import (
     AF_BRIDGE,
-    NDA_DST,
-    NDA_LINK_NETNSID,
-    NDA_LLADDR,
     NDMSG,
     NTF_SELF,
     NUD_PERMANENT,
@@ -70,12 +68,6 @@ WATCH_RCVBUF = 32 << 20  # the kernel doubles it; the streams drain every slice 
 _FDB_SANDBOXED = struct.Struct("=IH10xB3xiHBxI4xI6s2xI4s")
 _FDB_PLAIN = struct.Struct("=IH10xB3xiHBxI6s2xI4s")
 
-
-def _nla(length: int, kind: int) -> int:
-    return int(struct.unpack("=I", struct.pack("=HH", length, kind))[0])
-
-
-_NETNSID_4, _LLADDR_6, _DST_4 = _nla(8, NDA_LINK_NETNSID), _nla(10, NDA_LLADDR), _nla(8, NDA_DST)
 _TYPES = (RTM_NEWNEIGH, RTM_DELNEIGH)
 
 
@@ -102,8 +94,8 @@ def _layout(whole: str, same: tuple[int, ...], dst: int, mac: int, detail: struc
 
 # (head up to the MAC, MAC, padding + NDA_DST header, dst)
 _FDB_LAYOUTS = (_layout("=40s6s6s4s", (0, 2), 3, 1, _FDB_SANDBOXED,
-                        ((0, _NETNSID_4), (1, _LLADDR_6), (3, _DST_4))),
-                _layout("=32s6s6s4s", (0, 2), 3, 1, _FDB_PLAIN, ((0, _LLADDR_6), (2, _DST_4))))
+                        ((0, NETNSID_4), (1, LLADDR_6), (3, DST_4))),
+                _layout("=32s6s6s4s", (0, 2), 3, 1, _FDB_PLAIN, ((0, LLADDR_6), (2, DST_4))))
 
 
 class Columns(NamedTuple):
@@ -140,11 +132,11 @@ def parse_event(buf: bytes | memoryview, off: int) -> Event | None:
     n = HDR.unpack_from(buf, off)[0]
     if n >= _FDB_SANDBOXED.size:
         got = _FDB_SANDBOXED.unpack_from(buf, off)
-        if got[6] == _NETNSID_4 and got[7] == _LLADDR_6 and got[9] == _DST_4 and got[1] in _TYPES:
+        if got[6] == NETNSID_4 and got[7] == LLADDR_6 and got[9] == DST_4 and got[1] in _TYPES:
             return got[1], got[2], got[3], got[4], got[5], got[10], got[8]
     if n >= _FDB_PLAIN.size:
         got = _FDB_PLAIN.unpack_from(buf, off)
-        if got[6] == _LLADDR_6 and got[8] == _DST_4 and got[1] in _TYPES:
+        if got[6] == LLADDR_6 and got[8] == DST_4 and got[1] in _TYPES:
             return got[1], got[2], got[3], got[4], got[5], got[9], got[7]
     mtype = HDR.unpack_from(buf, off)[1]
     if n < 28 or mtype not in _TYPES:
@@ -164,10 +156,12 @@ class EntryWatch:
     columns (`_batch`); any other batch message by message (`_apply_at`). Thread-safe: the FDB
     stream drains it on its thread, observe on another."""
 
-    def __init__(self, sock: socket.socket, existing: set[int]) -> None:
+    def __init__(self, sock: socket.socket, existing: set[int] | None = None) -> None:
         self.sock = sock
         self._rx = Receiver(sock.fileno())
-        self.existing = existing  # ifindexes when the watch started: their entries need a read
+        # the ifindexes listed first after the watch started (`note_links`): their entries need a
+        # read; None: not listed yet, nothing is known
+        self.existing = existing
         self.fdb: dict[int, dict[bytes, bytes]] = {}  # ifindex → mac → dst
         self.seeded: set[int] = set()
         self.doubt: set[int] = set()
@@ -176,8 +170,9 @@ class EntryWatch:
 
     @classmethod
     def start(cls, ns: Namespace) -> EntryWatch | None:
-        """A watch on namespace `ns`, subscribed before its links are listed (so a device not
-        listed was made after). None when the kernel refuses it: observe then dumps."""
+        """A watch on namespace `ns`; its caller lists the namespace's links next (`note_links`),
+        so a device not listed was made after. None when the kernel refuses it: observe then
+        dumps."""
         try:
             with ns.entered():
                 sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_ROUTE)
@@ -188,13 +183,18 @@ class EntryWatch:
             sock.bind((0, RTMGRP_NEIGH))
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, WATCH_RCVBUF)
-            return cls(sock, set(_link_indexes(ns.route)))
-        except (OSError, OverlaycError):
+            return cls(sock)
+        except OSError:
             sock.close()
             return None
 
     def close(self) -> None:
         self.sock.close()
+
+    def note_links(self, indexes: Iterable[int]) -> None:
+        """The ifindexes of a link listing made after the watch started; the first one counts."""
+        if self.existing is None:
+            self.existing = set(indexes)
 
     def drain(self, wait: bool = True) -> None:
         """Apply every queued notification. `wait` False: return at once when another thread is
@@ -229,7 +229,7 @@ class EntryWatch:
         return False
 
     def _tracked(self, index: int) -> bool:
-        return index not in self.existing or index in self.seeded
+        return self.existing is not None and (index not in self.existing or index in self.seeded)
 
     def _batch(self, view: memoryview, got: int) -> bool:
         """A batch of new permanent `self` FDB entries of one device, of MACs it has not, in one
@@ -311,11 +311,19 @@ class Watches:
         return (ns.name, 0) if ns.name is None else (ns.name, os.fstat(ns.fd()).st_ino)
 
     def of(self, ns: Namespace) -> EntryWatch | None:
-        """The watch of `ns`'s namespace, started now when there is none."""
+        """The watch of `ns`'s namespace, started now when there is none (the caller then lists
+        the namespace's links and tells it: `EntryWatch.note_links`)."""
         key = self._key(ns)
         if key not in self._by:
             self._by[key] = EntryWatch.start(ns)
         return self._by[key]
+
+    def made(self, ns: Namespace) -> None:
+        """Start the watch of a namespace just made (a sandbox, from its birth on): it lists
+        the namespace's links itself, nobody else needs them."""
+        watch = self.of(ns)
+        if watch is not None:
+            watch.note_links(_link_indexes(ns.route))
 
     def get(self, ns: Namespace) -> EntryWatch | None:
         """The watch of `ns`'s namespace if one was started."""

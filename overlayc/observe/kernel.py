@@ -267,6 +267,8 @@ def _observe_one(ns: Namespace, name: str, cluster: str | None, owner: str, foun
                  watches: Watches | None) -> None:
     watch = watches.of(ns) if watches is not None else None  # before the links are listed
     links, addrs = read_links(ns.route)
+    if watch is not None:
+        watch.note_links(links)
     lo = links.get(1)
     if tag_problem(lo, None, owner) is None and lo is not None and (tag := parse_alias(lo.alias)):
         found.clusters.add(tag.cluster)
@@ -329,6 +331,8 @@ def _observe_once(ns: Namespace, cluster: str | None, watches: Watches | None) -
     rt = ns.route
     watch = watches.of(ns) if watches is not None else None  # before the links are listed
     links, addrs = read_links(rt)
+    if watch is not None:
+        watch.note_links(links)
     vxlans: dict[int, str] = {}
     for info in links.values():
         tag, why = _owner(info, cluster)
