@@ -7,10 +7,12 @@ whole index, one Python step per attachment of the cluster (32k for 1,000 nodes,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain, compress, repeat
 from operator import attrgetter, eq
 from typing import Protocol, TypeVar, runtime_checkable
+
+from overlayc.compile.lazymap import LazyMapping
 
 _NODE = attrgetter("node")  # C-level, as the field getter of a named tuple is
 
@@ -33,7 +35,7 @@ class _Columns(Protocol[_Row]):
     def on_node(self, node: str) -> tuple[_Row, ...]: ...
 
 
-class ByNode(Mapping[str, tuple[Attachment, ...]]):
+class ByNode(LazyMapping[str, tuple[Attachment, ...]]):
     """node -> the attachments of the endpoints on it, in network order (the order of
     `attachments`), then in each network's order; only nodes holding an attachment are keys.
     Equal to the dict of the same content (`Mapping.__eq__`), iterated in the order of each
@@ -57,7 +59,8 @@ class ByNode(Mapping[str, tuple[Attachment, ...]]):
             self._one[node] = found
         return found
 
-    def _full(self) -> dict[str, tuple[Attachment, ...]]:
+    def _built(self) -> dict[str, tuple[Attachment, ...]]:
+        """Every node's, for a walk or a count (a look-up builds only its node's)."""
         if self._all is None:
             grouped: dict[str, list[Attachment]] = {}
             for atts in self._attachments.values():
@@ -65,15 +68,6 @@ class ByNode(Mapping[str, tuple[Attachment, ...]]):
                     grouped.setdefault(a.node, []).append(a)
             self._all = {node: tuple(atts) for node, atts in grouped.items()}
         return self._all
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._full())
-
-    def __len__(self) -> int:
-        return len(self._full())
-
-    def __repr__(self) -> str:
-        return repr(self._full())
 
 
 def _on_node(attachments: Sequence[Attachment], node: str) -> Iterable[Attachment]:

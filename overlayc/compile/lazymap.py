@@ -1,5 +1,6 @@
-"""A read-only mapping whose dict is made on first use (`LazyMapping`): the lock's pins and the
-cached task placement are built only when something looks one up, walks or counts them."""
+"""A read-only mapping whose dict is made on first use (`LazyMapping`): the lock's pins, the
+cached task placement and the attachments by node are built only when something looks one up,
+walks or counts them (`ByNode` builds a looked-up node's alone)."""
 
 from __future__ import annotations
 
